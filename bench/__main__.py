@@ -1,0 +1,120 @@
+"""``python -m bench``: run every benchmark, print one table, write JSON, compare with the last results.
+
+Each benchmark module exposes ``run(quick: bool) -> list[dict]`` whose rows carry ``name``, ``value``,
+``unit``, ``baseline`` (measured in the same run), ``baseline_name``, ``ratio`` and ``target``. Figures
+are ratios against a baseline measured in the same run, never wall-clock assertions. ``--quick`` is the
+CI mode: smaller data, and a check that no figure regressed by more than ``--max-regression`` against
+the committed ``bench/results/reference-quick.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+BENCHMARKS = ("sdk_overhead", "ingest", "queries", "dashboard")
+RESULTS_DIR = Path(__file__).parent / "results"
+# Lower is better for these units; for the rest (throughput) higher is better.
+_LOWER_IS_BETTER = {"us", "ms", "s", "MiB", "bytes", "B", "bytes/call", "us/call", "%"}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="CI mode: small data, regression check")
+    parser.add_argument("--only", help="comma-separated subset of: " + ", ".join(BENCHMARKS))
+    parser.add_argument("--max-regression", type=float, default=3.0, help="allowed factor vs reference")
+    parser.add_argument("--output", type=Path, help="JSON output path (default bench/results/latest*.json)")
+    args = parser.parse_args(argv)
+
+    names = args.only.split(",") if args.only else list(BENCHMARKS)
+    rows: list[dict[str, Any]] = []
+    failures: list[str] = []
+    for name in names:
+        started = time.monotonic()
+        print(f"== {name}", file=sys.stderr, flush=True)
+        try:
+            module = importlib.import_module(f"bench.{name}")
+            for row in module.run(quick=args.quick):
+                rows.append({"benchmark": name, **row})
+        except Exception as exc:  # one broken benchmark must not hide the others' figures
+            failures.append(f"{name}: {type(exc).__name__}: {exc}")
+        print(f"   {time.monotonic() - started:.1f}s", file=sys.stderr, flush=True)
+
+    print_table(rows)
+    output = args.output or RESULTS_DIR / ("latest-quick.json" if args.quick else "latest.json")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    document = {"machine": machine(), "quick": args.quick, "rows": rows, "failures": failures}
+    output.write_text(json.dumps(document, indent=2, default=str))
+    print(f"\nwrote {output}")
+    if args.quick:
+        failures += regressions(rows, RESULTS_DIR / "reference-quick.json", args.max_regression)
+    for failure in failures:
+        print(f"FAIL {failure}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+
+
+def print_table(rows: list[dict[str, Any]]) -> None:
+    header = ("benchmark", "figure", "value", "baseline (same run)", "ratio", "target")
+    lines = [header]
+    for row in rows:
+        baseline = row.get("baseline")
+        baseline_text = "" if baseline is None else f"{_fmt(baseline)} ({row.get('baseline_name', '')})"
+        ratio = row.get("ratio")
+        lines.append((
+            row["benchmark"], row["name"], f"{_fmt(row['value'])} {row.get('unit', '')}".strip(),
+            baseline_text, "" if ratio is None else f"{ratio:.2f}x", str(row.get("target") or ""),
+        ))  # fmt: skip
+    widths = [max(len(str(line[i])) for line in lines) for i in range(len(header))]
+    for index, line in enumerate(lines):
+        print("  ".join(str(cell).ljust(width) for cell, width in zip(line, widths, strict=True)))
+        if index == 0:
+            print("  ".join("-" * width for width in widths))
+
+
+def regressions(rows: list[dict[str, Any]], reference_path: Path, max_factor: float) -> list[str]:
+    """Compare each figure with the committed reference; ratios are used where both have one."""
+    if not reference_path.exists():
+        return []
+    reference = {
+        (row["benchmark"], row["name"]): row for row in json.loads(reference_path.read_text())["rows"]
+    }
+    found = []
+    for row in rows:
+        old = reference.get((row["benchmark"], row["name"]))
+        if old is None or not old.get("value") or not row.get("value"):
+            continue
+        lower_is_better = row.get("unit") in _LOWER_IS_BETTER
+        factor = row["value"] / old["value"] if lower_is_better else old["value"] / row["value"]
+        if factor > max_factor:
+            found.append(
+                f"{row['benchmark']}/{row['name']}: {_fmt(row['value'])} vs reference {_fmt(old['value'])} "
+                f"({factor:.1f}x worse, limit {max_factor}x)"
+            )
+    return found
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:,.3f}" if abs(value) < 100 else f"{value:,.0f}"
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,71 @@
+"""``create_app(settings)``: the collector's composition root.
+
+No I/O happens at import time. The lifespan opens storage, applies migrations, starts the ingest
+pipeline and the alert evaluator, and stops them again in reverse order; every long-lived object is
+kept on one ``Runtime`` (``app.state.runtime``). Routes come from the module that owns each concern.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from tiermix_server.errors import Overloaded, TiermixError
+from tiermix_server.runtime import Runtime
+from tiermix_server.settings import Settings
+
+log = logging.getLogger("tiermix.server")
+
+
+def error_response(exc: TiermixError) -> Response:
+    """The JSON error shape of DESIGN.md §9: ``{"error": {"code", "message"}}``."""
+    headers = {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, Overloaded) else None
+    return JSONResponse(
+        {"error": {"code": exc.code, "message": str(exc)}}, status_code=exc.http_status, headers=headers
+    )
+
+
+async def _on_tiermix_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, TiermixError)
+    return error_response(exc)
+
+
+def create_app(settings: Settings) -> Starlette:
+    from tiermix_server.api.ops import ops_routes
+    from tiermix_server.api.routes import api_routes
+    from tiermix_server.ingest.receive import ingest_routes
+
+    runtime = Runtime(settings=settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        async with contextlib.AsyncExitStack() as stack:
+            await start_components(runtime, stack)
+            yield
+
+    app = Starlette(
+        routes=[*ops_routes(), *ingest_routes(), *api_routes()],
+        lifespan=lifespan,
+        exception_handlers={TiermixError: _on_tiermix_error},
+    )
+    app.state.runtime = runtime
+    return app
+
+
+async def start_components(runtime: Runtime, stack: contextlib.AsyncExitStack) -> None:
+    """Open storage and start background work; ``stack`` stops it all in reverse order."""
+    from tiermix_server.ingest.pipeline import start_pipeline
+    from tiermix_server.store.clickhouse import connect
+    from tiermix_server.store.migrate import migrate
+
+    settings = runtime.settings
+    runtime.clickhouse = connect(settings)
+    applied = migrate(runtime.clickhouse, settings)
+    if applied:
+        log.info("applied ClickHouse migrations: %s", ", ".join(applied))
+    await start_pipeline(runtime, stack)

@@ -1,0 +1,128 @@
+"""``tiermix up``, ``tiermix collector`` and ``tiermix dashboard``: the long-running processes.
+
+``up`` is the embedded all-in-one: collector, query API and alerts in this process (chDB allows one
+process per data dir) and the Streamlit dashboard as a child process that reads through the API. Ctrl-C
+or SIGTERM stops both: uvicorn handles the signal, and the dashboard child is terminated on the way out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from importlib import resources
+
+from tiermix_server.commands.common import add_storage_flags, settings_from
+from tiermix_server.settings import Settings
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    up = commands.add_parser("up", help="run collector, API, alerts and dashboard in one command")
+    add_storage_flags(up)
+    _add_listen_flags(up)
+    up.add_argument("--dashboard-port", type=int, help="dashboard port (TIERMIX_DASHBOARD_PORT, 8501)")
+    up.add_argument("--no-dashboard", action="store_true", help="run without the dashboard")
+    up.add_argument("--demo", action="store_true", help="backfill a week of demo data and keep demo traffic flowing")
+    up.set_defaults(run=run_up)
+
+    collector = commands.add_parser("collector", help="run the collector (OTLP receiver, query API, alerts)")
+    add_storage_flags(collector)
+    _add_listen_flags(collector)
+    collector.set_defaults(run=run_collector)
+
+    dashboard = commands.add_parser("dashboard", help="run the Streamlit dashboard against a query API")
+    dashboard.add_argument("--api-url", help="query API address (TIERMIX_API_URL)")
+    dashboard.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    dashboard.add_argument("--dashboard-port", type=int, help="port (TIERMIX_DASHBOARD_PORT, 8501)")
+    dashboard.set_defaults(run=run_dashboard)
+
+
+def _add_listen_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", help="address to listen on (TIERMIX_HOST, default 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="OTLP/HTTP + API port (TIERMIX_PORT, default 4318)")
+    parser.add_argument(
+        "--insecure", action="store_true", default=None, help="allow a non-loopback address without API keys"
+    )
+
+
+def _listen_settings(args: argparse.Namespace) -> Settings:
+    return settings_from(
+        args,
+        host=args.host,
+        port=args.port,
+        insecure=args.insecure,
+        dashboard_port=getattr(args, "dashboard_port", None),
+    )
+
+
+def run_collector(args: argparse.Namespace) -> int:
+    settings = _listen_settings(args)
+    serve_collector(settings)
+    return 0
+
+
+def run_up(args: argparse.Namespace) -> int:
+    settings = _listen_settings(args)
+    dashboard = None if args.no_dashboard else start_dashboard(settings)
+    try:
+        serve_collector(settings, demo=args.demo)
+    finally:
+        if dashboard is not None:
+            stop_child(dashboard)
+    return 0
+
+
+def run_dashboard(args: argparse.Namespace) -> int:
+    settings = settings_from(args, api_url=args.api_url, dashboard_port=args.dashboard_port, host=args.host)
+    child = start_dashboard(settings)
+    try:
+        return child.wait()
+    finally:
+        stop_child(child)
+
+
+def serve_collector(settings: Settings, *, demo: bool = False) -> None:
+    import uvicorn
+
+    from tiermix_server.app import create_app
+    from tiermix_server.security import check_listen_address
+
+    check_listen_address(settings)
+    app = create_app(settings)
+    if demo:
+        from tiermix_server.demo.embedded import attach_demo
+
+        attach_demo(app, settings)
+    print(f"tiermix collector: OTLP/HTTP and API on http://{settings.host}:{settings.port}", flush=True)
+    config = uvicorn.Config(
+        app, host=settings.host, port=settings.port, log_level="warning", access_log=False, lifespan="on"
+    )
+    uvicorn.Server(config).run()
+
+
+def start_dashboard(settings: Settings) -> subprocess.Popen[bytes]:
+    script = resources.files("tiermix_dashboard") / "app.py"
+    env = {**os.environ, "TIERMIX_API_URL": settings.api_url, "TIERMIX_DASHBOARD_URL": settings.dashboard_url}
+    command = [
+        sys.executable, "-m", "streamlit", "run", str(script),
+        "--server.port", str(settings.dashboard_port),
+        "--server.address", settings.host if settings.host != "0.0.0.0" else "0.0.0.0",
+        "--server.headless", "true",
+        "--browser.gatherUsageStats", "false",
+        "--server.fileWatcherType", "none",
+        "--client.toolbarMode", "minimal",
+    ]  # fmt: skip
+    print(f"tiermix dashboard: http://127.0.0.1:{settings.dashboard_port}", flush=True)
+    return subprocess.Popen(command, env=env)
+
+
+def stop_child(child: subprocess.Popen[bytes], timeout_s: float = 10.0) -> None:
+    if child.poll() is not None:
+        return
+    child.terminate()
+    try:
+        child.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()

@@ -1,0 +1,26 @@
+"""The long-lived objects of one server process, owned by the app's lifespan.
+
+Everything a request handler or background worker needs hangs off one ``Runtime``: handlers reach it
+as ``request.app.state.runtime``. Components that are not started (no alerts in a read-only replica, say)
+stay ``None``; each owner module documents the field it fills.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from tiermix_server.settings import Settings
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    clickhouse: Any = None  # clickhouse-connect client (store/clickhouse.py)
+    meta: Any = None  # metadata DB handle (meta/db.py)
+    pipeline: Any = None  # ingest pipeline: queue → batcher → writer → spool (ingest/pipeline.py)
+    enricher: Any = None  # tier map + price book (pricing/)
+    auth: Any = None  # API-key authenticator (api/auth.py)
+    alerts: Any = None  # alert evaluator (alerts/evaluate.py)
+    stats: Any = None  # self-observability counters (ingest/stats.py)
+    extras: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,120 @@
+"""One settings object per server process.
+
+Resolved as flag → ``TIERMIX_*`` environment variable → default, once, at the entry point (``cli.py``)
+and passed down; nothing below the entry point reads ``os.environ``. Validation happens here so a bad
+value stops the process with one clear line (see ``SettingsError``) instead of a traceback deep inside
+a storage driver.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from tiermix_server.errors import SettingsError
+
+_CLICKHOUSE_SCHEMES = ("chdb", "http", "https", "clickhouse", "clickhouses")
+
+
+class Settings(BaseSettings):
+    """Everything a tiermix server process needs to know about its environment."""
+
+    model_config = SettingsConfigDict(env_prefix="TIERMIX_", extra="ignore", validate_default=True)
+
+    data_dir: Path = Field(Path(".tiermix"), description="where embedded data (chDB, SQLite, spool) lives")
+    clickhouse_url: str = Field("", description="ClickHouse DSN; default chdb:///<data_dir>/clickhouse")
+    clickhouse_database: str = Field("tiermix", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    clickhouse_cluster: str = Field("", description="cluster name for ON CLUSTER migrations; empty: none")
+    database_url: str = Field("", description="metadata DB URL; default sqlite:///<data_dir>/tiermix.db")
+
+    host: str = "127.0.0.1"
+    port: int = Field(4318, ge=0, le=65535)
+    dashboard_port: int = Field(8501, ge=0, le=65535)
+    api_url: str = Field("", description="query API the dashboard reads; default http://<host>:<port>")
+    dashboard_url: str = Field("", description="public dashboard address used in alert links")
+    insecure: bool = Field(False, description="allow a non-loopback listener without API keys")
+
+    raw_ttl_days: int = Field(90, ge=1, description="how long per-call rows are kept")
+    max_body_bytes: int = Field(16 * 1024 * 1024, ge=1024, description="OTLP body limit after decompression")
+    spool_dir: Path | None = Field(None, description="collector spool; default <data_dir>/spool")
+    spool_max_bytes: int = Field(2 * 1024**3, ge=1024**2)
+    queue_max_requests: int = Field(256, ge=1)
+    queue_max_bytes: int = Field(256 * 1024**2, ge=1024**2)
+    batch_max_rows: int = Field(50_000, ge=1)
+    batch_max_delay_s: float = Field(0.5, gt=0)
+    capture_content: bool = Field(False, description="keep prompt/completion attributes at ingest")
+    alerts_enabled: bool = True
+    alerts_interval_s: float = Field(30.0, gt=0)
+
+    @field_validator("clickhouse_url")
+    @classmethod
+    def _clickhouse_url_is_a_dsn(cls, value: str) -> str:
+        if not value:
+            return value
+        parts = urlsplit(value)
+        if parts.scheme not in _CLICKHOUSE_SCHEMES:
+            raise ValueError(
+                f"{value!r} is not a ClickHouse URL: use chdb:///<dir>, chdb://memory or http://host:8123"
+            )
+        if parts.scheme != "chdb" and not parts.hostname:
+            raise ValueError(f"{value!r} has no host")
+        try:
+            parts.port  # noqa: B018 - urlsplit validates the port lazily
+        except ValueError as exc:
+            raise ValueError(f"{value!r} has an invalid port") from exc
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url_is_sqlalchemy(cls, value: str) -> str:
+        if value and not urlsplit(value).scheme.startswith(("sqlite", "postgresql")):
+            raise ValueError(f"{value!r} is not a SQLite or PostgreSQL URL")
+        return value
+
+    @model_validator(mode="after")
+    def _fill_defaults_from_data_dir(self) -> Settings:
+        data_dir = self.data_dir.expanduser().absolute()
+        self.data_dir = data_dir
+        if not self.clickhouse_url:
+            self.clickhouse_url = f"chdb://{data_dir / 'clickhouse'}"
+        if not self.database_url:
+            self.database_url = f"sqlite:///{data_dir / 'tiermix.db'}"
+        if self.spool_dir is None:
+            self.spool_dir = data_dir / "spool"
+        if not self.api_url:
+            api_host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+            self.api_url = f"http://{api_host}:{self.port}"
+        if not self.dashboard_url:
+            self.dashboard_url = f"http://127.0.0.1:{self.dashboard_port}"
+        return self
+
+    @property
+    def embedded(self) -> bool:
+        """True when ClickHouse runs in this process (chDB): one process owns the data dir."""
+        return self.clickhouse_url.startswith("chdb:")
+
+    @property
+    def listens_on_loopback(self) -> bool:
+        if self.host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            return False
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings from the environment plus explicit overrides (flags); ``None`` means not given."""
+    given = {key: value for key, value in overrides.items() if value is not None}
+    try:
+        return Settings(**given)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or "settings"
+        env_name = f"TIERMIX_{field.upper()}" if first["loc"] else "settings"
+        raise SettingsError(f"invalid setting {env_name}: {first['msg']}") from None

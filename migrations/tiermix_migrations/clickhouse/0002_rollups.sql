@@ -1,0 +1,80 @@
+-- Per-minute and per-hour counters by tenant × route × environment × provider × model × tier, so the
+-- dashboard's standard views never scan raw calls. Counters only (no quantile states): FACTS.md measured
+-- quantile states as the expensive part of a rollup, both at insert and at query time.
+-- escalations = escalated attempts, requests = first attempts (every logical request has exactly one attempt 0), answered = final attempts.
+CREATE TABLE IF NOT EXISTS llm_calls_1m {on_cluster}
+(
+    bucket             DateTime('UTC'),
+    tenant             LowCardinality(String),
+    route              LowCardinality(String),
+    environment        LowCardinality(String),
+    provider           LowCardinality(String),
+    model              LowCardinality(String),
+    tier               LowCardinality(String),
+    calls              UInt64,
+    requests           UInt64,
+    answered           UInt64,
+    escalations        UInt64,
+    failovers          UInt64,
+    errors             UInt64,
+    unpriced           UInt64,
+    input_tokens       UInt64,
+    output_tokens      UInt64,
+    cache_read_tokens  UInt64,
+    cache_write_tokens UInt64,
+    reasoning_tokens   UInt64,
+    cost_usd           Float64,
+    escalated_cost_usd Float64,
+    duration_ms_sum    Float64
+)
+ENGINE = {replicated}SummingMergeTree
+PARTITION BY toYYYYMM(bucket)
+ORDER BY (tenant, route, bucket, environment, provider, model, tier)
+TTL bucket + INTERVAL {raw_ttl_days} DAY;
+
+CREATE TABLE IF NOT EXISTS llm_calls_1h {on_cluster} AS llm_calls_1m
+ENGINE = {replicated}SummingMergeTree
+PARTITION BY toYYYYMM(bucket)
+ORDER BY (tenant, route, bucket, environment, provider, model, tier);
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS llm_calls_1m_mv {on_cluster} TO llm_calls_1m AS
+SELECT
+    toStartOfMinute(ts) AS bucket, tenant, route, environment, provider, model, tier,
+    count() AS calls,
+    countIf(attempt = 0) AS requests,
+    countIf(final) AS answered,
+    countIf(escalated) AS escalations,
+    countIf(failover) AS failovers,
+    countIf(status = 'error') AS errors,
+    countIf(unpriced) AS unpriced,
+    sum(input_tokens) AS input_tokens,
+    sum(output_tokens) AS output_tokens,
+    sum(cache_read_tokens) AS cache_read_tokens,
+    sum(cache_write_tokens) AS cache_write_tokens,
+    sum(reasoning_tokens) AS reasoning_tokens,
+    sum(cost_usd) AS cost_usd,
+    sumIf(llm_calls.cost_usd, llm_calls.escalated) AS escalated_cost_usd,
+    sum(duration_ms) AS duration_ms_sum
+FROM llm_calls
+GROUP BY bucket, tenant, route, environment, provider, model, tier;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS llm_calls_1h_mv {on_cluster} TO llm_calls_1h AS
+SELECT
+    toStartOfHour(ts) AS bucket, tenant, route, environment, provider, model, tier,
+    count() AS calls,
+    countIf(attempt = 0) AS requests,
+    countIf(final) AS answered,
+    countIf(escalated) AS escalations,
+    countIf(failover) AS failovers,
+    countIf(status = 'error') AS errors,
+    countIf(unpriced) AS unpriced,
+    sum(input_tokens) AS input_tokens,
+    sum(output_tokens) AS output_tokens,
+    sum(cache_read_tokens) AS cache_read_tokens,
+    sum(cache_write_tokens) AS cache_write_tokens,
+    sum(reasoning_tokens) AS reasoning_tokens,
+    sum(cost_usd) AS cost_usd,
+    sumIf(llm_calls.cost_usd, llm_calls.escalated) AS escalated_cost_usd,
+    sum(duration_ms) AS duration_ms_sum
+FROM llm_calls
+GROUP BY bucket, tenant, route, environment, provider, model, tier;

@@ -1,0 +1,141 @@
+"""``with tiermix.call(...) as c``: record a call the SDK cannot see by itself.
+
+For clients without auto-instrumentation (raw HTTP, in-house gateways): the block is the call, the
+setters fill in what the response said. Exceptions raised in the block are recorded with their type
+and propagate unchanged.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any
+
+from . import _runtime
+from ._capture import content
+from ._context import current_scope
+from ._log import internal_error
+from ._record import CallOptions, Record, error_type, otel_parent
+from .extract import Extracted, extract
+
+
+class Call:
+    """Handle of one manually recorded call; every setter returns ``self`` and never raises."""
+
+    def __init__(self, options: CallOptions) -> None:
+        self._options = options
+        self._fields: dict[str, Any] = {}
+        self._cost_usd: float | None = None
+        self._tags: dict[str, str] = {}
+        self._first_token_ns: int | None = None
+        self._content_in: Any = None
+        self._content_out: Any = None
+        self._start_ns = 0
+
+    def set_response(self, response: Any) -> Call:
+        """Take model, usage and finish reason from a provider response object or dict."""
+        try:
+            found = extract(response)
+            if found is not None:
+                self._fields.update({k: v for k, v in found._asdict().items() if v is not None})
+        except Exception:
+            internal_error("call.set_response")
+        return self
+
+    def set_usage(
+        self,
+        input_tokens: int | None = None,
+        output_tokens: int | None = None,
+        cache_read_tokens: int | None = None,
+        cache_write_tokens: int | None = None,
+        reasoning_tokens: int | None = None,
+    ) -> Call:
+        """Token usage in OTel semantics: input includes cached tokens, output includes reasoning."""
+        for key, value in (("input_tokens", input_tokens), ("output_tokens", output_tokens),
+                           ("cache_read_tokens", cache_read_tokens),
+                           ("cache_write_tokens", cache_write_tokens),
+                           ("reasoning_tokens", reasoning_tokens)):
+            if value is not None:
+                self._fields[key] = int(value)
+        return self
+
+    def set_served_model(self, model: str) -> Call:
+        self._fields["model"] = str(model)
+        return self
+
+    def set_finish_reason(self, reason: str) -> Call:
+        self._fields["finish_reason"] = str(reason)
+        return self
+
+    def set_cost(self, cost_usd: float) -> Call:
+        """The application's own cost figure; otherwise the collector prices the call."""
+        self._cost_usd = float(cost_usd)
+        return self
+
+    def set_tags(self, tags: Mapping[str, object] | None = None, **more: object) -> Call:
+        self._tags.update((str(k), str(v)) for k, v in {**(tags or {}), **more}.items())
+        return self
+
+    def set_content(self, prompt: Any = None, completion: Any = None) -> Call:
+        """Prompt / completion; sent only with content capture on, clipped and redacted."""
+        self._content_in, self._content_out = prompt, completion
+        return self
+
+    def first_token(self) -> Call:
+        """Mark the arrival of the first streamed token now (time to first token)."""
+        if self._first_token_ns is None:
+            self._first_token_ns = time.time_ns()
+        return self
+
+    def __enter__(self) -> Call:
+        self._scope = current_scope()
+        self._parent = otel_parent()
+        self._start_ns = time.time_ns()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        try:
+            rt = _runtime.RT or _runtime.ensure()
+            if rt.disabled:
+                return
+            fields = self._fields
+            opts = self._options
+            extracted = Extracted(**{"provider": opts.provider, "operation": opts.operation, **fields})
+            record = Record(self._start_ns, time.time_ns(), opts, self._scope, extracted,
+                            error_type(exc) if exc is not None else None, self._parent)
+            record.request_model = opts.model
+            record.cost_usd = self._cost_usd
+            record.tags = tuple(self._tags.items())
+            if self._first_token_ns is not None:
+                record.ttft_ms = (self._first_token_ns - self._start_ns) / 1e6
+            if rt.capture_content:
+                record.content_in = content(rt, self._content_in)
+                record.content_out = content(rt, self._content_out)
+            rt.submit(record)
+        except Exception:
+            internal_error("call")
+
+    async def __aenter__(self) -> Call:
+        return self.__enter__()
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.__exit__(exc_type, exc, tb)
+
+
+def call(
+    *,
+    model: str | None = None,
+    provider: str | None = None,
+    route: str | None = None,
+    operation: str = "chat",
+    tier: str | None = None,
+    tags: Mapping[str, object] | None = None,
+) -> Call:
+    """Record the enclosed block as one LLM call of ``model`` at ``provider``."""
+    return Call(CallOptions(route, operation, provider, model, tier,
+                            tuple((str(k), str(v)) for k, v in (tags or {}).items())))

@@ -1,0 +1,112 @@
+"""Turning one finished call into a :class:`Record` and handing it to the runtime.
+
+Shared by ``observe``, ``call`` and the instrumented clients. Every function here is called on the
+application thread and swallows its own failures: recording a call must never cost the call.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from ._context import Scope
+from ._log import internal_error
+from ._record import CallOptions, Record, error_type
+from .export.encode import content_json
+from .extract import Extracted, extract, output_text
+from .extract.stream import StreamAccumulator
+
+if TYPE_CHECKING:
+    from ._runtime import Runtime
+
+
+def content(rt: Runtime, value: Any) -> str | None:
+    """Prompt or answer text as sent: only with content capture on, clipped, then redacted."""
+    if value is None:
+        return None
+    settings = rt.settings
+    text = content_json(value, settings.max_content_chars)
+    if settings.redact is not None:
+        try:
+            return settings.redact(text)
+        except Exception:
+            internal_error("redact hook")
+            return None  # a failing redactor must not leak what it was meant to hide
+    return text
+
+
+def finish(
+    rt: Runtime,
+    options: CallOptions,
+    scope: Scope,
+    parent: tuple[int, int] | None,
+    start_ns: int,
+    result: Any,
+    exc: BaseException | None,
+    request_model: str | None = None,
+    prompt: Any = None,
+) -> None:
+    try:
+        end_ns = time.time_ns()
+        extracted = extract(result) if result is not None else None
+        record = Record(start_ns, end_ns, options, scope, extracted,
+                        error_type(exc) if exc is not None else None, parent)
+        if request_model is not None:
+            record.request_model = request_model
+        if rt.capture_content:
+            record.content_in = content(rt, prompt)
+            if result is not None:
+                record.content_out = content(rt, output_text(result))
+        rt.submit(record)
+    except Exception:
+        internal_error("record call")
+
+
+class StreamCall:
+    """A call that ends when its stream is consumed, closed or fails (at most once)."""
+
+    __slots__ = ("_acc", "_done", "options", "parent", "prompt", "request_model", "rt", "scope", "start_ns")
+
+    def __init__(
+        self,
+        rt: Runtime,
+        options: CallOptions,
+        scope: Scope,
+        parent: tuple[int, int] | None,
+        start_ns: int,
+        request_model: str | None = None,
+        prompt: Any = None,
+    ) -> None:
+        self.rt = rt
+        self.options = options
+        self.scope = scope
+        self.parent = parent
+        self.start_ns = start_ns
+        self.request_model = request_model
+        self.prompt = prompt
+        self._acc = StreamAccumulator()
+        self._done = False
+
+    def chunk(self, item: Any) -> None:
+        try:
+            self._acc.feed(item)
+        except Exception:
+            internal_error("stream chunk")
+
+    def end(self, exc: BaseException | None) -> None:
+        if self._done:
+            return
+        self._done = True
+        try:
+            extracted: Extracted = self._acc.result()
+            record = Record(self.start_ns, time.time_ns(), self.options, self.scope, extracted,
+                            error_type(exc) if exc is not None else None, self.parent)
+            record.request_model = self.request_model
+            first = self._acc.first_token_ns
+            if first is not None:
+                record.ttft_ms = (first - self.start_ns) / 1e6
+            if self.rt.capture_content:
+                record.content_in = content(self.rt, self.prompt)
+            self.rt.submit(record)
+        except Exception:
+            internal_error("record stream")

@@ -1,0 +1,121 @@
+"""Attribution context: tenant, route, user, tags, routing decision and the open cascade.
+
+One ``ContextVar`` holds one immutable :class:`Scope`, so reading the whole context on the hot path is
+a single ``get()``, nesting is a merge into a new value, and asyncio tasks inherit a snapshot of the
+scope they were created in. Threads do not inherit contextvars: hand the context over with
+:func:`bind` (``executor.submit(tiermix.bind(fn), ...)``) or ``contextvars.copy_context().run``.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import hashlib
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from contextlib import AbstractContextManager as contextlib_cm
+
+    from ._cascade import Cascade
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Routing:
+    """Which policy chose the model, why, and with what score."""
+
+    router: str | None
+    reason: str | None
+    score: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    tenant: str | None = None
+    route: str | None = None
+    user_hash: str | None = None
+    tags: tuple[tuple[str, str], ...] = ()
+    routing: Routing | None = None
+    cascade: Cascade | None = None
+
+
+EMPTY = Scope()
+_SCOPE: contextvars.ContextVar[Scope] = contextvars.ContextVar("tiermix_scope", default=EMPTY)
+current_scope = _SCOPE.get
+
+
+def hash_user(user: str) -> str:
+    """Hex SHA-256 prefix: stable per user, so distinct users can be counted, never reversible."""
+    return hashlib.sha256(user.encode("utf-8")).hexdigest()[:16]
+
+
+def merge_tags(
+    base: tuple[tuple[str, str], ...], extra: Mapping[str, object] | None
+) -> tuple[tuple[str, str], ...]:
+    if not extra:
+        return base
+    merged = dict(base)
+    merged.update((str(k), str(v)) for k, v in extra.items())
+    return tuple(merged.items())
+
+
+@contextmanager
+def _push(scope: Scope) -> Iterator[Scope]:
+    token = _SCOPE.set(scope)
+    try:
+        yield scope
+    finally:
+        _SCOPE.reset(token)
+
+
+def context(
+    *,
+    tenant: str | None = None,
+    route: str | None = None,
+    user: str | None = None,
+    tags: Mapping[str, object] | None = None,
+) -> contextlib_cm[Scope]:
+    """Attribute every call inside the block to ``tenant`` / ``route`` / ``user`` and add ``tags``.
+
+    Nested blocks merge: inner values win, tags are combined. ``user`` is hashed here, so the raw id
+    never reaches the export queue.
+    """
+    outer = _SCOPE.get()
+    scope = replace(
+        outer,
+        tenant=tenant if tenant is not None else outer.tenant,
+        route=route if route is not None else outer.route,
+        user_hash=hash_user(str(user)) if user is not None else outer.user_hash,
+        tags=merge_tags(outer.tags, tags),
+    )
+    return _push(scope)
+
+
+def route_decision(
+    router: str, reason: str | None = None, score: float | None = None
+) -> contextlib_cm[Scope]:
+    """Record that ``router`` chose the model for the calls inside the block (and why)."""
+    outer = _SCOPE.get()
+    routing = Routing(str(router), reason, float(score) if score is not None else None)
+    return _push(replace(outer, routing=routing))
+
+
+def push_cascade(cascade: Cascade) -> contextlib_cm[Scope]:
+    return _push(replace(_SCOPE.get(), cascade=cascade))
+
+
+def bind(fn: Callable[..., T]) -> Callable[..., T]:
+    """Return ``fn`` bound to a copy of the current context, for running it in another thread."""
+    ctx = contextvars.copy_context()
+
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> T:
+        # A copy per run: one Context cannot be entered by two threads at once.
+        return ctx.copy().run(fn, *args, **kwargs)
+
+    return run
+

@@ -1,0 +1,64 @@
+"""Read model, provider, usage and finish reason out of whatever an LLM call returned.
+
+One module per response shape; :func:`extract` picks the shape once per response class (cached), so
+the per-call cost on the application thread is a dict lookup plus a handful of attribute reads. Plain
+dicts of the same shapes are classified on every call (a dict has no class to cache on).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from . import anthropic, bedrock, litellm, openai
+from ._shape import NOTHING, Extracted, g
+
+__all__ = ["NOTHING", "Extracted", "extract", "output_text"]
+
+Extractor = Callable[[Any], Extracted]
+
+
+def _classify(obj: Any) -> Extractor | None:
+    module = type(obj).__module__
+    if module.startswith("litellm"):
+        return litellm.model_response
+    if bedrock.is_converse(obj):
+        return bedrock.converse
+    kind = g(obj, "object")
+    if kind == "chat.completion":
+        return openai.chat
+    if kind == "response":
+        return openai.responses
+    if kind == "text_completion":
+        return openai.text_completion
+    if kind == "list" and g(obj, "usage") is not None and g(obj, "data") is not None:
+        return openai.embeddings
+    if g(obj, "type") == "message" and g(obj, "usage") is not None:
+        return anthropic.message
+    return None
+
+
+_BY_TYPE: dict[type, Extractor | None] = {}
+
+
+def extract(obj: Any) -> Extracted | None:
+    """The :class:`Extracted` fields of ``obj``, or ``None`` when it is no known response shape."""
+    cls = type(obj)
+    if cls is dict:
+        fn = _classify(obj)
+    else:
+        try:
+            fn = _BY_TYPE[cls]
+        except KeyError:
+            fn = _BY_TYPE[cls] = _classify(obj)
+    return fn(obj) if fn is not None else None
+
+
+def output_text(obj: Any) -> str | None:
+    """Answer text of a response, for content capture (off by default)."""
+    fn = _BY_TYPE.get(type(obj)) or _classify(obj)
+    if fn is anthropic.message:
+        return anthropic.output_text(obj)
+    if fn is not None:
+        return openai.output_text(obj)
+    return None

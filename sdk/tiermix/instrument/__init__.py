@@ -1,0 +1,44 @@
+"""``tiermix.instrument()`` / ``tiermix.uninstrument()``: patch the official provider clients.
+
+Provider libraries are optional: a library that is not installed is skipped with one log line.
+Both calls are idempotent, and ``uninstrument`` restores the original methods.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from .._log import internal_error, warn_once
+from . import anthropic, openai
+from ._patch import Target, patch, unpatch
+
+LIBRARIES: dict[str, list[Target]] = {"openai": openai.TARGETS, "anthropic": anthropic.TARGETS}
+
+
+def _selected(libraries: Iterable[str] | None) -> list[str]:
+    names = list(LIBRARIES) if libraries is None else [str(n) for n in libraries]
+    unknown = [n for n in names if n not in LIBRARIES]
+    for name in unknown:
+        warn_once("instrument:" + name, "tiermix: no instrumentation for %r (known: %s)", name, list(LIBRARIES))
+    return [n for n in names if n in LIBRARIES]
+
+
+def instrument(libraries: Iterable[str] | None = None) -> list[str]:
+    """Patch the clients of ``libraries`` (default: all known); returns those that were patched."""
+    done = []
+    for name in _selected(libraries):
+        try:
+            if patch(LIBRARIES[name]):
+                done.append(name)
+        except Exception:
+            internal_error("instrument " + name)
+    return done
+
+
+def uninstrument(libraries: Iterable[str] | None = None) -> None:
+    """Restore the original client methods of ``libraries`` (default: all)."""
+    for name in _selected(libraries):
+        try:
+            unpatch(LIBRARIES[name])
+        except Exception:
+            internal_error("uninstrument " + name)
