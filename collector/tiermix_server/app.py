@@ -36,6 +36,8 @@ async def _on_tiermix_error(_request: Request, exc: Exception) -> Response:
 
 
 def create_app(settings: Settings) -> Starlette:
+    from tiermix_server.alerts.routes import alert_routes
+    from tiermix_server.api.admin import admin_routes
     from tiermix_server.api.ops import ops_routes
     from tiermix_server.api.routes import api_routes
     from tiermix_server.ingest.receive import ingest_routes
@@ -49,7 +51,7 @@ def create_app(settings: Settings) -> Starlette:
             yield
 
     app = Starlette(
-        routes=[*ops_routes(), *ingest_routes(), *api_routes()],
+        routes=[*ops_routes(), *ingest_routes(), *api_routes(), *alert_routes(), *admin_routes()],
         lifespan=lifespan,
         exception_handlers={TiermixError: _on_tiermix_error},
     )
@@ -68,4 +70,12 @@ async def start_components(runtime: Runtime, stack: contextlib.AsyncExitStack) -
     applied = migrate(runtime.clickhouse, settings)
     if applied:
         log.info("applied ClickHouse migrations: %s", ", ".join(applied))
+    from tiermix_server.meta.db import open_meta
+    from tiermix_server.pricing.enricher import build_enricher
+
+    runtime.meta = open_meta(settings)  # applies pending metadata DB revisions on first open
+    runtime.enricher = build_enricher(settings, runtime.meta)
     await start_pipeline(runtime, stack)
+    from tiermix_server.alerts.service import start_alerts
+
+    await start_alerts(runtime, stack)

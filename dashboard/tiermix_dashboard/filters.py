@@ -11,7 +11,7 @@ same question and hit the cache. The pure half (parsing, resolving, rendering pa
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, MutableMapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
@@ -23,6 +23,7 @@ PRESETS: dict[str, tuple[str, timedelta]] = {
     "7d": ("Last 7 days", timedelta(days=7)),
     "30d": ("Last 30 days", timedelta(days=30)),
 }
+INTERVALS = {"1m": timedelta(minutes=1), "1h": timedelta(hours=1), "1d": timedelta(days=1)}
 CUSTOM = "custom"
 DEFAULT_PRESET = "24h"
 ALL = "All"
@@ -47,6 +48,10 @@ class Filters:
     def label(self) -> str:
         if self.preset in PRESETS:
             return PRESETS[self.preset][0].lower()
+        return self.range_text
+
+    @property
+    def range_text(self) -> str:
         return f"{self.start:%Y-%m-%d %H:%M} to {self.end:%Y-%m-%d %H:%M} UTC"
 
     def interval(self) -> str:
@@ -144,8 +149,13 @@ def _iso(moment: datetime) -> str:
 
 # --- Streamlit edge -------------------------------------------------------------------------------
 
-_KEYS = {"range": "filter_range", "days": "filter_days", "tenant": "filter_tenant", "route": "filter_route",
-         "env": "filter_env"}  # fmt: skip
+_KEYS = {
+    "range": "filter_range",
+    "days": "filter_days",
+    "tenant": "filter_tenant",
+    "route": "filter_route",
+    "env": "filter_env",
+}
 
 
 def sidebar_filters(options: Mapping[str, Sequence[str]], now: datetime | None = None) -> Filters:
@@ -171,10 +181,16 @@ def sidebar_filters(options: Mapping[str, Sequence[str]], now: datetime | None =
     else:
         start, end = preset_range(preset, now)
     chosen: dict[str, str | None] = {}
-    for name, url_key, title in (("tenant", "tenant", "Tenant"), ("route", "route", "Route"),
-                                 ("environment", "env", "Environment")):  # fmt: skip
+    for name, url_key, title in (
+        ("tenant", "tenant", "Tenant"),
+        ("route", "route", "Route"),
+        ("environment", "env", "Environment"),
+    ):
         current = state.get(_KEYS[url_key])
         values = with_choice(options.get(name, ()), current if current != ALL else None)
+        if len(values) == 1:  # nothing to choose from (e.g. the API cannot list environments)
+            chosen[name] = None
+            continue
         if current not in values:
             state[_KEYS[url_key]] = ALL
         picked_value = st.sidebar.selectbox(title, values, key=_KEYS[url_key])
@@ -184,7 +200,7 @@ def sidebar_filters(options: Mapping[str, Sequence[str]], now: datetime | None =
     return filters
 
 
-def _seed_from_url(state: MutableMapping[str, Any], filters: Filters) -> None:
+def _seed_from_url(state: Any, filters: Filters) -> None:
     """First run of a session: the widgets start from the link the user opened."""
     state["filters_seeded"] = True
     state[_KEYS["range"]] = filters.preset

@@ -93,6 +93,10 @@ class StreamCall:
         except Exception:
             internal_error("stream chunk")
 
+    def cancel(self) -> None:
+        """Never record this call (someone else recorded it)."""
+        self._done = True
+
     def end(self, exc: BaseException | None) -> None:
         if self._done:
             return

@@ -72,6 +72,20 @@ def _first(*values: Any) -> Any:
     return None
 
 
+def _num(kind: Callable[[Any], Any], default: Any, *values: Any) -> Any:
+    """First value that converts with ``kind``; a malformed one is logged and skipped, never raised."""
+    for value in values:
+        if value is None or value == "":
+            continue
+        try:
+            return kind(value)
+        except (TypeError, ValueError):
+            from ._log import warn_once
+
+            warn_once(f"setting:{value!r}", "tiermix: ignoring malformed setting value %r", value)
+    return default
+
+
 def _traces_url(endpoint: str | None, env: Mapping[str, str]) -> str:
     if endpoint:
         return endpoint.rstrip("/") + "/v1/traces"
@@ -88,7 +102,9 @@ def _traces_url(endpoint: str | None, env: Mapping[str, str]) -> str:
 def resolve(env: Mapping[str, str], **args: Any) -> Settings:
     """Build :class:`Settings` from ``init()`` arguments (``None`` = not given) and ``env``."""
     resource = dict(_pairs(env.get("OTEL_RESOURCE_ATTRIBUTES")))
-    headers = dict(_pairs(env.get("OTEL_EXPORTER_OTLP_TRACES_HEADERS") or env.get("OTEL_EXPORTER_OTLP_HEADERS")))
+    headers = dict(
+        _pairs(env.get("OTEL_EXPORTER_OTLP_TRACES_HEADERS") or env.get("OTEL_EXPORTER_OTLP_HEADERS"))
+    )
     headers.update(args.get("headers") or {})
     api_key = _first(args.get("api_key"), env.get("TIERMIX_API_KEY"))
     if api_key:
@@ -107,9 +123,9 @@ def resolve(env: Mapping[str, str], **args: Any) -> Settings:
     disabled = _first(
         args.get("disabled"), _flag(env.get("TIERMIX_DISABLED")), _flag(env.get("OTEL_SDK_DISABLED")), False
     )
-    max_queue = int(_first(args.get("max_queue"), env.get("TIERMIX_MAX_QUEUE"), DEFAULT_MAX_QUEUE))
-    spool_bytes = int(_first(args.get("spool_max_bytes"), env.get("TIERMIX_SPOOL_MAX_BYTES"),
-                             DEFAULT_SPOOL_MAX_BYTES))
+    max_queue = _num(int, DEFAULT_MAX_QUEUE, args.get("max_queue"), env.get("TIERMIX_MAX_QUEUE"))
+    spool_bytes = _num(int, DEFAULT_SPOOL_MAX_BYTES, args.get("spool_max_bytes"),
+                       env.get("TIERMIX_SPOOL_MAX_BYTES"))
     for key in ("service.name", "deployment.environment.name", "deployment.environment"):
         resource.pop(key, None)
     return Settings(
@@ -120,14 +136,14 @@ def resolve(env: Mapping[str, str], **args: Any) -> Settings:
         tenant=_first(args.get("tenant"), env.get("TIERMIX_TENANT")),
         route=_first(args.get("route"), env.get("TIERMIX_ROUTE")),
         capture_content=bool(capture),
-        max_content_chars=int(_first(args.get("max_content_chars"), DEFAULT_MAX_CONTENT_CHARS)),
+        max_content_chars=_num(int, DEFAULT_MAX_CONTENT_CHARS, args.get("max_content_chars")),
         redact=args.get("redact"),
         max_queue=max(1, max_queue),
-        batch_size=int(_first(args.get("batch_size"), 512)),
-        export_interval_s=float(_first(args.get("export_interval_s"), 1.0)),
-        export_timeout_s=float(_first(args.get("export_timeout_s"), 10.0)),
-        retry_window_s=float(_first(args.get("retry_window_s"), 30.0)),
-        max_backoff_s=float(_first(args.get("max_backoff_s"), 10.0)),
+        batch_size=max(1, _num(int, 512, args.get("batch_size"))),
+        export_interval_s=_num(float, 1.0, args.get("export_interval_s")),
+        export_timeout_s=_num(float, 10.0, args.get("export_timeout_s")),
+        retry_window_s=_num(float, 30.0, args.get("retry_window_s")),
+        max_backoff_s=_num(float, 10.0, args.get("max_backoff_s")),
         spool_dir=_first(args.get("spool_dir"), env.get("TIERMIX_SPOOL_DIR")),
         spool_max_bytes=spool_bytes,
         disabled=bool(disabled),

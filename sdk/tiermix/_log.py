@@ -7,6 +7,7 @@ flood the log on every call, hence one record per ``key``.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 
 logger = logging.getLogger("tiermix")
@@ -31,6 +32,15 @@ def internal_error(where: str) -> None:
     """Report an unexpected SDK exception (called from an ``except`` block) once per place."""
     warn_once("internal:" + where, "tiermix: internal error in %s; the call was not recorded", where,
               exc_info=True)
+
+
+def _after_fork_in_child() -> None:
+    global _lock
+    _lock = threading.Lock()  # another thread of the parent may have held it at fork time
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def reset_for_tests() -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import inspect
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import Any, TypeVar, overload
 
 from . import _runtime
@@ -33,6 +33,36 @@ def _options(
                        tuple((str(k), str(v)) for k, v in (tags or {}).items()))
 
 
+_DONE = object()
+
+
+# A generator runs in its consumer's context, so the "inside an observed function" marker is set only
+# around each step of the wrapped generator, never across a ``yield``.
+def _step(gen: Iterator[Any], marker: list[Any]) -> Any:
+    token = _patch.OBSERVING.set(marker)
+    try:
+        return next(gen, _DONE)
+    finally:
+        _patch.OBSERVING.reset(token)
+
+
+async def _astep(agen: AsyncIterator[Any], marker: list[Any]) -> Any:
+    token = _patch.OBSERVING.set(marker)
+    try:
+        return await agen.__anext__()
+    except StopAsyncIteration:
+        return _DONE
+    finally:
+        _patch.OBSERVING.reset(token)
+
+
+def _end(call: StreamCall, marker: list[Any], exc: BaseException | None) -> None:
+    if marker[1]:
+        call.cancel()  # instrumented client calls inside were recorded already
+    else:
+        call.end(exc)
+
+
 def _wrap(fn: Callable[..., Any], opts: CallOptions) -> Callable[..., Any]:
     if inspect.isasyncgenfunction(fn):
 
@@ -44,20 +74,21 @@ def _wrap(fn: Callable[..., Any], opts: CallOptions) -> Callable[..., Any]:
                     yield item
                 return
             call = StreamCall(rt, opts, current_scope(), otel_parent(), _time_ns(), opts.model)
+            marker: list[Any] = [opts, 0]
             agen = fn(*args, **kwargs)
             try:
-                async for item in agen:
+                while (item := await _astep(agen, marker)) is not _DONE:
                     call.chunk(item)
                     yield item
             except GeneratorExit:
-                call.end(None)
+                _end(call, marker, None)
                 raise
             except BaseException as exc:
-                call.end(exc)
+                _end(call, marker, exc)
                 raise
             finally:
                 await agen.aclose()
-            call.end(None)
+            _end(call, marker, None)
 
         return agen_wrapper
 
@@ -69,20 +100,21 @@ def _wrap(fn: Callable[..., Any], opts: CallOptions) -> Callable[..., Any]:
             if rt.disabled:
                 return (yield from fn(*args, **kwargs))
             call = StreamCall(rt, opts, current_scope(), otel_parent(), _time_ns(), opts.model)
+            marker: list[Any] = [opts, 0]
             gen = fn(*args, **kwargs)
             try:
-                for item in gen:
+                while (item := _step(gen, marker)) is not _DONE:
                     call.chunk(item)
                     yield item
             except GeneratorExit:
-                call.end(None)
+                _end(call, marker, None)
                 raise
             except BaseException as exc:
-                call.end(exc)
+                _end(call, marker, exc)
                 raise
             finally:
                 gen.close()
-            call.end(None)
+            _end(call, marker, None)
 
         return gen_wrapper
 

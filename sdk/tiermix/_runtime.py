@@ -119,7 +119,13 @@ def ensure() -> Runtime:
     if rt is not None:
         return rt
     with _lock:
-        return RT if RT is not None else init()
+        if RT is not None:
+            return RT
+        try:
+            return init()
+        except Exception:  # never let configuration trouble reach the application's call
+            internal_error("auto-init")
+            return init(env={}, disabled=True)
 
 
 def flush(timeout_s: float = 10.0) -> bool:

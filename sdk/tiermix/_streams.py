@@ -99,7 +99,11 @@ def watch(result: Any, kind: str, call: StreamCall) -> Any:
         request = getattr(result, attr)
 
         def api_request() -> Any:
-            raw = request()
+            try:
+                raw = request()
+            except BaseException as exc:  # the request itself failed: the call ends here
+                call.end(exc)
+                raise
             _watch_sync(raw, call)
             return raw
 
@@ -109,7 +113,11 @@ def watch(result: Any, kind: str, call: StreamCall) -> Any:
         awaitable = getattr(result, attr)
 
         async def api_request_async() -> Any:
-            raw = await awaitable
+            try:
+                raw = await awaitable
+            except BaseException as exc:
+                call.end(exc)
+                raise
             _watch_async(raw, call)
             return raw
 

@@ -8,6 +8,7 @@ because the collector happens to be writing ``last_used_at``. Migrations are Ale
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -23,6 +24,9 @@ from tiermix_server.errors import MigrationError
 from tiermix_server.settings import Settings
 
 SCRIPT_LOCATION = "tiermix_migrations:metadata"
+
+# Alembic announces each of its plugins at INFO whenever it loads; that is noise in every CLI command.
+logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 _handles: dict[str, MetaDB] = {}
 _handles_lock = threading.Lock()
@@ -78,6 +82,14 @@ def open_meta(settings: Settings, *, upgrade: bool = True) -> MetaDB:
         return handle
 
 
+def close(url: str) -> None:
+    """Dispose the cached engine for ``url`` (tests dropping a database, clean shutdown)."""
+    with _handles_lock:
+        handle = _handles.pop(url, None)
+    if handle is not None:
+        handle.dispose()
+
+
 def close_all() -> None:
     """Dispose every cached engine (tests, clean shutdown)."""
     with _handles_lock:
@@ -98,15 +110,26 @@ def alembic_config(connection: Any = None) -> Any:
 
 def _upgrade(engine: Engine, revision: str = "head") -> str:
     from alembic import command
-    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
 
     try:
         with engine.begin() as connection:
-            command.upgrade(alembic_config(connection), revision)
-            current = MigrationContext.configure(connection).get_current_revision()
+            config = alembic_config(connection)
+            script = ScriptDirectory.from_config(config)
+            target = script.get_current_head() if revision == "head" else revision
+            current = _current_revision(connection)
+            if current != target:  # up to date is the common case: skip Alembic's environment entirely
+                command.upgrade(config, revision)
+                current = _current_revision(connection)
     except Exception as exc:
         raise MigrationError(f"metadata DB migration failed: {str(exc).splitlines()[0]}") from exc
     return current or "base"
+
+
+def _current_revision(connection: Any) -> str | None:
+    if not inspect(connection).has_table("alembic_version"):
+        return None
+    return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
 def upgrade_metadata(settings: Settings) -> str:

@@ -170,7 +170,7 @@ class AlertRule(Base):
 
 
 class AlertState(Base):
-    """State of one alert instance: a rule × group (e.g. ``tenant=acme``)."""
+    """State of one alert instance: a rule x group (e.g. ``tenant=acme``)."""
 
     __tablename__ = "alert_states"
 

@@ -1,7 +1,10 @@
 -- Per-minute and per-hour counters by tenant × route × environment × provider × model × tier, so the
 -- dashboard's standard views never scan raw calls. Counters only (no quantile states): FACTS.md measured
 -- quantile states as the expensive part of a rollup, both at insert and at query time.
+-- The rollup tables keep a block-dedup window like llm_calls: with the collector's insert tokens and
+-- deduplicate_blocks_in_dependent_materialized_views=1 a replayed batch is counted once here too.
 -- escalations = escalated attempts, requests = first attempts (every logical request has exactly one attempt 0), answered = final attempts.
+-- final_*_tokens = tokens of priced answering attempts: what savings-vs-baseline reprices (metrics/savings.py).
 CREATE TABLE IF NOT EXISTS llm_calls_1m {on_cluster}
 (
     bucket             DateTime('UTC'),
@@ -25,17 +28,22 @@ CREATE TABLE IF NOT EXISTS llm_calls_1m {on_cluster}
     reasoning_tokens   UInt64,
     cost_usd           Float64,
     escalated_cost_usd Float64,
-    duration_ms_sum    Float64
+    duration_ms_sum    Float64,
+    final_input_tokens      UInt64,
+    final_output_tokens     UInt64,
+    final_cache_read_tokens UInt64
 )
 ENGINE = {replicated}SummingMergeTree
 PARTITION BY toYYYYMM(bucket)
 ORDER BY (tenant, route, bucket, environment, provider, model, tier)
-TTL bucket + INTERVAL {raw_ttl_days} DAY;
+TTL bucket + INTERVAL {raw_ttl_days} DAY
+SETTINGS non_replicated_deduplication_window = 10000;
 
 CREATE TABLE IF NOT EXISTS llm_calls_1h {on_cluster} AS llm_calls_1m
 ENGINE = {replicated}SummingMergeTree
 PARTITION BY toYYYYMM(bucket)
-ORDER BY (tenant, route, bucket, environment, provider, model, tier);
+ORDER BY (tenant, route, bucket, environment, provider, model, tier)
+SETTINGS non_replicated_deduplication_window = 10000;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS llm_calls_1m_mv {on_cluster} TO llm_calls_1m AS
 SELECT
@@ -54,7 +62,10 @@ SELECT
     sum(reasoning_tokens) AS reasoning_tokens,
     sum(cost_usd) AS cost_usd,
     sumIf(llm_calls.cost_usd, llm_calls.escalated) AS escalated_cost_usd,
-    sum(duration_ms) AS duration_ms_sum
+    sum(duration_ms) AS duration_ms_sum,
+    sumIf(llm_calls.input_tokens, llm_calls.final AND NOT llm_calls.unpriced) AS final_input_tokens,
+    sumIf(llm_calls.output_tokens, llm_calls.final AND NOT llm_calls.unpriced) AS final_output_tokens,
+    sumIf(llm_calls.cache_read_tokens, llm_calls.final AND NOT llm_calls.unpriced) AS final_cache_read_tokens
 FROM llm_calls
 GROUP BY bucket, tenant, route, environment, provider, model, tier;
 
@@ -75,6 +86,9 @@ SELECT
     sum(reasoning_tokens) AS reasoning_tokens,
     sum(cost_usd) AS cost_usd,
     sumIf(llm_calls.cost_usd, llm_calls.escalated) AS escalated_cost_usd,
-    sum(duration_ms) AS duration_ms_sum
+    sum(duration_ms) AS duration_ms_sum,
+    sumIf(llm_calls.input_tokens, llm_calls.final AND NOT llm_calls.unpriced) AS final_input_tokens,
+    sumIf(llm_calls.output_tokens, llm_calls.final AND NOT llm_calls.unpriced) AS final_output_tokens,
+    sumIf(llm_calls.cache_read_tokens, llm_calls.final AND NOT llm_calls.unpriced) AS final_cache_read_tokens
 FROM llm_calls
 GROUP BY bucket, tenant, route, environment, provider, model, tier;

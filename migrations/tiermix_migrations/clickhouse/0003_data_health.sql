@@ -25,4 +25,5 @@ CREATE TABLE IF NOT EXISTS ingest_stats {on_cluster}
 )
 ENGINE = {replicated}SummingMergeTree
 PARTITION BY toYYYYMM(bucket)
-ORDER BY (tenant, bucket, outcome, reason);
+ORDER BY (tenant, bucket, outcome, reason)
+SETTINGS non_replicated_deduplication_window = 10000;

@@ -73,15 +73,14 @@ def call_attributes(record: Record, settings: Settings) -> tuple[str, list[tuple
     if model:
         attrs.append(("gen_ai.response.model", model))
     if ex is not None:
-        for key, value in (
+        usage: tuple[tuple[str, int | None], ...] = (
             ("gen_ai.usage.input_tokens", ex.input_tokens),
             ("gen_ai.usage.output_tokens", ex.output_tokens),
             ("gen_ai.usage.cache_read.input_tokens", ex.cache_read_tokens),
             ("gen_ai.usage.cache_creation.input_tokens", ex.cache_write_tokens),
             ("gen_ai.usage.reasoning.output_tokens", ex.reasoning_tokens),
-        ):
-            if value is not None:
-                attrs.append((key, value))
+        )
+        attrs.extend((key, tokens) for key, tokens in usage if tokens is not None)
         if ex.finish_reason:
             attrs.append(("gen_ai.response.finish_reasons", (str(ex.finish_reason),)))
     if record.error_type:

@@ -9,6 +9,7 @@ it to a name carrying its pid, and claims of dead processes are taken back.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import time
@@ -85,16 +86,12 @@ class Spool:
             return fh.read()
 
     def done(self, claimed: str) -> None:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(claimed)
-        except OSError:
-            pass
 
     def unclaim(self, claimed: str) -> None:
-        try:
+        with contextlib.suppress(OSError):
             os.rename(claimed, claimed.split(_CLAIM, 1)[0])
-        except OSError:
-            pass
 
     def _release_dead_claims(self) -> None:
         for path in self._paths():

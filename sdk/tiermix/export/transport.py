@@ -7,6 +7,7 @@ swap the HTTP layer.
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import enum
 import http.client
@@ -77,16 +78,27 @@ class HttpTransport:
             self._conn = cls(self._host, self._port, timeout=self._timeout_s)
         return self._conn
 
+    def _post(self, body: bytes) -> tuple[int, float | None]:
+        conn = self._connection()
+        conn.request("POST", self._path, body=body, headers=self._headers)
+        response = conn.getresponse()
+        response.read()
+        if response.getheader("Connection", "").lower() == "close":
+            self.close()
+        return response.status, parse_retry_after(response.getheader("Retry-After"))
+
     def send(self, body: bytes) -> SendResult:
+        reused = self._conn is not None
         try:
-            conn = self._connection()
-            conn.request("POST", self._path, body=body, headers=self._headers)
-            response = conn.getresponse()
-            response.read()
-            status = response.status
-            retry_after = parse_retry_after(response.getheader("Retry-After"))
-            if response.getheader("Connection", "").lower() == "close":
+            try:
+                status, retry_after = self._post(body)
+            except (ConnectionError, http.client.RemoteDisconnected, http.client.BadStatusLine):
+                if not reused:
+                    raise
+                # The server closed an idle kept-alive connection: that says nothing about its health,
+                # so try once more on a fresh connection before calling it a failure.
                 self.close()
+                status, retry_after = self._post(body)
         except (OSError, http.client.HTTPException) as exc:
             # Connection refused / reset / timeout: the collector is down or slow; retry later.
             self.close()
@@ -102,7 +114,6 @@ class HttpTransport:
     def close(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
-            try:
+            # Closing a broken socket can fail; it is gone either way.
+            with contextlib.suppress(Exception):
                 conn.close()
-            except Exception:  # closing a broken socket can fail; it is gone either way
-                pass

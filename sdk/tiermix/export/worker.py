@@ -100,7 +100,7 @@ class Worker:
             self._resend_spool(final)
             batch_size = self._settings.batch_size
             while self._queue:
-                batch = []
+                batch: list[Record] = []
                 popleft = self._queue.popleft
                 try:
                     while len(batch) < batch_size:

@@ -26,15 +26,15 @@ def _classify(obj: Any) -> Extractor | None:
         return bedrock.converse
     kind = g(obj, "object")
     if kind == "chat.completion":
-        return openai.chat
+        return openai.chat_client_object if module.startswith("openai.") else openai.chat
     if kind == "response":
-        return openai.responses
+        return openai.responses_client_object if module.startswith("openai.") else openai.responses
     if kind == "text_completion":
         return openai.text_completion
     if kind == "list" and g(obj, "usage") is not None and g(obj, "data") is not None:
         return openai.embeddings
     if g(obj, "type") == "message" and g(obj, "usage") is not None:
-        return anthropic.message
+        return anthropic.client_message if module.startswith("anthropic.") else anthropic.message
     return None
 
 
@@ -57,8 +57,8 @@ def extract(obj: Any) -> Extracted | None:
 def output_text(obj: Any) -> str | None:
     """Answer text of a response, for content capture (off by default)."""
     fn = _BY_TYPE.get(type(obj)) or _classify(obj)
-    if fn is anthropic.message:
+    if fn in (anthropic.message, anthropic.client_message):
         return anthropic.output_text(obj)
     if fn is not None:
-        return openai.output_text(obj)
+        return openai.output_text(obj)  # chat, responses, completions: the OpenAI shapes
     return None

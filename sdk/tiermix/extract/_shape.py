@@ -26,12 +26,34 @@ class Extracted(NamedTuple):
 NOTHING = Extracted()
 
 
+_MISSING = object()
+_PYDANTIC: dict[type, bool] = {}
+
+
 def g(obj: Any, name: str) -> Any:
-    """``obj[name]`` for mappings, ``obj.name`` otherwise; ``None`` when absent."""
+    """``obj[name]`` for mappings, ``obj.name`` otherwise; ``None`` when absent.
+
+    Hot path. A pydantic model answers a *missing* attribute through ``__getattr__`` and a raised
+    ``AttributeError`` (~1.5 µs, measured), so fields are read from the instance ``__dict__`` and
+    extras from ``__pydantic_extra__``; only other classes pay for ``getattr``.
+    """
     if obj is None:
         return None
     if isinstance(obj, dict):
         return obj.get(name)
+    cls = type(obj)
+    try:
+        value = obj.__dict__.get(name, _MISSING)
+    except AttributeError:  # __slots__ class
+        return getattr(obj, name, None)
+    if value is not _MISSING:
+        return value
+    pydantic = _PYDANTIC.get(cls)
+    if pydantic is None:
+        pydantic = _PYDANTIC[cls] = hasattr(cls, "__pydantic_fields__")
+    if pydantic:
+        extra = obj.__pydantic_extra__
+        return extra.get(name) if extra else None
     return getattr(obj, name, None)
 
 

@@ -28,6 +28,27 @@ def message(obj: Any) -> Extracted:
     )
 
 
+def client_message(obj: Any) -> Extracted:
+    """``message`` for the anthropic client's own ``Message`` class: plain attribute reads (hot path)."""
+    try:
+        usage = obj.usage
+        cache_read = usage.cache_read_input_tokens
+        cache_write = usage.cache_creation_input_tokens
+        return Extracted(
+            "anthropic",
+            "chat",
+            obj.model,
+            usage.input_tokens + (cache_read or 0) + (cache_write or 0),
+            usage.output_tokens,
+            cache_read,
+            cache_write,
+            None,
+            obj.stop_reason,
+        )
+    except (AttributeError, TypeError):
+        return message(obj)
+
+
 def output_text(obj: Any) -> str | None:
     parts = [g(block, "text") for block in g(obj, "content") or () if g(block, "type") == "text"]
     return "".join(p for p in parts if isinstance(p, str)) or None

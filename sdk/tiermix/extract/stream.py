@@ -63,7 +63,8 @@ class StreamAccumulator:
             parts["finish_reason"] = g(choices[0], "finish_reason")
         if g(chunk, "usage") is not None:
             whole = openai.chat(chunk)
-            for key in ("input_tokens", "output_tokens", "cache_read_tokens", "reasoning_tokens"):
+            for key in ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens",
+                        "reasoning_tokens"):
                 if getattr(whole, key) is not None:
                     parts[key] = getattr(whole, key)
 

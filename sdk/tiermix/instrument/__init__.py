@@ -19,7 +19,8 @@ def _selected(libraries: Iterable[str] | None) -> list[str]:
     names = list(LIBRARIES) if libraries is None else [str(n) for n in libraries]
     unknown = [n for n in names if n not in LIBRARIES]
     for name in unknown:
-        warn_once("instrument:" + name, "tiermix: no instrumentation for %r (known: %s)", name, list(LIBRARIES))
+        warn_once("instrument:" + name, "tiermix: no instrumentation for %r (known: %s)",
+                  name, list(LIBRARIES))
     return [n for n in names if n in LIBRARIES]
 
 

@@ -35,7 +35,9 @@ class Target:
 
 # Set by @observe while instrumentation is active, so a patched client call inside an observed
 # function is recorded once, with the function's route/tier/tags, instead of twice.
-OBSERVING: contextvars.ContextVar[list[Any] | None] = contextvars.ContextVar("tiermix_observing", default=None)
+OBSERVING: contextvars.ContextVar[list[Any] | None] = contextvars.ContextVar(
+    "tiermix_observing", default=None
+)
 _PATCHED: dict[tuple[type, str], Any] = {}
 
 
@@ -56,7 +58,8 @@ def _context_options(base: CallOptions) -> CallOptions:
         return base
     marker[1] += 1
     outer: CallOptions = marker[0]
-    return replace(outer, provider=outer.provider or base.provider, operation=outer.operation or base.operation)
+    return replace(outer, provider=outer.provider or base.provider,
+                   operation=outer.operation or base.operation)
 
 
 def _make_wrapper(original: Callable[..., Any], target: Target) -> Callable[..., Any]:
@@ -69,7 +72,8 @@ def _make_wrapper(original: Callable[..., Any], target: Target) -> Callable[...,
             rt = _runtime.RT or _runtime.ensure()
             if rt.disabled:
                 return await original(self, *args, **kwargs)
-            opts, scope, parent, start = _context_options(base), current_scope(), otel_parent(), time.time_ns()
+            opts, scope, parent = _context_options(base), current_scope(), otel_parent()
+            start = time.time_ns()
             model, prompt = kwargs.get("model"), _prompt(kwargs) if rt.capture_content else None
             try:
                 result = await original(self, *args, **kwargs)
@@ -89,7 +93,8 @@ def _make_wrapper(original: Callable[..., Any], target: Target) -> Callable[...,
         rt = _runtime.RT or _runtime.ensure()
         if rt.disabled:
             return original(self, *args, **kwargs)
-        opts, scope, parent, start = _context_options(base), current_scope(), otel_parent(), time.time_ns()
+        opts, scope, parent = _context_options(base), current_scope(), otel_parent()
+        start = time.time_ns()
         model, prompt = kwargs.get("model"), _prompt(kwargs) if rt.capture_content else None
         try:
             result = original(self, *args, **kwargs)

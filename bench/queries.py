@@ -1,0 +1,213 @@
+"""Query API latency at 10M / 50M calls over 7 days: the real API (rollups) vs the same queries on raw rows.
+
+``python -m bench.queries [--rows 10000000,50000000]``; ``run(quick)`` for ``python -m bench`` (quick: ~1M).
+Each size runs in its own child process with its own chDB data dir (chDB binds one dir per process).
+
+In the child: calls are generated inside the engine (tests/support/calls.py ``generate_in_engine``), with
+the rollup views detached during the bulk load and the rollups then filled from the raw table with the
+views' own aggregates (metrics/sources.py ``COUNTERS``) — the same rows the views would have written, in
+seconds instead of the minutes the views cost at insert time (FACTS.md). Then the real app serves
+``/api/v1/{summary,mix,cost,escalations,drift}`` over HTTP for a 7-day, all-tenant range ending at an
+unaligned instant, and each endpoint's handler is also run in-process under ``raw_only()`` as the
+baseline: same code, same SQL shape, raw ``llm_calls`` only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+import urllib.request
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+TARGET_P95_MS = 150.0
+DAYS = 7
+ENDPOINTS: dict[str, dict[str, str]] = {
+    "summary": {},
+    "mix": {"by": "tier", "interval": "1h"},
+    "cost": {"group_by": "route"},
+    "escalations": {"group_by": "route"},
+    "drift": {"window": "1d", "baseline": "6d"},
+}
+
+
+def percentile(values: list[float], level: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(level * (len(ordered) - 1)))]
+
+
+def _fill_rollups(client: Any) -> None:
+    from tiermix_server.metrics.sources import COUNTERS, DIMENSIONS
+
+    client.command("DROP VIEW IF EXISTS llm_calls_1m_mv")
+    client.command("DROP VIEW IF EXISTS llm_calls_1h_mv")
+    dims = ", ".join(f"c.{d} AS {d}" for d in DIMENSIONS)
+    counters = ", ".join(f"{expr} AS {name}" for name, expr in COUNTERS.items())
+    columns = ", ".join(["bucket", *DIMENSIONS, *COUNTERS])
+    for table, floor in (("llm_calls_1h", "toStartOfHour"), ("llm_calls_1m", "toStartOfMinute")):
+        client.command(
+            f"INSERT INTO {table} ({columns}) SELECT {floor}(c.ts) AS bucket, {dims}, {counters} "
+            f"FROM llm_calls AS c GROUP BY bucket, {', '.join(DIMENSIONS)}"
+        )
+        client.command(f"OPTIMIZE TABLE {table} FINAL")
+
+
+def _serve(settings: Any) -> tuple[str, Any, threading.Thread]:
+    import uvicorn
+
+    from tiermix_server.app import create_app
+
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=settings.port,
+                                           log_level="warning", lifespan="on"))  # fmt: skip
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{settings.port}"
+    for _ in range(600):
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=1):
+                return url, server, thread
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("bench server did not start")
+
+
+def _timed(fn: Any, repeats: int) -> list[float]:
+    fn()  # warm caches (marks, parts) the way a dashboard that is in use has them warm
+    samples = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+def measure(calls: int, repeats: int, raw_repeats: int) -> list[dict[str, Any]]:
+    """One size, in this process: generate, serve, time. Must run in a fresh process (own chDB dir)."""
+    sys.path.insert(0, str(REPO))
+    from starlette.datastructures import QueryParams
+
+    from tests.support.calls import generate_in_engine
+    from tiermix_server.api import handlers, params
+    from tiermix_server.api.routes import Query
+    from tiermix_server.metrics.sources import raw_only
+    from tiermix_server.settings import Settings
+    from tiermix_server.store.clickhouse import connect
+    from tiermix_server.store.migrate import migrate
+
+    data_dir = Path(tempfile.mkdtemp(prefix="tiermix-bench-queries-"))
+    settings = Settings(data_dir=data_dir, port=_free_port(), alerts_enabled=False)
+    client = connect(settings)
+    migrate(client, settings)
+    data_end = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
+    client.command("DROP VIEW IF EXISTS llm_calls_1m_mv")
+    client.command("DROP VIEW IF EXISTS llm_calls_1h_mv")
+    started = time.perf_counter()
+    generate_in_engine(client, calls, data_end - timedelta(days=DAYS), data_end)
+    generate_s = time.perf_counter() - started
+    started = time.perf_counter()
+    _fill_rollups(client)
+    rollup_s = time.perf_counter() - started
+    stored = client.query("SELECT count() FROM llm_calls").result_rows[0][0]
+    hourly = client.query("SELECT count() FROM llm_calls_1h").result_rows[0][0]
+    print(f"   {stored:,} calls generated in {generate_s:.1f}s, rollups in {rollup_s:.1f}s "
+          f"({hourly:,} hourly rows)", file=sys.stderr, flush=True)  # fmt: skip
+
+    end = data_end - timedelta(seconds=17.5)  # an unaligned "now", as a dashboard sends
+    scope = {"start": (end - timedelta(days=DAYS)).isoformat(), "end": end.isoformat()}
+    url, server, thread = _serve(settings)
+    size = f"{stored / 1e6:.0f}M" if stored >= 1e6 else f"{stored / 1e3:.0f}k"
+    rows: list[dict[str, Any]] = []
+    try:
+        for name, extra in ENDPOINTS.items():
+            query = {**scope, **extra}
+            if name == "drift":
+                query = {"end": end.isoformat(), **extra}
+            full = f"{url}/api/v1/{name}?" + urllib.parse.urlencode(query)
+
+            def over_http(full: str = full) -> None:
+                with urllib.request.urlopen(full, timeout=120) as response:
+                    response.read()
+
+            api_ms = _timed(over_http, repeats)
+            query_params = QueryParams(query)
+            handler = getattr(handlers, f"{name}_view")
+            q = Query(client, params.filters(query_params, lambda: end), query_params, "json", {})
+
+            def raw(handler: Any = handler, q: Any = q) -> None:
+                with raw_only():
+                    handler(q)
+
+            raw_ms = _timed(raw, raw_repeats)
+            for level, label in ((0.5, "p50"), (0.95, "p95")):
+                value, baseline = percentile(api_ms, level), percentile(raw_ms, level)
+                rows.append({
+                    "name": f"/api/v1/{name} {label} @{size} calls, 7 days", "value": round(value, 2), "unit": "ms",
+                    "baseline": round(baseline, 2), "baseline_name": "same handler on raw llm_calls only",
+                    "ratio": round(baseline / value, 2) if value else None,
+                    "target": f"<= {TARGET_P95_MS:.0f} ms" if label == "p95" else None,
+                })  # fmt: skip
+            print(f"   {name}: p50 {percentile(api_ms, 0.5):.1f} ms, p95 {percentile(api_ms, 0.95):.1f} ms "
+                  f"(raw p50 {statistics.median(raw_ms):.1f} ms)", file=sys.stderr, flush=True)  # fmt: skip
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        shutil.rmtree(data_dir, ignore_errors=True)  # this process exits right after; 50M calls ~ 3 GB
+    return rows
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def run_sizes(sizes: list[int], repeats: int, raw_repeats: int) -> list[dict[str, Any]]:
+    """Each size in a child process (fresh chDB engine and data dir); rows collected from its stdout."""
+    rows: list[dict[str, Any]] = []
+    for calls in sizes:
+        command = [sys.executable, "-m", "bench.queries", "--child", str(calls), "--repeats", str(repeats),
+                   "--raw-repeats", str(raw_repeats)]  # fmt: skip
+        env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+        done = subprocess.run(command, cwd=REPO, env=env, stdout=subprocess.PIPE, text=True, check=True)
+        rows.extend(json.loads(done.stdout.strip().splitlines()[-1]))
+    return rows
+
+
+def run(quick: bool) -> list[dict[str, Any]]:
+    if quick:
+        return run_sizes([1_000_000], repeats=20, raw_repeats=5)
+    return run_sizes([10_000_000, 50_000_000], repeats=40, raw_repeats=5)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.queries", description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", default="10000000,50000000", help="comma-separated call counts")
+    parser.add_argument("--repeats", type=int, default=40)
+    parser.add_argument("--raw-repeats", type=int, default=5)
+    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        print(json.dumps(measure(args.child, args.repeats, args.raw_repeats)))
+        return 0
+    rows = run_sizes([int(n) for n in args.rows.split(",")], args.repeats, args.raw_repeats)
+    for row in rows:
+        print(f"{row['name']:<48} {row['value']:>9.1f} ms   raw {row['baseline']:>9.1f} ms   x{row['ratio']}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,95 @@
+"""Alert metrics through the shared metric definitions (``tiermix_server.metrics``), never our own SQL.
+
+The API, the dashboard and the evaluator must agree on what "frontier share" means, so this module only
+maps a rule's metric name onto the definitions: ``summaries`` per group for the counter-based metrics,
+``drift`` for the drift score. The volume an alert compares with ``min_volume`` is the number of logical
+requests in the window (calls, for the drift score, which is defined over calls).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from tiermix_server.alerts.notify import encode_group
+from tiermix_server.alerts.rules import RuleSpec
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    value: float | None  # None: the metric is undefined (nothing to divide by)
+    volume: int  # logical requests
+
+
+class MetricSource(Protocol):
+    def measure(self, spec: RuleSpec, start: datetime, end: datetime) -> dict[str, Sample]:
+        """The rule's metric for ``[start, end)``, per group key (``notify.encode_group``)."""
+        ...
+
+
+_FROM_SUMMARY: dict[str, Callable[[Any], float | None]] = {
+    "frontier_share": lambda s: s.frontier_share,
+    "cost_per_request": lambda s: s.cost_per_request_usd,
+    "spend": lambda s: float(s.cost_usd),
+    "escalation_rate": lambda s: s.escalation_rate,
+    "error_rate": lambda s: s.error_rate,
+    "unpriced_share": lambda s: s.unpriced_share,
+}
+
+
+class ClickHouseMetrics:
+    """``MetricSource`` over ClickHouse using the shared definitions."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def measure(self, spec: RuleSpec, start: datetime, end: datetime) -> dict[str, Sample]:
+        from tiermix_server.metrics.filters import Filters, GroupBy
+
+        filters = Filters(
+            start=start,
+            end=end,
+            tenant=spec.filters.tenant,
+            route=spec.filters.route,
+            environment=spec.filters.environment,
+        )
+        group_by = GroupBy(tuple(spec.group_by))
+        if spec.metric == "drift_score":
+            return self._drift(spec, filters)
+        from tiermix_server.metrics.summary import summaries
+
+        extract = _FROM_SUMMARY[spec.metric]
+        result = {}
+        for summary in summaries(self.client, filters, group_by):
+            if summary.calls == 0 and not summary.group:
+                continue  # the all-zero row of an empty, ungrouped scope: no data, not a value of 0
+            result[encode_group(summary.group)] = Sample(extract(summary), int(summary.requests))
+        return result
+
+    def _drift(self, spec: RuleSpec, filters: Any) -> dict[str, Sample]:
+        """JS distance of the model mix against the ``baseline_days`` before the window.
+
+        Drift is defined per tenant x route; a coarser group takes its worst route (JS distances do not
+        add up) and the calls of all its routes as volume.
+        """
+        from datetime import timedelta
+
+        from tiermix_server.metrics.drift import drift
+
+        window = filters.end - filters.start
+        result = drift(self.client, filters, window, timedelta(days=spec.condition.baseline_days))
+        samples: dict[str, Sample] = {}
+        for route in result.routes:
+            if route.current_calls == 0:
+                continue
+            labels = {"tenant": route.tenant, "route": route.route}
+            key = encode_group({column: labels[column] for column in spec.group_by})
+            previous = samples.get(key)
+            if previous is None:
+                samples[key] = Sample(route.js_distance, route.current_calls)
+            else:
+                worst = max(previous.value or 0.0, route.js_distance)
+                samples[key] = Sample(worst, previous.volume + route.current_calls)
+        return samples

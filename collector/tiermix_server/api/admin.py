@@ -1,0 +1,402 @@
+"""``/api/v1/admin/*``: prices, tiers, API keys and re-pricing over HTTP (shapes in docs/admin-api.md).
+
+Reads need a ``read`` key, changes an ``admin`` key. A tenant-bound key stays inside its tenant: it sees
+global prices and its own tenant's, may add prices and keys for its own tenant only, and may re-price its
+own tenant's history; the tier map and global prices are shared by every tenant, so changing them takes an
+all-tenants admin key. Every handler is blocking (metadata DB, ClickHouse) and runs in the thread pool.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from tiermix_server.api.auth import Principal, authenticate
+from tiermix_server.errors import BadRequest, Forbidden, NotFound
+from tiermix_server.meta import keys as key_store
+from tiermix_server.meta import stores
+from tiermix_server.pricing.enricher import Enricher, build_enricher
+from tiermix_server.pricing.prices import parse_instant
+from tiermix_server.pricing.tiers import build_tier_map
+
+PREFIX = "/api/v1/admin"
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class PriceBody(_Body):
+    model: str = Field(min_length=1, max_length=300)
+    provider: str | None = Field(None, max_length=100)
+    tenant: str | None = Field(None, max_length=200)
+    kind: Literal["discount", "custom"]
+    discount_pct: float | None = None
+    input_usd_per_mtok: float | None = None
+    output_usd_per_mtok: float | None = None
+    cache_read_usd_per_mtok: float | None = None
+    cache_write_usd_per_mtok: float | None = None
+    effective_from: str | None = None
+    note: str = Field("", max_length=1000)
+
+
+class RuleBody(_Body):
+    model_pattern: str = Field(min_length=1, max_length=300)
+    tier: str = Field(min_length=1, max_length=50)
+    provider_pattern: str = Field("*", max_length=100)
+    syntax: Literal["glob", "regex"] = "glob"
+    priority: int = 1000
+    note: str = Field("", max_length=1000)
+
+
+class TierItem(_Body):
+    name: str = Field(min_length=1, max_length=50)
+    band_max_usd_per_mtok: float | None = None
+    description: str = Field("", max_length=500)
+
+
+class TiersBody(_Body):
+    tiers: list[TierItem]
+
+
+class KeyBody(_Body):
+    scope: Literal["ingest", "read", "admin"]
+    tenant: str | None = Field(None, min_length=1, max_length=200)
+    name: str = Field("", max_length=200)
+
+
+class RewriteBody(_Body):
+    since: str
+    tenant: str | None = None
+
+
+def _parse(model: type[BaseModel], raw: bytes) -> Any:
+    try:
+        return model.model_validate_json(raw or b"{}")
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "body"
+        raise BadRequest(f"{where}: {first['msg']}") from None
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _global_admin(principal: Principal, what: str) -> None:
+    if principal.tenant is not None:
+        raise Forbidden(f"{what} affects every tenant: it needs an all-tenants admin key")
+
+
+def _own_tenant(principal: Principal, tenant: str | None) -> None:
+    if principal.tenant is not None and tenant != principal.tenant:
+        raise Forbidden(f"this API key is bound to tenant {principal.tenant!r}")
+
+
+def _refresh_enricher(request: Request) -> None:
+    enricher = getattr(request.app.state.runtime, "enricher", None)
+    if enricher is not None and hasattr(enricher, "refresh"):
+        enricher.refresh(force=True)
+
+
+Handler = Callable[[Request, Principal, bytes], Any]
+
+
+def _endpoint(scope: str, handler: Handler, status: int = 200) -> Callable[[Request], Any]:
+    async def wrapped(request: Request) -> Response:
+        principal = await run_in_threadpool(authenticate, request, scope)
+        body = await request.body()
+        result = await run_in_threadpool(handler, request, principal, body)
+        return JSONResponse(result, status_code=status)
+
+    return wrapped
+
+
+def _enricher(request: Request) -> Enricher:
+    """The running collector's enricher (fresh), or one built for this request."""
+    runtime = request.app.state.runtime
+    if isinstance(runtime.enricher, Enricher):
+        runtime.enricher.refresh()
+        return runtime.enricher
+    return build_enricher(runtime.settings, _meta(request))
+
+
+def _meta(request: Request) -> Any:
+    runtime = request.app.state.runtime
+    if runtime.meta is None:
+        from tiermix_server.meta.db import open_meta
+
+        runtime.meta = open_meta(runtime.settings)
+    return runtime.meta
+
+
+# ---- prices ---------------------------------------------------------------------------------------------
+
+
+def _override_json(row: stores.OverrideRow) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "tenant": row.tenant,
+        "provider": row.provider,
+        "model": row.model,
+        "kind": row.kind,
+        "discount_pct": row.discount_pct,
+        "input_usd_per_mtok": row.input_usd_per_mtok,
+        "output_usd_per_mtok": row.output_usd_per_mtok,
+        "cache_read_usd_per_mtok": row.cache_read_usd_per_mtok,
+        "cache_write_usd_per_mtok": row.cache_write_usd_per_mtok,
+        "effective_from": _iso(row.effective_from),
+        "note": row.note,
+    }
+
+
+def list_prices(request: Request, principal: Principal, _body: bytes) -> Any:
+    rows = stores.list_overrides(_meta(request))
+    visible = [row for row in rows if principal.tenant is None or row.tenant in (None, principal.tenant)]
+    return {"overrides": [_override_json(row) for row in visible]}
+
+
+def quote_price(request: Request, principal: Principal, _body: bytes) -> Any:
+    query = request.query_params
+    model = query.get("model", "").strip()
+    if not model:
+        raise BadRequest("model is required")
+    provider = query.get("provider", "")
+    tenant = query.get("tenant") or ""
+    if principal.tenant is not None:
+        _own_tenant(principal, tenant or principal.tenant)
+        tenant = principal.tenant
+    at = parse_instant(query["at"], what="at") if query.get("at") else datetime.now(timezone.utc)
+    quote = _enricher(request).quote(at, tenant, provider, model)
+    segments = []
+    if quote.table is not None:
+        starts = (0, *quote.table.thresholds)
+        for start, unit in zip(starts, quote.table.segments, strict=True):
+            mtok = 1_000_000 * quote.factor
+            segments.append(
+                {
+                    "above_input_tokens": start,
+                    "input_usd_per_mtok": unit.input * mtok,
+                    "output_usd_per_mtok": unit.output * mtok,
+                    "cache_read_usd_per_mtok": unit.cache_read * mtok,
+                    "cache_write_usd_per_mtok": unit.cache_write * mtok,
+                    "request_usd": unit.request * quote.factor,
+                }
+            )
+    return {
+        "model": model,
+        "provider": provider,
+        "tenant": tenant or None,
+        "at": _iso(at),
+        "unpriced": quote.unpriced,
+        "price_source": quote.source or None,
+        "discount_factor": quote.factor,
+        "blended_usd_per_mtok": quote.blended_usd_per_mtok,
+        "segments": segments,
+    }
+
+
+def add_price(request: Request, principal: Principal, raw: bytes) -> Any:
+    body: PriceBody = _parse(PriceBody, raw)
+    if body.tenant is None:
+        _global_admin(principal, "a price for every tenant")
+    _own_tenant(principal, body.tenant)
+    fields = body.model_dump(exclude={"effective_from"})
+    effective_from = (
+        parse_instant(body.effective_from, what="effective_from")
+        if body.effective_from
+        else datetime.now(timezone.utc)
+    )
+    row = stores.add_override(_meta(request), effective_from=effective_from, **fields)
+    _refresh_enricher(request)
+    return _override_json(row)
+
+
+def delete_price(request: Request, principal: Principal, _body: bytes) -> Any:
+    override_id = int(request.path_params["id"])
+    meta = _meta(request)
+    row = next((row for row in stores.list_overrides(meta) if row.id == override_id), None)
+    if row is None or (principal.tenant is not None and row.tenant != principal.tenant):
+        raise NotFound(f"no price override {override_id}")
+    stores.delete_override(meta, override_id)
+    _refresh_enricher(request)
+    return {"deleted": override_id}
+
+
+# ---- tiers ----------------------------------------------------------------------------------------------
+
+
+def _rule_json(row: stores.RuleRow) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "model_pattern": row.model_pattern,
+        "provider_pattern": row.provider_pattern,
+        "syntax": row.syntax,
+        "tier": row.tier,
+        "priority": row.priority,
+        "note": row.note,
+    }
+
+
+def show_tiers(request: Request, _principal: Principal, _body: bytes) -> Any:
+    meta = _meta(request)
+    rules = stores.list_rules(meta)
+    tier_map = build_tier_map(stores.list_tiers(meta), rules)
+    defaults = [rule for rule in tier_map.rules if rule.origin == "default"]
+    return {
+        "tiers": [
+            {
+                "name": t.name,
+                "rank": rank,
+                "band_max_usd_per_mtok": t.band_max_usd_per_mtok,
+                "description": t.description,
+            }
+            for rank, t in enumerate(tier_map.tiers)
+        ],
+        "rules": [_rule_json(row) for row in rules],
+        "default_rules": [
+            {
+                "model_pattern": r.model_pattern,
+                "provider_pattern": r.provider_pattern,
+                "syntax": r.syntax,
+                "tier": r.tier,
+                "priority": r.priority,
+            }
+            for r in defaults
+        ],
+    }
+
+
+def explain_tier(request: Request, _principal: Principal, _body: bytes) -> Any:
+    model = request.query_params.get("model", "").strip()
+    if not model:
+        raise BadRequest("model is required")
+    provider = request.query_params.get("provider", "")
+    decision = _enricher(request).explain(model, provider)
+    return {
+        "model": model,
+        "provider": provider,
+        "tier": decision.tier,
+        "tier_source": decision.source,
+        "detail": decision.detail,
+    }
+
+
+def add_tier_rule(request: Request, principal: Principal, raw: bytes) -> Any:
+    _global_admin(principal, "the tier map")
+    body: RuleBody = _parse(RuleBody, raw)
+    meta = _meta(request)
+    known = build_tier_map(stores.list_tiers(meta), stores.list_rules(meta)).names
+    if body.tier not in known:
+        raise BadRequest(f"unknown tier {body.tier!r}: tiers are {', '.join(known)}")
+    row = stores.add_rule(meta, **body.model_dump())
+    _refresh_enricher(request)
+    return _rule_json(row)
+
+
+def delete_tier_rule(request: Request, principal: Principal, _body: bytes) -> Any:
+    _global_admin(principal, "the tier map")
+    rule_id = int(request.path_params["id"])
+    stores.delete_rule(_meta(request), rule_id)
+    _refresh_enricher(request)
+    return {"deleted": rule_id}
+
+
+def set_tier_list(request: Request, principal: Principal, raw: bytes) -> Any:
+    _global_admin(principal, "the tier list")
+    body: TiersBody = _parse(TiersBody, raw)
+    rows = [
+        stores.TierRow(t.name, rank, t.band_max_usd_per_mtok, t.description)
+        for rank, t in enumerate(body.tiers)
+    ]
+    stores.set_tiers(_meta(request), rows)
+    _refresh_enricher(request)
+    return show_tiers(request, principal, b"")
+
+
+# ---- keys -----------------------------------------------------------------------------------------------
+
+
+def _key_json(info: key_store.KeyInfo) -> dict[str, Any]:
+    return {
+        "prefix": info.prefix,
+        "scope": info.scope,
+        "tenant": info.tenant,
+        "name": info.name,
+        "created_at": _iso(info.created_at),
+        "last_used_at": _iso(info.last_used_at),
+        "revoked_at": _iso(info.revoked_at),
+        "active": info.active,
+    }
+
+
+def list_keys(request: Request, principal: Principal, _body: bytes) -> Any:
+    keys = key_store.list_keys(_meta(request))
+    visible = [k for k in keys if principal.tenant is None or k.tenant == principal.tenant]
+    return {"keys": [_key_json(info) for info in visible]}
+
+
+def create_key(request: Request, principal: Principal, raw: bytes) -> Any:
+    body: KeyBody = _parse(KeyBody, raw)
+    if principal.tenant is not None:
+        _own_tenant(principal, body.tenant)
+    created = key_store.create_key(_meta(request), scope=body.scope, tenant=body.tenant, name=body.name)
+    return {**_key_json(created.info), "key": created.key}
+
+
+def revoke_key(request: Request, principal: Principal, _body: bytes) -> Any:
+    prefix = str(request.path_params["prefix"])
+    meta = _meta(request)
+    found = next((k for k in key_store.list_keys(meta) if k.prefix == prefix), None)
+    if found is None or (principal.tenant is not None and found.tenant != principal.tenant):
+        raise NotFound(f"no API key {prefix!r}")
+    return _key_json(key_store.revoke_key(meta, prefix))
+
+
+# ---- reprice / retier -----------------------------------------------------------------------------------
+
+
+def _rewrite(kind: str) -> Handler:
+    def handler(request: Request, principal: Principal, raw: bytes) -> Any:
+        from tiermix_server.store import reprice as rewrite
+
+        body: RewriteBody = _parse(RewriteBody, raw)
+        tenant = body.tenant
+        if principal.tenant is not None:
+            if kind == "retier":
+                _global_admin(principal, "re-tiering")
+            _own_tenant(principal, tenant or principal.tenant)
+            tenant = principal.tenant
+        since = parse_instant(body.since, what="since")
+        runtime = request.app.state.runtime
+        function = rewrite.reprice if kind == "reprice" else rewrite.retier
+        _refresh_enricher(request)
+        return function(runtime.clickhouse, runtime.settings, _meta(request), since, tenant).as_dict()
+
+    return handler
+
+
+def admin_routes() -> list[BaseRoute]:
+    return [
+        Route(f"{PREFIX}/prices", _endpoint("read", list_prices), methods=["GET"]),
+        Route(f"{PREFIX}/prices", _endpoint("admin", add_price, 201), methods=["POST"]),
+        Route(f"{PREFIX}/prices/quote", _endpoint("read", quote_price), methods=["GET"]),
+        Route(f"{PREFIX}/prices/{{id:int}}", _endpoint("admin", delete_price), methods=["DELETE"]),
+        Route(f"{PREFIX}/tiers", _endpoint("read", show_tiers), methods=["GET"]),
+        Route(f"{PREFIX}/tiers", _endpoint("admin", set_tier_list), methods=["PUT"]),
+        Route(f"{PREFIX}/tiers/explain", _endpoint("read", explain_tier), methods=["GET"]),
+        Route(f"{PREFIX}/tiers/rules", _endpoint("admin", add_tier_rule, 201), methods=["POST"]),
+        Route(f"{PREFIX}/tiers/rules/{{id:int}}", _endpoint("admin", delete_tier_rule), methods=["DELETE"]),
+        Route(f"{PREFIX}/keys", _endpoint("admin", list_keys), methods=["GET"]),
+        Route(f"{PREFIX}/keys", _endpoint("admin", create_key, 201), methods=["POST"]),
+        Route(f"{PREFIX}/keys/{{prefix}}", _endpoint("admin", revoke_key), methods=["DELETE"]),
+        Route(f"{PREFIX}/reprice", _endpoint("admin", _rewrite("reprice")), methods=["POST"]),
+        Route(f"{PREFIX}/retier", _endpoint("admin", _rewrite("retier")), methods=["POST"]),
+    ]

@@ -1,0 +1,95 @@
+"""API-key authentication and tenant scoping for every route except ``/healthz`` (DESIGN.md §10).
+
+``authenticate(request, needed)`` returns the caller's ``Principal`` or raises ``Unauthorized`` (no,
+unknown or revoked key) / ``Forbidden`` (key lacks the scope). Auth is off only while the metadata DB
+holds no active key; from the first key on, every call needs one. Nothing positive is cached: each call
+looks its key up (one indexed read), so a key revoked by the CLI in another process is refused on the
+very next request.
+
+Scopes: ``admin`` may do anything; ``read`` reads ``/api/v1/*``; ``ingest`` writes ``/v1/traces``. A key
+bound to a tenant confines its caller to that tenant: ``ingest_tenant`` stamps it on every span whatever
+the span claims, and ``read_tenant`` turns any tenant filter into that tenant.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from tiermix_server.errors import Forbidden, Unauthorized
+
+SCOPES = ("ingest", "read", "admin")
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: the key's scope, its tenant (``None``: all tenants) and key id (``None``: auth off)."""
+
+    scope: str
+    tenant: str | None
+    key_id: str | None
+
+
+OPEN_PRINCIPAL = Principal("admin", None, None)
+
+
+def _meta_of(request: Any) -> Any:
+    runtime = request.app.state.runtime
+    if runtime.meta is None:
+        from tiermix_server.meta.db import open_meta
+
+        runtime.meta = open_meta(runtime.settings)
+    return runtime.meta
+
+
+def presented_key(headers: Any) -> str | None:
+    """The key from ``Authorization: Bearer <key>`` or ``x-api-key``; ``None`` when neither is sent."""
+    authorization = headers.get("authorization")
+    if authorization:
+        scheme, _, value = authorization.strip().partition(" ")
+        if scheme.lower() == "bearer" and value.strip():
+            return value.strip()
+        raise Unauthorized("the Authorization header must be 'Bearer <api key>'")
+    key = headers.get("x-api-key")
+    return key.strip() if key and key.strip() else None
+
+
+def authenticate(request: Any, needed: str) -> Principal:
+    """The principal behind ``request`` if it may do ``needed`` (``ingest``, ``read`` or ``admin``)."""
+    from tiermix_server.meta.keys import any_active_key, verify_key
+
+    if needed not in SCOPES:
+        raise ValueError(f"unknown scope {needed!r}")
+    meta = _meta_of(request)
+    key = presented_key(request.headers)
+    if key is None:
+        if not any_active_key(meta):
+            return OPEN_PRINCIPAL
+        raise Unauthorized("an API key is required (Authorization: Bearer <key> or x-api-key)")
+    info = verify_key(meta, key)
+    if info is None:
+        if not any_active_key(meta):
+            return OPEN_PRINCIPAL  # auth is off: a stale key from a previous setup is not an error
+        raise Unauthorized("unknown or revoked API key")
+    principal = Principal(info.scope, info.tenant, info.prefix)
+    if principal.scope != "admin" and principal.scope != needed:
+        raise Forbidden(f"this API key has scope {principal.scope!r}; this needs {needed!r}")
+    return principal
+
+
+def ingest_tenant(principal: Principal, claimed: str) -> str:
+    """The tenant a span is stored under: a tenant-bound key's tenant, whatever the span claims."""
+    return principal.tenant if principal.tenant is not None else claimed
+
+
+def read_tenant(principal: Principal, requested: str | None) -> str | None:
+    """The tenant filter a query must use: a tenant-bound key only ever sees its own tenant.
+
+    Asking a tenant-bound key for another tenant is refused (403) instead of silently answering for the
+    key's own tenant, so a dashboard never labels one tenant's numbers with another's name.
+    """
+    if principal.tenant is None:
+        return requested or None
+    if requested and requested != principal.tenant:
+        raise Forbidden(f"this API key is bound to tenant {principal.tenant!r}")
+    return principal.tenant

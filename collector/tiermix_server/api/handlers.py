@@ -1,0 +1,253 @@
+"""The body of each ``/api/v1/*`` endpoint: parsed ``Query`` in, response out (routing in api/routes.py).
+
+Handlers only translate: parameters → metric call → response shape of docs/api.md. Every number comes
+from ``tiermix_server.metrics``.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from starlette.responses import Response
+
+from tiermix_server.api import params
+from tiermix_server.api.render import respond
+from tiermix_server.errors import BadRequest, NotFound
+from tiermix_server.metrics import calls as calls_metric
+from tiermix_server.metrics.chargeback import chargeback
+from tiermix_server.metrics.cost import cost_rows, cost_with_percentiles
+from tiermix_server.metrics.drift import DEFAULT_JS_THRESHOLD, DEFAULT_PSI_THRESHOLD, drift
+from tiermix_server.metrics.escalations import escalations
+from tiermix_server.metrics.filters import GroupBy
+from tiermix_server.metrics.health import data_health
+from tiermix_server.metrics.mix import MIX_KEYS, mix
+from tiermix_server.metrics.savings import BaselineChoice, Savings, savings
+from tiermix_server.metrics.summary import summaries
+
+if TYPE_CHECKING:
+    from tiermix_server.api.routes import Query
+
+_BASELINE_ROUTE_PREFIX = "baseline_model."
+
+
+def _baseline(q: Query) -> BaselineChoice:
+    per_route = {}
+    for key, value in q.query.multi_items():
+        if key.startswith(_BASELINE_ROUTE_PREFIX) and value:
+            per_route[key[len(_BASELINE_ROUTE_PREFIX) :][: params.MAX_TEXT_CHARS]] = value[
+                : params.MAX_TEXT_CHARS
+            ]
+    return BaselineChoice(params.text(q.query, "baseline_model"), per_route)
+
+
+def _savings_fields(found: Savings | None) -> dict[str, Any]:
+    if found is None:
+        return {"baseline_models": [], "baseline_cost_usd": None, "savings_usd": None}
+    return {
+        "baseline_models": list(found.baseline_models),
+        "baseline_cost_usd": found.baseline_cost_usd,
+        "savings_usd": found.savings_usd,
+    }
+
+
+def _by_group(rows: list[Savings], group_by: GroupBy) -> dict[tuple[str, ...], Savings]:
+    return {tuple(row.group[c] for c in group_by.columns): row for row in rows}
+
+
+def summary_view(q: Query) -> Response:
+    group_by = params.group_by(q.query)
+    found = _by_group(savings(q.client, q.filters, group_by, _baseline(q)), group_by)
+    rows = []
+    for item in summaries(q.client, q.filters, group_by):
+        row = item.to_dict()
+        row.update(_savings_fields(found.get(tuple(item.group[c] for c in group_by.columns))))
+        row["savings_is_estimate"] = True
+        rows.append(row)
+    head = {"start": q.filters.start, "end": q.filters.end}
+    payload = {**head, **rows[0]} if not group_by.columns else {**head, "rows": rows}
+    return respond(payload, q.fmt, name="summary")
+
+
+def mix_view(q: Query) -> Response:
+    by = params.choice(q.query, "by", MIX_KEYS, "tier")
+    interval = q.query.get("interval") or "1h"
+    rows = [
+        {
+            "bucket": r.bucket,
+            "key": r.key,
+            "calls": r.calls,
+            "requests": r.requests,
+            "answered": r.answered,
+            "input_tokens": r.input_tokens,
+            "output_tokens": r.output_tokens,
+            "cost_usd": r.cost_usd,
+            "share_calls": r.share_calls,
+            "share_cost": r.share_cost,
+            "share_answered": r.share_answered,
+        }
+        for r in mix(q.client, q.filters, by, interval)
+    ]
+    return respond({"by": by, "interval": interval, "rows": rows}, q.fmt, name=f"mix_by_{by}")
+
+
+def cost_view(q: Query) -> Response:
+    group_by = params.group_by(q.query)
+    interval = q.query.get("interval") or ""
+    if interval:
+        interval = params.choice(q.query, "interval", ("1h", "1d"), "1h")
+        params.filters(q.query, lambda: q.filters.end, interval)  # re-check the range for this interval
+        rows, rate = cost_rows(q.client, q.filters, group_by, interval), 1
+        found: dict[tuple[str, ...], Savings] = {}
+    else:
+        rows, rate = cost_with_percentiles(q.client, q.filters, group_by)
+        found = _by_group(savings(q.client, q.filters, group_by, _baseline(q)), group_by)
+    out = []
+    for row in rows:
+        item: dict[str, Any] = {"bucket": row.bucket} if interval else {}
+        item.update(row.group)
+        item.update(
+            requests=row.requests,
+            calls=row.calls,
+            cost_usd=row.cost_usd,
+            cost_per_request_usd=row.cost_per_request_usd,
+            p50_usd=row.p50_usd,
+            p95_usd=row.p95_usd,
+            escalation_overhead_usd=row.escalation_overhead_usd,
+            unpriced_calls=row.unpriced_calls,
+        )
+        if not interval:
+            item.update(_savings_fields(found.get(tuple(row.group[c] for c in group_by.columns))))
+        out.append(item)
+    payload = {
+        "savings_is_estimate": True,
+        "percentile_sample_rate": rate if not interval else None,
+        "rows": out,
+    }
+    return respond(payload, q.fmt, name="cost")
+
+
+def escalations_view(q: Query) -> Response:
+    group_by = params.group_by(q.query)
+    view = params.choice(q.query, "view", ("rows", "reasons"), "rows")
+    result = escalations(q.client, q.filters, group_by)
+    rows = [
+        {
+            **s.group,
+            "requests": s.requests,
+            "eligible_requests": s.eligible_requests,
+            "escalated_requests": s.escalated_requests,
+            "escalation_rate": s.escalation_rate,
+            "escalations": s.escalations,
+            "failovers": s.failovers,
+            "escalation_overhead_usd": s.escalation_overhead_usd,
+            "failover_cost_usd": failover_cost,
+        }
+        for s, failover_cost in result.rows
+    ]
+    reasons = [
+        {
+            **r.group,
+            "kind": r.kind,
+            "reason": r.reason,
+            "attempts": r.attempts,
+            "requests": r.requests,
+            "cost_usd": r.cost_usd,
+            "rate": r.rate,
+        }
+        for r in result.by_reason
+    ]
+    payload = {"rows": rows, "by_reason": reasons}
+    return respond(payload, q.fmt, csv_rows=reasons if view == "reasons" else rows, name="escalations")
+
+
+def drift_view(q: Query) -> Response:
+    window = params.duration(q.query, "window", timedelta(hours=1))
+    baseline = params.duration(q.query, "baseline", timedelta(days=7))
+    if window + baseline > params.MAX_RANGE[""]:
+        raise BadRequest("window + baseline is too large: at most 3660 days")
+    view = params.choice(q.query, "view", ("rows", "segments"), "rows")
+    js_threshold = params.threshold(q.query, "js_threshold", DEFAULT_JS_THRESHOLD)
+    psi_threshold = params.threshold(q.query, "psi_threshold", DEFAULT_PSI_THRESHOLD)
+    result = drift(
+        q.client, q.filters, window, baseline, js_threshold=js_threshold, psi_threshold=psi_threshold
+    )
+    rows = [
+        {
+            "tenant": r.tenant,
+            "route": r.route,
+            "baseline_calls": r.baseline_calls,
+            "current_calls": r.current_calls,
+            "js_distance": r.js_distance,
+            "psi": r.psi,
+            "drifted": r.drifted,
+            "new_models": list(r.new_models),
+            "frontier_share_baseline": r.frontier_share_baseline,
+            "frontier_share_current": r.frontier_share_current,
+        }
+        for r in result.routes
+    ]
+    d = result.frontier
+    segments = [
+        {
+            "tenant": s.key[0],
+            "route": s.key[1],
+            "weight_baseline": s.weight_baseline,
+            "weight_current": s.weight_current,
+            "share_baseline": s.share_baseline,
+            "share_current": s.share_current,
+            "traffic_shift": s.traffic_shift,
+            "routing_shift": s.routing_shift,
+        }
+        for s in d.segments
+    ]
+    payload = {
+        "window_start": result.window_start,
+        "window_end": result.window_end,
+        "baseline_start": result.baseline_start,
+        "baseline_end": result.baseline_end,
+        "js_threshold": js_threshold,
+        "psi_threshold": psi_threshold,
+        "rows": rows,
+        "frontier_share": {
+            "baseline": d.baseline,
+            "current": d.current,
+            "change": d.change,
+            "traffic_shift": d.traffic_shift,
+            "routing_shift": d.routing_shift,
+            "by_segment": segments,
+        },
+    }
+    return respond(payload, q.fmt, csv_rows=segments if view == "segments" else rows, name="drift")
+
+
+def calls_view(q: Query) -> Response:
+    request_id = q.query.get("request_id")
+    query = calls_metric.CallQuery(
+        request_id=params.hex_id(request_id, "request_id") if request_id else None,
+        status=params.text(q.query, "status"),
+        provider=params.text(q.query, "provider"),
+        limit=params.integer(q.query, "limit", 100, 1, 1000),
+        cursor=params.text(q.query, "cursor"),
+    )
+    try:
+        rows, next_cursor = calls_metric.list_calls(q.client, q.filters, query)
+    except calls_metric.BadCursor as exc:
+        raise BadRequest(str(exc)) from None
+    return respond({"rows": rows, "next_cursor": next_cursor}, q.fmt, name="calls")
+
+
+def request_view(q: Query) -> Response:
+    request_id = params.hex_id(str(q.path_params["request_id"]), "request_id")
+    found = calls_metric.request_detail(q.client, request_id, q.filters.tenant)
+    if found is None:
+        raise NotFound(f"no request {request_id:016x}")
+    return respond(found, q.fmt, csv_rows=found["attempts"], name=f"request_{request_id:016x}")
+
+
+def data_health_view(q: Query) -> Response:
+    return respond(data_health(q.client, q.filters).to_dict(), q.fmt, name="data_health")
+
+
+def chargeback_view(q: Query) -> Response:
+    return respond({"rows": chargeback(q.client, q.filters)}, q.fmt, name="chargeback")

@@ -1,0 +1,42 @@
+"""Operations endpoints: ``/healthz`` (the process answers), ``/readyz`` (it can take traffic now),
+``/metrics`` (Prometheus text). None of them needs an API key: they carry no tenant data.
+
+``/readyz`` is honest rather than optimistic: while ClickHouse writes fail the collector still accepts
+spans into its spool, but it reports 503 so a load balancer prefers a healthy replica.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import BaseRoute, Route
+
+PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
+
+
+def ops_routes() -> list[BaseRoute]:
+    return [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
+    ]
+
+
+async def healthz(_request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    pipeline = request.app.state.runtime.pipeline
+    if pipeline is None:
+        return JSONResponse({"status": "starting"}, status_code=503)
+    ready, reason = pipeline.readiness()
+    return JSONResponse(
+        {"status": "ready" if ready else "not_ready", "reason": reason}, status_code=200 if ready else 503
+    )
+
+
+async def metrics(request: Request) -> Response:
+    stats = request.app.state.runtime.stats
+    text = stats.render() if stats is not None else ""
+    return PlainTextResponse(text, media_type=PROMETHEUS_TEXT)

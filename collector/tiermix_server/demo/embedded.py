@@ -1,0 +1,206 @@
+"""``tiermix up --demo``: once the server is up, backfill a week, keep live traffic flowing, add an alert.
+
+The demo runs as a child process (``tiermix demo``) that sends over HTTP to this server's own port,
+exactly like a real application: it has its own interpreter (no GIL contention with ingest) and its own
+SDK runtime, and stopping the server stops it (SIGTERM, so it flushes what it recorded). Before starting
+it, a background thread waits for ``/healthz``, skips the backfill when the data dir already holds the
+last week (a second ``up --demo`` must not double the history), and creates the default alert rule —
+frontier share per tenant above 30% — that the scripted spike on ``globex`` fires.
+
+When the server has API keys, the demo gets its own ingest key, and the rule is created with a
+short-lived admin key that is revoked right after.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from tiermix_server.demo.runner import DEFAULT_RATE_PER_S, DEFAULT_SEED
+from tiermix_server.settings import Settings
+
+log = logging.getLogger("tiermix.demo")
+
+BACKFILL_DAYS = 7
+DEFAULT_RULE_NAME = "demo: frontier share spike"
+DEFAULT_RULE: dict[str, Any] = {
+    "name": DEFAULT_RULE_NAME,
+    "metric": "frontier_share",
+    "group_by": ["tenant"],
+    "window": "10m",
+    "condition": {"op": ">", "threshold": 0.3},
+    "min_volume": 30,
+    "for": "30s",
+    "severity": "warning",
+    "channels": [],
+}
+_HEALTH_TIMEOUT_S = 120.0
+
+
+def attach_demo(
+    app: Any,
+    settings: Settings,
+    *,
+    backfill_days: float = BACKFILL_DAYS,
+    rate_per_s: float = DEFAULT_RATE_PER_S,
+    seed: int = DEFAULT_SEED,
+) -> None:
+    """Wrap the app's lifespan so the demo starts after start-up and stops before shutdown."""
+    original = app.router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def lifespan(inner_app: Any) -> AsyncIterator[Any]:
+        async with original(inner_app) as state:
+            demo = EmbeddedDemo(
+                settings, app.state.runtime, backfill_days=backfill_days, rate_per_s=rate_per_s, seed=seed
+            )
+            demo.start()
+            try:
+                yield state
+            finally:
+                demo.stop()
+
+    app.router.lifespan_context = lifespan
+
+
+class EmbeddedDemo:
+    def __init__(
+        self, settings: Settings, runtime: Any, *, backfill_days: float, rate_per_s: float, seed: int
+    ) -> None:
+        self.settings = settings
+        self.runtime = runtime
+        self.backfill_days = backfill_days
+        self.rate_per_s = rate_per_s
+        self.seed = seed
+        self.base_url = settings.api_url.rstrip("/")
+        self.rule_created = threading.Event()
+        self._stop = threading.Event()
+        self._child: subprocess.Popen[bytes] | None = None
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name="tiermix-demo", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 15.0) -> None:
+        self._stop.set()
+        self._thread.join(timeout_s)
+        with self._lock:
+            child, self._child = self._child, None
+        if child is not None and child.poll() is None:
+            child.terminate()  # SIGTERM: the demo flushes what it recorded, then exits
+            try:
+                child.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+
+    @property
+    def child(self) -> subprocess.Popen[bytes] | None:
+        return self._child
+
+    def _run(self) -> None:
+        try:
+            if not self._wait_healthy():
+                return
+            ingest_key, admin_key = self._keys()
+            try:
+                self._ensure_rule(admin_key)
+            finally:
+                self._revoke(admin_key)
+            backfill = 0.0 if self._has_recent_history(ingest_key or admin_key) else self.backfill_days
+            if backfill == 0.0 and self.backfill_days:
+                print("tiermix demo: the last week already has calls; skipping the backfill", flush=True)
+            self._spawn(backfill, ingest_key)
+        except Exception:
+            log.exception("the demo could not start; the server keeps running without it")
+
+    def _wait_healthy(self) -> bool:
+        deadline = time.monotonic() + _HEALTH_TIMEOUT_S
+        while not self._stop.is_set() and time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"{self.base_url}/healthz", timeout=2) as response:
+                    if response.status == 200:
+                        return True
+            except OSError:
+                pass
+            self._stop.wait(0.2)
+        return False
+
+    # -- keys: only when the server enforces them ---------------------------------------------------
+    def _keys(self) -> tuple[str | None, str | None]:
+        from tiermix_server.meta.keys import any_active_key, create_key
+
+        meta = getattr(self.runtime, "meta", None)
+        if meta is None or not any_active_key(meta):
+            return None, None
+        ingest = create_key(meta, scope="ingest", tenant=None, name="tiermix up --demo")
+        admin = create_key(meta, scope="admin", tenant=None, name="tiermix up --demo (setup, revoked)")
+        return ingest.key, admin.key
+
+    def _revoke(self, key: str | None) -> None:
+        if key is None:
+            return
+        from tiermix_server.meta.keys import revoke_key
+
+        revoke_key(self.runtime.meta, key)
+
+    # -- HTTP against our own API, like any client ---------------------------------------------------
+    def _request(self, method: str, path: str, key: str | None, body: Any = None) -> Any:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(f"{self.base_url}{path}", data=data, method=method)
+        request.add_header("Content-Type", "application/json")
+        if key:
+            request.add_header("Authorization", f"Bearer {key}")
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read() or b"null")
+
+    def _ensure_rule(self, key: str | None) -> None:
+        try:
+            listed = self._request("GET", "/api/v1/alerts/rules", key)
+            rules = listed.get("rules", listed) if isinstance(listed, dict) else listed
+            if not any(isinstance(r, dict) and r.get("name") == DEFAULT_RULE_NAME for r in rules or []):
+                self._request("POST", "/api/v1/alerts/rules", key, DEFAULT_RULE)
+                print(f"tiermix demo: created alert rule {DEFAULT_RULE_NAME!r}", flush=True)
+            self.rule_created.set()
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            log.warning("could not create the demo alert rule: %s", exc)
+
+    def _has_recent_history(self, key: str | None) -> bool:
+        start = (datetime.now(timezone.utc) - timedelta(days=self.backfill_days or 1)).strftime(
+            "%Y-%m-%dT%H:%M:%SZ"
+        )
+        try:
+            summary = self._request("GET", f"/api/v1/summary?start={start}", key)
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            log.warning("could not read the summary (%s); backfilling anyway", exc)
+            return False
+        return bool(summary and summary.get("calls"))
+
+    def _spawn(self, backfill_days: float, ingest_key: str | None) -> None:
+        command = [
+            sys.executable, "-m", "tiermix_server.cli", "demo",
+            "--endpoint", self.base_url,
+            "--backfill", f"{backfill_days:g}",
+            "--rate", f"{self.rate_per_s:g}",
+            "--seed", str(self.seed),
+        ]  # fmt: skip
+        env = dict(os.environ)
+        env.pop("TIERMIX_API_KEY", None)
+        if ingest_key:
+            env["TIERMIX_API_KEY"] = ingest_key  # the environment, not argv: argv is visible in ps
+        with self._lock:
+            if self._stop.is_set():
+                return
+            self._child = subprocess.Popen(command, env=env)

@@ -1,0 +1,81 @@
+"""Send simulated requests through the tiermix SDK to a collector, with backpressure for backfills.
+
+The SDK never blocks the application: when its bounded queue is full it drops and counts. A backfill
+produces calls far faster than any collector takes them, so the sender waits for the SDK's export
+worker (``tiermix.flush``) every ``flush_every_calls`` calls instead of letting the queue overflow.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Protocol
+
+import tiermix
+from tiermix import _runtime
+
+from tiermix_server.demo.bridge import records_for
+from tiermix_server.demo.cascade import DemoRequest
+from tiermix_server.demo.catalog import ENVIRONMENT, SERVICE
+
+FLUSH_TIMEOUT_S = 120.0
+
+
+class Sender(Protocol):
+    calls_sent: int
+
+    def send(self, request: DemoRequest) -> None: ...
+
+    def flush(self) -> bool: ...
+
+    def close(self) -> None: ...
+
+
+class SdkSender:
+    """Records through the real SDK runtime (queue → export worker → OTLP/HTTP)."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        api_key: str | None = None,
+        *,
+        seed: int = 0,
+        batch_size: int = 2_000,
+        flush_every_calls: int = 20_000,
+    ) -> None:
+        self.calls_sent = 0
+        self._since_flush = 0
+        self._flush_every = flush_every_calls
+        self._rng = random.Random(f"tiermix-demo-ids:{seed}")
+        tiermix.init(
+            endpoint=endpoint,
+            api_key=api_key or None,
+            service=SERVICE,
+            environment=ENVIRONMENT,
+            batch_size=batch_size,
+            max_queue=flush_every_calls * 2,
+            export_interval_s=0.5,
+        )
+
+    def send(self, request: DemoRequest) -> None:
+        records = records_for(request, self._rng)
+        _runtime.ensure().submit_many(records)
+        self.calls_sent += len(records)
+        self._since_flush += len(records)
+        if self._since_flush >= self._flush_every:
+            self.flush()
+
+    def flush(self) -> bool:
+        self._since_flush = 0
+        return tiermix.flush(FLUSH_TIMEOUT_S)
+
+    @property
+    def calls_delivered(self) -> int | None:
+        """Calls the export worker has delivered so far (``None`` if the SDK does not say)."""
+        rt = _runtime.RT
+        worker = getattr(rt, "worker", None)
+        count = getattr(worker, "exported_calls", None)
+        return count if isinstance(count, int) else None
+
+    def close(self) -> None:
+        tiermix.flush(FLUSH_TIMEOUT_S)
+        tiermix.shutdown()

@@ -1,0 +1,326 @@
+"""receiver → bounded queue → batcher → writer, with the spool as the fallback for durability.
+
+Invariants:
+- A request is acknowledged only once its rows are durable. Every batch is first appended and
+  fsync'ed to the spool (write-ahead), then inserted, then its record is removed; the request is
+  answered after the insert, or — when ClickHouse fails — as soon as the record is safe. A crash at
+  any point leaves each acknowledged batch in ClickHouse or in the spool, and a batch whose insert
+  was cut short is replayed under its first token. ``submit`` raises ``SpoolFull`` (503) when neither
+  is possible.
+- The queue is bounded by requests and by bytes (``admit``): past either bound new requests get 429
+  with Retry-After, before their bodies are decoded. With ClickHouse down and the spool at its disk
+  budget, new requests get 503 with Retry-After.
+- The batcher closes a batch at ``batch_max_rows`` or ``batch_max_delay_s`` after its first request,
+  so ClickHouse sees few, large inserts (one part each) whatever the request rate. One insert is in
+  flight at a time; requests arriving meanwhile form the next batch (group commit).
+- While ClickHouse is down, batches go straight to the spool; a drainer re-inserts spooled batches
+  oldest first (same dedup token as their first try) when it comes back, and on start-up.
+- Idempotent by span_id: see ``write.py`` (same batch replayed) and ``recent.py`` (span re-sent).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from tiermix_server.errors import Overloaded
+from tiermix_server.ingest.process import ACCEPTED, SKIPPED, TENANT_INDEX, Processed
+from tiermix_server.ingest.recent import RecentSpans
+from tiermix_server.ingest.spool import Spool
+from tiermix_server.ingest.stats import IngestStats
+from tiermix_server.ingest.write import SPAN_ID_INDEX, Batch, CallWriter, StatsRow
+
+log = logging.getLogger("tiermix.ingest")
+
+
+class SpoolFull(Overloaded):
+    """ClickHouse is down and the spool is at its disk budget: nothing more can be made durable (503)."""
+
+    code = "storage_unavailable"
+
+
+class QueueFull(Overloaded):
+    """Too many requests waiting to become durable: the client should slow down (429)."""
+
+    http_status = 429
+    code = "queue_full"
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineConfig:
+    batch_max_rows: int = 50_000
+    batch_max_delay_s: float = 0.5
+    queue_max_requests: int = 256
+    queue_max_bytes: int = 256 * 1024**2
+    retry_after_s: int = 2
+    drain_backoff_s: tuple[float, float] = (0.5, 10.0)
+
+
+@dataclass(slots=True)
+class _Submission:
+    processed: Processed
+    future: asyncio.Future[None]
+    enqueued_at: float
+    span_ids: list[int] = field(default_factory=list)
+
+
+class Pipeline:
+    def __init__(
+        self, *, writer: CallWriter, spool: Spool, stats: IngestStats, recent: RecentSpans,
+        config: PipelineConfig,
+    ) -> None:  # fmt: skip
+        self.writer, self.spool, self.stats, self.recent, self.config = writer, spool, stats, recent, config
+        self.storage_up = True
+        self.storage_error = ""
+        self.queued_requests = 0
+        self.queued_bytes = 0
+        self._pending: list[_Submission] = []
+        self._pending_rows = 0
+        self._wakeup = asyncio.Event()
+        self._drain_wakeup = asyncio.Event()
+        self._stopping = False
+        self._tasks: list[asyncio.Task[None]] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        stats.gauge("tiermix_queue_requests", "requests not yet durable", lambda: self.queued_requests)
+        stats.gauge("tiermix_queue_bytes", "bytes of requests not yet durable", lambda: self.queued_bytes)
+        stats.gauge(
+            "tiermix_spool_bytes", "bytes of acknowledged batches in the spool", lambda: spool.size_bytes
+        )
+        stats.gauge("tiermix_storage_up", "1 while ClickHouse writes succeed", lambda: self.storage_up)
+
+    # -- admission -----------------------------------------------------------------------------------
+    def admit(self, nbytes: int) -> None:
+        """Reserve queue room for a request of ``nbytes``; raises 429/503 when there is none."""
+        config = self.config
+        if not self.storage_up and not self.spool.has_room(nbytes):
+            raise SpoolFull("storage is unavailable and the spool is at its disk budget", 10)
+        if self.queued_requests >= config.queue_max_requests or (
+            self.queued_requests and self.queued_bytes + nbytes > config.queue_max_bytes
+        ):
+            raise QueueFull("the ingest queue is full", config.retry_after_s)
+        self.queued_requests += 1
+        self.queued_bytes += nbytes
+
+    def release(self, nbytes: int) -> None:
+        self.queued_requests -= 1
+        self.queued_bytes -= nbytes
+
+    def readiness(self) -> tuple[bool, str]:
+        if not self.storage_up:
+            return False, f"storage unavailable, spooling ({self.storage_error})"
+        if self.queued_requests >= self.config.queue_max_requests * 0.9:
+            return False, "ingest queue nearly full"
+        return True, "ok"
+
+    # -- submission ----------------------------------------------------------------------------------
+    async def submit(self, processed: Processed) -> None:
+        """Return once ``processed`` is durable; raise ``SpoolFull`` if it cannot be made so."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        waits = self._drop_resent(processed, future)
+        if processed.calls or processed.drops or processed.outcomes:
+            submission = _Submission(processed, future, time.monotonic())
+            submission.span_ids = [row[SPAN_ID_INDEX] for row in processed.calls]
+            self._pending.append(submission)
+            self._pending_rows += len(processed.calls)
+            self._wakeup.set()
+            waits.add(future)
+        for waited in waits:
+            await asyncio.shield(waited)
+
+    def _drop_resent(self, processed: Processed, owner: asyncio.Future[None]) -> set[asyncio.Future[None]]:
+        calls = processed.calls
+        if not calls:
+            return set()
+        keep, waits = self.recent.claim([row[SPAN_ID_INDEX] for row in calls], owner)
+        if all(keep):
+            return waits
+        kept = []
+        for row, new in zip(calls, keep, strict=True):
+            if new:
+                kept.append(row)
+                continue
+            tenant = row[TENANT_INDEX]
+            processed.outcomes[(tenant, ACCEPTED, "")] -= 1
+            processed.outcomes[(tenant, SKIPPED, "duplicate")] += 1
+        processed.calls = kept
+        return waits
+
+    # -- background work -----------------------------------------------------------------------------
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._tasks = [
+            asyncio.create_task(self._run_batcher(), name="tiermix-batcher"),
+            asyncio.create_task(self._run_drainer(), name="tiermix-drainer"),
+        ]
+
+    async def stop(self) -> None:
+        """Flush what is pending (insert or spool), then stop; nothing acknowledged is left behind."""
+        self._stopping = True
+        self._wakeup.set()
+        self._drain_wakeup.set()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _run_batcher(self) -> None:
+        delay_s = self.config.batch_max_delay_s
+        while True:
+            if not self._pending:
+                if self._stopping:
+                    return
+                self._wakeup.clear()
+                await self._wakeup.wait()
+                continue
+            deadline = self._pending[0].enqueued_at + delay_s
+            while self._pending_rows < self.config.batch_max_rows and not self._stopping:
+                remaining_s = deadline - time.monotonic()
+                if remaining_s <= 0:
+                    break
+                self._wakeup.clear()
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._wakeup.wait(), remaining_s)
+            await self._commit(self._take_batch())
+
+    def _take_batch(self) -> list[_Submission]:
+        taken: list[_Submission] = []
+        rows = 0
+        while self._pending:
+            nxt = len(self._pending[0].processed.calls)
+            if taken and rows + nxt > self.config.batch_max_rows:
+                break
+            taken.append(self._pending.pop(0))
+            rows += nxt
+        self._pending_rows -= rows
+        return taken
+
+    async def _commit(self, submissions: list[_Submission]) -> None:
+        batch = Batch(
+            token=uuid.uuid4().hex,
+            calls=[row for s in submissions for row in s.processed.calls],
+            drops=[row for s in submissions for row in s.processed.drops],
+            stats=_stats_rows(submissions),
+        )
+        durable = await self._make_durable(batch)
+        for submission in submissions:
+            self.recent.settle(submission.span_ids, durable)
+            if submission.future.done():
+                continue
+            if durable:
+                submission.future.set_result(None)
+            else:
+                submission.future.set_exception(SpoolFull("storage is unavailable and the spool is full", 10))
+
+    async def _make_durable(self, batch: Batch) -> bool:
+        return await asyncio.to_thread(self._write_ahead_and_insert, batch)
+
+    def _write_ahead_and_insert(self, batch: Batch) -> bool:
+        """Spool the batch (fsync), insert it, then drop the record; runs in a worker thread.
+
+        Writing ahead even while ClickHouse is healthy is what makes a crash *during* an insert safe:
+        ClickHouse may have committed the block to ``llm_calls`` but not yet to every rollup, and only
+        a replay under the same token completes it exactly once (ClickHouse docs, "materialized views").
+        """
+        record = self.spool.encode(batch)
+        path = None
+        if self.spool.has_room(len(record)):
+            try:
+                path = self.spool.append(batch, record, held=True)
+            except OSError:
+                log.exception("cannot write the spool")
+        if self.storage_up:
+            try:
+                self.writer.write(batch)
+            except Exception as exc:
+                self._mark_down(exc)
+            else:
+                self._count_written(batch)
+                if path is not None:
+                    self.spool.remove(path)
+                return True
+        if path is None:
+            log.error("spool full (%d bytes) and storage down: answering 503", self.spool.size_bytes)
+            return False
+        self.spool.release(path)
+        self.stats.count("tiermix_spooled_batches_total")
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._drain_wakeup.set)
+        return True
+
+    async def _run_drainer(self) -> None:
+        backoff_s, max_backoff_s = self.config.drain_backoff_s
+        delay_s = backoff_s
+        while not self._stopping:
+            try:
+                drained = await asyncio.to_thread(self._drain_once)
+            except Exception as exc:
+                self._mark_down(exc)
+                drained = False
+            if drained:
+                delay_s = backoff_s
+                continue
+            self._drain_wakeup.clear()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._drain_wakeup.wait(), delay_s)
+            delay_s = min(delay_s * 2, max_backoff_s) if not self.storage_up else backoff_s
+
+    def _drain_once(self) -> bool:
+        """Insert the oldest spooled batch; True if one was drained. Probes storage when nothing is."""
+        records = self.spool.records()
+        if not records:
+            if not self.storage_up:
+                self.writer.ping()
+                self._mark_up()
+            return False
+        batch = self.spool.read(records[0])
+        if batch is not None:
+            self.writer.write(batch)  # same token as its first try: a partial earlier insert completes
+            self._count_written(batch)
+            self.spool.remove(records[0])
+        self._mark_up()
+        return True
+
+    def _mark_down(self, exc: Exception) -> None:
+        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        if self.storage_up:
+            log.warning("ClickHouse write failed, spooling until it recovers: %s", first_line)
+        self.stats.count("tiermix_insert_failures_total")
+        self.storage_up = False
+        self.storage_error = first_line
+
+    def _mark_up(self) -> None:
+        if not self.storage_up:
+            log.info("ClickHouse writes recovered")
+        self.storage_up = True
+        self.storage_error = ""
+
+    def _count_written(self, batch: Batch) -> None:
+        tables = (("llm_calls", batch.calls), ("sdk_drops", batch.drops), ("ingest_stats", batch.stats))
+        for table, rows in tables:
+            if rows:
+                self.stats.count("tiermix_rows_written_total", len(rows), table=table)
+
+
+def _stats_rows(submissions: list[_Submission]) -> list[StatsRow]:
+    minute = int(time.time()) // 60 * 60
+    totals: Counter[tuple[str, str, str]] = Counter()
+    for submission in submissions:
+        totals.update(submission.processed.outcomes)
+    return [(minute, tenant, outcome, reason, n) for (tenant, outcome, reason), n in totals.items() if n > 0]
+
+
+async def start_pipeline(runtime: Any, stack: contextlib.AsyncExitStack) -> None:
+    """Build the pipeline for ``runtime`` (fills ``runtime.pipeline`` and ``runtime.stats``)."""
+    from tiermix_server.ingest.wiring import build_pipeline
+
+    pipeline = await asyncio.to_thread(build_pipeline, runtime)
+    await pipeline.start()
+    stack.push_async_callback(pipeline.stop)
+    runtime.pipeline = pipeline
+    runtime.stats = pipeline.stats

@@ -1,0 +1,106 @@
+"""One decoded OTLP request → call rows, drop-report rows and outcome counts (the pure core of ingest).
+
+decode → map → validate → enrich, span by span. Every span ends in exactly one outcome — accepted,
+rejected (with a reason, reported back through ``partial_success``) or skipped (not an LLM call, a
+malformed drop report) — so the counts in ``ingest_stats`` and ``/metrics`` always add up to the spans
+received. A tenant-bound API key stamps its tenant on every row: a span cannot claim another tenant.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from tiermix_server.ingest.decode import flatten
+from tiermix_server.ingest.enrich import Enricher, enrich_fields
+from tiermix_server.ingest.mapping import DropReport, Mapped, Skipped, map_span
+from tiermix_server.ingest.validate import DEFAULT_TENANT, Limits, validate
+from tiermix_server.ingest.write import CALL_COLUMNS, CallRow, DropRow
+
+ACCEPTED = "accepted"
+REJECTED = "rejected"
+SKIPPED = "skipped"
+CLIPPED = "clipped"
+TENANT_INDEX = CALL_COLUMNS.index("tenant")
+
+
+@dataclass(slots=True)
+class Processed:
+    calls: list[CallRow] = field(default_factory=list)
+    drops: list[DropRow] = field(default_factory=list)
+    # (tenant, outcome, reason) → spans; clipped counts values, not spans
+    outcomes: Counter[tuple[str, str, str]] = field(default_factory=Counter)
+
+    @property
+    def rejected(self) -> int:
+        return sum(n for (_, outcome, _), n in self.outcomes.items() if outcome == REJECTED)
+
+    def rejection_summary(self) -> str:
+        reasons: Counter[str] = Counter()
+        for (_, outcome, reason), n in self.outcomes.items():
+            if outcome == REJECTED:
+                reasons[reason] += n
+        return "; ".join(f"{n} span(s) rejected: {reason}" for reason, n in reasons.most_common())
+
+
+def process(
+    request: ExportTraceServiceRequest,
+    *,
+    enricher: Enricher,
+    limits: Limits,
+    keep_content: bool = False,
+    tenant: str | None = None,
+) -> Processed:
+    """Turn every span of ``request`` into a row or a counted outcome; never raises on span content."""
+    out = Processed()
+    outcomes = out.outcomes
+    for span in flatten(request, keep_content=keep_content):
+        mapped = map_span(span, keep_content=keep_content)
+        if isinstance(mapped, Skipped):
+            outcomes[(tenant or _span_tenant(span.attributes, span.resource), SKIPPED, mapped.reason)] += 1
+            continue
+        if isinstance(mapped, DropReport):
+            row_tenant = tenant or mapped.tenant or DEFAULT_TENANT
+            out.drops.append(
+                (
+                    mapped.ts_us,
+                    mapped.span_id,
+                    mapped.since_us,
+                    row_tenant,
+                    mapped.service,
+                    mapped.environment,
+                    mapped.reason,
+                    mapped.dropped,
+                )
+            )
+            outcomes[(row_tenant, SKIPPED, "drop_report")] += 1
+            continue
+        row = _call_row(mapped, enricher, limits, tenant)
+        if isinstance(row, str):
+            outcomes[(tenant or mapped.fields["tenant"] or DEFAULT_TENANT, REJECTED, row)] += 1
+            continue
+        out.calls.append(row)
+        row_tenant = row[TENANT_INDEX]
+        outcomes[(row_tenant, ACCEPTED, "")] += 1
+        for reason in mapped.clipped:
+            outcomes[(row_tenant, CLIPPED, reason)] += 1
+    return out
+
+
+def _call_row(mapped: Mapped, enricher: Enricher, limits: Limits, tenant: str | None) -> CallRow | str:
+    fields: dict[str, Any] = mapped.fields
+    if tenant:
+        fields["tenant"] = tenant
+    reason = validate(fields, mapped.clipped, limits)
+    if reason is not None:
+        return reason
+    enrich_fields(enricher, fields, mapped.clipped)
+    return tuple([fields[column] for column in CALL_COLUMNS])
+
+
+def _span_tenant(attributes: Any, resource: Any) -> str:
+    value = attributes.get("tiermix.tenant") or resource.get("tiermix.tenant")
+    return value[:128] if isinstance(value, str) and value else DEFAULT_TENANT

@@ -1,0 +1,170 @@
+"""``POST /v1/traces``: the OTLP/HTTP receiver (OTLP specification, "OTLP/HTTP Response").
+
+Answers in the request's own content type: 200 with an ``ExportTraceServiceResponse`` (carrying
+``partial_success`` with the rejected count and reasons when validation dropped some spans), 400 with a
+``google.rpc.Status`` for an undecodable body, 413 when the body exceeds the limit after
+decompression, 415 for other content types, 429/503 with ``Retry-After`` when the queue is full or
+storage is down with a full spool, 401/403 from API-key auth. 200 is sent only once every accepted span
+is durable (see ``pipeline.py``). Decoding and mapping run on the event loop: they are pure CPU work
+that a thread could not run in parallel anyway (the GIL), and it keeps per-request overhead low.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any
+
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from tiermix_server.errors import Overloaded, PayloadTooLarge, TiermixError
+from tiermix_server.ingest.decode import JSON, PROTOBUF, decompress, media_type, parse
+from tiermix_server.ingest.process import Processed, process
+from tiermix_server.ingest.validate import Limits
+
+log = logging.getLogger("tiermix.ingest")
+
+# HTTP status → google.rpc.Code, for the Status body of error answers.
+_RPC_CODES = {400: 3, 401: 16, 403: 7, 404: 5, 413: 8, 415: 3, 429: 8, 503: 14}
+
+
+def ingest_routes() -> list[BaseRoute]:
+    return [Route("/v1/traces", receive_traces, methods=["POST"])]
+
+
+async def receive_traces(request: Request) -> Response:
+    runtime = request.app.state.runtime
+    media = _answer_media(request.headers.get("content-type"))
+    status = 500
+    try:
+        response = await _receive(request, runtime, media)
+        status = response.status_code
+        return response
+    except TiermixError as exc:
+        status = exc.http_status
+        return _error(exc, media)
+    finally:
+        if runtime.stats is not None:
+            runtime.stats.count("tiermix_requests_total", code=str(status))
+
+
+async def _receive(request: Request, runtime: Any, media: str) -> Response:
+    settings = runtime.settings
+    tenant = _authenticate(request)
+    media_type(request.headers.get("content-type"))
+    pipeline = runtime.pipeline
+    nbytes = _content_length(request)
+    pipeline.admit(nbytes)
+    try:
+        body = await _read_body(request, settings.max_body_bytes)
+        raw = decompress(body, request.headers.get("content-encoding"), settings.max_body_bytes)
+        otlp = parse(raw, media)
+        processed = process(
+            otlp,
+            enricher=runtime.enricher,
+            limits=Limits(now_ns=time.time_ns(), max_age_days=settings.raw_ttl_days),
+            keep_content=settings.capture_content,
+            tenant=tenant,
+        )
+        await pipeline.submit(processed)
+    finally:
+        pipeline.release(nbytes)
+    _count(runtime.stats, processed)
+    return _success(processed, media)
+
+
+def _authenticate(request: Request) -> str | None:
+    """The tenant a tenant-bound ingest key stamps on every span (None: spans keep their own)."""
+    from tiermix_server.api.auth import authenticate
+
+    principal = authenticate(request, "ingest")
+    return principal.tenant or None
+
+
+def _content_length(request: Request) -> int:
+    try:
+        return max(int(request.headers.get("content-length", "0")), 0)
+    except ValueError:
+        return 0
+
+
+async def _read_body(request: Request, max_body_bytes: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_body_bytes:
+            raise PayloadTooLarge(f"body exceeds the limit of {max_body_bytes} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _answer_media(content_type: str | None) -> str:
+    base = (content_type or "").split(";", 1)[0].strip().lower()
+    return JSON if base == JSON else PROTOBUF
+
+
+def _success(processed: Processed, media: str) -> Response:
+    rejected = processed.rejected
+    message = processed.rejection_summary() if rejected else ""
+    if media == JSON:
+        body: dict[str, Any] = {}
+        if rejected:
+            body["partialSuccess"] = {"rejectedSpans": str(rejected), "errorMessage": message}
+        return Response(json.dumps(body), media_type=JSON)
+    answer = ExportTraceServiceResponse()
+    if rejected:
+        answer.partial_success.rejected_spans = rejected
+        answer.partial_success.error_message = message
+    return Response(answer.SerializeToString(), media_type=PROTOBUF)
+
+
+def _error(exc: TiermixError, media: str) -> Response:
+    code = _RPC_CODES.get(exc.http_status, 13)
+    message = str(exc)
+    headers = {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, Overloaded) else None
+    if media == JSON:
+        content = json.dumps({"code": code, "message": message}).encode()
+    else:
+        content = rpc_status(code, message)
+    return Response(content, status_code=exc.http_status, media_type=media, headers=headers)
+
+
+def rpc_status(code: int, message: str) -> bytes:
+    """A serialized ``google.rpc.Status`` (field 1: code, field 2: message), without googleapis protos."""
+    text = message.encode()
+    return b"\x08" + _varint(code) + b"\x12" + _varint(len(text)) + text
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        low = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(low | 0x80)
+        else:
+            out.append(low)
+            return bytes(out)
+
+
+def _count(stats: Any, processed: Processed) -> None:
+    if stats is None:
+        return
+    metric = {
+        "accepted": "tiermix_spans_accepted_total",
+        "rejected": "tiermix_spans_rejected_total",
+        "skipped": "tiermix_spans_skipped_total",
+        "clipped": "tiermix_spans_clipped_total",
+    }
+    for (_tenant, outcome, reason), n in processed.outcomes.items():
+        if n <= 0:
+            continue
+        if outcome == "accepted":
+            stats.count(metric[outcome], n)
+        else:
+            stats.count(metric[outcome], n, reason=reason)

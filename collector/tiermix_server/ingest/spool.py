@@ -1,0 +1,125 @@
+"""The local spool: batches that are acknowledged but not yet in ClickHouse.
+
+Every batch is written here before it is inserted (write-ahead) and removed once inserted; while
+ClickHouse is down records accumulate up to the disk budget. One record per batch (the batcher already
+groups many requests into a batch, so one fsync covers them all: group commit). A record is written
+to a temporary file, fsync'ed, renamed into place, and the directory is fsync'ed, so after a crash a
+record is either whole or absent — never torn. Records carry the batch's dedup token, so draining one
+twice (crash between insert and unlink) stores it once.
+
+Format: ``TMX1`` magic, CRC32 of the payload, then ``marshal`` of the batch (only ints, floats, str,
+bytes, bools, None, dicts, lists and tuples — no code objects, unlike pickle). A record that fails its
+checksum is moved aside to ``corrupt/`` and reported, never silently dropped nor retried forever.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import marshal
+import os
+import threading
+import zlib
+from pathlib import Path
+
+from tiermix_server.ingest.write import Batch
+
+log = logging.getLogger("tiermix.ingest")
+
+_MAGIC = b"TMX1"
+_SUFFIX = ".batch"
+
+
+class Spool:
+    def __init__(self, directory: Path, max_bytes: int) -> None:
+        self.directory = directory
+        self.max_bytes = max_bytes
+        directory.mkdir(parents=True, exist_ok=True)
+        for leftover in directory.glob("*.tmp"):
+            leftover.unlink()  # never renamed into place: its batch was never acknowledged
+        self._lock = threading.Lock()
+        self._held: set[Path] = set()  # records whose first insert is in progress: not for draining
+        records = self.records()
+        self._bytes = sum(path.stat().st_size for path in records)
+        last = int(records[-1].name.split("-", 1)[0]) if records else 0
+        self._sequence = itertools.count(last + 1)
+
+    @property
+    def size_bytes(self) -> int:
+        return self._bytes
+
+    def has_room(self, nbytes: int) -> bool:
+        return self._bytes + nbytes <= self.max_bytes
+
+    def records(self) -> list[Path]:
+        """Spooled records, oldest first (records held by an insert in progress are left out)."""
+        with self._lock:
+            held = set(self._held)
+        return sorted(path for path in self.directory.glob(f"*{_SUFFIX}") if path not in held)
+
+    def encode(self, batch: Batch) -> bytes:
+        payload = marshal.dumps((batch.token, batch.calls, batch.drops, batch.stats))
+        return _MAGIC + zlib.crc32(payload).to_bytes(4, "big") + payload
+
+    def append(self, batch: Batch, record: bytes | None = None, *, held: bool = False) -> Path:
+        """Write ``batch`` durably; raises OSError when the disk fails (the caller then answers 503).
+
+        ``held``: the caller inserts the batch itself next, so draining skips it until ``release``.
+        """
+        record = self.encode(batch) if record is None else record
+        with self._lock:
+            final = self.directory / f"{next(self._sequence):016d}-{batch.token}{_SUFFIX}"
+            if held:
+                self._held.add(final)
+        temporary = final.with_suffix(".tmp")
+        with open(temporary, "wb") as handle:
+            handle.write(record)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, final)
+        self._fsync_directory()
+        with self._lock:
+            self._bytes += len(record)
+        return final
+
+    def read(self, path: Path) -> Batch | None:
+        """The batch in ``path``; None (and the file moved to ``corrupt/``) when it fails its checksum."""
+        data = path.read_bytes()
+        payload = data[8:]
+        if data[:4] != _MAGIC or zlib.crc32(payload).to_bytes(4, "big") != data[4:8]:
+            return self._quarantine(path, len(data))
+        try:
+            token, calls, drops, stats = marshal.loads(payload)  # our own checksummed file
+        except (ValueError, EOFError, TypeError):
+            return self._quarantine(path, len(data))
+        return Batch(token=token, calls=calls, drops=drops, stats=stats)
+
+    def release(self, path: Path) -> None:
+        """Hand a held record over to draining."""
+        with self._lock:
+            self._held.discard(path)
+
+    def remove(self, path: Path) -> None:
+        """Forget a record once its batch is in ClickHouse."""
+        size = path.stat().st_size
+        with self._lock:  # one step for readers: the record and its bytes go together
+            path.unlink()
+            self._held.discard(path)
+            self._bytes -= size
+        self._fsync_directory()
+
+    def _quarantine(self, path: Path, size: int) -> Batch | None:
+        corrupt = self.directory / "corrupt"
+        corrupt.mkdir(exist_ok=True)
+        os.replace(path, corrupt / path.name)
+        with self._lock:
+            self._bytes -= size
+        log.error("spool record %s failed its checksum; moved to %s", path.name, corrupt)
+        return None
+
+    def _fsync_directory(self) -> None:
+        fd = os.open(self.directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)

@@ -1,0 +1,134 @@
+"""Cost per logical request: all attempts of a cascade summed, then mean, p50 and p95.
+
+The mean comes from the rollup counters (cost / requests). Percentiles need one sum per request, so
+they read the raw table, grouped by ``request_id`` within the time filter (the leading sort key keeps a
+one-tenant query cheap). On large scopes they run on a deterministic sample of whole requests —
+``request_id % rate = 0`` keeps every attempt of a sampled cascade — sized to about
+``PERCENTILE_SAMPLE_CALLS`` calls, and the rate is reported so the figure is never passed off as exact.
+"""
+
+# ruff: noqa: S608 - SQL here is assembled from fixed fragments and column names; every value is a
+# server-side parameter ({name:Type}), so no input ever becomes SQL text.
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from tiermix_server.metrics.filters import NO_GROUP, Filters, GroupBy, Params, raw_where
+from tiermix_server.metrics.mix import INTERVALS, as_utc
+from tiermix_server.metrics.sources import counters_source, summed
+from tiermix_server.metrics.summary import ratio
+
+PERCENTILE_SAMPLE_CALLS = 1_000_000
+_COUNTERS = ("requests", "calls", "cost_usd", "escalated_cost_usd", "unpriced")
+
+
+@dataclass(frozen=True, slots=True)
+class CostRow:
+    group: dict[str, str]
+    bucket: datetime | None
+    requests: int
+    calls: int
+    cost_usd: float
+    escalation_overhead_usd: float
+    unpriced_calls: int
+    p50_usd: float | None = None
+    p95_usd: float | None = None
+
+    @property
+    def cost_per_request_usd(self) -> float | None:
+        return ratio(self.cost_usd, self.requests)
+
+
+def sample_rate(calls: int, target_calls: int = PERCENTILE_SAMPLE_CALLS) -> int:
+    """The smallest power of two that brings ``calls`` down to about ``target_calls``."""
+    rate = 1
+    while calls > target_calls * rate:
+        rate *= 2
+    return rate
+
+
+def cost_rows(
+    client: Any, filters: Filters, group_by: GroupBy = NO_GROUP, interval: str = ""
+) -> list[CostRow]:
+    """Mean cost per request per group (and per bucket when ``interval`` is ``1h`` / ``1d``)."""
+    params = Params()
+    bucket_select = ""
+    bucket_group: tuple[str, ...] = ()
+    max_step_s = 3600
+    if interval:
+        bucket_expr, _, max_step_s = INTERVALS[interval]
+        bucket_select, bucket_group = f"{bucket_expr} AS bucket, ", ("bucket",)
+    source = counters_source(filters, params, _COUNTERS, group_by.columns, max_step_s=max_step_s)
+    order = ", ".join([*bucket_group, *group_by.columns]) or "calls"
+    sql = (
+        f"SELECT {bucket_select}{group_by.select('s.')}{summed(_COUNTERS)} FROM {source} "
+        f"{group_by.group(*bucket_group)} ORDER BY {order}"
+    )
+    result = []
+    for row in client.query(sql, parameters=params.values).named_results():
+        result.append(
+            CostRow(
+                group={c: row[c] for c in group_by.columns},
+                bucket=as_utc(row["bucket"]) if interval else None,
+                requests=row["requests"],
+                calls=row["calls"],
+                cost_usd=row["cost_usd"],
+                escalation_overhead_usd=row["escalated_cost_usd"],
+                unpriced_calls=row["unpriced"],
+            )
+        )
+    return result
+
+
+def request_cost_percentiles(
+    client: Any, filters: Filters, group_by: GroupBy = NO_GROUP, *, rate: int = 1
+) -> dict[tuple[str, ...], tuple[float, float]]:
+    """(p50, p95) of per-request cost per group, over requests with ``request_id % rate = 0``."""
+    params = Params()
+    where = raw_where(filters, params, filters.start, filters.end)
+    if rate > 1:
+        where += f" AND c.request_id % {params.add(rate, 'UInt64')} = 0"
+    inner_group = ", ".join([*(f"c.{c}" for c in group_by.columns), "c.request_id"])
+    outer_group = group_by.group()
+    sql = (
+        f"SELECT {group_by.select('r.')}quantilesExact(0.5, 0.95)(r.request_cost) AS q FROM ("
+        f"SELECT {group_by.select('c.')}sum(c.cost_usd) AS request_cost FROM llm_calls AS c {where} "
+        f"GROUP BY {inner_group}) AS r {outer_group}"
+    )
+    out = {}
+    for row in client.query(sql, parameters=params.values).named_results():
+        q = row["q"]
+        if q:
+            out[tuple(row[c] for c in group_by.columns)] = (float(q[0]), float(q[1]))
+    return out
+
+
+def cost_with_percentiles(
+    client: Any, filters: Filters, group_by: GroupBy = NO_GROUP, *, percentiles: bool = True
+) -> tuple[list[CostRow], int]:
+    """Cost rows with p50/p95 filled in, and the sample rate the percentiles used (1 = exact)."""
+    rows = cost_rows(client, filters, group_by)
+    if not percentiles:
+        return rows, 1
+    rate = sample_rate(sum(row.calls for row in rows))
+    quantiles = request_cost_percentiles(client, filters, group_by, rate=rate)
+    filled = []
+    for row in rows:
+        p50, p95 = quantiles.get(tuple(row.group[c] for c in group_by.columns), (None, None))
+        filled.append(
+            CostRow(
+                row.group,
+                row.bucket,
+                row.requests,
+                row.calls,
+                row.cost_usd,
+                row.escalation_overhead_usd,
+                row.unpriced_calls,
+                p50,
+                p95,
+            )
+        )
+    return filled, rate

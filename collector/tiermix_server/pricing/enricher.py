@@ -1,0 +1,194 @@
+"""The ingest-facing face of pricing: one call in, its tier and cost out, in a few microseconds.
+
+Resolving a price (genai-prices lookup, overrides, long-context segments) and a tier (rules, price band)
+is slow; both are cached so the per-call work is a dict lookup and arithmetic. Price caches are keyed by
+(tenant, provider, model) and then by the *price period* of the call's timestamp: the span between two
+instants where the price can change (dated genai-prices changes, override ``effective_from``s), refined
+to the minute of day for models with off-peak prices. Tenants without overrides of their own share one
+cache entry.
+
+Freshness: every ``check_interval_s`` the enricher reads the metadata DB's ``pricing`` change counter (one
+indexed row) and rebuilds everything when it moved, so a price or tier change made by the CLI in another
+process reaches a running collector within seconds.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from tiermix_server.pricing.prices import PriceBook, Quote
+from tiermix_server.pricing.tiers import Decision, TierMap
+
+log = logging.getLogger("tiermix.pricing")
+_MAX_PLANS = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class Enrichment:
+    tier: str
+    tier_source: str  # "sdk", "rule:<pattern>", "band:<usd_per_mtok>", "unknown"
+    cost_usd: float
+    price_source: str  # "genai-prices:<provider>/<model>", "override:<id>", "custom:<id>", "sdk", ""
+    unpriced: bool
+
+
+@dataclass(slots=True)
+class _Plan:
+    """Price periods of one (tenant, provider, model): breakpoints as epoch seconds, quotes per period."""
+
+    breakpoints: list[float]
+    time_of_day: bool
+    quotes: dict[Any, Quote] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class _State:
+    version: int
+    book: PriceBook
+    tier_map: TierMap
+    tenants_with_overrides: frozenset[str]
+    plans: dict[tuple[str, str, str], _Plan] = field(default_factory=dict)
+    tiers: dict[tuple[str, str], Decision] = field(default_factory=dict)
+
+
+Loader = Callable[[], tuple[PriceBook, TierMap, frozenset[str]]]
+
+
+class Enricher:
+    """Tier and cost for calls; thread-safe (state is swapped whole on reload)."""
+
+    def __init__(
+        self,
+        loader: Loader,
+        version: Callable[[], int],
+        *,
+        check_interval_s: float = 2.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._loader = loader
+        self._version = version
+        self._check_interval_s = check_interval_s
+        self._clock = clock
+        self._reload_lock = threading.Lock()
+        self._state = self._load(version())
+        self._next_check = clock() + check_interval_s
+
+    def _load(self, version: int) -> _State:
+        book, tier_map, tenants = self._loader()
+        return _State(version, book, tier_map, tenants)
+
+    def refresh(self, *, force: bool = False) -> None:
+        """Reload when the metadata DB changed (or always, with ``force``)."""
+        with self._reload_lock:
+            self._next_check = self._clock() + self._check_interval_s
+            try:
+                version = self._version()
+            except Exception:  # the DB being briefly unavailable must not stop ingest: keep old prices
+                log.warning("cannot read the pricing version; keeping cached prices", exc_info=True)
+                return
+            if force or version != self._state.version:
+                self._state = self._load(version)
+
+    @property
+    def tier_map(self) -> TierMap:
+        return self._state.tier_map
+
+    def enrich(
+        self,
+        *,
+        ts: datetime,
+        tenant: str,
+        provider: str,
+        model: str,
+        explicit_tier: str,
+        sdk_cost_usd: float | None,
+        input_tokens: int,
+        output_tokens: int,
+        cache_read_tokens: int,
+        cache_write_tokens: int,
+        reasoning_tokens: int,
+    ) -> Enrichment:
+        if self._clock() >= self._next_check:
+            self.refresh()
+        state = self._state
+        if explicit_tier and explicit_tier in state.tier_map.names:
+            tier, tier_source = explicit_tier, "sdk"
+        else:
+            decision = state.tiers.get((provider, model))
+            if decision is None:
+                decision = self._decide(state, provider, model)
+            tier, tier_source = decision.tier, decision.source
+        if sdk_cost_usd is not None:
+            return Enrichment(tier, tier_source, float(sdk_cost_usd), "sdk", False)
+        quote = self.quote(ts, tenant, provider, model, state)
+        if quote.table is None:
+            return Enrichment(tier, tier_source, 0.0, "", True)
+        cost = quote.table.cost(
+            input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens
+        )
+        return Enrichment(tier, tier_source, cost * quote.factor, quote.source, False)
+
+    def quote(
+        self, ts: datetime, tenant: str, provider: str, model: str, state: _State | None = None
+    ) -> Quote:
+        """The cached price in effect for this call."""
+        state = state or self._state
+        if ts.tzinfo is None:
+            ts = ts.replace(tzinfo=timezone.utc)
+        tenant_key = tenant if tenant in state.tenants_with_overrides else ""
+        key = (tenant_key, provider, model)
+        plan = state.plans.get(key)
+        if plan is None:
+            if len(state.plans) >= _MAX_PLANS:
+                state.plans.clear()  # label cardinality is bounded upstream; this is a safety valve
+            instants, time_of_day = state.book.breakpoints(tenant_key, provider, model)
+            plan = _Plan([instant.timestamp() for instant in instants], time_of_day)
+            state.plans[key] = plan
+        epoch = ts.timestamp()
+        period: Any = bisect.bisect_right(plan.breakpoints, epoch)
+        if plan.time_of_day:
+            period = (period, int(epoch // 60) % 1440)
+        quote = plan.quotes.get(period)
+        if quote is None:
+            quote = state.book.quote(ts, tenant_key, provider, model)
+            plan.quotes[period] = quote
+        return quote
+
+    def _decide(self, state: _State, provider: str, model: str) -> Decision:
+        def blended() -> float | None:
+            return state.book.quote(datetime.now(timezone.utc), "", provider, model).blended_usd_per_mtok
+
+        decision = state.tier_map.decide(model, provider, blended)
+        state.tiers[(provider, model)] = decision
+        return decision
+
+    def explain(self, model: str, provider: str = "") -> Decision:
+        """Which rule or price band decides ``model``'s tier (uncached, for people)."""
+        state = self._state
+        return self._decide(state, provider, model)
+
+
+def load_from_meta(meta: Any) -> tuple[PriceBook, TierMap, frozenset[str]]:
+    from tiermix_server.meta.stores import list_overrides, list_rules, list_tiers
+    from tiermix_server.pricing.tiers import build_tier_map
+
+    overrides = list_overrides(meta)
+    tier_map = build_tier_map(list_tiers(meta), list_rules(meta))
+    tenants = frozenset(row.tenant for row in overrides if row.tenant is not None)
+    return PriceBook(overrides), tier_map, tenants
+
+
+def build_enricher(settings: Any, meta: Any, *, check_interval_s: float = 2.0) -> Enricher:
+    """The enricher of a collector process, reading prices and tiers from ``meta``."""
+    from tiermix_server.meta.stores import pricing_version
+
+    return Enricher(
+        lambda: load_from_meta(meta), lambda: pricing_version(meta), check_interval_s=check_interval_s
+    )

@@ -1,0 +1,259 @@
+"""Re-price and re-tier stored calls after a price or tier-map change, rollups included.
+
+``reprice`` recomputes ``cost_usd`` / ``price_source`` / ``unpriced`` of every call since a date (calls
+priced by the SDK keep the application's own figure); ``retier`` re-derives ``tier`` / ``tier_source``
+(explicit SDK tiers are kept). Both use the same enricher the collector uses, so history ends up exactly
+as if it had been ingested under today's prices and tier map.
+
+How, and why this way:
+1. Calls are read in day-sized chunks and the new values computed in Python; only calls that change go on.
+2. Those values go into a temporary Join-engine table, and one ``ALTER TABLE llm_calls UPDATE ... =
+   joinGet(...)`` mutation (synchronous) rewrites exactly those rows.
+3. Mutations do not flow through materialized views, so the rollups are rebuilt for the affected
+   (tenant, route, bucket) groups only: delete them, then re-insert them by running each rollup view's
+   own SELECT (read from ``system.tables``, so this never drifts from the schema) over the raw table.
+   Calls arriving for those very groups during the few milliseconds between delete and re-insert may
+   be counted twice in the rollup; run this at a quiet moment for exactness (reported as a known limit).
+All values travel as server-side parameters or through inserted tables; identifiers are generated here.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from tiermix_server.pricing.enricher import Enricher, build_enricher
+from tiermix_server.settings import Settings
+
+ROLLUPS = (("llm_calls_1m", "llm_calls_1m_mv", 60), ("llm_calls_1h", "llm_calls_1h_mv", 3600))
+_READ_COLUMNS = (
+    "tenant, span_id, ts, route, provider, model, tier, tier_source, input_tokens, output_tokens, "
+    "cache_read_tokens, cache_write_tokens, reasoning_tokens, cost_usd, price_source, unpriced"
+)
+_EPSILON_USD = 1e-12
+# chDB defaults to async inserts; what we insert must be readable by the very next statement.
+_SYNC_INSERT = {"async_insert": 0}
+_AFFECTED_GROUPS = (
+    "(tenant, route, bucket) IN (SELECT tenant, route, bucket FROM {groups} WHERE rollup = {{rollup:String}})"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RewriteResult:
+    scanned: int  # calls looked at
+    changed: int  # calls whose stored values changed
+    rollup_groups: int  # (tenant, route, bucket) groups rebuilt across both rollups
+
+    def as_dict(self) -> dict[str, int]:
+        return {"scanned": self.scanned, "changed": self.changed, "rollup_groups": self.rollup_groups}
+
+
+def reprice(
+    client: Any, settings: Settings, meta: Any, since: datetime, tenant: str | None = None
+) -> RewriteResult:
+    """Recompute stored cost for calls at or after ``since`` (one tenant, or all)."""
+    enricher = build_enricher(settings, meta)
+
+    def new_values(row: tuple[Any, ...]) -> tuple[Any, ...] | None:
+        (
+            row_tenant,
+            _span,
+            ts,
+            _route,
+            provider,
+            model,
+            _tier,
+            _ts_src,
+            i,
+            o,
+            cr,
+            cw,
+            rz,
+            cost,
+            source,
+            unpriced,
+        ) = row
+        quote = enricher.quote(_aware(ts), row_tenant, provider, model)
+        new_cost = 0.0 if quote.table is None else quote.table.cost(i, o, cr, cw, rz) * quote.factor
+        if (
+            abs(new_cost - cost) <= _EPSILON_USD
+            and quote.source == source
+            and quote.unpriced == bool(unpriced)
+        ):
+            return None
+        return (new_cost, quote.source, quote.unpriced)
+
+    return _rewrite(
+        client, settings.clickhouse_database, since, tenant, "price_source != 'sdk'",
+        (("cost_usd", "Float64"), ("price_source", "String"), ("unpriced", "Bool")), new_values,
+    )  # fmt: skip
+
+
+def retier(
+    client: Any, settings: Settings, meta: Any, since: datetime, tenant: str | None = None
+) -> RewriteResult:
+    """Re-derive tiers from the current tier map for calls at or after ``since`` (SDK tiers are kept)."""
+    enricher: Enricher = build_enricher(settings, meta)
+    decisions: dict[tuple[str, str], tuple[str, str]] = {}
+
+    def new_values(row: tuple[Any, ...]) -> tuple[Any, ...] | None:
+        provider, model, tier, tier_source = row[4], row[5], row[6], row[7]
+        decided = decisions.get((provider, model))
+        if decided is None:
+            decision = enricher.explain(model, provider)
+            decided = decisions[(provider, model)] = (decision.tier, decision.source)
+        return None if decided == (tier, tier_source) else decided
+
+    return _rewrite(
+        client,
+        settings.clickhouse_database,
+        since,
+        tenant,
+        "tier_source != 'sdk'",
+        (("tier", "String"), ("tier_source", "String")),
+        new_values,
+    )
+
+
+def _aware(ts: datetime) -> datetime:
+    return ts.replace(tzinfo=timezone.utc) if ts.tzinfo is None else ts
+
+
+def _day_windows(
+    client: Any, since: datetime, where: str, params: dict[str, Any]
+) -> Iterator[tuple[datetime, datetime]]:
+    bounds = client.query(f"SELECT min(ts), max(ts), count() FROM llm_calls WHERE {where}", parameters=params)  # noqa: S608
+    first, last, count = bounds.result_rows[0]
+    if not count:
+        return
+    start = max(_aware(first), since)
+    end = _aware(last) + timedelta(microseconds=1)
+    while start < end:
+        stop = min(start + timedelta(days=1), end)
+        yield start, stop
+        start = stop
+
+
+def _rewrite(
+    client: Any,
+    database: str,
+    since: datetime,
+    tenant: str | None,
+    keep_filter: str,
+    columns: tuple[tuple[str, str], ...],
+    new_values: Callable[[tuple[Any, ...]], tuple[Any, ...] | None],
+) -> RewriteResult:
+    since = _aware(since)
+    where = "ts >= {since:DateTime64(6, 'UTC')} AND " + keep_filter
+    params: dict[str, Any] = {"since": since}
+    if tenant is not None:
+        where += " AND tenant = {tenant:String}"
+        params["tenant"] = tenant
+    suffix = secrets.token_hex(6)
+    join_table, groups_table, keys_table = (
+        f"_rewrite_{suffix}",
+        f"_rewrite_groups_{suffix}",
+        f"_rewrite_keys_{suffix}",
+    )
+    column_defs = ", ".join(f"{name} {kind}" for name, kind in columns)
+    client.command(
+        f"CREATE TABLE {join_table} (tenant String, span_id UInt64, {column_defs}) "
+        "ENGINE = Join(ANY, LEFT, tenant, span_id)"
+    )
+    client.command(
+        f"CREATE TABLE {groups_table} (rollup String, tenant String, route String, "
+        "bucket DateTime('UTC')) ENGINE = Memory"
+    )
+    # A Join table keyed on two columns cannot be read back, so the set of keys to touch lives beside it.
+    client.command(f"CREATE TABLE {keys_table} (tenant String, span_id UInt64) ENGINE = Memory")
+    try:
+        scanned = changed = 0
+        groups: set[tuple[str, str, str, datetime]] = set()
+        for start, stop in _day_windows(client, since, where, params):
+            window = where + " AND ts >= {start:DateTime64(6, 'UTC')} AND ts < {stop:DateTime64(6, 'UTC')}"
+            rows = client.query(
+                f"SELECT {_READ_COLUMNS} FROM llm_calls WHERE {window}",  # noqa: S608
+                parameters={**params, "start": start, "stop": stop},
+            ).result_rows
+            scanned += len(rows)
+            updates = []
+            for row in rows:
+                values = new_values(row)
+                if values is None:
+                    continue
+                updates.append((row[0], row[1], *values))
+                ts = _aware(row[2])
+                for rollup, _view, bucket_s in ROLLUPS:
+                    groups.add((rollup, row[0], row[3], _floor(ts, bucket_s)))
+            if updates:
+                names = ["tenant", "span_id", *[c for c, _ in columns]]
+                client.insert(join_table, updates, column_names=names, settings=_SYNC_INSERT)
+                keys = [update[:2] for update in updates]
+                client.insert(keys_table, keys, column_names=["tenant", "span_id"], settings=_SYNC_INSERT)
+                changed += len(updates)
+        if not changed:
+            return RewriteResult(scanned, 0, 0)
+        # Mutations run without a current database: joinGet needs the qualified name (and a String key).
+        assignments = ", ".join(
+            f"{name} = joinGet('{database}.{join_table}', '{name}', toString(tenant), span_id)"
+            for name, _ in columns
+        )
+        touched = f"(tenant, span_id) IN (SELECT tenant, span_id FROM {keys_table})"  # noqa: S608 - generated table name
+        try:
+            client.command(
+                f"ALTER TABLE llm_calls UPDATE {assignments} WHERE {where} AND {touched}",
+                parameters=params,
+                settings={"mutations_sync": 2},
+            )
+        except Exception:
+            # A failed mutation stays queued and is retried forever against tables we are about to drop.
+            client.command(
+                "KILL MUTATION WHERE database = currentDatabase() AND table = 'llm_calls' AND NOT is_done"
+            )
+            raise
+        client.insert(
+            groups_table,
+            sorted(groups),
+            column_names=["rollup", "tenant", "route", "bucket"],
+            settings=_SYNC_INSERT,
+        )
+        for rollup, view, _bucket_s in ROLLUPS:
+            _rebuild_rollup(client, rollup, view, groups_table)
+        return RewriteResult(scanned, changed, len(groups))
+    finally:
+        client.command(f"DROP TABLE IF EXISTS {join_table}")
+        client.command(f"DROP TABLE IF EXISTS {groups_table}")
+        client.command(f"DROP TABLE IF EXISTS {keys_table}")
+
+
+def _floor(ts: datetime, bucket_s: int) -> datetime:
+    epoch = int(ts.timestamp())
+    return datetime.fromtimestamp(epoch - epoch % bucket_s, tz=timezone.utc)
+
+
+def _rebuild_rollup(client: Any, rollup: str, view: str, groups_table: str) -> None:
+    """Replace the affected groups of ``rollup`` with what its view computes from the raw table now."""
+    select = client.query(
+        "SELECT as_select FROM system.tables WHERE database = currentDatabase() AND name = {view:String}",
+        parameters={"view": view},
+    ).result_rows
+    if not select:
+        return
+    columns = [row[0] for row in client.query(f"DESCRIBE TABLE {rollup}").result_rows]
+    column_list = ", ".join(columns)
+    # The table name is generated here; the value is a server-side parameter.
+    affected = _AFFECTED_GROUPS
+    affected = affected.format(groups=groups_table)
+    client.command(
+        f"ALTER TABLE {rollup} DELETE WHERE {affected}",
+        parameters={"rollup": rollup},
+        settings={"mutations_sync": 2},
+    )
+    client.command(
+        f"INSERT INTO {rollup} ({column_list}) SELECT {column_list} FROM ({select[0][0]}) WHERE {affected}",  # noqa: S608
+        parameters={"rollup": rollup},
+        settings=_SYNC_INSERT,
+    )

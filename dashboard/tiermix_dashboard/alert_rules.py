@@ -1,0 +1,254 @@
+"""Alert rules through the query API: read, normalise, and build the rule JSON the API accepts.
+
+The rule shape is issue 8's (``POST /api/v1/alerts/rules``): metric, group_by, filters, window,
+condition, min_volume, for, severity, channels, enabled. Answers are normalised tolerantly (a list, or
+``{"rules": [...]}`` / ``{"rows": [...]}``; a rule's fields flat or under ``spec``) so the page keeps
+working while the alerts API settles. Writes are not cached; the caller clears the read cache after.
+No Streamlit here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+
+from tiermix_dashboard.api_client import ApiClient
+from tiermix_dashboard.queries import frame
+
+RULES_PATH = "/api/v1/alerts/rules"
+METRICS = {
+    "frontier_share": "Frontier share (fraction of answered requests)",
+    "cost_per_request": "Cost per request (USD)",
+    "spend": "Spend in window (USD)",
+    "escalation_rate": "Escalation rate (fraction)",
+    "error_rate": "Error rate (fraction)",
+    "drift_score": "Drift score (JS distance, 0 to 1)",
+    "unpriced_share": "Unpriced share (fraction of calls)",
+}
+OPS = (">", ">=", "<", "<=")
+KINDS = {"static": "the value itself", "ratio": "value / trailing baseline", "zscore": "z-score vs baseline"}
+SEVERITIES = ("info", "warning", "critical")
+
+
+@dataclass(frozen=True, slots=True)
+class RuleForm:
+    """What the create/edit form collects; ``to_json`` renders the API body."""
+
+    name: str
+    metric: str
+    threshold: float
+    op: str = ">"
+    kind: str = "static"
+    group_by: tuple[str, ...] = ()
+    tenant: str = ""
+    route: str = ""
+    window: str = "5m"
+    for_: str = "0s"
+    min_volume: int = 0
+    severity: str = "warning"
+    channel_type: str = ""  # "", "webhook", "slack", "email"
+    channel_target: str = ""  # URL, or comma-separated addresses for email
+    enabled: bool = True
+
+    def to_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "name": self.name.strip(),
+            "metric": self.metric,
+            "group_by": list(self.group_by),
+            "filters": {
+                key: value for key, value in (("tenant", self.tenant), ("route", self.route)) if value
+            },
+            "window": self.window,
+            "condition": {"op": self.op, "threshold": self.threshold, "kind": self.kind},
+            "min_volume": self.min_volume,
+            "for": self.for_,
+            "severity": self.severity,
+            "channels": [],
+            "enabled": self.enabled,
+        }
+        target = self.channel_target.strip()
+        if self.channel_type == "email" and target:
+            body["channels"] = [{"type": "email", "to": [a.strip() for a in target.split(",") if a.strip()]}]
+        elif self.channel_type in ("webhook", "slack") and target:
+            body["channels"] = [{"type": self.channel_type, "url": target}]
+        return body
+
+
+def form_from_rule(rule: Mapping[str, Any]) -> RuleForm:
+    """Prefill the edit form from a rule as the API lists it (channels other than the first are kept
+    out of the form; editing replaces them with what the form holds)."""
+    spec = spec_of(rule)
+    condition = spec.get("condition") or {}
+    filters = spec.get("filters") or {}
+    channels = spec.get("channels") or []
+    first = channels[0] if channels else {}
+    target = ", ".join(first.get("to", [])) if first.get("type") == "email" else str(first.get("url", ""))
+    return RuleForm(
+        name=str(spec.get("name", "")),
+        metric=str(spec.get("metric", "frontier_share")),
+        threshold=float(condition.get("threshold", 0.0)),
+        op=str(condition.get("op", ">")),
+        kind=str(condition.get("kind", "static")),
+        group_by=tuple(spec.get("group_by") or ()),
+        tenant=str(filters.get("tenant") or ""),
+        route=str(filters.get("route") or ""),
+        window=str(spec.get("window", "5m")),
+        for_=str(spec.get("for", "0s")),
+        min_volume=int(spec.get("min_volume", 0)),
+        severity=str(spec.get("severity", "warning")),
+        channel_type=str(first.get("type", "")),
+        channel_target="" if target == "***" else target,
+        enabled=bool(rule.get("enabled", spec.get("enabled", True))),
+    )
+
+
+def spec_of(rule: Mapping[str, Any]) -> dict[str, Any]:
+    nested = rule.get("spec")
+    return {**rule, **nested} if isinstance(nested, dict) else dict(rule)
+
+
+def _items(body: Any, *names: str) -> list[dict[str, Any]]:
+    if isinstance(body, list):
+        return body
+    for name in names:
+        if isinstance(body, dict) and isinstance(body.get(name), list):
+            return list(body[name])
+    return []
+
+
+def list_rules(client: ApiClient) -> list[dict[str, Any]]:
+    return _items(client.get(RULES_PATH), "rules", "rows")
+
+
+def rules_table(rules: list[dict[str, Any]]) -> pd.DataFrame:
+    rows = []
+    for rule in rules:
+        spec = spec_of(rule)
+        condition = spec.get("condition") or {}
+        rows.append(
+            {
+                "id": rule.get("id"),
+                "name": spec.get("name"),
+                "enabled": bool(rule.get("enabled", True)),
+                "metric": spec.get("metric"),
+                "condition": describe_condition(condition),
+                "group_by": ", ".join(spec.get("group_by") or []) or "-",
+                "scope": ", ".join(f"{k}={v}" for k, v in (spec.get("filters") or {}).items() if v) or "all",
+                "window": spec.get("window"),
+                "for": spec.get("for"),
+                "min_volume": spec.get("min_volume"),
+                "severity": spec.get("severity"),
+                "channels": ", ".join(str(c.get("type")) for c in spec.get("channels") or []) or "none",
+            }
+        )
+    return frame(
+        rows,
+        [
+            "id",
+            "name",
+            "enabled",
+            "metric",
+            "condition",
+            "group_by",
+            "scope",
+            "window",
+            "for",
+            "min_volume",
+            "severity",
+            "channels",
+        ],
+    )
+
+
+def describe_condition(condition: Mapping[str, Any]) -> str:
+    kind = condition.get("kind", "static")
+    subject = {"ratio": "value / baseline", "zscore": "z-score"}.get(str(kind), "value")
+    return f"{subject} {condition.get('op', '?')} {condition.get('threshold', '?')}"
+
+
+def states(client: ApiClient) -> pd.DataFrame:
+    rows = _items(client.get("/api/v1/alerts/states"), "states", "rows")
+    data = frame(
+        rows,
+        [
+            "rule_id",
+            "rule",
+            "group",
+            "state",
+            "value",
+            "volume",
+            "pending_since",
+            "firing_since",
+            "last_evaluated_at",
+        ],
+    )
+    data["group"] = data["group"].map(_group_text)
+    return data
+
+
+def events(client: ApiClient, since: datetime) -> pd.DataFrame:
+    body = client.get("/api/v1/alerts/events", {"since": since.isoformat(), "limit": 500})
+    data = frame(
+        _items(body, "events", "rows"),
+        ["ts", "rule", "group", "from", "to", "value", "threshold"],
+        times=["ts"],
+    )
+    data["group"] = data["group"].map(_group_text)
+    data["instance"] = data["rule"].astype(str) + " · " + data["group"].astype(str)
+    data["summary"] = (
+        data["from"].astype(str)
+        + " → "
+        + data["to"].astype(str)
+        + " (value "
+        + data["value"].map(_short)
+        + ", threshold "
+        + data["threshold"].map(_short)
+        + ")"
+    )
+    return data
+
+
+def create_rule(client: ApiClient, form: RuleForm) -> Any:
+    return client.post(RULES_PATH, form.to_json())
+
+
+def update_rule(client: ApiClient, rule: Mapping[str, Any], form: RuleForm) -> Any:
+    """Replace a rule. Channels come back redacted (secrets as ``***``); the API keeps the stored
+    secrets for redacted values, so a form left with an empty target keeps the rule's channels."""
+    body = form.to_json()
+    original = spec_of(rule).get("channels") or []
+    if not form.channel_target.strip() and original and original[0].get("type") == form.channel_type:
+        body["channels"] = original
+    return client.put(f"{RULES_PATH}/{rule.get('id')}", body)
+
+
+def set_enabled(client: ApiClient, rule: Mapping[str, Any], enabled: bool) -> Any:
+    return client.patch(f"{RULES_PATH}/{rule.get('id')}", {"enabled": enabled})
+
+
+def delete_rule(client: ApiClient, rule_id: Any) -> Any:
+    return client.delete(f"{RULES_PATH}/{rule_id}")
+
+
+def silence(client: ApiClient, rule_id: Any, duration: str, comment: str) -> Any:
+    """Silence every group of a rule for ``duration`` (``1h``, ``1d``) from now."""
+    return client.post(
+        "/api/v1/alerts/silences", {"rule_id": rule_id, "duration": duration, "comment": comment}
+    )
+
+
+def _group_text(group: Any) -> str:
+    if isinstance(group, dict):
+        return ", ".join(f"{key}={value}" for key, value in group.items()) or "all"
+    return str(group) if group not in (None, "") else "all"
+
+
+def _short(value: Any) -> str:
+    try:
+        return f"{float(value):.4g}"
+    except (TypeError, ValueError):
+        return "n/a"

@@ -1,0 +1,84 @@
+"""Streamlit entry script: ``streamlit run dashboard/tiermix_dashboard/app.py``.
+
+The only place that reads the environment (``TIERMIX_API_URL``, ``TIERMIX_DASHBOARD_URL``,
+``TIERMIX_API_KEY``). Each run: navigation, the read key (asked for in the sidebar once the API answers
+401), the global filters, then the chosen page. Any API failure on the way ends in one clear message
+from ``components.api_error`` instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+
+import streamlit as st
+
+from tiermix_dashboard import cache, components, filters
+from tiermix_dashboard.api_client import ApiError, ApiUnauthorized
+from tiermix_dashboard.config import DashboardConfig, load_config
+
+VIEWS = Path(__file__).parent / "views"
+PAGES = (
+    ("overview.py", "Overview", ":material/dashboard:"),
+    ("tier_mix.py", "Tier mix", ":material/stacked_bar_chart:"),
+    ("cost.py", "Cost", ":material/payments:"),
+    ("escalations.py", "Escalations", ":material/trending_up:"),
+    ("drift.py", "Drift", ":material/swap_calls:"),
+    ("alerts.py", "Alerts", ":material/notifications:"),
+    ("prices.py", "Prices & tiers", ":material/sell:"),
+    ("calls.py", "Calls", ":material/list:"),
+)
+_NEEDS_KEY = "api_needs_key"
+_KEY_INPUT = "api_key_input"
+
+
+def main() -> None:
+    config = load_config(os.environ)
+    st.set_page_config(page_title="tiermix", page_icon=":material/stacked_bar_chart:", layout="wide")
+    pages = [
+        st.Page(VIEWS / file, title=title, icon=icon, default=index == 0)
+        for index, (file, title, icon) in enumerate(PAGES)
+    ]
+    page = st.navigation(pages)
+    st.sidebar.markdown("**tiermix** · model mix")
+    cache.use_connection(cache.Connection(config.api_url, _read_key(config)))
+    try:
+        now = datetime.now(timezone.utc)
+        options = cache.load("dimensions", filters.preset_range("1h", now)[1])
+        components.use_filters(filters.sidebar_filters(options, now))
+        page.run()
+    except ApiUnauthorized as exc:
+        if not st.session_state.get(_NEEDS_KEY):
+            st.session_state[_NEEDS_KEY] = True
+            st.rerun()  # show the key input at the top of the sidebar
+        components.api_error(exc)
+    except ApiError as exc:
+        components.api_error(exc)
+    _sidebar_footer(config)
+
+
+def _read_key(config: DashboardConfig) -> str | None:
+    """The key typed in the sidebar wins over ``TIERMIX_API_KEY``; asked for only once the API wants one."""
+    if st.session_state.get(_NEEDS_KEY) or st.session_state.get(_KEY_INPUT):
+        typed = st.sidebar.text_input(
+            "Read API key",
+            type="password",
+            key=_KEY_INPUT,
+            help="A key with scope read (tiermix keys create --scope read). A tenant-bound key shows that "
+            "tenant only.",
+        )
+        if typed.strip():
+            return typed.strip()
+    return config.api_key
+
+
+def _sidebar_footer(config: DashboardConfig) -> None:
+    st.sidebar.divider()
+    if st.sidebar.button("Refresh data", icon=":material/refresh:", help="Numbers are cached for a minute."):
+        cache.forget()
+        st.rerun()
+    st.sidebar.caption(f"API: {config.api_url}")
+
+
+main()

@@ -1,0 +1,64 @@
+"""The one module that caches: the API client per (URL, key), and query results for a short TTL.
+
+Every page reads through ``load(query, ...)``: the query function's name and arguments, plus the API
+URL and key, make the cache key, so two read keys bound to different tenants never share an answer.
+Errors are not cached (Streamlit re-raises and forgets), so a page recovers as soon as the API does.
+Writes (alert rules) go through ``client()`` directly and then ``forget()`` cached answers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import streamlit as st
+
+from tiermix_dashboard import queries
+from tiermix_dashboard.api_client import ApiClient
+
+FRAME_TTL_S = 60
+_CONNECTION_KEY = "tiermix_connection"
+
+
+@dataclass(frozen=True, slots=True)
+class Connection:
+    api_url: str
+    api_key: str | None
+
+
+def use_connection(connection: Connection) -> None:
+    """Called by the entry script each run: the connection every page of this session reads through."""
+    st.session_state[_CONNECTION_KEY] = connection
+
+
+def connection() -> Connection:
+    value: Connection = st.session_state[_CONNECTION_KEY]
+    return value
+
+
+@st.cache_resource(show_spinner=False)
+def _client(api_url: str, api_key: str | None) -> ApiClient:
+    return ApiClient(api_url, api_key)
+
+
+def client() -> ApiClient:
+    current = connection()
+    return _client(current.api_url, current.api_key)
+
+
+@st.cache_data(ttl=FRAME_TTL_S, show_spinner=False, max_entries=1024)
+def _run(api_url: str, api_key: str | None, name: str, args: tuple[Any, ...], kwargs: tuple[Any, ...]) -> Any:
+    return getattr(queries, name)(_client(api_url, api_key), *args, **dict(kwargs))
+
+
+def load(name: str, *args: Any, **kwargs: Any) -> Any:
+    """``queries.<name>(client, *args, **kwargs)``, cached for ``FRAME_TTL_S`` seconds."""
+    if not callable(getattr(queries, name, None)):
+        raise AttributeError(f"no query named {name!r}")
+    current = connection()
+    return _run(current.api_url, current.api_key, name, args, tuple(sorted(kwargs.items())))
+
+
+def forget() -> None:
+    """Drop cached answers (after a write, or when the user asks for fresh numbers)."""
+    _run.clear()

@@ -1,0 +1,243 @@
+"""DataFrame → Plotly figure. Pure: no I/O, no Streamlit.
+
+Every figure has a title, axis titles that carry the unit, and hover text with the exact values.
+Tiers keep one colour everywhere (small green, mid amber, frontier red) so a reader learns it once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+import plotly.graph_objects as go
+
+TIER_ORDER = ("small", "mid", "frontier")
+TIER_COLOURS = {"small": "#2e9e5b", "mid": "#e0a526", "frontier": "#d1495b", "unknown": "#8a8f98"}
+_PALETTE = ("#3b6fb6", "#e07b39", "#6a4c93", "#1b998b", "#c44569", "#8d6e63", "#5c7cfa", "#20c997")
+_TIME_AXIS = "Time (UTC)"
+
+
+def ordered_keys(keys: Sequence[str]) -> list[str]:
+    """Tiers in their cost order first, then anything else alphabetically."""
+    known = [tier for tier in TIER_ORDER if tier in keys]
+    return known + sorted(str(key) for key in set(keys) - set(known))
+
+
+def colour_for(key: str, index: int) -> str:
+    return TIER_COLOURS.get(key, _PALETTE[index % len(_PALETTE)])
+
+
+def _layout(fig: go.Figure, title: str, x_title: str, y_title: str, *, height: int = 360) -> go.Figure:
+    fig.update_layout(
+        title={"text": title, "x": 0.0, "xanchor": "left"},
+        xaxis_title=x_title,
+        yaxis_title=y_title,
+        height=height,
+        margin={"l": 10, "r": 10, "t": 50, "b": 10},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1.0},
+        hovermode="x unified",
+    )
+    return fig
+
+
+def trend(
+    frame: pd.DataFrame, *, x: str, y: str, title: str, y_title: str, y_format: str, series: str | None = None
+) -> go.Figure:
+    """Line chart over time; ``y_format`` is a d3 format (``$,.2f``, ``.1%``, ``,d``)."""
+    fig = go.Figure()
+    groups = [(None, frame)] if series is None else list(frame.groupby(series, sort=False))
+    keys = [str(key) for key, _ in groups]
+    order = ordered_keys(keys) if series is not None else keys
+    by_key = {str(key): part for key, part in groups}
+    for index, key in enumerate(order):
+        part = by_key[key].sort_values(x)
+        name = y_title if series is None else key
+        fig.add_scatter(
+            x=part[x],
+            y=part[y],
+            mode="lines+markers",
+            name=name,
+            line={"color": colour_for(key, index)},
+            hovertemplate=f"{name}: %{{y:{y_format}}}<extra></extra>",
+        )
+    fig.update_yaxes(tickformat=y_format, rangemode="tozero")
+    return _layout(fig, title, _TIME_AXIS, y_title)
+
+
+def stacked_share(frame: pd.DataFrame, *, x: str, key: str, value: str, title: str, unit: str) -> go.Figure:
+    """100%-stacked area: each bucket's ``value`` split by ``key``; hover shows share and amount."""
+    totals = frame.groupby(x)[value].transform("sum")
+    data = frame.assign(_share=(frame[value] / totals.where(totals > 0)).fillna(0.0))
+    fig = go.Figure()
+    for index, name in enumerate(ordered_keys(list(data[key].astype(str).unique()))):
+        part = data[data[key].astype(str) == name].sort_values(x)
+        fig.add_scatter(
+            x=part[x],
+            y=part["_share"],
+            name=name,
+            stackgroup="one",
+            mode="lines",
+            line={"width": 0.5, "color": colour_for(name, index)},
+            customdata=part[[value]],
+            hovertemplate=f"{name}: %{{y:.1%}} (%{{customdata[0]:,.4~f}} {unit})<extra></extra>",
+        )
+    fig.update_yaxes(tickformat=".0%", range=[0, 1])
+    return _layout(fig, title, _TIME_AXIS, f"Share of {unit}")
+
+
+def bars(
+    frame: pd.DataFrame,
+    *,
+    x: str,
+    y: str,
+    title: str,
+    x_title: str,
+    y_title: str,
+    y_format: str,
+    colour: str | None = None,
+    horizontal: bool = False,
+    grouped: bool = False,
+) -> go.Figure:
+    """Bar chart; ``colour`` splits bars into stacked (or ``grouped``) series; tiers keep their colours
+    and, on a category axis, their cost order."""
+    fig = go.Figure()
+    groups = [(y_title, frame)] if colour is None else list(frame.groupby(colour, sort=False))
+    names = [str(name) for name, _ in groups]
+    by_name = {str(name): part for name, part in groups}
+    for index, name in enumerate(ordered_keys(names) if colour else names):
+        part = by_name[name]
+        values = part[y]
+        labels = part[x] if pd.api.types.is_datetime64_any_dtype(part[x]) else part[x].astype(str)
+        fig.add_bar(
+            x=values if horizontal else labels,
+            y=labels if horizontal else values,
+            name=name,
+            orientation="h" if horizontal else "v",
+            marker_color=colour_for(name, index),
+            hovertemplate=f"{name}: %{{{'x' if horizontal else 'y'}:{y_format}}}<extra></extra>",
+        )
+    fig.update_layout(barmode="group" if grouped else "stack", showlegend=colour is not None)
+    value_axis, category_axis = (
+        (fig.update_xaxes, fig.update_yaxes) if horizontal else (fig.update_yaxes, fig.update_xaxes)
+    )
+    value_axis(tickformat=y_format)
+    categories = [str(label) for label in frame[x].unique()] if not frame.empty else []
+    if (
+        categories
+        and set(categories) & set(TIER_ORDER)
+        and not pd.api.types.is_datetime64_any_dtype(frame[x])
+    ):
+        category_axis(categoryorder="array", categoryarray=ordered_keys(categories))
+    if horizontal:
+        fig.update_yaxes(autorange="reversed")
+        fig = _layout(fig, title, y_title, x_title, height=max(260, 60 + 28 * frame[x].nunique()))
+        return fig.update_layout(hovermode="y unified")
+    return _layout(fig, title, x_title, y_title)
+
+
+def flow(frame: pd.DataFrame, *, source: str, target: str, value: str, title: str, unit: str) -> go.Figure:
+    """Sankey from ``source`` to ``target`` (first-attempt tier → answering tier)."""
+    left = [f"{name} (first)" for name in ordered_keys(list(frame[source].astype(str).unique()))]
+    right = [f"{name} (answered)" for name in ordered_keys(list(frame[target].astype(str).unique()))]
+    labels = left + right
+    index = {label: position for position, label in enumerate(labels)}
+    colours = [colour_for(label.split(" ")[0], position) for position, label in enumerate(labels)]
+    fig = go.Figure(
+        go.Sankey(
+            node={"label": labels, "color": colours, "pad": 18},
+            link={
+                "source": [index[f"{name} (first)"] for name in frame[source].astype(str)],
+                "target": [index[f"{name} (answered)"] for name in frame[target].astype(str)],
+                "value": frame[value].tolist(),
+                "hovertemplate": f"%{{source.label}} → %{{target.label}}: %{{value:,d}} {unit}"
+                "<extra></extra>",
+            },
+        )
+    )
+    margin = {"l": 10, "r": 10, "t": 50, "b": 10}
+    fig.update_layout(title={"text": title, "x": 0.0}, height=340, margin=margin)
+    return fig
+
+
+def heatmap(
+    frame: pd.DataFrame,
+    *,
+    x: str,
+    y: str,
+    z: str,
+    title: str,
+    x_title: str,
+    y_title: str,
+    z_title: str,
+    z_format: str = ".3f",
+) -> go.Figure:
+    pivot = frame.pivot_table(index=y, columns=x, values=z, aggfunc="max")
+    fig = go.Figure(
+        go.Heatmap(
+            z=pivot.values,
+            x=[str(column) for column in pivot.columns],
+            y=[str(row) for row in pivot.index],
+            colorscale="YlOrRd",
+            zmin=0,
+            colorbar={"title": {"text": z_title}},
+            hovertemplate=f"{y_title}: %{{y}}<br>{x_title}: %{{x}}<br>{z_title}: %{{z:{z_format}}}"
+            "<extra></extra>",
+        )
+    )
+    fig.update_layout(hovermode="closest")
+    fig.update_xaxes(type="category")  # day labels, not a time axis: one cell per day
+    return _layout(fig, title, x_title, y_title, height=max(280, 80 + 30 * len(pivot.index)))
+
+
+def events(
+    frame: pd.DataFrame, *, x: str, y: str, colour: str, text: str, title: str, y_title: str
+) -> go.Figure:
+    """Markers on a time axis (alert transitions, new-model events); hover shows ``text``."""
+    fig = go.Figure()
+    for index, (name, part) in enumerate(frame.groupby(colour, sort=True)):
+        fig.add_scatter(
+            x=part[x],
+            y=part[y].astype(str),
+            mode="markers",
+            name=str(name),
+            text=part[text],
+            marker={"size": 11, "color": _event_colour(str(name), index)},
+            hovertemplate="%{x|%Y-%m-%d %H:%M} UTC<br>%{text}<extra></extra>",
+        )
+    fig.update_layout(hovermode="closest")
+    return _layout(fig, title, _TIME_AXIS, y_title, height=max(260, 80 + 30 * frame[y].nunique()))
+
+
+_STATE_COLOURS = {
+    "firing": "#d1495b",
+    "pending": "#e0a526",
+    "resolved": "#2e9e5b",
+    "ok": "#2e9e5b",
+    "no_data": "#8a8f98",
+}
+
+
+def _event_colour(name: str, index: int) -> str:
+    return _STATE_COLOURS.get(name, _PALETTE[index % len(_PALETTE)])
+
+
+def waterfall(
+    steps: Sequence[tuple[str, float | None, str]], *, title: str, y_title: str, y_format: str
+) -> go.Figure:
+    """Start, signed contributions, end: ``steps`` = (label, value, "absolute" | "relative" | "total")."""
+    fig = go.Figure(
+        go.Waterfall(
+            x=[label for label, _, _ in steps],
+            y=[value or 0.0 for _, value, _ in steps],
+            measure=[measure for _, _, measure in steps],
+            texttemplate=f"%{{y:{y_format}}}",
+            textposition="outside",
+            hovertemplate=f"%{{x}}: %{{y:{y_format}}}<extra></extra>",
+            increasing={"marker": {"color": TIER_COLOURS["frontier"]}},
+            decreasing={"marker": {"color": TIER_COLOURS["small"]}},
+            totals={"marker": {"color": "#3b6fb6"}},
+        )
+    )
+    fig.update_yaxes(tickformat=y_format)
+    fig.update_layout(hovermode="closest", showlegend=False)
+    return _layout(fig, title, "", y_title)

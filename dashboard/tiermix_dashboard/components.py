@@ -1,0 +1,222 @@
+"""Widgets every page shares: a chart or table with its CSV download, KPI rows, empty and error states.
+
+Page files stay thin by calling these; anything a FinOps user reads twice (the empty-state snippet,
+the wording of an API failure) is written once here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from tiermix_dashboard.api_client import ApiError, ApiForbidden, ApiNotFound, ApiUnauthorized, ApiUnreachable
+from tiermix_dashboard.filters import Filters
+from tiermix_dashboard.kpis import Kpi
+
+_FILTERS_KEY = "tiermix_filters"
+
+FIRST_CALL_SNIPPET = """\
+# pip install tiermix ; export TIERMIX_ENDPOINT=http://127.0.0.1:4318
+import tiermix
+from openai import OpenAI
+
+tiermix.init(service="support-bot")          # reads TIERMIX_ENDPOINT / TIERMIX_API_KEY
+client = OpenAI()
+
+@tiermix.observe(route="support.answer")     # one call record per LLM call, tagged with the route
+def answer(question: str) -> str:
+    with tiermix.context(tenant="acme"):
+        reply = client.chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": question}]
+        )
+    return reply.choices[0].message.content
+"""
+
+
+def use_filters(filters: Filters) -> None:
+    st.session_state[_FILTERS_KEY] = filters
+
+
+def current_filters() -> Filters:
+    value: Filters = st.session_state[_FILTERS_KEY]
+    return value
+
+
+def page_header(title: str, caption: str) -> Filters:
+    """Title, what the page answers, and the scope it is showing; returns the current filters."""
+    filters = current_filters()
+    st.title(title)
+    scope = [f"**{filters.label}**"]
+    scope += [
+        f"{name} **{value}**"
+        for name, value in (
+            ("tenant", filters.tenant),
+            ("route", filters.route),
+            ("environment", filters.environment),
+        )
+        if value
+    ]
+    st.caption(f"{caption} Showing {', '.join(scope)} (times in UTC).")
+    return filters
+
+
+def kpi_row(kpis: Sequence[Kpi], per_row: int = 4) -> None:
+    for first in range(0, len(kpis), per_row):
+        columns = st.columns(per_row)
+        for column, kpi in zip(columns, kpis[first : first + per_row], strict=False):
+            column.metric(
+                kpi.label, kpi.text, kpi.delta, delta_color=kpi.delta_colour, help=kpi.help, border=True
+            )
+
+
+def chart(fig: go.Figure, data: pd.DataFrame, name: str) -> None:
+    """A Plotly chart with the CSV of the data behind it."""
+    st.plotly_chart(fig, key=f"chart_{name}", config={"displaylogo": False})
+    download(data, name)
+
+
+def table(
+    data: pd.DataFrame,
+    name: str,
+    *,
+    column_config: dict[str, Any] | None = None,
+    height: int | Literal["auto"] = "auto",
+) -> None:
+    st.dataframe(data, hide_index=True, column_config=column_config, key=f"table_{name}", height=height)
+    download(data, name)
+
+
+def download(data: pd.DataFrame, name: str) -> None:
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    st.download_button(
+        "Download CSV",
+        data.to_csv(index=False).encode(),
+        file_name=f"tiermix-{slug}.csv",
+        mime="text/csv",
+        key=f"csv_{slug}",
+        on_click="ignore",
+        icon=":material/download:",
+    )
+
+
+def no_data(what: str) -> None:
+    st.info(f"No {what} in this range and scope. Widen the time range or clear the tenant/route filters.")
+
+
+def empty_state(filters: Filters, what: str) -> None:
+    """Nothing in range: onboarding if the API has never seen a call, else a hint to widen the filters."""
+    from tiermix_dashboard import cache
+
+    seen = cache.load("dimensions", filters.end)
+    if seen["tenant"] or seen["route"]:
+        no_data(what)
+    else:
+        first_call_help()
+
+
+def first_call_help() -> None:
+    """The empty state: nothing was ever recorded, so show how to send the first call."""
+    st.info(
+        "**No LLM calls recorded yet.** Instrument the function that calls your model and the first "
+        "calls show up here within seconds. `tiermix.instrument()` patches the OpenAI and Anthropic "
+        "clients instead, and `tiermix demo` sends realistic demo traffic."
+    )
+    st.code(FIRST_CALL_SNIPPET, language="python")
+
+
+def api_error(exc: ApiError) -> None:
+    """One clear message per failure kind; never a traceback."""
+    if isinstance(exc, ApiUnreachable):
+        st.error(
+            f"**The tiermix API is not reachable.** {exc}.\n\nStart it with `tiermix up` (or `tiermix "
+            "collector`), or point the dashboard at it with `TIERMIX_API_URL`.",
+            icon=":material/cloud_off:",
+        )
+    elif isinstance(exc, ApiUnauthorized):
+        st.warning(
+            "**This tiermix API requires a read key.** Enter one in the sidebar (create it with "
+            f"`tiermix keys create --scope read`). The API said: {exc}",
+            icon=":material/key:",
+        )
+    elif isinstance(exc, ApiForbidden):
+        st.warning(f"**Not allowed with this key.** {exc}", icon=":material/block:")
+    elif isinstance(exc, ApiNotFound):
+        st.warning(f"**Not available on this API.** {exc}", icon=":material/help:")
+    else:
+        st.error(f"**The API could not answer.** {exc}", icon=":material/error:")
+
+
+def money_column(label: str, help_text: str | None = None) -> Any:
+    """Amounts of money (spend, savings): dollars and cents."""
+    return st.column_config.NumberColumn(label, format="dollar", help=help_text)
+
+
+def unit_money_column(label: str, help_text: str | None = None) -> Any:
+    """Small per-unit amounts (per request, per call) need more than cents."""
+    return st.column_config.NumberColumn(label, format="$%.4f", help=help_text)
+
+
+def share_column(label: str, help_text: str | None = None) -> Any:
+    return st.column_config.NumberColumn(label, format="percent", help=help_text)
+
+
+CALL_TABLE_COLUMNS = (
+    "ts",
+    "tenant",
+    "route",
+    "attempt",
+    "tier",
+    "model",
+    "provider",
+    "status",
+    "escalated",
+    "escalation_reason",
+    "final",
+    "input_tokens",
+    "output_tokens",
+    "cost_usd",
+    "unpriced",
+    "duration_ms",
+    "request_id",
+)
+CALL_COLUMN_CONFIG: dict[str, Any] = {
+    "ts": st.column_config.DatetimeColumn("Time (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+    "tenant": "Tenant",
+    "route": "Route",
+    "attempt": "Attempt",
+    "tier": "Tier",
+    "model": "Model",
+    "provider": "Provider",
+    "status": "Status",
+    "escalated": "Escalated",
+    "escalation_reason": "Reason",
+    "final": "Answered",
+    "input_tokens": "Input tokens",
+    "output_tokens": "Output tokens",
+    "cost_usd": st.column_config.NumberColumn("Cost (USD)", format="$%.6f"),
+    "unpriced": "Unpriced",
+    "duration_ms": st.column_config.NumberColumn("Latency (ms)", format="%.0f"),
+    "request_id": "Request id",
+}
+
+
+def cascade(detail: dict[str, Any]) -> None:
+    """One logical request: its outcome in a sentence, then every attempt in order."""
+    attempts: pd.DataFrame = detail["attempts"]
+    outcome = (
+        f"answered by **{detail.get('final_model')}** ({detail.get('final_tier')} tier)"
+        if detail.get("answered")
+        else "**not answered** (every attempt failed)"
+    )
+    st.markdown(
+        f"Request `{detail.get('request_id')}` · tenant **{detail.get('tenant')}** · route "
+        f"**{detail.get('route')}** · {detail.get('calls')} attempt(s) · total cost "
+        f"**${float(detail.get('cost_usd') or 0):,.6f}** · {outcome}."
+    )
+    columns = [column for column in CALL_TABLE_COLUMNS if column not in ("tenant", "route", "request_id")]
+    table(attempts[columns], f"request {detail.get('request_id')}", column_config=CALL_COLUMN_CONFIG)

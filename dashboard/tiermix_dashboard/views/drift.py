@@ -1,0 +1,95 @@
+"""Drift: is the model mix of each route moving away from its usual mix, did a new model appear, and is
+a change in frontier share due to traffic moving between routes or to routing within them?"""
+
+from __future__ import annotations
+
+import streamlit as st
+from tiermix_dashboard import cache, charts, components, kpis
+
+WINDOWS = {"1h": "Last hour", "6h": "Last 6 hours", "1d": "Last day", "7d": "Last 7 days"}
+
+filters = components.page_header(
+    "Drift", "Model mix of each route against its trailing 7-day baseline (Jensen-Shannon distance)."
+)
+daily = cache.load("drift_by_day", filters)
+if daily.empty:
+    components.empty_state(filters, "calls")
+else:
+    components.chart(
+        charts.heatmap(
+            daily,
+            x="day",
+            y="route",
+            z="js_distance",
+            x_title="Day (UTC)",
+            y_title="Route",
+            title="Daily drift score by route (worst tenant)",
+            z_title="JS distance (0 to 1)",
+        ),
+        daily,
+        "drift by route and day",
+    )
+    st.caption(
+        "Each day's model mix against the 7 days before it. 0 = same mix, 1 = no model in common; "
+        "0.1 and above is flagged as drift."
+    )
+
+    st.subheader("New models")
+    events = kpis.new_model_events(daily)
+    if events.empty:
+        st.success("No route started using a model it had not used in its 7-day baseline.")
+    else:
+        components.table(
+            events,
+            "new model events",
+            column_config={
+                "day": "Day (UTC)",
+                "tenant": "Tenant",
+                "route": "Route",
+                "model": "New model",
+                "current_calls": "Calls that day",
+            },
+        )
+
+    st.subheader("Why did the frontier share change?")
+    window = st.segmented_control(
+        "Current window",
+        list(WINDOWS),
+        format_func=WINDOWS.__getitem__,
+        default="1d",
+        required=True,
+        key="drift_window",
+    )
+    answer = cache.load("drift", filters, window=window, baseline="7d")
+    share = answer["frontier_share"]
+    components.chart(
+        charts.waterfall(
+            kpis.decomposition_steps(share),
+            y_format=".1%",
+            y_title="Frontier share (%)",
+            title="Frontier share: baseline → traffic shift → routing shift → now",
+        ),
+        answer["segments"],
+        f"frontier share decomposition {window}",
+    )
+    st.caption(
+        "**Traffic shift**: routes' share of requests changed (e.g. more traffic to a route that "
+        "needs the frontier tier). **Routing shift**: the routes themselves sent more or fewer "
+        "requests to the frontier tier."
+    )
+    components.table(
+        answer["rows"],
+        f"drift by segment {window}",
+        column_config={
+            "tenant": "Tenant",
+            "route": "Route",
+            "baseline_calls": "Baseline calls",
+            "current_calls": "Window calls",
+            "js_distance": st.column_config.NumberColumn("JS distance", format="%.3f"),
+            "psi": st.column_config.NumberColumn("PSI", format="%.3f"),
+            "drifted": "Drifted",
+            "new_models": "New models",
+            "frontier_share_baseline": components.share_column("Frontier share (baseline)"),
+            "frontier_share_current": components.share_column("Frontier share (window)"),
+        },
+    )

@@ -1,0 +1,86 @@
+"""Overview: the headline numbers with their change, trends, and the segments that moved most."""
+
+from __future__ import annotations
+
+import streamlit as st
+from tiermix_dashboard import cache, charts, components, kpis
+from tiermix_dashboard import filters as filters_module
+
+filters = components.page_header("Overview", "Where LLM money goes, and whether routing works.")
+previous = filters.previous()
+summary, summary_before = cache.load("summary", filters), cache.load("summary", previous)
+
+if not summary.get("calls"):
+    components.empty_state(filters, "calls")
+else:
+    health, health_before = cache.load("data_health", filters), cache.load("data_health", previous)
+    current = {**summary, "sdk_dropped": health.get("sdk_dropped")}
+    before = {**summary_before, "sdk_dropped": health_before.get("sdk_dropped")}
+    components.kpi_row(kpis.headline_kpis(current, before))
+    st.caption(f"Changes compare with the previous period of equal length ({previous.range_text}).")
+
+    mix = cache.load("mix", filters, by="tier")
+    bucket = filters_module.INTERVALS[filters.interval()]
+    trend = kpis.complete_buckets(kpis.trend_from_mix(mix), filters.start, filters.end, bucket)
+    left, right = st.columns(2)
+    with left:
+        components.chart(
+            charts.bars(
+                mix,
+                x="bucket",
+                y="cost_usd",
+                colour="key",
+                title="Spend by tier",
+                x_title="Time (UTC)",
+                y_title="Spend (USD)",
+                y_format="$,.2f",
+            ),
+            mix[["bucket", "key", "cost_usd", "calls", "requests"]],
+            "overview spend by tier",
+        )
+    with right:
+        components.chart(
+            charts.trend(
+                trend,
+                x="bucket",
+                y="frontier_share",
+                title="Frontier share of answered requests",
+                y_title="Frontier share (%)",
+                y_format=".1%",
+            ),
+            trend,
+            "overview frontier share",
+        )
+    components.chart(
+        charts.trend(
+            trend, x="bucket", y="requests", title="Requests over time", y_title="Requests", y_format=",d"
+        ),
+        trend,
+        "overview requests",
+    )
+
+    st.caption("Trend lines leave out the first and the current bucket when they are only partly filled.")
+
+    st.subheader("Top movers")
+    st.caption("Tenant and route segments whose spend changed most against the previous period.")
+    movers = kpis.top_movers(
+        cache.load("summary_by", filters, "tenant,route"), cache.load("summary_by", previous, "tenant,route")
+    )
+    components.table(
+        movers,
+        "overview top movers",
+        column_config={
+            "tenant": "Tenant",
+            "route": "Route",
+            "requests": "Requests",
+            "requests_previous": "Requests (prev.)",
+            "cost_usd": components.money_column("Spend"),
+            "cost_usd_previous": components.money_column("Spend (prev.)"),
+            "spend_change_usd": components.money_column("Spend change"),
+            "frontier_share": components.share_column("Frontier share"),
+            "frontier_share_previous": components.share_column("Frontier share (prev.)"),
+            "frontier_share_change_pp": st.column_config.NumberColumn(
+                "Frontier share change", format="%+.1f pp"
+            ),
+        },
+    )

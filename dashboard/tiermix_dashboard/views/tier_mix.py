@@ -1,0 +1,98 @@
+"""Tier mix: how calls, tokens and spend split across tiers over time, per tenant or route, and which
+models make up a tier."""
+
+from __future__ import annotations
+
+import streamlit as st
+from tiermix_dashboard import cache, charts, components
+
+MEASURES = {"calls": ("Calls", "calls"), "tokens": ("Tokens", "tokens"), "cost_usd": ("Cost", "USD")}
+SEGMENT_LIMIT = 12
+
+filters = components.page_header("Tier mix", "Share of calls, tokens or cost served by each tier.")
+measure = st.segmented_control(
+    "Measure",
+    list(MEASURES),
+    format_func=lambda key: MEASURES[key][0],
+    default="calls",
+    required=True,
+    key="mix_measure",
+)
+label, unit = MEASURES[measure]
+mix = cache.load("mix", filters, by="tier")
+if mix.empty:
+    components.empty_state(filters, "calls")
+else:
+    components.chart(
+        charts.stacked_share(
+            mix, x="bucket", key="key", value=measure, title=f"Tier share of {label.lower()}", unit=unit
+        ),
+        mix[["bucket", "key", "calls", "tokens", "cost_usd", "share_calls", "share_cost"]],
+        f"tier share {measure}",
+    )
+
+    st.subheader("By tenant or route")
+    dimension = st.segmented_control(
+        "Compare",
+        ["tenant", "route"],
+        format_func=str.title,
+        default="route",
+        required=True,
+        key="mix_dimension",
+    )
+    options = cache.load("dimensions", filters.end)[dimension]
+    chosen = getattr(filters, dimension)
+    values = [chosen] if chosen else options
+    segments = cache.load("mix_by_segment", filters, dimension, values, SEGMENT_LIMIT)
+    if segments.empty:
+        components.no_data("calls")
+    else:
+        components.chart(
+            charts.bars(
+                segments,
+                x=dimension,
+                y=f"share_{measure}",
+                colour="key",
+                horizontal=True,
+                y_format=".0%",
+                title=f"Tier share of {label.lower()} by {dimension}",
+                x_title=dimension.title(),
+                y_title=f"Share of {unit}",
+            ),
+            segments,
+            f"tier share by {dimension}",
+        )
+        if len(options) > SEGMENT_LIMIT and not chosen:
+            st.caption(f"Showing {SEGMENT_LIMIT} of {len(options)} {dimension}s; pick one in the sidebar.")
+
+    st.subheader("Models within a tier")
+    tiers = charts.ordered_keys(list(mix["key"].astype(str).unique()))
+    tier = st.selectbox("Tier", tiers, index=len(tiers) - 1, key="mix_tier")
+    models = cache.load("mix", filters, by="model", tier=tier)
+    left, right = st.columns([1, 1])
+    with left:
+        components.chart(
+            charts.stacked_share(
+                models,
+                x="bucket",
+                key="key",
+                value=measure,
+                unit=unit,
+                title=f"Models within the {tier} tier ({label.lower()})",
+            ),
+            models[["bucket", "key", "calls", "tokens", "cost_usd"]],
+            f"models in {tier}",
+        )
+    with right:
+        totals = cache.load("mix_totals", filters, "model", tier=tier)
+        components.table(
+            totals[["key", "calls", "requests", "tokens", "cost_usd"]],
+            f"model totals {tier}",
+            column_config={
+                "key": "Model",
+                "calls": "Calls",
+                "requests": "Requests (first attempt)",
+                "tokens": "Tokens",
+                "cost_usd": components.money_column("Spend"),
+            },
+        )

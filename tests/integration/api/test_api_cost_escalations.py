@@ -1,0 +1,125 @@
+"""/cost (mean, p50, p95, savings) and /escalations against the rows, recomputed in Python."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from genai_prices import Usage, calc_price
+
+from tests.integration.api import reference as ref
+from tests.integration.api.seeded import Api
+from tests.support.calls import CallRow
+
+PROVIDERS = {"claude-opus-4-1": "anthropic", "gpt-5": "openai", "gpt-4o": "openai"}
+
+
+def list_price(model: str, row: CallRow, at) -> float:  # type: ignore[no-untyped-def]
+    usage = Usage(
+        input_tokens=row.input_tokens,
+        cache_read_tokens=row.cache_read_tokens,
+        output_tokens=row.output_tokens,
+    )
+    return float(
+        calc_price(usage, model, provider_id=PROVIDERS[model], genai_request_timestamp=at).total_price
+    )
+
+
+def test_cost_per_request_mean_and_percentiles_count_cascades_whole(api: Api) -> None:
+    start, end = api.start + timedelta(minutes=11, seconds=5), api.end - timedelta(minutes=7)
+    got = api.get("/api/v1/cost", start=start, end=end, group_by="tenant")
+    assert got["percentile_sample_rate"] == 1 and got["savings_is_estimate"] is True
+    assert [row["tenant"] for row in got["rows"]] == sorted({r.tenant for r in api.rows})
+    for row in got["rows"]:
+        rows = ref.in_range(api.rows, start, end, tenant=row["tenant"])
+        costs = ref.request_costs(rows)
+        assert row["requests"] == sum(r.attempt == 0 for r in rows)
+        assert row["cost_usd"] == pytest.approx(sum(r.cost_usd for r in rows))
+        assert row["cost_per_request_usd"] == pytest.approx(sum(costs) / row["requests"])
+        assert row["p50_usd"] == pytest.approx(ref.quantile_exact(costs, 0.5))
+        assert row["p95_usd"] == pytest.approx(ref.quantile_exact(costs, 0.95))
+        assert row["escalation_overhead_usd"] == pytest.approx(sum(r.cost_usd for r in rows if r.escalated))
+        assert row["unpriced_calls"] == sum(r.unpriced for r in rows)
+
+
+def test_a_three_attempt_cascade_costs_the_sum_of_its_attempts(api: Api) -> None:
+    cascade = next(r for r in api.rows if r.attempt == 2)
+    attempts = [r for r in api.rows if r.request_id == cascade.request_id]
+    got = api.get(f"/api/v1/requests/{cascade.request_id:016x}")
+    assert got["calls"] == len(attempts) == 3
+    assert [a["attempt"] for a in got["attempts"]] == [0, 1, 2]
+    assert got["cost_usd"] == pytest.approx(sum(r.cost_usd for r in attempts))
+    assert got["escalated"] == any(r.escalated for r in attempts)
+    assert got["failovers"] == sum(r.failover for r in attempts)
+
+
+def test_cost_by_hour_buckets_give_the_mean_per_bucket(api: Api) -> None:
+    start, end = api.start, api.end
+    got = api.get("/api/v1/cost", start=start, end=end, interval="1h")
+    assert got["percentile_sample_rate"] is None
+    for row in got["rows"]:
+        bucket_rows = [
+            r
+            for r in ref.in_range(api.rows, start, end)
+            if ref.floor_to(r.ts, "1h").strftime("%Y-%m-%dT%H:%M:%SZ") == row["bucket"]
+        ]
+        assert row["calls"] == len(bucket_rows)
+        assert row["cost_usd"] == pytest.approx(sum(r.cost_usd for r in bucket_rows))
+    assert sum(row["calls"] for row in got["rows"]) == len(ref.in_range(api.rows, start, end))
+
+
+def test_savings_reprice_answering_attempts_at_each_routes_top_tier_model(api: Api) -> None:
+    start, end = api.start, api.end
+    rows = ref.in_range(api.rows, start, end)
+    baseline, actual = ref.savings(rows, lambda model, row: list_price(model, row, end))
+    got = api.get("/api/v1/summary", start=start, end=end)
+    assert got["baseline_cost_usd"] == pytest.approx(baseline, rel=1e-6)
+    assert got["savings_usd"] == pytest.approx(baseline - actual, rel=1e-6)
+    assert set(got["baseline_models"]) == {
+        ref.baseline_model(rows, route) for route in {r.route for r in rows}
+    }
+
+
+def test_savings_use_the_baseline_model_given_per_route(api: Api) -> None:
+    start, end = api.start, api.end
+    rows = ref.in_range(api.rows, start, end, route="summarize")
+    got = api.get(
+        "/api/v1/cost", start=start, end=end, group_by="route", **{"baseline_model.summarize": "gpt-4o"}
+    )
+    row = next(r for r in got["rows"] if r["route"] == "summarize")
+    expected = sum(list_price("gpt-4o", r, end) for r in rows if r.final and not r.unpriced)
+    assert row["baseline_models"] == ["gpt-4o"]
+    assert row["baseline_cost_usd"] == pytest.approx(expected, rel=1e-6)
+    other = next(r for r in got["rows"] if r["route"] != "summarize")
+    assert other["baseline_models"] != ["gpt-4o"]
+
+
+def test_escalation_rate_and_reasons_keep_failovers_apart(api: Api) -> None:
+    start, end = api.start + timedelta(seconds=30), api.end
+    got = api.get("/api/v1/escalations", start=start, end=end, group_by="route")
+    for row in got["rows"]:
+        rows = ref.in_range(api.rows, start, end, route=row["route"])
+        expected = ref.summary(rows)
+        assert row["escalated_requests"] == expected["escalated_requests"]
+        assert row["eligible_requests"] == expected["eligible_requests"]
+        assert row["escalation_rate"] == pytest.approx(expected["escalation_rate"])
+        assert row["failovers"] == expected["failovers"]
+        assert row["failover_cost_usd"] == pytest.approx(sum(r.cost_usd for r in rows if r.failover))
+        reasons = ref.by_reason(rows)
+        got_reasons = {(r["kind"], r["reason"]): r for r in got["by_reason"] if r["route"] == row["route"]}
+        assert set(got_reasons) == set(reasons)
+        for key, value in reasons.items():
+            assert got_reasons[key]["attempts"] == value["attempts"]
+            assert got_reasons[key]["requests"] == value["requests"]
+            assert got_reasons[key]["cost_usd"] == pytest.approx(value["cost_usd"])
+        assert all(r["reason"] == "error" for r in got_reasons.values() if r["kind"] == "failover")
+
+
+def test_escalation_reasons_as_csv(api: Api) -> None:
+    status, body = api.fetch(
+        "/api/v1/escalations", start=api.start, end=api.end, view="reasons", format="csv"
+    )
+    assert status == 200
+    header, *lines = body.strip().splitlines()
+    assert header.split(",")[:3] == ["kind", "reason", "attempts"]
+    assert len(lines) == len(ref.by_reason(ref.in_range(api.rows, api.start, api.end)))

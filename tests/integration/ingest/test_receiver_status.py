@@ -1,0 +1,161 @@
+"""``POST /v1/traces`` answers per the OTLP/HTTP specification: one test per status code."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import threading
+from typing import Any
+
+import httpx
+from google.rpc import status_pb2
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+
+from tests.integration.ingest.conftest import Collector
+from tests.unit.ingest.builders import body, request, sdk_attributes, span
+from tests.unit.ingest.test_decode import to_otlp_json
+
+
+def calls(collector: Collector) -> int:
+    return int(collector.scalar("SELECT count() FROM llm_calls"))
+
+
+def test_protobuf_export_is_stored_and_answered_200_in_protobuf(collector: Collector) -> None:
+    response = collector.post(body([span(), span()]))
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/x-protobuf"
+    answer = ExportTraceServiceResponse.FromString(response.content)
+    assert not answer.HasField("partial_success")
+    assert calls(collector) == 2  # 200 means stored already, no waiting
+
+
+def test_gzip_json_export_is_answered_in_json(collector: Collector) -> None:
+    payload = gzip.compress(to_otlp_json(request([span()])))
+    response = collector.post(payload, content_type="application/json", **{"Content-Encoding": "gzip"})
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/json")
+    assert response.json() == {}
+    assert calls(collector) == 1
+
+
+def test_bad_spans_get_partial_success_while_good_ones_are_stored(collector: Collector) -> None:
+    spans = [span(), span(sdk_attributes(**{"gen_ai.usage.output_tokens": -1})), span(span_id=0), span()]
+    response = collector.post(body(spans))
+    assert response.status_code == 200
+    partial = ExportTraceServiceResponse.FromString(response.content).partial_success
+    assert partial.rejected_spans == 2
+    assert "negative_tokens" in partial.error_message and "invalid_span_id" in partial.error_message
+    assert calls(collector) == 2
+
+    json_response = collector.post(to_otlp_json(request(spans[1:2])), content_type="application/json")
+    assert json_response.status_code == 200
+    assert json_response.json()["partialSuccess"]["rejectedSpans"] in (1, "1")
+
+
+def test_undecodable_body_is_400_with_a_google_rpc_status(collector: Collector) -> None:
+    response = collector.post(b"\xff\xff\xff\xff\x0f")
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/x-protobuf"
+    status = status_pb2.Status.FromString(response.content)
+    assert status.code == 3 and "protobuf" in status.message
+
+    json_response = collector.post(b"{not json", content_type="application/json")
+    assert json_response.status_code == 400
+    assert json_response.json()["code"] == 3
+
+
+def test_body_over_the_limit_after_decompression_is_413(make_collector: Any) -> None:
+    collector = make_collector(max_body_bytes=64 * 1024)
+    big = body([span(sdk_attributes(**{"tiermix.tag.pad": "x" * 1000})) for _ in range(100)])
+    assert len(big) > 64 * 1024
+    assert collector.post(big).status_code == 413
+    compressed = gzip.compress(big)
+    assert len(compressed) < 64 * 1024  # small on the wire, too big once inflated
+    assert collector.post(compressed, **{"Content-Encoding": "gzip"}).status_code == 413
+    bomb = gzip.compress(b"\0" * (32 * 1024 * 1024))
+    response = collector.post(bomb, **{"Content-Encoding": "gzip"})
+    assert response.status_code == 413
+    assert status_pb2.Status.FromString(response.content).code == 8
+    assert calls(collector) == 0
+
+
+def test_other_content_types_are_415(collector: Collector) -> None:
+    response = collector.post(body([span()]), content_type="text/plain")
+    assert response.status_code == 415
+    assert calls(collector) == 0
+
+
+def test_full_queue_is_429_with_retry_after(make_collector: Any) -> None:
+    collector = make_collector(queue_max_requests=1, batch_max_delay_s=2.0)
+    first: dict[str, Any] = {}
+
+    def send_first() -> None:
+        first["response"] = httpx.post(
+            f"{collector.url}/v1/traces", content=body([span()]),
+            headers={"Content-Type": "application/x-protobuf"}, timeout=30,
+        )  # fmt: skip
+
+    sender = threading.Thread(target=send_first)
+    sender.start()
+    try:
+        collector.wait_for(lambda: "tiermix_queue_requests 1" in collector.http.get("/metrics").text)
+        response = collector.post(body([span()]))
+        assert response.status_code == 429
+        assert int(response.headers["retry-after"]) > 0
+        assert status_pb2.Status.FromString(response.content).code == 8
+    finally:
+        sender.join()
+    assert first["response"].status_code == 200
+
+
+def test_storage_down_with_a_full_spool_is_503_with_retry_after(make_collector: Any) -> None:
+    collector = make_collector(spool_max_bytes=1024 * 1024)
+    collector.clickhouse.command("DETACH TABLE llm_calls")
+    try:
+        big = body([span(sdk_attributes(**{"tiermix.tag.pad": "x" * 200})) for _ in range(1000)])
+        statuses = [collector.post(big).status_code for _ in range(12)]
+        assert statuses[0] == 200  # spooled
+        assert statuses[-1] == 503
+        response = collector.post(big)
+        assert response.status_code == 503
+        assert int(response.headers["retry-after"]) > 0
+        assert status_pb2.Status.FromString(response.content).code == 14
+        ready = collector.http.get("/readyz")
+        assert ready.status_code == 503 and "storage" in ready.json()["reason"]
+    finally:
+        collector.clickhouse.command("ATTACH TABLE llm_calls")
+    accepted = statuses.count(200) * 1000
+    collector.wait_for(lambda: calls(collector) == accepted, timeout_s=60)
+    collector.wait_for(lambda: collector.http.get("/readyz").status_code == 200)
+
+
+def test_ingest_needs_a_key_once_keys_exist_and_a_tenant_key_stamps_its_tenant(collector: Collector) -> None:
+    from tiermix_server.meta.db import open_meta
+    from tiermix_server.meta.keys import create_key
+
+    meta = open_meta(collector.settings)
+    ingest_key = create_key(meta, scope="ingest", tenant="acme").key
+    read_key = create_key(meta, scope="read", tenant=None).key
+
+    assert collector.post(body([span()])).status_code == 401
+    forbidden = collector.post(body([span()]), Authorization=f"Bearer {read_key}")
+    assert forbidden.status_code == 403
+    assert status_pb2.Status.FromString(forbidden.content).code == 7
+
+    claimed = span(sdk_attributes(**{"tiermix.tenant": "globex"}))
+    assert collector.post(body([claimed]), Authorization=f"Bearer {ingest_key}").status_code == 200
+    assert collector.rows("SELECT tenant FROM llm_calls") == [("acme",)]
+
+
+def test_ops_endpoints(collector: Collector) -> None:
+    assert collector.http.get("/healthz").json() == {"status": "ok"}
+    assert collector.http.get("/readyz").status_code == 200
+    collector.post(body([span(), span({"http.method": "GET"})]))
+    metrics = collector.http.get("/metrics")
+    assert metrics.headers["content-type"].startswith("text/plain; version=0.0.4")
+    text = metrics.text
+    assert "tiermix_spans_accepted_total 1\n" in text
+    assert 'tiermix_spans_skipped_total{reason="not_llm"} 1\n' in text
+    assert 'tiermix_rows_written_total{table="llm_calls"} 1\n' in text
+    assert "tiermix_insert_duration_seconds_count" in text
+    assert json.loads(collector.http.get("/readyz").text)["status"] == "ready"

@@ -1,0 +1,81 @@
+"""Metadata DB fixtures: SQLite per test, and a throwaway PostgreSQL cluster for the session.
+
+PostgreSQL is started by ``scripts/postgres.sh`` (Debian's packages, installed when missing). CI requires
+the PostgreSQL runs, so when the cluster cannot start the tests that need it fail; nothing is skipped.
+"""
+
+from __future__ import annotations
+
+import itertools
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[3]
+_databases = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """URL of the session's PostgreSQL cluster (its ``postgres`` database)."""
+    started = subprocess.run(
+        [str(REPO / "scripts" / "postgres.sh"), "start"], capture_output=True, text=True, timeout=600
+    )
+    if started.returncode != 0:
+        pytest.fail(f"could not start PostgreSQL for the tests:\n{started.stderr[-3000:]}", pytrace=False)
+    lines = started.stdout.strip().splitlines()
+    directory = lines[0].removeprefix("dir=")
+    try:
+        yield lines[-1]
+    finally:
+        subprocess.run([str(REPO / "scripts" / "postgres.sh"), "stop", directory], timeout=120, check=False)
+
+
+def _admin_execute(server_url: str, statement: str) -> None:
+    import psycopg
+
+    with psycopg.connect(server_url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
+        conn.execute(statement)
+
+
+@pytest.fixture
+def fresh_postgres(postgres_url: str) -> Iterator[Callable[[], str]]:
+    """Make empty PostgreSQL databases for this test; dropped afterwards."""
+    from tiermix_server.meta.db import close
+
+    made: list[tuple[str, str]] = []
+
+    def make() -> str:
+        name = f"tiermix_test_{next(_databases)}"
+        _admin_execute(postgres_url, f"CREATE DATABASE {name}")
+        url = postgres_url.rsplit("/", 1)[0] + f"/{name}"
+        made.append((name, url))
+        return url
+
+    yield make
+    for name, url in made:
+        close(url)
+        _admin_execute(postgres_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def meta_settings(request: pytest.FixtureRequest, make_settings: Callable[..., Any], tmp_path: Path) -> Iterator[Any]:
+    """Settings whose metadata DB is a fresh SQLite file or a fresh PostgreSQL database."""
+    from tiermix_server.meta.db import close
+
+    if request.param == "sqlite":
+        settings = make_settings(database_url=f"sqlite:///{tmp_path / 'meta.db'}")
+    else:
+        settings = make_settings(database_url=request.getfixturevalue("fresh_postgres")())
+    yield settings
+    close(settings.database_url)
+
+
+@pytest.fixture
+def meta(meta_settings: Any) -> Any:
+    from tiermix_server.meta.db import open_meta
+
+    return open_meta(meta_settings)

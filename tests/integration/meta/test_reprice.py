@@ -1,0 +1,143 @@
+"""Reprice and retier acceptance on real chDB: exactly the affected calls change, rollups agree after."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+
+from tests.support.calls import Scenario, generate_calls, insert_calls
+from tiermix_server.meta import stores
+from tiermix_server.meta.db import open_meta
+from tiermix_server.store.reprice import reprice, retier
+
+UTC = timezone.utc
+# Recent days: the raw table's TTL (90 days) drops older rows whenever a mutation rewrites a part.
+START = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=5)
+END = START + timedelta(days=3)
+CHANGE = START + timedelta(days=1, hours=7, minutes=13)
+
+
+@pytest.fixture
+def history(clickhouse: Any, settings: Any) -> Any:
+    """Three days of calls, first re-priced so every stored cost is today's genai-prices cost."""
+    rows = generate_calls(START, END, seed=11, scenario=Scenario(requests=600))
+    insert_calls(clickhouse, rows)
+    meta = open_meta(settings)
+    reprice(clickhouse, settings, meta, START)
+    return meta
+
+
+def calls(client: Any) -> dict[int, tuple[Any, ...]]:
+    result = client.query("SELECT span_id, ts, tenant, model, tier, cost_usd, price_source, unpriced FROM llm_calls")
+    return {row[0]: row[1:] for row in result.result_rows}
+
+
+def assert_rollups_agree(client: Any) -> None:
+    for rollup, bucket in (("llm_calls_1m", "toStartOfMinute(ts)"), ("llm_calls_1h", "toStartOfHour(ts)")):
+        raw = client.query(
+            f"SELECT tenant, route, {bucket} AS b, model, tier, count(), round(sum(cost_usd), 9), countIf(unpriced), "
+            "round(sumIf(cost_usd, escalated), 9) FROM llm_calls GROUP BY tenant, route, b, model, tier ORDER BY ALL"
+        ).result_rows
+        rolled = client.query(
+            f"SELECT tenant, route, bucket, model, tier, sum(calls), round(sum(cost_usd), 9), sum(unpriced), "
+            f"round(sum(escalated_cost_usd), 9) FROM {rollup} GROUP BY tenant, route, bucket, model, tier "
+            "HAVING sum(calls) > 0 ORDER BY ALL"
+        ).result_rows
+        assert [tuple(row) for row in raw] == [tuple(row) for row in rolled], rollup
+
+
+def test_first_reprice_makes_stored_costs_genai_prices_and_keeps_rollups_in_agreement(
+    clickhouse: Any, history: Any
+) -> None:
+    sources = {row[5] for row in calls(clickhouse).values()}
+    assert sources <= {"genai-prices:openai/gpt-4o-mini", "genai-prices:openai/gpt-4o", "genai-prices:openai/gpt-5",
+                       "genai-prices:anthropic/claude-3-5-haiku-latest", "genai-prices:anthropic/claude-sonnet-4-0",
+                       "genai-prices:anthropic/claude-opus-4-1", ""}
+    assert_rollups_agree(clickhouse)
+
+
+def test_a_past_price_change_plus_reprice_changes_exactly_the_affected_calls(
+    clickhouse: Any, settings: Any, history: Any
+) -> None:
+    before = calls(clickhouse)
+    row = stores.add_override(history, model="gpt-4o", kind="discount", discount_pct=40, effective_from=CHANGE)
+    result = reprice(clickhouse, settings, history, START)
+    after = calls(clickhouse)
+
+    affected = {span for span, v in before.items() if v[2] == "gpt-4o" and v[0].replace(tzinfo=UTC) >= CHANGE}
+    assert affected and result.changed == len(affected)
+    for span, old in before.items():
+        new = after[span]
+        if span in affected:
+            assert new[4] == pytest.approx(old[4] * 0.6, rel=1e-9)
+            assert new[5] == f"override:{row.id}"
+        else:
+            assert new == old  # earlier gpt-4o calls and every other model keep their cost
+    assert_rollups_agree(clickhouse)
+
+
+def test_reprice_for_one_tenant_leaves_the_others_alone(clickhouse: Any, settings: Any, history: Any) -> None:
+    before = calls(clickhouse)
+    stores.add_override(history, model="gpt-4o*", kind="discount", discount_pct=50, effective_from=START)
+    reprice(clickhouse, settings, history, START, tenant="acme")
+    after = calls(clickhouse)
+    changed = {span for span in before if before[span] != after[span]}
+    assert changed
+    assert {before[span][1] for span in changed} == {"acme"}
+    assert_rollups_agree(clickhouse)
+
+
+def test_a_custom_price_turns_unpriced_self_hosted_calls_priced_in_raw_and_rollups(
+    clickhouse: Any, settings: Any, history: Any
+) -> None:
+    unpriced_before = clickhouse.query("SELECT sum(unpriced) FROM llm_calls_1h").result_rows[0][0]
+    assert unpriced_before > 0
+    stores.add_override(
+        history, model="house-7b", kind="custom", input_usd_per_mtok=0.1, output_usd_per_mtok=0.1,
+        effective_from=START,
+    )
+    reprice(clickhouse, settings, history, START)
+    assert clickhouse.query("SELECT sum(unpriced) FROM llm_calls_1h").result_rows[0][0] == 0
+    assert clickhouse.query("SELECT countIf(unpriced) FROM llm_calls").result_rows[0][0] == 0
+    assert_rollups_agree(clickhouse)
+
+
+def test_repricing_again_changes_nothing(clickhouse: Any, settings: Any, history: Any) -> None:
+    result = reprice(clickhouse, settings, history, START)
+    assert result.scanned > 0 and result.changed == 0
+
+
+def test_retier_after_a_tier_map_change_rewrites_tiers_since_the_date_and_rollups_follow(
+    clickhouse: Any, settings: Any, history: Any
+) -> None:
+    retier(clickhouse, settings, history, START)  # the generator's own tiers → the tier map's
+    before = calls(clickhouse)
+    stores.add_rule(history, model_pattern="gpt-4o", tier="frontier")
+    result = retier(clickhouse, settings, history, CHANGE)
+    after = calls(clickhouse)
+    affected = {span for span, v in before.items() if v[2] == "gpt-4o" and v[0].replace(tzinfo=UTC) >= CHANGE}
+    assert result.changed == len(affected) > 0
+    for span, old in before.items():
+        if span in affected:
+            assert (old[3], after[span][3]) == ("mid", "frontier")
+        else:
+            assert after[span] == old
+    assert_rollups_agree(clickhouse)
+
+
+def test_the_cli_reprices_locally_when_no_server_holds_the_data(
+    clickhouse: Any, settings: Any, history: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tiermix_server.cli import main
+
+    stores.add_override(history, model="gpt-5", kind="discount", discount_pct=10, effective_from=CHANGE)
+    monkeypatch.setenv("TIERMIX_CLICKHOUSE_DATABASE", settings.clickhouse_database)
+    argv = ["prices", "reprice", "--since", START.date().isoformat(), "--clickhouse-url", settings.clickhouse_url,
+            "--database-url", settings.database_url, "--data-dir", str(settings.data_dir)]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "reprice:" in out and "calls changed" in out
+    assert clickhouse.query("SELECT count() FROM llm_calls WHERE price_source LIKE 'override:%'").result_rows[0][0] > 0
+    assert_rollups_agree(clickhouse)

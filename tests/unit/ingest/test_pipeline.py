@@ -1,0 +1,233 @@
+"""The pipeline's promises, driven through its writer seam (``CallWriter``) with an in-memory writer."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from tiermix_server.ingest.pipeline import Pipeline, PipelineConfig, QueueFull, SpoolFull
+from tiermix_server.ingest.process import ACCEPTED, Processed
+from tiermix_server.ingest.recent import RecentSpans
+from tiermix_server.ingest.spool import Spool
+from tiermix_server.ingest.stats import IngestStats
+from tiermix_server.ingest.write import CALL_COLUMNS, Batch
+
+TENANT = CALL_COLUMNS.index("tenant")
+SPAN = CALL_COLUMNS.index("span_id")
+
+
+class MemoryWriter:
+    """Stores batches like ClickHouse with insert tokens: a token seen before is not stored again."""
+
+    def __init__(self) -> None:
+        self.batches: dict[str, Batch] = {}
+        self.failing = False
+        self.gate = threading.Event()
+        self.gate.set()
+
+    def write(self, batch: Batch) -> None:
+        self.gate.wait(10)
+        if self.failing:
+            raise ConnectionError("ClickHouse is down")
+        self.batches.setdefault(batch.token, batch)
+
+    def ping(self) -> None:
+        if self.failing:
+            raise ConnectionError("ClickHouse is down")
+
+    def span_ids(self) -> list[int]:
+        return [row[SPAN] for batch in self.batches.values() for row in batch.calls]
+
+
+def calls(*span_ids: int, tenant: str = "acme") -> Processed:
+    out = Processed()
+    for span_id in span_ids:
+        row = [None] * len(CALL_COLUMNS)
+        row[SPAN], row[TENANT] = span_id, tenant
+        out.calls.append(tuple(row))
+        out.outcomes[(tenant, ACCEPTED, "")] += 1
+    return out
+
+
+def make_pipeline(tmp_path: Path, writer: MemoryWriter, **config: object) -> Pipeline:
+    options: dict[str, object] = {"batch_max_delay_s": 0.01, "drain_backoff_s": (0.01, 0.05)}
+    options.update(config)
+    return Pipeline(
+        writer=writer,
+        spool=Spool(tmp_path / "spool", int(options.pop("spool_max_bytes", 1 << 30))),  # type: ignore[call-overload]
+        stats=IngestStats(),
+        recent=RecentSpans(),
+        config=PipelineConfig(**options),  # type: ignore[arg-type]
+    )
+
+
+async def test_submit_returns_once_the_batch_is_written(tmp_path: Path) -> None:
+    writer = MemoryWriter()
+    pipeline = make_pipeline(tmp_path, writer)
+    await pipeline.start()
+    try:
+        await asyncio.gather(pipeline.submit(calls(1, 2)), pipeline.submit(calls(3)))
+        assert sorted(writer.span_ids()) == [1, 2, 3]
+        assert len(writer.batches) == 1  # concurrent requests share one insert (group commit)
+        (batch,) = writer.batches.values()
+        assert batch.stats[0][1:] == ("acme", "accepted", "", 3)
+    finally:
+        await pipeline.stop()
+
+
+async def test_batches_are_closed_at_max_rows(tmp_path: Path) -> None:
+    writer = MemoryWriter()
+    pipeline = make_pipeline(tmp_path, writer, batch_max_rows=2, batch_max_delay_s=5.0)
+    await pipeline.start()
+    try:
+        await asyncio.wait_for(asyncio.gather(*(pipeline.submit(calls(i)) for i in range(1, 5))), 3)
+        assert sorted(len(b.calls) for b in writer.batches.values()) == [2, 2]
+    finally:
+        await pipeline.stop()
+
+
+async def test_failed_writes_are_spooled_acknowledged_and_drained_once_storage_returns(
+    tmp_path: Path,
+) -> None:
+    writer = MemoryWriter()
+    writer.failing = True
+    pipeline = make_pipeline(tmp_path, writer)
+    await pipeline.start()
+    try:
+        await pipeline.submit(calls(1, 2))
+        await pipeline.submit(calls(3))
+        assert writer.span_ids() == []
+        assert len(pipeline.spool.records()) >= 1
+        assert pipeline.readiness()[0] is False
+        writer.failing = False
+        for _ in range(200):
+            if not pipeline.spool.records() and pipeline.storage_up:
+                break
+            await asyncio.sleep(0.01)
+        assert sorted(writer.span_ids()) == [1, 2, 3]
+        assert pipeline.spool.size_bytes == 0
+        assert pipeline.readiness() == (True, "ok")
+    finally:
+        await pipeline.stop()
+
+
+async def test_spool_left_by_a_previous_process_is_drained_at_start(tmp_path: Path) -> None:
+    writer = MemoryWriter()
+    spool = Spool(tmp_path / "spool", 1 << 30)
+    spool.append(Batch("tok-1", list(calls(7).calls), [], []))
+    pipeline = make_pipeline(tmp_path, writer)
+    await pipeline.start()
+    try:
+        for _ in range(200):
+            if writer.span_ids():
+                break
+            await asyncio.sleep(0.01)
+        assert writer.span_ids() == [7]
+        assert list(writer.batches) == ["tok-1"]  # replayed under its first token
+    finally:
+        await pipeline.stop()
+
+
+async def test_storage_down_and_spool_full_answers_503(tmp_path: Path) -> None:
+    writer = MemoryWriter()
+    writer.failing = True
+    pipeline = make_pipeline(tmp_path, writer, spool_max_bytes=200)
+    await pipeline.start()
+    try:
+        with pytest.raises(SpoolFull) as raised:
+            await pipeline.submit(calls(*range(1, 50)))
+        assert raised.value.http_status == 503 and raised.value.retry_after_s > 0
+        with pytest.raises(SpoolFull):
+            pipeline.admit(1000)
+    finally:
+        await pipeline.stop()
+
+
+async def test_full_queue_answers_429_with_retry_after(tmp_path: Path) -> None:
+    pipeline = make_pipeline(tmp_path, MemoryWriter(), queue_max_requests=2, queue_max_bytes=1 << 20)
+    pipeline.admit(10)
+    pipeline.admit(10)
+    with pytest.raises(QueueFull) as raised:
+        pipeline.admit(10)
+    assert raised.value.http_status == 429 and raised.value.retry_after_s > 0
+    pipeline.release(10)
+    pipeline.admit(10)
+
+
+async def test_queue_is_bounded_by_bytes_too(tmp_path: Path) -> None:
+    pipeline = make_pipeline(tmp_path, MemoryWriter(), queue_max_bytes=1 << 20)
+    pipeline.admit(900_000)
+    with pytest.raises(QueueFull):
+        pipeline.admit(200_000)
+
+
+async def test_resent_span_is_stored_once_even_in_another_request(tmp_path: Path) -> None:
+    writer = MemoryWriter()
+    pipeline = make_pipeline(tmp_path, writer)
+    await pipeline.start()
+    try:
+        await pipeline.submit(calls(1, 2))
+        resent = calls(2, 3)
+        await pipeline.submit(resent)
+        assert sorted(writer.span_ids()) == [1, 2, 3]
+        assert resent.outcomes[("acme", "skipped", "duplicate")] == 1
+        assert resent.outcomes[("acme", "accepted", "")] == 1
+    finally:
+        await pipeline.stop()
+
+
+async def test_resend_while_first_copy_is_in_flight_waits_for_it_and_fails_with_it(tmp_path: Path) -> None:
+    writer = MemoryWriter()
+    writer.gate.clear()
+    writer.failing = True
+    pipeline = make_pipeline(tmp_path, writer, spool_max_bytes=10)  # nothing fits: failures surface
+    await pipeline.start()
+    try:
+        first = asyncio.create_task(pipeline.submit(calls(5)))
+        await asyncio.sleep(0.05)
+        second = asyncio.create_task(pipeline.submit(calls(5)))
+        await asyncio.sleep(0.05)
+        assert not second.done()  # not acknowledged on the strength of an undurable copy
+        writer.gate.set()
+        results = await asyncio.gather(first, second, return_exceptions=True)
+        assert all(isinstance(result, SpoolFull) for result in results)
+        writer.failing = False
+        await pipeline.submit(calls(5))  # the failed claim was released: a retry is stored
+        assert writer.span_ids() == [5]
+    finally:
+        await pipeline.stop()
+
+
+async def test_stop_flushes_pending_requests(tmp_path: Path) -> None:
+    writer = MemoryWriter()
+    pipeline = make_pipeline(tmp_path, writer, batch_max_delay_s=30.0)
+    await pipeline.start()
+    task = asyncio.create_task(pipeline.submit(calls(9)))
+    await asyncio.sleep(0.02)
+    await pipeline.stop()
+    await task
+    assert writer.span_ids() == [9]
+
+
+async def test_outcome_counts_reach_the_stats_rows(tmp_path: Path) -> None:
+    writer = MemoryWriter()
+    pipeline = make_pipeline(tmp_path, writer)
+    await pipeline.start()
+    try:
+        processed = calls(1)
+        processed.outcomes[("acme", "rejected", "negative_tokens")] += 2
+        processed.outcomes[("globex", "skipped", "not_llm")] += 3
+        await pipeline.submit(processed)
+        (batch,) = writer.batches.values()
+        assert Counter({row[1:4]: row[4] for row in batch.stats}) == Counter(
+            {
+                ("acme", "accepted", ""): 1,
+                ("acme", "rejected", "negative_tokens"): 2,
+                ("globex", "skipped", "not_llm"): 3,
+            }
+        )
+    finally:
+        await pipeline.stop()

@@ -1,0 +1,87 @@
+"""One OTLP request → rows and outcomes: every span accounted for, tenant stamping, enrichment seam."""
+
+from __future__ import annotations
+
+import time
+
+from tiermix_server.ingest.enrich import Enrichment
+from tiermix_server.ingest.process import process
+from tiermix_server.ingest.validate import Limits
+from tiermix_server.ingest.write import CALL_COLUMNS
+
+from tests.unit.ingest.builders import request, sdk_attributes, span
+
+
+class FixedEnricher:
+    def __init__(self, fail: bool = False) -> None:
+        self.fail = fail
+        self.seen: list[dict[str, object]] = []
+
+    def enrich(self, **call: object) -> Enrichment:
+        self.seen.append(call)
+        if self.fail:
+            raise RuntimeError("price book broken")
+        return Enrichment("small", "rule:*mini*", 0.001, "genai-prices:openai/gpt-4o-mini", False)
+
+
+def limits() -> Limits:
+    return Limits(now_ns=time.time_ns(), max_age_days=90)
+
+
+def column(row: tuple[object, ...], name: str) -> object:
+    return row[CALL_COLUMNS.index(name)]
+
+
+def test_every_span_ends_in_exactly_one_outcome() -> None:
+    message = request(
+        [
+            span(),
+            span(sdk_attributes(**{"gen_ai.usage.input_tokens": -3})),
+            span({"http.method": "GET"}),
+            span({"tiermix.drop.count": 4, "tiermix.drop.reason": "queue_full"}, name="tiermix.drop_report"),
+        ]
+    )
+    out = process(message, enricher=FixedEnricher(), limits=limits())
+    assert len(out.calls) == 1 and len(out.drops) == 1
+    assert dict(out.outcomes) == {
+        ("acme", "accepted", ""): 1,
+        ("acme", "rejected", "negative_tokens"): 1,
+        ("default", "skipped", "not_llm"): 1,
+        ("default", "skipped", "drop_report"): 1,
+    }
+    assert out.rejected == 1
+    assert out.rejection_summary() == "1 span(s) rejected: negative_tokens"
+
+
+def test_enrichment_fills_tier_and_cost() -> None:
+    enricher = FixedEnricher()
+    (row,) = process(request([span()]), enricher=enricher, limits=limits()).calls
+    assert (column(row, "tier"), column(row, "cost_usd"), column(row, "unpriced")) == ("small", 0.001, False)
+    assert enricher.seen[0]["model"] == "gpt-4o-mini-2024-07-18"
+    assert enricher.seen[0]["input_tokens"] == 120
+
+
+def test_a_failing_enricher_stores_the_call_unpriced() -> None:
+    (row,) = process(request([span()]), enricher=FixedEnricher(fail=True), limits=limits()).calls
+    assert (column(row, "unpriced"), column(row, "cost_usd"), column(row, "tier")) == (True, 0.0, "")
+
+
+def test_a_tenant_bound_key_stamps_its_tenant_on_every_row() -> None:
+    message = request(
+        [
+            span(sdk_attributes(**{"tiermix.tenant": "someone-else"})),
+            span({"tiermix.drop.count": 1, "tiermix.tenant": "someone-else"}, name="tiermix.drop_report"),
+        ]
+    )
+    out = process(message, enricher=FixedEnricher(), limits=limits(), tenant="acme")
+    assert column(out.calls[0], "tenant") == "acme"
+    assert out.drops[0][3] == "acme"
+    assert {tenant for tenant, _, _ in out.outcomes} == {"acme"}
+
+
+def test_content_is_kept_in_tags_only_when_capture_is_on() -> None:
+    message = request([span(sdk_attributes(**{"gen_ai.input.messages": '[{"role":"user"}]'}))])
+    (dropped,) = process(message, enricher=FixedEnricher(), limits=limits()).calls
+    assert column(dropped, "tags") == {}
+    (kept,) = process(message, enricher=FixedEnricher(), limits=limits(), keep_content=True).calls
+    assert column(kept, "tags") == {"gen_ai.input.messages": '[{"role":"user"}]'}

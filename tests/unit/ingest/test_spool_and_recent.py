@@ -1,0 +1,78 @@
+"""The spool keeps whole records across restarts; the resend filter stays bounded."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from tiermix_server.ingest.recent import RecentSpans
+from tiermix_server.ingest.spool import Spool
+from tiermix_server.ingest.write import Batch
+
+ROW = (1_700_000_000_000_000, 12.5, None, b"\x01" * 16, 42, 0, 42, 0, True, False, False, "", "", "acme")
+
+
+def batch(token: str) -> Batch:
+    return Batch(
+        token, [ROW], [(1, 2, 3, "acme", "svc", "prod", "queue_full", 5)], [(60, "acme", "accepted", "", 1)]
+    )
+
+
+def test_records_survive_a_restart_in_order_with_their_tokens(tmp_path: Path) -> None:
+    spool = Spool(tmp_path, 1 << 20)
+    spool.append(batch("a"))
+    spool.append(batch("b"))
+    reopened = Spool(tmp_path, 1 << 20)
+    assert reopened.size_bytes == spool.size_bytes > 0
+    assert [reopened.read(path).token for path in reopened.records()] == ["a", "b"]  # type: ignore[union-attr]
+    assert reopened.read(reopened.records()[0]) == batch("a")
+    reopened.append(batch("c"))
+    assert [p.name.split("-", 1)[1] for p in reopened.records()] == ["a.batch", "b.batch", "c.batch"]
+
+
+def test_removing_records_frees_the_budget(tmp_path: Path) -> None:
+    spool = Spool(tmp_path, 1 << 20)
+    path = spool.append(batch("a"))
+    size = spool.size_bytes
+    assert not spool.has_room((1 << 20) - size + 1)
+    spool.remove(path)
+    assert spool.size_bytes == 0 and spool.records() == []
+
+
+def test_a_corrupt_record_is_quarantined_not_replayed(tmp_path: Path) -> None:
+    spool = Spool(tmp_path, 1 << 20)
+    path = spool.append(batch("a"))
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0xFF
+    path.write_bytes(bytes(data))
+    assert spool.read(path) is None
+    assert spool.records() == []
+    assert (tmp_path / "corrupt" / path.name).exists()
+
+
+def test_unfinished_temporary_files_are_discarded_on_open(tmp_path: Path) -> None:
+    (tmp_path / "0000000000000001-x.tmp").write_bytes(b"partial")
+    Spool(tmp_path, 1 << 20)
+    assert list(tmp_path.glob("*.tmp")) == []
+
+
+async def test_recent_spans_rotate_generations_by_count() -> None:
+    recent = RecentSpans(max_ids=3, window_s=1e9)
+    recent.seed(range(10))
+    assert len(recent) <= 6
+    owner: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    keep, waits = recent.claim([9, 0, 100, 100], owner)
+    assert keep == [False, True, True, False] and waits == set()
+
+
+async def test_recent_spans_rotate_generations_by_age() -> None:
+    now = [0.0]
+    recent = RecentSpans(max_ids=100, window_s=10, clock=lambda: now[0])
+    recent.seed([1])
+    now[0] = 11
+    recent.seed([2])
+    now[0] = 22
+    recent.seed([3])
+    owner: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    keep, _ = recent.claim([1, 2, 3], owner)
+    assert keep == [True, False, False]

@@ -1,0 +1,24 @@
+"""The Prometheus text exposition the collector serves at /metrics."""
+
+from __future__ import annotations
+
+from tiermix_server.ingest.stats import IngestStats
+
+
+def test_counters_gauges_and_histogram_render_in_text_format() -> None:
+    stats = IngestStats()
+    stats.count("tiermix_spans_rejected_total", 2, reason='bad "quote"')
+    stats.count("tiermix_spans_accepted_total", 5)
+    stats.gauge("tiermix_spool_bytes", "spool size", lambda: 1234)
+    stats.observe_insert(0.02)
+    stats.observe_insert(7.0)
+    text = stats.render()
+    assert 'tiermix_spans_rejected_total{reason="bad \\"quote\\""} 2\n' in text
+    assert "# TYPE tiermix_spans_accepted_total counter\ntiermix_spans_accepted_total 5\n" in text
+    assert "# TYPE tiermix_spool_bytes gauge\ntiermix_spool_bytes 1234\n" in text
+    assert 'tiermix_insert_duration_seconds_bucket{le="0.025"} 1\n' in text
+    assert 'tiermix_insert_duration_seconds_bucket{le="5.0"} 1\n' in text
+    assert 'tiermix_insert_duration_seconds_bucket{le="10.0"} 2\n' in text
+    assert 'tiermix_insert_duration_seconds_bucket{le="+Inf"} 2\n' in text
+    assert "tiermix_insert_duration_seconds_count 2\n" in text
+    assert stats.value("tiermix_spans_accepted_total") == 5
