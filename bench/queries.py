@@ -48,19 +48,26 @@ def percentile(values: list[float], level: float) -> float:
 
 
 def _fill_rollups(client: Any) -> None:
-    from tiermix_server.metrics.sources import COUNTERS, DIMENSIONS
+    """Fill every rollup from the raw table with the views' own aggregates, then drop nothing else."""
+    from tiermix_server.metrics.sources import CALLS, ESCALATIONS
 
-    client.command("DROP VIEW IF EXISTS llm_calls_1m_mv")
-    client.command("DROP VIEW IF EXISTS llm_calls_1h_mv")
-    dims = ", ".join(f"c.{d} AS {d}" for d in DIMENSIONS)
-    counters = ", ".join(f"{expr} AS {name}" for name, expr in COUNTERS.items())
-    columns = ", ".join(["bucket", *DIMENSIONS, *COUNTERS])
-    for table, floor in (("llm_calls_1h", "toStartOfHour"), ("llm_calls_1m", "toStartOfMinute")):
-        client.command(
-            f"INSERT INTO {table} ({columns}) SELECT {floor}(c.ts) AS bucket, {dims}, {counters} "
-            f"FROM llm_calls AS c GROUP BY bucket, {', '.join(DIMENSIONS)}"
-        )
-        client.command(f"OPTIMIZE TABLE {table} FINAL")
+    for family in (CALLS, ESCALATIONS):
+        dims = ", ".join(f"{expr} AS {name}" for name, expr in family.dimensions.items())
+        counters = ", ".join(f"{expr} AS {name}" for name, expr in family.counters.items())
+        columns = ", ".join(["bucket", *family.dimensions, *family.counters])
+        where = f"WHERE {family.raw_filter}" if family.raw_filter else ""
+        for step_s, table in family.rollups.items():
+            floor = "toStartOfHour" if step_s == 3600 else "toStartOfMinute"
+            client.command(
+                f"INSERT INTO {table} ({columns}) SELECT {floor}(c.ts) AS bucket, {dims}, {counters} "
+                f"FROM llm_calls AS c {where} GROUP BY bucket, {', '.join(family.dimensions)}"
+            )
+            client.command(f"OPTIMIZE TABLE {table} FINAL")
+
+
+def _drop_views(client: Any) -> None:
+    for view in ("llm_calls_1m_mv", "llm_calls_1h_mv", "llm_escalations_1h_mv"):
+        client.command(f"DROP VIEW IF EXISTS {view}")
 
 
 def _serve(settings: Any) -> tuple[str, Any, threading.Thread]:
@@ -111,8 +118,7 @@ def measure(calls: int, repeats: int, raw_repeats: int) -> list[dict[str, Any]]:
     client = connect(settings)
     migrate(client, settings)
     data_end = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
-    client.command("DROP VIEW IF EXISTS llm_calls_1m_mv")
-    client.command("DROP VIEW IF EXISTS llm_calls_1h_mv")
+    _drop_views(client)
     started = time.perf_counter()
     generate_in_engine(client, calls, data_end - timedelta(days=DAYS), data_end)
     generate_s = time.perf_counter() - started

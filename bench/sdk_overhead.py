@@ -8,6 +8,8 @@ Figures (``python -m bench.sdk_overhead [--quick]``):
 * **background CPU per exported call**: CPU of the export worker (encode + gzip + HTTP to a sink in
   another process) per call; baseline: the official OTLP exporter's encoder per span.
 * **memory at the queue cap**: traced memory of a full queue (collector down), per call and in total.
+* **import tiermix**: the ``-X importtime`` cumulative cost of ``import tiermix`` in a fresh process
+  (median of runs); baseline: importing the OTLP protobuf classes, which the worker now loads lazily.
 
 p50s are medians over batches of calls timed together (timer overhead amortised), so they are per-call
 costs of the steady state, the same way for every variant.
@@ -145,6 +147,18 @@ def official_encoder_us_per_span(spans: int) -> float | None:
     return (time.perf_counter() - start) / len(finished) * 1e6
 
 
+def import_ms(module: str, runs: int) -> float:
+    """Median cumulative ``-X importtime`` of ``import module`` in a fresh interpreter, in ms."""
+    samples = []
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "sdk"), os.environ.get("PYTHONPATH", "")])}
+    for _ in range(runs):
+        out = subprocess.run([sys.executable, "-X", "importtime", "-c", f"import {module}"], env=env,
+                             capture_output=True, text=True, check=True).stderr
+        line = [row for row in out.splitlines() if row.rstrip().endswith(f"| {module}")][-1]
+        samples.append(int(line.split("|")[1]) / 1000)
+    return statistics.median(samples)
+
+
 def run(quick: bool) -> list[dict[str, Any]]:
     batches = 400 if quick else 4_000
     response = chat_completion()
@@ -230,6 +244,12 @@ def run(quick: bool) -> list[dict[str, Any]]:
         ]
     finally:
         tiermix.shutdown(0.5)
+    runs = 3 if quick else 7
+    sdk_ms = import_ms("tiermix", runs)
+    proto_ms = import_ms("opentelemetry.proto.collector.trace.v1.trace_service_pb2", runs)
+    rows.append({"name": "import tiermix", "value": round(sdk_ms, 1), "unit": "ms", "baseline": round(proto_ms, 1),
+                 "baseline_name": "import of the OTLP protobuf classes", "ratio": round(sdk_ms / proto_ms, 3),
+                 "target": "no protobuf"})
     return rows
 
 

@@ -31,6 +31,7 @@ PAGES = (
 )
 _NEEDS_KEY = "api_needs_key"
 _KEY_INPUT = "api_key_input"
+_TITLE_SHOWN = components.TITLE_SHOWN
 
 
 def main() -> None:
@@ -43,6 +44,7 @@ def main() -> None:
     page = st.navigation(pages)
     st.sidebar.markdown("**tiermix** · model mix")
     cache.use_connection(cache.Connection(config.api_url, _read_key(config)))
+    st.session_state[_TITLE_SHOWN] = False
     try:
         now = datetime.now(timezone.utc)
         options = cache.load("dimensions", filters.preset_range("1h", now)[1])
@@ -52,10 +54,17 @@ def main() -> None:
         if not st.session_state.get(_NEEDS_KEY):
             st.session_state[_NEEDS_KEY] = True
             st.rerun()  # show the key input at the top of the sidebar
-        components.api_error(exc)
+        _failed(page.title, exc)
     except ApiError as exc:
-        components.api_error(exc)
+        _failed(page.title, exc)
     _sidebar_footer(config)
+
+
+def _failed(title: str, exc: ApiError) -> None:
+    """The page could not be drawn: keep its title so the user knows where they are, then say why."""
+    if not st.session_state.get(_TITLE_SHOWN):
+        st.title(title)
+    components.api_error(exc)
 
 
 def _read_key(config: DashboardConfig) -> str | None:

@@ -7,6 +7,8 @@ Tiers keep one colour everywhere (small green, mid amber, frontier red) so a rea
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -27,7 +29,39 @@ def colour_for(key: str, index: int) -> str:
     return TIER_COLOURS.get(key, _PALETTE[index % len(_PALETTE)])
 
 
-def _layout(fig: go.Figure, title: str, x_title: str, y_title: str, *, height: int = 360) -> go.Figure:
+TimeRange = tuple[datetime, datetime]
+
+
+def money_format(values: Any) -> str:
+    """A d3 format for dollar amounts: cents when amounts are large, more digits when they are tiny."""
+    numbers = pd.to_numeric(pd.Series(values), errors="coerce").abs()
+    largest = float(numbers.max()) if numbers.notna().any() else 0.0
+    if largest >= 1 or largest == 0:
+        return "$,.2f"
+    return "$,.4f" if largest >= 0.01 else "$,.6f"
+
+
+def _resolve(y_format: str, values: Any) -> str:
+    return money_format(values) if y_format == "money" else y_format
+
+
+def _layout(
+    fig: go.Figure,
+    title: str,
+    x_title: str,
+    y_title: str,
+    *,
+    height: int = 360,
+    time_range: TimeRange | None = None,
+) -> go.Figure:
+    if time_range is not None:  # the axis spans the chosen range, even where there is no data
+        fig.update_xaxes(range=[time_range[0], time_range[1]], type="date")
+    if not any(len(trace.x if trace.x is not None else ()) for trace in fig.data if hasattr(trace, "x")):
+        fig.add_annotation(
+            text="No data in this range", showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5,
+            font={"size": 15, "color": "#8a8f98"},
+        )  # fmt: skip
+        fig.update_yaxes(showticklabels=False, showgrid=False)
     fig.update_layout(
         title={"text": title, "x": 0.0, "xanchor": "left"},
         xaxis_title=x_title,
@@ -41,10 +75,23 @@ def _layout(fig: go.Figure, title: str, x_title: str, y_title: str, *, height: i
 
 
 def trend(
-    frame: pd.DataFrame, *, x: str, y: str, title: str, y_title: str, y_format: str, series: str | None = None
+    frame: pd.DataFrame,
+    *,
+    x: str,
+    y: str,
+    title: str,
+    y_title: str,
+    y_format: str,
+    series: str | None = None,
+    time_range: TimeRange | None = None,
 ) -> go.Figure:
-    """Line chart over time; ``y_format`` is a d3 format (``$,.2f``, ``.1%``, ``,d``)."""
+    """Line chart over time; ``y_format`` is a d3 format (``,d``, ``.1%``) or ``money``.
+
+    With a boolean ``complete`` column, points of partly filled buckets (the current one, say) are
+    drawn dotted and hollow, so a bucket that is still filling does not read as a drop.
+    """
     fig = go.Figure()
+    y_format = _resolve(y_format, frame.get(y, []))
     groups = [(None, frame)] if series is None else list(frame.groupby(series, sort=False))
     keys = [str(key) for key, _ in groups]
     order = ordered_keys(keys) if series is not None else keys
@@ -52,19 +99,32 @@ def trend(
     for index, key in enumerate(order):
         part = by_key[key].sort_values(x)
         name = y_title if series is None else key
+        colour = colour_for(key, index)
+        hover = f"{name}: %{{y:{y_format}}}<extra></extra>"
+        if "complete" in part and not part["complete"].all():
+            fig.add_scatter(
+                x=part[x], y=part[y], mode="lines+markers", name=f"{name} (bucket still filling)",
+                line={"color": colour, "dash": "dot"}, marker={"symbol": "circle-open"},
+                hovertemplate=f"{name} (partial bucket): %{{y:{y_format}}}<extra></extra>",
+            )  # fmt: skip
+            part = part[part["complete"]]
         fig.add_scatter(
-            x=part[x],
-            y=part[y],
-            mode="lines+markers",
-            name=name,
-            line={"color": colour_for(key, index)},
-            hovertemplate=f"{name}: %{{y:{y_format}}}<extra></extra>",
+            x=part[x], y=part[y], mode="lines+markers", name=name, line={"color": colour}, hovertemplate=hover
         )
     fig.update_yaxes(tickformat=y_format, rangemode="tozero")
-    return _layout(fig, title, _TIME_AXIS, y_title)
+    return _layout(fig, title, _TIME_AXIS, y_title, time_range=time_range)
 
 
-def stacked_share(frame: pd.DataFrame, *, x: str, key: str, value: str, title: str, unit: str) -> go.Figure:
+def stacked_share(
+    frame: pd.DataFrame,
+    *,
+    x: str,
+    key: str,
+    value: str,
+    title: str,
+    unit: str,
+    time_range: TimeRange | None = None,
+) -> go.Figure:
     """100%-stacked area: each bucket's ``value`` split by ``key``; hover shows share and amount."""
     totals = frame.groupby(x)[value].transform("sum")
     data = frame.assign(_share=(frame[value] / totals.where(totals > 0)).fillna(0.0))
@@ -82,7 +142,7 @@ def stacked_share(frame: pd.DataFrame, *, x: str, key: str, value: str, title: s
             hovertemplate=f"{name}: %{{y:.1%}} (%{{customdata[0]:,.4~f}} {unit})<extra></extra>",
         )
     fig.update_yaxes(tickformat=".0%", range=[0, 1])
-    return _layout(fig, title, _TIME_AXIS, f"Share of {unit}")
+    return _layout(fig, title, _TIME_AXIS, f"Share of {unit}", time_range=time_range)
 
 
 def bars(
@@ -97,10 +157,14 @@ def bars(
     colour: str | None = None,
     horizontal: bool = False,
     grouped: bool = False,
+    time_range: TimeRange | None = None,
+    bucket: timedelta | None = None,
 ) -> go.Figure:
     """Bar chart; ``colour`` splits bars into stacked (or ``grouped``) series; tiers keep their colours
     and, on a category axis, their cost order."""
     fig = go.Figure()
+    y_format = _resolve(y_format, frame.get(y, []))
+    width_ms = _bar_width_ms(frame, x, bucket, time_range)
     groups = [(y_title, frame)] if colour is None else list(frame.groupby(colour, sort=False))
     names = [str(name) for name, _ in groups]
     by_name = {str(name): part for name, part in groups}
@@ -113,6 +177,8 @@ def bars(
             y=labels if horizontal else values,
             name=name,
             orientation="h" if horizontal else "v",
+            width=width_ms,
+            offset=0 if width_ms is not None and not grouped else None,  # a bar starts at its bucket
             marker_color=colour_for(name, index),
             hovertemplate=f"{name}: %{{{'x' if horizontal else 'y'}:{y_format}}}<extra></extra>",
         )
@@ -132,7 +198,22 @@ def bars(
         fig.update_yaxes(autorange="reversed")
         fig = _layout(fig, title, y_title, x_title, height=max(260, 60 + 28 * frame[x].nunique()))
         return fig.update_layout(hovermode="y unified")
-    return _layout(fig, title, x_title, y_title)
+    return _layout(fig, title, x_title, y_title, time_range=time_range)
+
+
+def _bar_width_ms(
+    frame: pd.DataFrame, x: str, bucket: timedelta | None, time_range: TimeRange | None
+) -> float | None:
+    """On a time axis a bar is as wide as its bucket (Plotly guesses from the spacing, and a lone bar
+    becomes a hairline)."""
+    if frame.empty or not pd.api.types.is_datetime64_any_dtype(frame[x]):
+        return None
+    starts = pd.Series(frame[x].unique()).sort_values()
+    if bucket is None and len(starts) > 1:
+        bucket = starts.diff().min().to_pytimedelta()
+    if bucket is None and time_range is not None:
+        bucket = (time_range[1] - time_range[0]) / 24
+    return None if bucket is None else bucket.total_seconds() * 1000 * 0.9
 
 
 def flow(frame: pd.DataFrame, *, source: str, target: str, value: str, title: str, unit: str) -> go.Figure:
@@ -190,7 +271,15 @@ def heatmap(
 
 
 def events(
-    frame: pd.DataFrame, *, x: str, y: str, colour: str, text: str, title: str, y_title: str
+    frame: pd.DataFrame,
+    *,
+    x: str,
+    y: str,
+    colour: str,
+    text: str,
+    title: str,
+    y_title: str,
+    time_range: TimeRange | None = None,
 ) -> go.Figure:
     """Markers on a time axis (alert transitions, new-model events); hover shows ``text``."""
     fig = go.Figure()
@@ -205,7 +294,8 @@ def events(
             hovertemplate="%{x|%Y-%m-%d %H:%M} UTC<br>%{text}<extra></extra>",
         )
     fig.update_layout(hovermode="closest")
-    return _layout(fig, title, _TIME_AXIS, y_title, height=max(260, 80 + 30 * frame[y].nunique()))
+    height = max(260, 80 + 30 * frame[y].nunique())
+    return _layout(fig, title, _TIME_AXIS, y_title, height=height, time_range=time_range)
 
 
 _STATE_COLOURS = {

@@ -19,6 +19,7 @@ from tiermix_dashboard.filters import Filters
 from tiermix_dashboard.kpis import Kpi
 
 _FILTERS_KEY = "tiermix_filters"
+TITLE_SHOWN = "tiermix_title_shown"  # set once a page has drawn its title (the error path skips it)
 
 FIRST_CALL_SNIPPET = """\
 # pip install tiermix ; export TIERMIX_ENDPOINT=http://127.0.0.1:4318
@@ -51,6 +52,7 @@ def page_header(title: str, caption: str) -> Filters:
     """Title, what the page answers, and the scope it is showing; returns the current filters."""
     filters = current_filters()
     st.title(title)
+    st.session_state[TITLE_SHOWN] = True
     scope = [f"**{filters.label}**"]
     scope += [
         f"{name} **{value}**"

@@ -62,6 +62,10 @@ class Filters:
             return "1h"
         return "1d"
 
+    @property
+    def bucket(self) -> timedelta:
+        return INTERVALS[self.interval()]
+
     def previous(self) -> Filters:
         """The period of equal length just before this one, for "change vs previous period"."""
         return replace(self, start=self.start - self.duration, end=self.start, preset=CUSTOM)

@@ -119,7 +119,11 @@ def format_change(value: Any, before: Any, kind: Kind) -> str | None:
     if then == 0:
         return None if now == 0 else "new vs previous"
     ratio = round((now - then) / abs(then), 3)
-    return "±0% vs previous" if ratio == 0 else f"{ratio:+.1%} vs previous"
+    if ratio == 0:
+        return "±0% vs previous"
+    if then > 0 and now / then >= 10:  # "+16813%" reads as noise; a multiple is what people say
+        return f"{now / then:,.0f}x previous"
+    return f"{ratio:+.1%} vs previous"
 
 
 def top_movers(current: pd.DataFrame, previous: pd.DataFrame, limit: int = 10) -> pd.DataFrame:
@@ -242,11 +246,25 @@ def decomposition_steps(share: Mapping[str, Any]) -> list[tuple[str, float | Non
     ]
 
 
-def complete_buckets(rows: pd.DataFrame, start: datetime, end: datetime, bucket: timedelta) -> pd.DataFrame:
-    """Only buckets wholly inside ``[start, end)``: a half-filled first or current bucket would show as
-    a fake drop in a trend line (bars keep them; their size reads as "so far")."""
+def mark_complete(rows: pd.DataFrame, start: datetime, end: datetime, bucket: timedelta) -> pd.DataFrame:
+    """Add ``complete``: the bucket lies wholly inside ``[start, end)``. A half-filled first or current
+    bucket would read as a drop in a trend line; charts draw those points apart."""
     if rows.empty:
-        return rows
+        return rows.assign(complete=pd.Series(dtype=bool))
     starts = pd.to_datetime(rows["bucket"], utc=True)
     inside = (starts >= pd.Timestamp(start)) & (starts + pd.Timedelta(bucket) <= pd.Timestamp(end))
-    return rows[inside].reset_index(drop=True)
+    return rows.assign(complete=inside.to_numpy())
+
+
+def largest_contributions(segments: pd.DataFrame, limit: int = 15) -> pd.DataFrame:
+    """Segments ordered by how much they moved the overall frontier share, shifts in percentage points."""
+    columns = ["tenant", "route", "weight_baseline", "weight_current", "share_baseline", "share_current"]
+    if segments.empty:
+        return pd.DataFrame(columns=[*columns, "traffic_shift_pp", "routing_shift_pp"])
+    data = segments.assign(
+        traffic_shift_pp=pd.to_numeric(segments["traffic_shift"], errors="coerce") * 100,
+        routing_shift_pp=pd.to_numeric(segments["routing_shift"], errors="coerce") * 100,
+    )
+    size = (data["traffic_shift_pp"].fillna(0) + data["routing_shift_pp"].fillna(0)).abs()
+    data = data.assign(_size=size).sort_values("_size", ascending=False)
+    return data[[*columns, "traffic_shift_pp", "routing_shift_pp"]].head(limit).reset_index(drop=True)

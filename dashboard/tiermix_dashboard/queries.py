@@ -124,7 +124,7 @@ def frame(
             data[column] = pd.Series(dtype="object")
     for column in times:
         if column in data.columns:
-            data[column] = pd.to_datetime(data[column], utc=True)
+            data[column] = pd.to_datetime(data[column], utc=True, format="ISO8601")
     return data
 
 

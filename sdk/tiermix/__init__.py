@@ -18,7 +18,8 @@ Quick start::
     tiermix.flush()
 
 Other entry points: ``tiermix.call(...)`` (manual recording), ``tiermix.cascade(route=...)``
-(attempts of one logical request, ``c.escalate(reason)`` / ``c.failover()`` / ``c.decide(...)``),
+(``with`` or ``async with``: the attempts of one logical request; ``c.escalate(reason)`` /
+``c.failover()`` mark the current attempt, even one still running; ``c.decide(...)``),
 ``tiermix.route_decision(router, reason, score)``, ``tiermix.instrument()`` /
 ``tiermix.uninstrument()`` (patch the openai / anthropic clients), ``tiermix.bind(fn)`` (carry the
 context into a thread), ``tiermix.flush(timeout_s)`` and ``tiermix.shutdown()``.
@@ -63,8 +64,7 @@ from typing import Any
 
 from . import _runtime
 from ._call import Call, call
-from ._cascade import ESCALATION_REASONS, Cascade
-from ._cascade import cascade as _cascade
+from ._cascade import ESCALATION_REASONS, Cascade, CascadeBlock
 from ._config import Redactor
 from ._context import bind, context, route_decision
 from ._log import internal_error
@@ -128,9 +128,9 @@ def init(
         _runtime.init(env={}, disabled=True)
 
 
-def cascade(route: str | None = None) -> Any:
-    """``with tiermix.cascade(route=...) as c:`` -- link the attempts of one logical request."""
-    return _cascade(route, _submit_attempts)
+def cascade(route: str | None = None) -> CascadeBlock:
+    """``with tiermix.cascade(route=...) as c:`` (or ``async with``): link the attempts of one request."""
+    return CascadeBlock(route, _submit_attempts)
 
 
 def _submit_attempts(records: list[Any]) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 from . import _runtime
 from ._capture import content
-from ._context import current_scope
+from ._context import call_scope
 from ._log import internal_error
 from ._record import CallOptions, Record, error_type, otel_parent
 from .extract import Extracted, extract
@@ -89,7 +89,7 @@ class Call:
         return self
 
     def __enter__(self) -> Call:
-        self._scope = current_scope()
+        self._scope = call_scope()
         self._parent = otel_parent()
         self._start_ns = time.time_ns()
         return self

@@ -6,18 +6,24 @@ application thread and swallows its own failures: recording a call must never co
 
 from __future__ import annotations
 
+import json
 import time
 from typing import TYPE_CHECKING, Any
 
-from ._context import Scope
+from ._context import Scope, cancel_attempt
 from ._log import internal_error
 from ._record import CallOptions, Record, error_type
-from .export.encode import content_json
 from .extract import Extracted, extract, output_text
 from .extract.stream import StreamAccumulator
 
 if TYPE_CHECKING:
     from ._runtime import Runtime
+
+
+def content_json(value: object, max_chars: int) -> str:
+    """Prompt / completion as JSON text (a plain string as is), clipped to ``max_chars``."""
+    text = value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
+    return text[:max_chars]
 
 
 def content(rt: Runtime, value: Any) -> str | None:
@@ -84,7 +90,7 @@ class StreamCall:
         self.start_ns = start_ns
         self.request_model = request_model
         self.prompt = prompt
-        self._acc = StreamAccumulator()
+        self._acc = StreamAccumulator(rt.settings.max_content_chars if rt.capture_content else None)
         self._done = False
 
     def chunk(self, item: Any) -> None:
@@ -96,6 +102,15 @@ class StreamCall:
     def cancel(self) -> None:
         """Never record this call (someone else recorded it)."""
         self._done = True
+        cancel_attempt(self.scope)
+
+    def complete(self, response: Any) -> None:
+        """End with a whole (non-streamed) response after all, e.g. a parsed ``with_raw_response``."""
+        if self._done:
+            return
+        self._done = True
+        finish(self.rt, self.options, self.scope, self.parent, self.start_ns, response, None,
+               self.request_model, self.prompt)
 
     def end(self, exc: BaseException | None) -> None:
         if self._done:
@@ -111,6 +126,7 @@ class StreamCall:
                 record.ttft_ms = (first - self.start_ns) / 1e6
             if self.rt.capture_content:
                 record.content_in = content(self.rt, self.prompt)
+                record.content_out = content(self.rt, self._acc.text())
             self.rt.submit(record)
         except Exception:
             internal_error("record stream")

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager as contextlib_cm
 
-    from ._cascade import Cascade
+    from ._cascade import Attempt, Cascade
 
 T = TypeVar("T")
 
@@ -41,11 +41,27 @@ class Scope:
     tags: tuple[tuple[str, str], ...] = ()
     routing: Routing | None = None
     cascade: Cascade | None = None
+    attempt: Attempt | None = None  # only on a call's own scope, never in the ContextVar
 
 
 EMPTY = Scope()
 _SCOPE: contextvars.ContextVar[Scope] = contextvars.ContextVar("tiermix_scope", default=EMPTY)
 current_scope = _SCOPE.get
+set_scope = _SCOPE.set
+reset_scope = _SCOPE.reset
+
+
+def call_scope() -> Scope:
+    """The scope of a call starting now; inside a cascade it joins the cascade as a new attempt."""
+    scope = _SCOPE.get()
+    cascade = scope.cascade
+    return scope if cascade is None else cascade.begin(scope)
+
+
+def cancel_attempt(scope: Scope) -> None:
+    """The call that started with ``scope`` will not be recorded: it is no attempt of its cascade."""
+    if scope.attempt is not None and scope.cascade is not None:
+        scope.cascade.cancel(scope.attempt)
 
 
 def hash_user(user: str) -> str:
@@ -102,10 +118,6 @@ def route_decision(
     outer = _SCOPE.get()
     routing = Routing(str(router), reason, float(score) if score is not None else None)
     return _push(replace(outer, routing=routing))
-
-
-def push_cascade(cascade: Cascade) -> contextlib_cm[Scope]:
-    return _push(replace(_SCOPE.get(), cascade=cascade))
 
 
 def bind(fn: Callable[..., T]) -> Callable[..., T]:

@@ -11,14 +11,15 @@ from __future__ import annotations
 import functools
 import inspect
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, overload
 
 from . import _runtime
 from ._capture import StreamCall, finish
-from ._context import current_scope
+from ._context import call_scope, cancel_attempt
+from ._observe_gen import wrap_async_generator, wrap_generator
 from ._record import CallOptions, otel_parent
-from ._streams import stream_kind, watch
+from ._streams import stream_kind, watch, watch_async_raw
 from .instrument import _patch
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -33,90 +34,11 @@ def _options(
                        tuple((str(k), str(v)) for k, v in (tags or {}).items()))
 
 
-_DONE = object()
-
-
-# A generator runs in its consumer's context, so the "inside an observed function" marker is set only
-# around each step of the wrapped generator, never across a ``yield``.
-def _step(gen: Iterator[Any], marker: list[Any]) -> Any:
-    token = _patch.OBSERVING.set(marker)
-    try:
-        return next(gen, _DONE)
-    finally:
-        _patch.OBSERVING.reset(token)
-
-
-async def _astep(agen: AsyncIterator[Any], marker: list[Any]) -> Any:
-    token = _patch.OBSERVING.set(marker)
-    try:
-        return await agen.__anext__()
-    except StopAsyncIteration:
-        return _DONE
-    finally:
-        _patch.OBSERVING.reset(token)
-
-
-def _end(call: StreamCall, marker: list[Any], exc: BaseException | None) -> None:
-    if marker[1]:
-        call.cancel()  # instrumented client calls inside were recorded already
-    else:
-        call.end(exc)
-
-
 def _wrap(fn: Callable[..., Any], opts: CallOptions) -> Callable[..., Any]:
     if inspect.isasyncgenfunction(fn):
-
-        @functools.wraps(fn)
-        async def agen_wrapper(*args: Any, **kwargs: Any) -> Any:
-            rt = _runtime.RT or _runtime.ensure()
-            if rt.disabled:
-                async for item in fn(*args, **kwargs):
-                    yield item
-                return
-            call = StreamCall(rt, opts, current_scope(), otel_parent(), _time_ns(), opts.model)
-            marker: list[Any] = [opts, 0]
-            agen = fn(*args, **kwargs)
-            try:
-                while (item := await _astep(agen, marker)) is not _DONE:
-                    call.chunk(item)
-                    yield item
-            except GeneratorExit:
-                _end(call, marker, None)
-                raise
-            except BaseException as exc:
-                _end(call, marker, exc)
-                raise
-            finally:
-                await agen.aclose()
-            _end(call, marker, None)
-
-        return agen_wrapper
-
+        return wrap_async_generator(fn, opts)
     if inspect.isgeneratorfunction(fn):
-
-        @functools.wraps(fn)
-        def gen_wrapper(*args: Any, **kwargs: Any) -> Any:
-            rt = _runtime.RT or _runtime.ensure()
-            if rt.disabled:
-                return (yield from fn(*args, **kwargs))
-            call = StreamCall(rt, opts, current_scope(), otel_parent(), _time_ns(), opts.model)
-            marker: list[Any] = [opts, 0]
-            gen = fn(*args, **kwargs)
-            try:
-                while (item := _step(gen, marker)) is not _DONE:
-                    call.chunk(item)
-                    yield item
-            except GeneratorExit:
-                _end(call, marker, None)
-                raise
-            except BaseException as exc:
-                _end(call, marker, exc)
-                raise
-            finally:
-                gen.close()
-            _end(call, marker, None)
-
-        return gen_wrapper
+        return wrap_generator(fn, opts)
 
     if inspect.iscoroutinefunction(fn):
 
@@ -125,7 +47,7 @@ def _wrap(fn: Callable[..., Any], opts: CallOptions) -> Callable[..., Any]:
             rt = _runtime.RT or _runtime.ensure()
             if rt.disabled:
                 return await fn(*args, **kwargs)
-            scope, parent, start = current_scope(), otel_parent(), _time_ns()
+            scope, parent, start = call_scope(), otel_parent(), _time_ns()
             marker = token = None
             if _patch._PATCHED:
                 marker = [opts, 0]
@@ -133,17 +55,23 @@ def _wrap(fn: Callable[..., Any], opts: CallOptions) -> Callable[..., Any]:
             try:
                 result = await fn(*args, **kwargs)
             except BaseException as exc:
-                if not (marker and marker[1]):
+                if marker and marker[1]:
+                    cancel_attempt(scope)
+                else:
                     finish(rt, opts, scope, parent, start, None, exc, opts.model)
                 raise
             finally:
                 if token is not None:
                     _patch.OBSERVING.reset(token)
             if marker and marker[1]:
+                cancel_attempt(scope)
                 return result  # the instrumented client inside already recorded the call(s)
             kind = stream_kind(result)
             if kind is not None:
-                return watch(result, kind, StreamCall(rt, opts, scope, parent, start, opts.model))
+                call = StreamCall(rt, opts, scope, parent, start, opts.model)
+                if kind == "async_raw":
+                    return await watch_async_raw(result, call)
+                return watch(result, kind, call)
             finish(rt, opts, scope, parent, start, result, None, opts.model)
             return result
 
@@ -154,7 +82,7 @@ def _wrap(fn: Callable[..., Any], opts: CallOptions) -> Callable[..., Any]:
         rt = _runtime.RT or _runtime.ensure()
         if rt.disabled:
             return fn(*args, **kwargs)
-        scope, parent, start = current_scope(), otel_parent(), _time_ns()
+        scope, parent, start = call_scope(), otel_parent(), _time_ns()
         marker = token = None
         if _patch._PATCHED:
             marker = [opts, 0]
@@ -162,13 +90,16 @@ def _wrap(fn: Callable[..., Any], opts: CallOptions) -> Callable[..., Any]:
         try:
             result = fn(*args, **kwargs)
         except BaseException as exc:
-            if not (marker and marker[1]):
+            if marker and marker[1]:
+                cancel_attempt(scope)
+            else:
                 finish(rt, opts, scope, parent, start, None, exc, opts.model)
             raise
         finally:
             if token is not None:
                 _patch.OBSERVING.reset(token)
         if marker and marker[1]:
+            cancel_attempt(scope)
             return result  # the instrumented client inside already recorded the call(s)
         kind = stream_kind(result)
         if kind is not None:

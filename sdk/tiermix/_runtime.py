@@ -3,11 +3,17 @@
 ``RT`` is ``None`` until ``init()`` or the first recorded call (which initialises from the
 environment). The hot path reads the module global once per call and appends to the deque; the only
 locks it may take are the drop counter's (queue full) and the worker's wake event (batch full).
+
+The cap is exact without a lock: the deque has ``maxlen = max_queue``, so threads that race past the
+"is it full?" check evict the oldest call instead of growing the queue, and every append ticks an
+``itertools.count`` (atomic under the GIL) from which the worker works out, and counts as
+``queue_full``, how many calls were evicted.
 """
 
 from __future__ import annotations
 
 import atexit
+import itertools
 import os
 import threading
 from collections import deque
@@ -32,7 +38,9 @@ class Runtime:
         self.capture_content = settings.capture_content
         self.max_queue = settings.max_queue
         self.batch_size = settings.batch_size
-        self.queue: deque[Record] = deque()
+        self.queue: deque[Record] = deque(maxlen=self.max_queue)
+        self.appended = itertools.count()
+        self._count_append = self.appended.__next__
         self.drops = DropCounter()
         self.worker = self._new_worker()
         self.started = False
@@ -51,7 +59,7 @@ class Runtime:
 
             mirror = make_mirror(s.tracer_provider, s)
         transport = HttpTransport(s.traces_url, s.headers, s.export_timeout_s)
-        return Worker(self.queue, s, self.drops, transport, spool, mirror)
+        return Worker(self.queue, s, self.drops, transport, spool, mirror, appended=self.appended)
 
     def start(self) -> None:
         if not self.started and not self.disabled:
@@ -64,6 +72,7 @@ class Runtime:
             self.drops.add("queue_full")
             return
         queue.append(record)
+        self._count_append()
         if not self.started:
             self.start()
         elif len(queue) == self.batch_size:
@@ -91,7 +100,9 @@ class Runtime:
     def after_fork_in_child(self) -> None:
         # The parent's worker thread does not exist here and the parent exports what it queued:
         # start empty so nothing is sent twice.
-        self.queue = deque()
+        self.queue = deque(maxlen=self.max_queue)
+        self.appended = itertools.count()
+        self._count_append = self.appended.__next__
         self.drops = DropCounter()
         self.worker = self._new_worker()
         self.started = False

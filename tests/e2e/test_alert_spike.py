@@ -29,10 +29,10 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, InstrumentationScope, KeyValue
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
-from tiermix_server.alerts.channels.webhook import SIGNATURE_HEADER, verify
-from tiermix_server.alerts.clock import ManualClock
 
 from tests.integration.alerts.receivers import http_receiver, smtp_mailbox
+from tiermix_server.alerts.channels.webhook import SIGNATURE_HEADER, verify
+from tiermix_server.alerts.clock import ManualClock
 
 TENANTS = ("acme", "globex", "initech")
 SPIKE_TENANT = "acme"
@@ -123,6 +123,7 @@ def otlp_body(spans: list[Span]) -> bytes:
 def collector(settings: Any, clock: ManualClock) -> Iterator[tuple[str, Any]]:
     """The real collector app under uvicorn, with the evaluator's clock handed in before start-up."""
     import uvicorn
+
     from tiermix_server.app import create_app
 
     app = create_app(settings)

@@ -179,12 +179,15 @@ class FakeProviders:
         h.send_header("Connection", "close")
         h.end_headers()
         h.close_connection = True
-        for event, data in events:
-            if self.chunk_delay_s:
-                time.sleep(self.chunk_delay_s)
-            line = (f"event: {event}\n" if event else "") + f"data: {data}\n\n"
-            h.wfile.write(line.encode())
-            h.wfile.flush()
+        try:
+            for event, data in events:
+                if self.chunk_delay_s:
+                    time.sleep(self.chunk_delay_s)
+                line = (f"event: {event}\n" if event else "") + f"data: {data}\n\n"
+                h.wfile.write(line.encode())
+                h.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client stopped reading (a stream closed early): nothing left to send
 
     def _chat_events(self, model: str, include_usage: bool) -> list[tuple[str | None, str]]:
         base = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1_700_000_000,
@@ -202,12 +205,26 @@ class FakeProviders:
         return out
 
     def _responses_events(self, model: str) -> list[tuple[str | None, str]]:
+        # The event sequence of the real API (the client's .stream() helper checks it).
         created = {**responses_object(model), "status": "in_progress", "output": [], "usage": None}
-        events: list[tuple[str, dict[str, Any]]] = [("response.created", {"response": created})]
-        events += [("response.output_text.delta",
-                    {"item_id": "msg_1", "output_index": 0, "content_index": 0, "delta": t, "logprobs": []})
-                   for t in CHUNKS]
-        events.append(("response.completed", {"response": responses_object(model)}))
+        done = responses_object(model)
+        message = done["output"][0]
+        where = {"item_id": message["id"], "output_index": 0, "content_index": 0}
+        events: list[tuple[str, dict[str, Any]]] = [
+            ("response.created", {"response": created}),
+            ("response.in_progress", {"response": created}),
+            ("response.output_item.added",
+             {"output_index": 0, "item": {**message, "status": "in_progress", "content": []}}),
+            ("response.content_part.added",
+             {**where, "part": {"type": "output_text", "text": "", "annotations": []}}),
+        ]
+        events += [("response.output_text.delta", {**where, "delta": t, "logprobs": []}) for t in CHUNKS]
+        events += [
+            ("response.output_text.done", {**where, "text": ANSWER, "logprobs": []}),
+            ("response.content_part.done", {**where, "part": message["content"][0]}),
+            ("response.output_item.done", {"output_index": 0, "item": message}),
+            ("response.completed", {"response": done}),
+        ]
         return [(name, json.dumps({"type": name, "sequence_number": i, **data}))
                 for i, (name, data) in enumerate(events)]
 

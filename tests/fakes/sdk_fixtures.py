@@ -27,10 +27,9 @@ def add_sdk_to_path() -> None:
 add_sdk_to_path()
 
 import tiermix  # noqa: E402
-from tiermix import _log  # noqa: E402
-
 from tests.fakes.otlp_sink import OtlpSink  # noqa: E402
 from tests.fakes.providers import FakeProviders  # noqa: E402
+from tiermix import _log  # noqa: E402
 
 FAST = {"export_interval_s": 0.05, "max_backoff_s": 0.2, "retry_window_s": 0.5, "export_timeout_s": 2.0}
 

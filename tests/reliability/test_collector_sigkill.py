@@ -43,8 +43,6 @@ def test_sigkill_during_sustained_ingest_loses_no_acknowledged_span_and_counts_e
         load.stop()
         collector.stop()
     acked_before_kill = list(load.acked)
-    print("DEBUG", load.statuses, len(load.unacked), sorted(p.name for p in (data_dir / "spool").glob("*")))
-    assert load.statuses.get(0, 0) >= 1 or load.unacked == []  # the kill cut requests off mid-flight
 
     restarted = CollectorProcess(data_dir, port, batch_max_delay_s=0.1).start()
     try:

@@ -38,7 +38,9 @@ def test_storage_outage_under_load_loses_nothing_and_readyz_is_honest(make_setti
                 ready = collector.http.get("/readyz").json()
                 assert "storage unavailable" in ready["reason"]
                 during = load.acked_count()
-                wait_for(lambda: load.acked_count() >= during + 3_000, what="spans acknowledged from the spool")
+                wait_for(
+                    lambda: load.acked_count() >= during + 3_000, what="spans acknowledged from the spool"
+                )
                 assert metric(collector.url, "tiermix_spool_bytes") > 0
                 assert metric(collector.url, "tiermix_storage_up") == 0
             finally:

@@ -220,9 +220,9 @@ def utc(*args: int) -> datetime:
 # 35 % escalation per step, ~3 % unpriced small calls), made by ClickHouse itself so 50M rows take
 # seconds of engine time instead of minutes of Python. Every value derives from cityHash64(request, seed).
 _ENGINE_SQL = """
-INSERT INTO llm_calls (ts, span_id, request_id, attempt, final, escalated, failover, escalation_reason, tenant,
-    route, environment, service, provider, operation, request_model, model, tier, input_tokens, output_tokens,
-    cache_read_tokens, cost_usd, unpriced, status, duration_ms, price_source, finish_reason)
+INSERT INTO llm_calls (ts, span_id, request_id, attempt, final, escalated, failover, escalation_reason,
+    tenant, route, environment, service, provider, operation, request_model, model, tier, input_tokens,
+    output_tokens, cache_read_tokens, cost_usd, unpriced, status, duration_ms, price_source, finish_reason)
 SELECT
     fromUnixTimestamp64Micro(toInt64({start_us:Int64} + intDiv(q * {span_us:Int64}, {requests:UInt64})
         + k * 1500000), 'UTC') AS ts,
@@ -232,23 +232,27 @@ SELECT
     k = len - 1 AS final,
     k < len - 1 AS escalated,
     false AS failover,
-    if(k < len - 1, ['verification_failed', 'low_confidence', 'refusal', 'timeout', 'policy'][1 + bitShiftRight(h, 40) % 5], '')
-        AS escalation_reason,
-    concat('tenant-', toString((bitShiftRight(h, 8) % 1000) * (bitShiftRight(h, 20) % 1000) % {tenants:UInt32})) AS tenant,
-    concat('route-', toString(bitShiftRight(h, 32) % {routes:UInt32})) AS route,
-    if(bitShiftRight(h, 44) % 10 = 0, 'staging', 'prod') AS environment,
+    if(k < len - 1,
+       ['verification_failed', 'low_confidence', 'refusal', 'timeout', 'policy'][1 + bitShiftRight(h, 40) % 5],
+       '') AS escalation_reason,
+    concat('tenant-', toString(tenant_index)) AS tenant,
+    concat('route-', toString(route_index)) AS route,
+    -- one tenant in five also runs a staging environment
+    if(tenant_index % 5 = 0 AND bitShiftRight(h, 44) % 4 = 0, 'staging', 'prod') AS environment,
     'app' AS service,
-    if(house, 'selfhost', ['openai', 'anthropic'][1 + bitShiftRight(h, 48) % 2]) AS provider,
+    -- a route sticks to one provider's family (one small, one mid, one frontier model)
+    if(house, 'selfhost', ['openai', 'anthropic'][1 + route_index % 2]) AS provider,
     'chat' AS operation,
     model AS request_model,
     if(house, 'house-7b',
        [['gpt-4o-mini', 'claude-3-5-haiku-latest'], ['gpt-4o', 'claude-sonnet-4-0'],
-        ['gpt-5', 'claude-opus-4-1']][tier_index][1 + bitShiftRight(h, 48) % 2]) AS model,
+        ['gpt-5', 'claude-opus-4-1']][tier_index][1 + route_index % 2]) AS model,
     ['small', 'mid', 'frontier'][tier_index] AS tier,
     toUInt32(50 + cityHash64(h, k, 1) % 4000) AS input_tokens,
     toUInt32(10 + cityHash64(h, k, 2) % 800) AS output_tokens,
     toUInt32(0) AS cache_read_tokens,
-    if(house, 0, (input_tokens * [0.5, 2.75, 8.0][tier_index] + output_tokens * [2.0, 12.5, 40.0][tier_index]) / 1e6)
+    if(house, 0,
+       (input_tokens * [0.5, 2.75, 8.0][tier_index] + output_tokens * [2.0, 12.5, 40.0][tier_index]) / 1e6)
         AS cost_usd,
     house AS unpriced,
     'ok' AS status,
@@ -260,9 +264,12 @@ FROM
     SELECT
         number AS q,
         cityHash64(number, {seed:UInt64}) AS h,
+        -- skewed: a few tenants send most traffic
+        (bitShiftRight(h, 8) % 1000) * (bitShiftRight(h, 20) % 1000) % {tenants:UInt32} AS tenant_index,
+        bitShiftRight(h, 32) % {routes:UInt32} AS route_index,
         multiIf(h % 100 < 70, 0, h % 100 < 80, 1, 2) AS first_tier,
-        1 + (first_tier < 2 AND bitShiftRight(h, 56) % 100 < 35) + (first_tier = 0 AND bitShiftRight(h, 56) % 100 < 35
-            AND bitShiftRight(h, 4) % 100 < 35) AS len
+        1 + (first_tier < 2 AND bitShiftRight(h, 56) % 100 < 35)
+          + (first_tier = 0 AND bitShiftRight(h, 56) % 100 < 35 AND bitShiftRight(h, 4) % 100 < 35) AS len
     FROM numbers({first:UInt64}, {count:UInt64})
 )
 ARRAY JOIN range(len) AS k
@@ -290,11 +297,7 @@ def generate_in_engine(
         sql = _ENGINE_SQL.replace("tier_index", "(least(first_tier + k, 2) + 1)").replace(
             "house", "(least(first_tier + k, 2) = 0 AND bitShiftRight(h, 12) % 100 < 3)"
         )
-        client.command(
-            sql,
-            parameters={
-                "start_us": start_us, "span_us": span_us, "requests": requests, "tenants": tenants,
-                "routes": routes, "seed": seed, "first": first, "count": min(chunk_requests, requests - first),
-            },
-        )  # fmt: skip
+        count = min(chunk_requests, requests - first)
+        values = {"start_us": start_us, "span_us": span_us, "requests": requests, "tenants": tenants}
+        client.command(sql, parameters={**values, "routes": routes, "seed": seed, "first": first, "count": count})
     return requests

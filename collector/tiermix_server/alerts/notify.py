@@ -109,6 +109,8 @@ class Notification:
             rule = f"z-score {_num(self.compared)} vs baseline {baseline}, {self.op} {self.threshold:g}"
         if self.kind == "test":
             return f"test notification: this rule alerts when {metric} {window} is {rule}"
+        if self.kind == "resolved" and self.value is None:
+            return f"{metric}: no data {window} ({self.volume} requests), so the alert ends"
         verb = "is back within" if self.kind == "resolved" else "breaches"
         return f"{metric} {value} {window} ({self.volume} requests) {verb} the condition: {rule}"
 

@@ -38,7 +38,6 @@ METRICS = (
     "unpriced_share",
 )
 GROUP_FIELDS = ("tenant", "route")
-REDACTED = "***"
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
 _UNITS_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -252,51 +251,3 @@ def describe_errors(exc: ValidationError) -> str:
             message = "type must be one of webhook, slack, email"
         parts.append(f"{location}: {message}" if location else message)
     return "; ".join(parts)
-
-
-def redact(spec_json: dict[str, Any]) -> dict[str, Any]:
-    """The rule as readers see it: channel secrets (webhook secret, SMTP password, Slack URL) hidden."""
-    channels = []
-    for channel in spec_json.get("channels", []):
-        channel = dict(channel)
-        if channel.get("type") == "webhook" and channel.get("secret"):
-            channel["secret"] = REDACTED
-        if channel.get("type") == "email" and channel.get("password"):
-            channel["password"] = REDACTED
-        if channel.get("type") == "slack":
-            channel["url"] = REDACTED
-        channels.append(channel)
-    return {**spec_json, "channels": channels}
-
-
-def keep_secrets(new_body: dict[str, Any], old_json: dict[str, Any]) -> dict[str, Any]:
-    """An update that sends back redacted secrets keeps the stored ones (same position, same type)."""
-    old_channels = old_json.get("channels", [])
-    channels = []
-    for index, channel in enumerate(new_body.get("channels", []) or []):
-        if isinstance(channel, dict) and index < len(old_channels):
-            old = old_channels[index]
-            if old.get("type") == channel.get("type"):
-                channel = dict(channel)
-                for field in ("secret", "password", "url"):
-                    if channel.get(field) == REDACTED and field in old:
-                        channel[field] = old[field]
-        channels.append(channel)
-    if "channels" not in new_body:
-        return new_body
-    return {**new_body, "channels": channels}
-
-
-def with_generated_secrets(body: dict[str, Any]) -> dict[str, Any]:
-    """A new rule's webhook channels without a secret get a random one (shown once, in the answer)."""
-    import secrets
-
-    channels = body.get("channels")
-    if not isinstance(channels, list):
-        return body
-    filled = []
-    for channel in channels:
-        if isinstance(channel, dict) and channel.get("type") == "webhook" and not channel.get("secret"):
-            channel = {**channel, "secret": secrets.token_urlsafe(24)}
-        filled.append(channel)
-    return {**body, "channels": filled}

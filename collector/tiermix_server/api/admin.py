@@ -125,7 +125,7 @@ def _enricher(request: Request) -> Enricher:
     if isinstance(runtime.enricher, Enricher):
         runtime.enricher.refresh()
         return runtime.enricher
-    return build_enricher(runtime.settings, _meta(request))
+    return build_enricher(runtime.settings, _meta(request), background=False)
 
 
 def _meta(request: Request) -> Any:

@@ -49,9 +49,12 @@ def presented_key(headers: Any) -> str | None:
         scheme, _, value = authorization.strip().partition(" ")
         if scheme.lower() == "bearer" and value.strip():
             return value.strip()
-        raise Unauthorized("the Authorization header must be 'Bearer <api key>'")
     key = headers.get("x-api-key")
-    return key.strip() if key and key.strip() else None
+    if key and key.strip():
+        return key.strip()
+    if authorization:  # e.g. Basic credentials from a proxy, and no x-api-key beside them
+        raise Unauthorized("send the API key as 'Authorization: Bearer <key>' or 'x-api-key: <key>'")
+    return None
 
 
 def authenticate(request: Any, needed: str) -> Principal:
@@ -61,7 +64,12 @@ def authenticate(request: Any, needed: str) -> Principal:
     if needed not in SCOPES:
         raise ValueError(f"unknown scope {needed!r}")
     meta = _meta_of(request)
-    key = presented_key(request.headers)
+    try:
+        key = presented_key(request.headers)
+    except Unauthorized:
+        if not any_active_key(meta):
+            return OPEN_PRINCIPAL  # auth is off: a proxy's own Authorization header is no concern of ours
+        raise
     if key is None:
         if not any_active_key(meta):
             return OPEN_PRINCIPAL

@@ -22,8 +22,8 @@ from tiermix_server.metrics.escalations import escalations
 from tiermix_server.metrics.filters import GroupBy
 from tiermix_server.metrics.health import data_health
 from tiermix_server.metrics.mix import MIX_KEYS, mix
-from tiermix_server.metrics.savings import BaselineChoice, Savings, savings
-from tiermix_server.metrics.summary import summaries
+from tiermix_server.metrics.savings import BaselineChoice, Savings, savings_from
+from tiermix_server.metrics.summary import scope_rows, summarise
 
 if TYPE_CHECKING:
     from tiermix_server.api.routes import Query
@@ -57,9 +57,10 @@ def _by_group(rows: list[Savings], group_by: GroupBy) -> dict[tuple[str, ...], S
 
 def summary_view(q: Query) -> Response:
     group_by = params.group_by(q.query)
-    found = _by_group(savings(q.client, q.filters, group_by, _baseline(q)), group_by)
+    scope = scope_rows(q.client, q.filters, group_by)
+    found = _by_group(savings_from(scope, q.filters, group_by, _baseline(q)), group_by)
     rows = []
-    for item in summaries(q.client, q.filters, group_by):
+    for item in summarise(scope, q.filters, group_by):
         row = item.to_dict()
         row.update(_savings_fields(found.get(tuple(item.group[c] for c in group_by.columns))))
         row["savings_is_estimate"] = True
@@ -97,11 +98,13 @@ def cost_view(q: Query) -> Response:
     if interval:
         interval = params.choice(q.query, "interval", ("1h", "1d"), "1h")
         params.filters(q.query, lambda: q.filters.end, interval)  # re-check the range for this interval
-        rows, rate = cost_rows(q.client, q.filters, group_by, interval), 1
+        rows, rate = cost_rows(q.client, q.filters, group_by, interval), None
         found: dict[tuple[str, ...], Savings] = {}
     else:
-        rows, rate = cost_with_percentiles(q.client, q.filters, group_by)
-        found = _by_group(savings(q.client, q.filters, group_by, _baseline(q)), group_by)
+        scope = scope_rows(q.client, q.filters, group_by)
+        wanted = params.choice(q.query, "percentiles", ("true", "false"), "true") == "true"
+        rows, rate = cost_with_percentiles(q.client, q.filters, group_by, percentiles=wanted, rows=scope)
+        found = _by_group(savings_from(scope, q.filters, group_by, _baseline(q)), group_by)
     out = []
     for row in rows:
         item: dict[str, Any] = {"bucket": row.bucket} if interval else {}
@@ -121,7 +124,7 @@ def cost_view(q: Query) -> Response:
         out.append(item)
     payload = {
         "savings_is_estimate": True,
-        "percentile_sample_rate": rate if not interval else None,
+        "percentile_sample_rate": rate,
         "rows": out,
     }
     return respond(payload, q.fmt, name="cost")

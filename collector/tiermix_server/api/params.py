@@ -12,7 +12,13 @@ from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta, timezone
 
 from tiermix_server.errors import BadRequest
-from tiermix_server.metrics.filters import DEFAULT_TOP_TIER, GROUP_COLUMNS, Filters, GroupBy
+from tiermix_server.metrics.filters import (
+    DEFAULT_BOTTOM_TIER,
+    DEFAULT_TOP_TIER,
+    GROUP_COLUMNS,
+    Filters,
+    GroupBy,
+)
 
 DEFAULT_RANGE = timedelta(hours=24)
 MAX_TEXT_CHARS = 256
@@ -92,6 +98,7 @@ def filters(query: Mapping[str, str], now: Callable[[], datetime], interval: str
         model=text(query, "model"),
         tier=text(query, "tier"),
         top_tier=text(query, "top_tier") or DEFAULT_TOP_TIER,
+        bottom_tier=text(query, "bottom_tier") or DEFAULT_BOTTOM_TIER,
     )
 
 

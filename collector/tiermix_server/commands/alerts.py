@@ -71,8 +71,9 @@ def _print_json(value: Any) -> None:
 
 
 def run_create(args: argparse.Namespace) -> int:
+    from tiermix_server.alerts.channel_secrets import with_generated_secrets
     from tiermix_server.alerts.routes import rule_json
-    from tiermix_server.alerts.rules import parse_rule, with_generated_secrets
+    from tiermix_server.alerts.rules import parse_rule
     from tiermix_server.alerts.store import create_rule
 
     if args.json_text:

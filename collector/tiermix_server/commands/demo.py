@@ -14,6 +14,8 @@ import threading
 
 from tiermix_server.errors import SettingsError
 
+STOP_FLUSH_TIMEOUT_S = 5.0
+
 
 def register(commands: argparse._SubParsersAction) -> None:
     from tiermix_server.demo.runner import DEFAULT_RATE_PER_S, DEFAULT_SEED
@@ -49,7 +51,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from tiermix_server.demo.runner import DemoPlan
     from tiermix_server.demo.runner import run as run_demo
-    from tiermix_server.demo.sender import SdkSender
+    from tiermix_server.demo.sender import FLUSH_TIMEOUT_S, SdkSender
 
     if args.rate <= 0:
         raise SettingsError("--rate must be positive")
@@ -73,9 +75,11 @@ def run(args: argparse.Namespace) -> int:
         print("tiermix demo: interrupted, flushing what was recorded", file=sys.stderr)
         return 130
     finally:
-        sender.flush()
+        # A stopped demo (Ctrl-C, SIGTERM from `tiermix up`) flushes briefly: its collector may be gone.
+        timeout_s = STOP_FLUSH_TIMEOUT_S if stop.is_set() else FLUSH_TIMEOUT_S
+        sender.flush(timeout_s)
         delivered = sender.calls_delivered
-        sender.close()
+        sender.close(timeout_s)
         signal.signal(signal.SIGTERM, previous)
     print(
         f"tiermix demo: sent {stats.backfill_calls + stats.live_calls:,} calls "

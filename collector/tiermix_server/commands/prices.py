@@ -68,6 +68,8 @@ def add_rewrite_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--since", required=True, help="first date to rewrite (ISO date or timestamp)")
     parser.add_argument("--tenant", help="only this tenant (default: all)")
     parser.add_argument("--api-key", help="admin key for a running server (TIERMIX_API_KEY)")
+    parser.add_argument("--api-url", help="a running server's address (TIERMIX_API_URL, default from --port)")
+    parser.add_argument("--port", type=int, help="the running server's port (TIERMIX_PORT, default 4318)")
     add_storage_flags(parser)
 
 
@@ -81,7 +83,7 @@ def run_show(args: argparse.Namespace) -> int:
     from tiermix_server.pricing.prices import parse_instant
 
     settings = settings_from(args)
-    enricher = build_enricher(settings, open_meta(settings))
+    enricher = build_enricher(settings, open_meta(settings), background=False)
     at = parse_instant(args.at) if args.at else datetime.now(timezone.utc)
     quote = enricher.quote(at, args.tenant, args.provider, args.model)
     decision = enricher.explain(args.model, args.provider)
@@ -172,7 +174,7 @@ def run_rewrite(args: argparse.Namespace, kind: str) -> int:
     """Run ``reprice`` or ``retier`` here, or through the running server that holds the data dir."""
     from tiermix_server.pricing.prices import parse_instant
 
-    settings = settings_from(args)
+    settings = settings_from(args, api_url=args.api_url, port=args.port)
     since = parse_instant(args.since, what="--since")
     api_key = args.api_key or os.environ.get("TIERMIX_API_KEY") or None  # entry point: may read env
     try:
@@ -207,8 +209,11 @@ def _rewrite_through_server(
     api_key: str | None,
     in_use: DataDirInUse,
 ) -> dict[str, int]:
+    import logging
+
     import httpx
 
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one request; its INFO line is noise here
     url = f"{settings.api_url.rstrip('/')}/api/v1/admin/{kind}"
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     body = {"since": since.isoformat(), "tenant": tenant}
@@ -217,7 +222,7 @@ def _rewrite_through_server(
     except httpx.HTTPError:
         raise DataDirInUse(
             f"{in_use} — and no tiermix server answers at {settings.api_url} to do it for us "
-            "(set TIERMIX_API_URL if it listens elsewhere)"
+            "(pass --api-url or --port if it listens elsewhere)"
         ) from None
     if response.status_code in (401, 403):
         raise TiermixError(

@@ -86,7 +86,9 @@ def run_explain(args: argparse.Namespace) -> int:
     from tiermix_server.pricing.enricher import build_enricher
 
     settings = settings_from(args)
-    decision = build_enricher(settings, open_meta(settings)).explain(args.model, args.provider)
+    decision = build_enricher(settings, open_meta(settings), background=False).explain(
+        args.model, args.provider
+    )
     print(f"{args.model}: {decision.tier}")
     print(f"  {decision.detail}")
     return 0

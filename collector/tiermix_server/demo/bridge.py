@@ -15,7 +15,6 @@ import random
 from tiermix._context import Routing, Scope, hash_user
 from tiermix._record import CallOptions, Record
 from tiermix.extract import Extracted
-
 from tiermix_server.demo.cascade import DemoRequest, Outcome
 
 

@@ -13,6 +13,7 @@ short-lived admin key that is revoked right after.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -65,11 +66,12 @@ def attach_demo(
             demo = EmbeddedDemo(
                 settings, app.state.runtime, backfill_days=backfill_days, rate_per_s=rate_per_s, seed=seed
             )
+            app.state.demo = demo  # for `tiermix up` tests and embedders
             demo.start()
             try:
                 yield state
             finally:
-                demo.stop()
+                await asyncio.to_thread(demo.stop)  # waits for the child: keep the event loop free
 
     app.router.lifespan_context = lifespan
 
@@ -93,7 +95,7 @@ class EmbeddedDemo:
     def start(self) -> None:
         self._thread.start()
 
-    def stop(self, timeout_s: float = 15.0) -> None:
+    def stop(self, timeout_s: float = 10.0) -> None:
         self._stop.set()
         self._thread.join(timeout_s)
         with self._lock:
@@ -196,8 +198,9 @@ class EmbeddedDemo:
             "--rate", f"{self.rate_per_s:g}",
             "--seed", str(self.seed),
         ]  # fmt: skip
-        env = dict(os.environ)
-        env.pop("TIERMIX_API_KEY", None)
+        # The server's TIERMIX_* settings are not the SDK's: a shared name (TIERMIX_SPOOL_DIR) would make
+        # the demo's SDK spool into the collector's spool directory.
+        env = {key: value for key, value in os.environ.items() if not key.startswith("TIERMIX_")}
         if ingest_key:
             env["TIERMIX_API_KEY"] = ingest_key  # the environment, not argv: argv is visible in ps
         with self._lock:

@@ -3,6 +3,8 @@
 The SDK never blocks the application: when its bounded queue is full it drops and counts. A backfill
 produces calls far faster than any collector takes them, so the sender waits for the SDK's export
 worker (``tiermix.flush``) every ``flush_every_calls`` calls instead of letting the queue overflow.
+Large batches matter here: the export worker has one request in flight, and the collector answers only
+once a batch is durable, so a backfill's speed is about ``batch_size`` / that latency.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ from typing import Protocol
 
 import tiermix
 from tiermix import _runtime
-
 from tiermix_server.demo.bridge import records_for
 from tiermix_server.demo.cascade import DemoRequest
 from tiermix_server.demo.catalog import ENVIRONMENT, SERVICE
@@ -27,8 +28,6 @@ class Sender(Protocol):
 
     def flush(self) -> bool: ...
 
-    def close(self) -> None: ...
-
 
 class SdkSender:
     """Records through the real SDK runtime (queue → export worker → OTLP/HTTP)."""
@@ -39,8 +38,8 @@ class SdkSender:
         api_key: str | None = None,
         *,
         seed: int = 0,
-        batch_size: int = 2_000,
-        flush_every_calls: int = 20_000,
+        batch_size: int = 10_000,
+        flush_every_calls: int = 40_000,
     ) -> None:
         self.calls_sent = 0
         self._since_flush = 0
@@ -52,7 +51,7 @@ class SdkSender:
             service=SERVICE,
             environment=ENVIRONMENT,
             batch_size=batch_size,
-            max_queue=flush_every_calls * 2,
+            max_queue=flush_every_calls + 1_000,  # flushed at flush_every_calls: never full
             export_interval_s=0.5,
         )
 
@@ -64,9 +63,9 @@ class SdkSender:
         if self._since_flush >= self._flush_every:
             self.flush()
 
-    def flush(self) -> bool:
+    def flush(self, timeout_s: float = FLUSH_TIMEOUT_S) -> bool:
         self._since_flush = 0
-        return tiermix.flush(FLUSH_TIMEOUT_S)
+        return tiermix.flush(timeout_s)
 
     @property
     def calls_delivered(self) -> int | None:
@@ -76,6 +75,6 @@ class SdkSender:
         count = getattr(worker, "exported_calls", None)
         return count if isinstance(count, int) else None
 
-    def close(self) -> None:
-        tiermix.flush(FLUSH_TIMEOUT_S)
-        tiermix.shutdown()
+    def close(self, timeout_s: float = FLUSH_TIMEOUT_S) -> None:
+        tiermix.flush(timeout_s)
+        tiermix.shutdown(timeout_s)

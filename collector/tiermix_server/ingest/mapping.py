@@ -2,10 +2,11 @@
 
 Each call-record field lists the attributes it may come from, in precedence order: the tiermix SDK and
 the current OTel GenAI conventions (v1.41) first, then older OTel names, then OpenLLMetry, OpenLIT,
-OpenInference and Logfire spellings. The first attribute present on the span wins; the same table is
-then tried on the resource. So a span carrying both ``gen_ai.usage.input_tokens`` and
-``gen_ai.usage.prompt_tokens`` is read from the current name, and an instrumentation that only knows
-the older one still lands.
+OpenInference and Logfire spellings. The highest-ranked attribute present (with a usable value) wins;
+for attribution (service, environment, tenant, route) the resource is the fallback. So a span carrying
+both ``gen_ai.usage.input_tokens`` and ``gen_ai.usage.prompt_tokens`` is read from the current name,
+and an instrumentation that only knows the older one still lands. The tables are flattened into one
+attribute → (field, rank, converter) map, so each span costs one pass over its own attributes.
 
 A span is a call when it names a model or a GenAI operation/provider (or OpenInference calls it an LLM
 or EMBEDDING span); other spans (HTTP, chains, tools, agents) are *skipped* with a reason, never stored.
@@ -20,11 +21,11 @@ shape that validation and enrichment can both fill in.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from tiermix_server.ingest.decode import Span
+from tiermix_server.ingest.decode import Span, is_content_key
 
 DROP_REPORT_NAME = "tiermix.drop_report"
 TAG_PREFIX = "tiermix.tag."
@@ -142,18 +143,121 @@ class Mapped:
     clipped: list[str]
 
 
+def _to_str(value: Any, clipped: list[str]) -> str | None:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    clipped.append("wrong_type")
+    return None
+
+
+def _to_int(value: Any, clipped: list[str]) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if (isinstance(value, float) and math.isfinite(value)) or (
+        isinstance(value, str) and value.strip().lstrip("-").isdigit()
+    ):
+        return int(value)
+    clipped.append("wrong_type")
+    return None
+
+
+def _to_float(scale: float) -> Callable[[Any, list[str]], float | None]:
+    def convert(value: Any, clipped: list[str]) -> float | None:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value) * scale
+        if isinstance(value, str):
+            try:
+                return float(value) * scale
+            except ValueError:
+                pass
+        clipped.append("wrong_type")
+        return None
+
+    return convert
+
+
+def _to_bool(value: Any, clipped: list[str]) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    clipped.append("wrong_type")
+    return None
+
+
+def _to_first_str(value: Any, clipped: list[str]) -> str | None:
+    if isinstance(value, list):
+        return value[0] if value and isinstance(value[0], str) else None
+    return value if isinstance(value, str) else None
+
+
+def _build_keymap() -> dict[str, tuple[str, int, Callable[[Any, list[str]], Any]]]:
+    """attribute → (field, rank, converter): the tables above, flattened for one pass per span."""
+    keymap: dict[str, tuple[str, int, Callable[[Any, list[str]], Any]]] = {}
+    for field, keys in STRING_SOURCES.items():
+        keymap.update({key: (field, rank, _to_str) for rank, key in enumerate(keys)})
+    for field, keys in INT_SOURCES.items():
+        keymap.update({key: (field, rank, _to_int) for rank, key in enumerate(keys)})
+    for field, scaled in FLOAT_SOURCES.items():
+        keymap.update({key: (field, rank, _to_float(scale)) for rank, (key, scale) in enumerate(scaled)})
+    for field, (key, _default) in BOOL_SOURCES.items():
+        keymap[key] = (field, 0, _to_bool)
+    keymap.update(
+        {key: ("finish_reason", rank, _to_first_str) for rank, key in enumerate(FINISH_REASON_SOURCES)}
+    )
+    return keymap
+
+
+_KEYMAP = _build_keymap()
+_RESOURCE_FIELDS = ("service", "environment", "tenant", "route")
+_DEFAULTS: dict[str, Any] = {
+    **dict.fromkeys(STRING_SOURCES, ""),
+    **dict.fromkeys(INT_SOURCES),
+    **dict.fromkeys(FLOAT_SOURCES),
+    **{field: default for field, (_key, default) in BOOL_SOURCES.items()},
+    "finish_reason": "",
+}
+# Every attribute mapping reads: decoding converts only these values (and tags/content by prefix).
+_DROP_KEYS = ("tiermix.drop.count", "tiermix.drop.reason", "tiermix.drop.since_unix_nano")
+ATTRIBUTE_KEYS = frozenset(
+    [*_KEYMAP, *_GENAI_MARKERS, _OPENINFERENCE_KIND, "tiermix.request_id", *_DROP_KEYS]
+)
+ATTRIBUTE_PREFIXES = (TAG_PREFIX,)
+
+
 def map_span(span: Span, *, keep_content: bool = False) -> Mapped | DropReport | Skipped:
     attrs = span.attributes
     if span.name == DROP_REPORT_NAME:
         return _drop_report(span)
     operation_hint = _openinference_operation(attrs)
-    if operation_hint is None and not any(key in attrs for key in _GENAI_MARKERS):
+    if operation_hint is None and attrs.keys().isdisjoint(_GENAI_MARKERS):
         return Skipped("not_llm")
     clipped: list[str] = []
-    fields: dict[str, Any] = {}
+    fields = dict(_DEFAULTS)
+    ranks: dict[str, int] = {}
+    keymap = _KEYMAP
+    tags: dict[str, str] | None = None
+    for key, value in attrs.items():
+        entry = keymap.get(key)
+        if entry is None:
+            if key.startswith(TAG_PREFIX) or (keep_content and is_content_key(key)):
+                tags = _add_tag(tags, key, value)
+            continue
+        field, rank, convert = entry
+        if value is None or rank >= ranks.get(field, 1_000):
+            continue
+        converted = convert(value, clipped)
+        if converted is not None:
+            ranks[field] = rank
+            fields[field] = converted
     resource = span.resource
-    for field, keys in STRING_SOURCES.items():
-        fields[field] = _first_str(attrs, resource, keys, clipped)
+    for field in _RESOURCE_FIELDS:  # the span's own attribute wins over its resource's
+        if field not in ranks:
+            for key in STRING_SOURCES[field]:
+                value = resource.get(key)
+                if isinstance(value, str):
+                    fields[field] = value
+                    break
     operation = fields["operation"].strip().lower()
     operation = _OPERATION_ALIASES.get(operation, operation) or operation_hint or "chat"
     if operation in _NOT_CALL_OPERATIONS:
@@ -162,28 +266,29 @@ def map_span(span: Span, *, keep_content: bool = False) -> Mapped | DropReport |
     fields["provider"] = fields["provider"].strip().lower()
     if not fields["model"]:
         fields["model"] = fields["request_model"]
-    for field, keys in INT_SOURCES.items():
-        fields[field] = _first_int(attrs, keys, clipped)
-    for field, scaled in FLOAT_SOURCES.items():
-        fields[field] = _first_float(attrs, scaled, clipped)
-    for field, (key, default) in BOOL_SOURCES.items():
-        value = attrs.get(key)
-        fields[field] = value if isinstance(value, bool) else default
-    fields["finish_reason"] = _finish_reason(attrs)
+    span_id = int.from_bytes(span.span_id, "big") if len(span.span_id) == 8 else 0
     fields["trace_id"] = span.trace_id
-    fields["span_id"] = int.from_bytes(span.span_id, "big") if len(span.span_id) == 8 else 0
+    fields["span_id"] = span_id
     fields["parent_span_id"] = (
         int.from_bytes(span.parent_span_id, "big") if len(span.parent_span_id) == 8 else 0
     )
-    fields["request_id"] = _request_id(attrs.get("tiermix.request_id"), fields["span_id"], clipped)
+    fields["request_id"] = _request_id(attrs.get("tiermix.request_id"), span_id, clipped)
     fields["start_ns"] = span.start_ns
     fields["end_ns"] = span.end_ns
-    is_error = span.status_code == _STATUS_ERROR or bool(fields["error_type"])
-    fields["status"] = "error" if is_error else "ok"
-    if is_error and not fields["error_type"]:
-        fields["error_type"] = "_OTHER"
-    fields["tags"] = _tags(attrs, keep_content)
+    if span.status_code == _STATUS_ERROR or fields["error_type"]:
+        fields["status"] = "error"
+        fields["error_type"] = fields["error_type"] or "_OTHER"
+    else:
+        fields["status"] = "ok"
+    fields["tags"] = tags or {}
     return Mapped(fields, clipped)
+
+
+def _add_tag(tags: dict[str, str] | None, key: str, value: Any) -> dict[str, str]:
+    tags = {} if tags is None else tags
+    name = key[len(TAG_PREFIX) :] if key.startswith(TAG_PREFIX) else key
+    tags[name] = value if isinstance(value, str) else str(value)
+    return tags
 
 
 def _openinference_operation(attrs: Mapping[str, Any]) -> str | None:
@@ -191,66 +296,6 @@ def _openinference_operation(attrs: Mapping[str, Any]) -> str | None:
     if isinstance(kind, str):
         return _OPENINFERENCE_OPERATIONS.get(kind.upper(), "") or None
     return None
-
-
-def _first_str(
-    attrs: Mapping[str, Any], resource: Mapping[str, Any], keys: tuple[str, ...], clipped: list[str]
-) -> str:
-    for source in (attrs, resource):
-        for key in keys:
-            value = source.get(key)
-            if value is None:
-                continue
-            if isinstance(value, str):
-                return value
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                return str(value)
-            clipped.append("wrong_type")
-    return ""
-
-
-def _first_int(attrs: Mapping[str, Any], keys: tuple[str, ...], clipped: list[str]) -> int | None:
-    for key in keys:
-        value = attrs.get(key)
-        if value is None:
-            continue
-        if isinstance(value, bool):
-            clipped.append("wrong_type")
-        elif isinstance(value, int):
-            return value
-        elif (isinstance(value, float) and math.isfinite(value)) or (
-            isinstance(value, str) and value.strip().lstrip("-").isdigit()
-        ):
-            return int(value)
-        else:
-            clipped.append("wrong_type")
-    return None
-
-
-def _first_float(
-    attrs: Mapping[str, Any], scaled: tuple[tuple[str, float], ...], clipped: list[str]
-) -> float | None:
-    for key, scale in scaled:
-        value = attrs.get(key)
-        if value is None:
-            continue
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value) * scale
-        try:
-            return float(value) * scale if isinstance(value, str) else None
-        except ValueError:
-            clipped.append("wrong_type")
-    return None
-
-
-def _finish_reason(attrs: Mapping[str, Any]) -> str:
-    for key in FINISH_REASON_SOURCES:
-        value = attrs.get(key)
-        if isinstance(value, list) and value and isinstance(value[0], str):
-            return value[0]
-        if isinstance(value, str):
-            return value
-    return ""
 
 
 def _request_id(value: Any, span_id: int, clipped: list[str]) -> int:
@@ -265,20 +310,6 @@ def _request_id(value: Any, span_id: int, clipped: list[str]) -> int:
     return span_id
 
 
-def _tags(attrs: Mapping[str, Any], keep_content: bool) -> dict[str, str]:
-    tags: dict[str, str] = {}
-    for key, value in attrs.items():
-        if key.startswith(TAG_PREFIX):
-            tags[key[len(TAG_PREFIX) :]] = value if isinstance(value, str) else str(value)
-    if keep_content:
-        from tiermix_server.ingest.decode import is_content_key
-
-        for key, value in attrs.items():
-            if is_content_key(key):
-                tags[key] = value if isinstance(value, str) else str(value)
-    return tags
-
-
 def _drop_report(span: Span) -> DropReport | Skipped:
     attrs = span.attributes
     count = attrs.get("tiermix.drop.count")
@@ -290,9 +321,18 @@ def _drop_report(span: Span) -> DropReport | Skipped:
         ts_us=span.end_ns // 1000,
         span_id=int.from_bytes(span.span_id, "big"),
         since_us=(since if isinstance(since, int) and since > 0 else span.start_ns) // 1000,
-        tenant=_first_str(attrs, resource, ("tiermix.tenant",), []),
-        service=_first_str(attrs, resource, ("service.name",), []),
-        environment=_first_str(attrs, resource, STRING_SOURCES["environment"], []),
+        tenant=_lookup_str(attrs, resource, ("tiermix.tenant",)),
+        service=_lookup_str(attrs, resource, ("service.name",)),
+        environment=_lookup_str(attrs, resource, STRING_SOURCES["environment"]),
         reason=str(attrs.get("tiermix.drop.reason") or "unknown")[:64],
         dropped=count,
     )
+
+
+def _lookup_str(attrs: Mapping[str, Any], resource: Mapping[str, Any], keys: tuple[str, ...]) -> str:
+    for source in (attrs, resource):
+        for key in keys:
+            value = source.get(key)
+            if isinstance(value, str):
+                return value[:200]
+    return ""

@@ -10,9 +10,11 @@ Invariants:
 - The queue is bounded by requests and by bytes (``admit``): past either bound new requests get 429
   with Retry-After, before their bodies are decoded. With ClickHouse down and the spool at its disk
   budget, new requests get 503 with Retry-After.
-- The batcher closes a batch at ``batch_max_rows`` or ``batch_max_delay_s`` after its first request,
-  so ClickHouse sees few, large inserts (one part each) whatever the request rate. One insert is in
-  flight at a time; requests arriving meanwhile form the next batch (group commit).
+- The batcher closes a batch at ``batch_max_rows``, at ``batch_max_delay_s`` after its first request,
+  or as soon as every admitted request is waiting in it: OTLP clients wait for their answer, so when
+  nobody else is on the way, waiting longer only adds latency and cannot grow the batch. Under load
+  batches grow to the size of what arrives during one insert (group commit); one insert is in flight
+  at a time.
 - While ClickHouse is down, batches go straight to the spool; a drainer re-inserts spooled batches
   oldest first (same dedup token as their first try) when it comes back, and on start-up.
 - Idempotent by span_id: see ``write.py`` (same batch replayed) and ``recent.py`` (span re-sent).
@@ -72,9 +74,14 @@ class _Submission:
 
 class Pipeline:
     def __init__(
-        self, *, writer: CallWriter, spool: Spool, stats: IngestStats, recent: RecentSpans,
+        self,
+        *,
+        writer: CallWriter,
+        spool: Spool,
+        stats: IngestStats,
+        recent: RecentSpans,
         config: PipelineConfig,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.writer, self.spool, self.stats, self.recent, self.config = writer, spool, stats, recent, config
         self.storage_up = True
         self.storage_error = ""
@@ -110,6 +117,7 @@ class Pipeline:
     def release(self, nbytes: int) -> None:
         self.queued_requests -= 1
         self.queued_bytes -= nbytes
+        self._wakeup.set()  # the batcher may be waiting for this request
 
     def readiness(self) -> tuple[bool, str]:
         if not self.storage_up:
@@ -131,8 +139,11 @@ class Pipeline:
             self._pending_rows += len(processed.calls)
             self._wakeup.set()
             waits.add(future)
-        for waited in waits:
-            await asyncio.shield(waited)
+        # Shielded: a client hanging up must not cancel a batch other requests wait on too.
+        outcomes = await asyncio.gather(*(asyncio.shield(w) for w in waits), return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
 
     def _drop_resent(self, processed: Processed, owner: asyncio.Future[None]) -> set[asyncio.Future[None]]:
         calls = processed.calls
@@ -179,7 +190,11 @@ class Pipeline:
                 await self._wakeup.wait()
                 continue
             deadline = self._pending[0].enqueued_at + delay_s
-            while self._pending_rows < self.config.batch_max_rows and not self._stopping:
+            while (
+                self._pending_rows < self.config.batch_max_rows
+                and len(self._pending) < self.queued_requests  # someone else is still on the way
+                and not self._stopping
+            ):
                 remaining_s = deadline - time.monotonic()
                 if remaining_s <= 0:
                     break

@@ -8,6 +8,7 @@ received. A tenant-bound API key stamps its tenant on every row: a span cannot c
 
 from __future__ import annotations
 
+import operator
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,8 +17,15 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from tiermix_server.ingest.decode import flatten
 from tiermix_server.ingest.enrich import Enricher, enrich_fields
-from tiermix_server.ingest.mapping import DropReport, Mapped, Skipped, map_span
-from tiermix_server.ingest.validate import DEFAULT_TENANT, Limits, validate
+from tiermix_server.ingest.mapping import (
+    ATTRIBUTE_KEYS,
+    ATTRIBUTE_PREFIXES,
+    DropReport,
+    Mapped,
+    Skipped,
+    map_span,
+)
+from tiermix_server.ingest.validate import DEFAULT_TENANT, MAX_TENANT, Limits, validate
 from tiermix_server.ingest.write import CALL_COLUMNS, CallRow, DropRow
 
 ACCEPTED = "accepted"
@@ -25,6 +33,7 @@ REJECTED = "rejected"
 SKIPPED = "skipped"
 CLIPPED = "clipped"
 TENANT_INDEX = CALL_COLUMNS.index("tenant")
+_as_row = operator.itemgetter(*CALL_COLUMNS)  # fields dict → row tuple in column order, in C
 
 
 @dataclass(slots=True)
@@ -57,7 +66,8 @@ def process(
     """Turn every span of ``request`` into a row or a counted outcome; never raises on span content."""
     out = Processed()
     outcomes = out.outcomes
-    for span in flatten(request, keep_content=keep_content):
+    spans = flatten(request, keep_content=keep_content, keys=ATTRIBUTE_KEYS, prefixes=ATTRIBUTE_PREFIXES)
+    for span in spans:
         mapped = map_span(span, keep_content=keep_content)
         if isinstance(mapped, Skipped):
             outcomes[(tenant or _span_tenant(span.attributes, span.resource), SKIPPED, mapped.reason)] += 1
@@ -98,9 +108,9 @@ def _call_row(mapped: Mapped, enricher: Enricher, limits: Limits, tenant: str | 
     if reason is not None:
         return reason
     enrich_fields(enricher, fields, mapped.clipped)
-    return tuple([fields[column] for column in CALL_COLUMNS])
+    return _as_row(fields)
 
 
 def _span_tenant(attributes: Any, resource: Any) -> str:
     value = attributes.get("tiermix.tenant") or resource.get("tiermix.tenant")
-    return value[:128] if isinstance(value, str) and value else DEFAULT_TENANT
+    return value[:MAX_TENANT] if isinstance(value, str) and value else DEFAULT_TENANT

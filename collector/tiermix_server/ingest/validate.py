@@ -9,6 +9,7 @@ out-of-range attempt, a non-finite score. Nothing here raises: a bad span never 
 from __future__ import annotations
 
 import math
+import operator
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,10 +23,10 @@ MAX_TAGS = 32
 MAX_TAG_KEY = 64
 MAX_TAG_VALUE = 256
 MAX_CONTENT_VALUE = 64 * 1024  # content attributes, kept only when content capture is on
+MAX_TENANT = 200  # what an API key may be bound to (meta/keys.py): a stamped tenant is never cut
 DEFAULT_TENANT = "default"
 
 _SHORT_FIELDS = (
-    "tenant",
     "route",
     "environment",
     "service",
@@ -41,6 +42,7 @@ _SHORT_FIELDS = (
     "finish_reason",
     "user_hash",
 )
+_short_values = operator.itemgetter(*_SHORT_FIELDS)
 _TOKEN_FIELDS = tuple(field for field in INT_SOURCES if field.endswith("_tokens"))
 
 
@@ -92,17 +94,22 @@ def validate(fields: dict[str, Any], clipped: list[str], limits: Limits) -> str 
         if value is not None and (not math.isfinite(value) or value < 0):
             clipped.append(f"invalid_{field}")
             fields[field] = None
-    for field in _SHORT_FIELDS:
-        value = fields[field]
-        if len(value) > MAX_SHORT_STRING:
-            clipped.append("string_too_long")
-            fields[field] = value[:MAX_SHORT_STRING]
+    if max(map(len, _short_values(fields))) > MAX_SHORT_STRING:  # one C-level pass when all fit
+        for field in _SHORT_FIELDS:
+            value = fields[field]
+            if len(value) > MAX_SHORT_STRING:
+                clipped.append("string_too_long")
+                fields[field] = value[:MAX_SHORT_STRING]
     detail = fields["escalation_detail"]
     if len(detail) > MAX_LONG_STRING:
         clipped.append("string_too_long")
         fields["escalation_detail"] = detail[:MAX_LONG_STRING]
-    if not fields["tenant"]:
+    tenant = fields["tenant"]
+    if not tenant:
         fields["tenant"] = DEFAULT_TENANT
+    elif len(tenant) > MAX_TENANT:
+        clipped.append("string_too_long")
+        fields["tenant"] = tenant[:MAX_TENANT]
     _clip_tags(fields, clipped)
     return None
 

@@ -19,7 +19,7 @@ from typing import Any
 from tiermix_server.metrics.filters import NO_GROUP, Filters, GroupBy, Params, raw_where
 from tiermix_server.metrics.mix import INTERVALS, as_utc
 from tiermix_server.metrics.sources import counters_source, summed
-from tiermix_server.metrics.summary import ratio
+from tiermix_server.metrics.summary import ScopeRow, ratio, scope_rows, summarise
 
 PERCENTILE_SAMPLE_CALLS = 1_000_000
 _COUNTERS = ("requests", "calls", "cost_usd", "escalated_cost_usd", "unpriced")
@@ -107,28 +107,37 @@ def request_cost_percentiles(
 
 
 def cost_with_percentiles(
-    client: Any, filters: Filters, group_by: GroupBy = NO_GROUP, *, percentiles: bool = True
-) -> tuple[list[CostRow], int]:
-    """Cost rows with p50/p95 filled in, and the sample rate the percentiles used (1 = exact)."""
-    rows = cost_rows(client, filters, group_by)
-    if not percentiles:
-        return rows, 1
-    rate = sample_rate(sum(row.calls for row in rows))
-    quantiles = request_cost_percentiles(client, filters, group_by, rate=rate)
-    filled = []
-    for row in rows:
-        p50, p95 = quantiles.get(tuple(row.group[c] for c in group_by.columns), (None, None))
-        filled.append(
+    client: Any,
+    filters: Filters,
+    group_by: GroupBy = NO_GROUP,
+    *,
+    percentiles: bool = True,
+    rows: list[ScopeRow] | None = None,
+) -> tuple[list[CostRow], int | None]:
+    """Cost per request per group, with p50/p95 unless ``percentiles`` is false, and the sample rate the
+    percentiles used (1 = exact; ``None`` = not computed). ``rows``: ``summary.scope_rows`` if at hand."""
+    if rows is None:
+        rows = scope_rows(client, filters, group_by)
+    groups = summarise(rows, filters, group_by)
+    quantiles: dict[tuple[str, ...], tuple[float, float]] = {}
+    rate = None
+    if percentiles:
+        rate = sample_rate(sum(g.calls for g in groups))
+        quantiles = request_cost_percentiles(client, filters, group_by, rate=rate)
+    result = []
+    for g in groups:
+        p50, p95 = quantiles.get(tuple(g.group[c] for c in group_by.columns), (None, None))
+        result.append(
             CostRow(
-                row.group,
-                row.bucket,
-                row.requests,
-                row.calls,
-                row.cost_usd,
-                row.escalation_overhead_usd,
-                row.unpriced_calls,
+                g.group,
+                None,
+                g.requests,
+                g.calls,
+                g.cost_usd,
+                g.escalation_overhead_usd,
+                g.unpriced_calls,
                 p50,
                 p95,
             )
         )
-    return filled, rate
+    return result, rate

@@ -1,9 +1,9 @@
 """Escalations and failovers: rate, overhead, and the reasons behind them.
 
-escalation rate = requests with ≥ 1 escalated attempt / requests whose first attempt was below the top
-tier; escalation overhead = cost of the abandoned (escalated) attempts. Failovers (error-driven retries on
-the same tier or another provider) are counted and priced apart, never as escalations. Reasons read the
-raw table, but only its escalated/failed-over attempts.
+escalation rate = escalated requests / requests whose first attempt was below the top tier (counting rule
+in summary.py); escalation overhead = cost of the abandoned (escalated) attempts. Failovers (error-driven
+retries on the same tier or another provider) are counted and priced apart, never as escalations.
+Reasons come from the ``llm_escalations_1h`` rollup, which holds abandoned attempts only.
 """
 
 # ruff: noqa: S608 - SQL here is assembled from fixed fragments and column names; every value is a
@@ -11,11 +11,15 @@ raw table, but only its escalated/failed-over attempts.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from tiermix_server.metrics.filters import NO_GROUP, Filters, GroupBy, Params, raw_where
+from tiermix_server.metrics.filters import NO_GROUP, Filters, GroupBy, Params
+from tiermix_server.metrics.sources import ESCALATIONS, counters_source, summed
 from tiermix_server.metrics.summary import Summary, ratio, summaries
+
+_COUNTERS = ("attempts", "attempts_first", "cost_usd")
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,9 +28,9 @@ class ReasonRow:
     kind: str  # escalation | failover
     reason: str
     attempts: int
-    requests: int
+    requests: int | None  # escalations: requests whose first escalation had this reason; failovers: None
     cost_usd: float
-    rate: float | None  # requests escalated for this reason / eligible requests (escalations only)
+    rate: float | None  # requests / eligible requests of the group (escalations only)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,30 +43,36 @@ def escalations(client: Any, filters: Filters, group_by: GroupBy = NO_GROUP) -> 
     groups = summaries(client, filters, group_by)
     eligible = {tuple(s.group[c] for c in group_by.columns): s.eligible_requests for s in groups}
     params = Params()
-    where = raw_where(filters, params, filters.start, filters.end)
-    order = ", ".join([*group_by.columns, "kind", "attempts DESC", "reason"])
-    sql = (
-        f"SELECT {group_by.select('c.')}if(c.escalated, 'escalation', 'failover') AS kind, "
-        f"c.escalation_reason AS reason, count() AS attempts, uniqExact(c.request_id) AS requests, "
-        f"sum(c.cost_usd) AS cost_usd FROM llm_calls AS c {where} AND (c.escalated OR c.failover) "
-        f"{group_by.group('kind', 'reason')} ORDER BY {order}"
-    )
-    reasons = []
-    failover_cost: dict[tuple[str, ...], float] = {}
+    dimensions = (*group_by.columns, "kind", "reason", "tier")
+    source = counters_source(filters, params, _COUNTERS, dimensions, family=ESCALATIONS)
+    keys = ", ".join(dimensions)
+    columns = ", ".join(f"s.{d} AS {d}" for d in dimensions)
+    sql = f"SELECT {columns}, {summed(_COUNTERS)} FROM {source} GROUP BY {keys}"
+    cells: dict[tuple[tuple[str, ...], str, str], list[float]] = defaultdict(lambda: [0, 0, 0.0])
     for row in client.query(sql, parameters=params.values).named_results():
-        key = tuple(row[c] for c in group_by.columns)
-        if row["kind"] == "failover":
-            failover_cost[key] = failover_cost.get(key, 0.0) + row["cost_usd"]
-        reasons.append(
-            ReasonRow(
-                group={c: row[c] for c in group_by.columns},
-                kind=row["kind"],
-                reason=row["reason"],
-                attempts=row["attempts"],
-                requests=row["requests"],
-                cost_usd=row["cost_usd"],
-                rate=ratio(row["requests"], eligible.get(key, 0)) if row["kind"] == "escalation" else None,
-            )
+        cell = cells[(tuple(row[c] for c in group_by.columns), row["kind"], row["reason"])]
+        cell[0] += row["attempts"]
+        first = row["attempts_first"]
+        if row["kind"] == "escalation" and row["tier"] == filters.bottom_tier:
+            first = row["attempts"]  # an escalation from the bottom tier is always a request's first
+        cell[1] += first
+        cell[2] += row["cost_usd"]
+    reasons = [
+        ReasonRow(
+            group=dict(zip(group_by.columns, key, strict=True)),
+            kind=kind,
+            reason=reason,
+            attempts=int(attempts),
+            requests=int(requests) if kind == "escalation" else None,
+            cost_usd=cost,
+            rate=ratio(requests, eligible.get(key, 0)) if kind == "escalation" else None,
         )
+        for (key, kind, reason), (attempts, requests, cost) in cells.items()
+    ]
+    reasons.sort(key=lambda r: (tuple(r.group.values()), r.kind, -r.attempts, r.reason))
+    failover_cost: dict[tuple[str, ...], float] = defaultdict(float)
+    for r in reasons:
+        if r.kind == "failover":
+            failover_cost[tuple(r.group.values())] += r.cost_usd
     rows = [(s, failover_cost.get(tuple(s.group[c] for c in group_by.columns), 0.0)) for s in groups]
     return Escalations(rows, reasons)

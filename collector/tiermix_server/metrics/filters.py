@@ -7,11 +7,12 @@ Times are UTC ``datetime``s; a range is half-open, ``start <= ts < end``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 
 DEFAULT_TOP_TIER = "frontier"
+DEFAULT_BOTTOM_TIER = "small"
 
 # Columns a query may filter or group on; all are key columns of the raw table and the rollups.
 FILTER_COLUMNS = ("tenant", "route", "environment", "model", "tier")
@@ -29,7 +30,8 @@ class Filters:
     environment: str | None = None
     model: str | None = None
     tier: str | None = None
-    top_tier: str = DEFAULT_TOP_TIER
+    top_tier: str = DEFAULT_TOP_TIER  # the top of the ordered tier list: what "frontier share" counts
+    bottom_tier: str = DEFAULT_BOTTOM_TIER  # the bottom of the list (see summary.py: escalated requests)
 
     def __post_init__(self) -> None:
         for name in ("start", "end"):
@@ -42,14 +44,10 @@ class Filters:
             raise ValueError("start is after end")
 
     def with_range(self, start: datetime, end: datetime) -> Filters:
-        return Filters(
-            start, end, self.tenant, self.route, self.environment, self.model, self.tier, self.top_tier
-        )
+        return replace(self, start=start, end=end)
 
     def with_tenant(self, tenant: str | None) -> Filters:
-        return Filters(
-            self.start, self.end, tenant, self.route, self.environment, self.model, self.tier, self.top_tier
-        )
+        return replace(self, tenant=tenant)
 
 
 @dataclass(frozen=True, slots=True)

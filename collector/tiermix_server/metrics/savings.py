@@ -6,12 +6,11 @@ long-context surcharge), plus its per-request fee if it has one. Requests answer
 are left out on both sides of the comparison as far as the counters allow (their final tokens are not
 counted; their actual cost is 0). ``savings = baseline_cost - actual_cost`` of the same scope.
 
-Baseline model per route: an explicit ``baselines[route]``, else ``default_model``, else the route's
-most-called model on the top tier in the range, else the most-called top-tier model of the whole scope.
+Baseline model per route: an explicit ``per_route[route]``, else ``default_model``, else the route's
+most-called model on the top tier in the scope, else the most-called top-tier model of the whole scope
+(so under a ``model``/``tier`` filter that excludes the top tier there is no default baseline). The
+baseline's provider for genai-prices is the provider that served that model most in the scope.
 """
-
-# ruff: noqa: S608 - SQL here is assembled from fixed fragments and column names; every value is a
-# server-side parameter ({name:Type}), so no input ever becomes SQL text.
 
 from __future__ import annotations
 
@@ -21,10 +20,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from tiermix_server.metrics.filters import NO_GROUP, Filters, GroupBy, Params
-from tiermix_server.metrics.sources import counters_source, summed
-
-_COUNTERS = ("cost_usd", "answered", "final_input_tokens", "final_output_tokens", "final_cache_read_tokens")
+from tiermix_server.metrics.filters import NO_GROUP, Filters, GroupBy
+from tiermix_server.metrics.summary import ScopeRow, group_key, scope_rows
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,28 +60,30 @@ def unit_cost_usd(provider: str, model: str, at: datetime) -> Any | None:
 def savings(
     client: Any, filters: Filters, group_by: GroupBy = NO_GROUP, baseline: BaselineChoice = BaselineChoice()
 ) -> list[Savings]:
-    params = Params()
-    dimensions = group_by.columns if "route" in group_by.columns else (*group_by.columns, "route")
-    source = counters_source(filters, params, _COUNTERS, dimensions)
-    sql = (
-        f"SELECT {group_by.select('s.')}s.route AS route_key, {summed(_COUNTERS)} FROM {source} "
-        f"GROUP BY {', '.join([*group_by.columns, 'route_key'])}"
-    )
-    rows = client.query(sql, parameters=params.values).named_results()
-    models = _default_models(client, filters)
+    return savings_from(scope_rows(client, filters, group_by), filters, group_by, baseline)
+
+
+def savings_from(
+    rows: list[ScopeRow],
+    filters: Filters,
+    group_by: GroupBy = NO_GROUP,
+    baseline: BaselineChoice = BaselineChoice(),
+) -> list[Savings]:
+    """Savings per group from ``summary.scope_rows`` (counters per route x provider x model x tier)."""
+    defaults, providers = _default_models(rows, filters.top_tier)
     prices: dict[str, Any] = {}
     totals: dict[tuple[str, ...], list[Any]] = defaultdict(lambda: [0.0, 0.0, set(), True])
     for row in rows:
-        key = tuple(row[c] for c in group_by.columns)
-        total = totals[key]
+        total = totals[group_key(row, group_by)]
         total[0] += row["cost_usd"]
-        route = row["route_key"]
-        chosen = baseline.model_for(route) or models.get(route) or models.get("")
+        if not row["answered"]:
+            continue
+        chosen = baseline.model_for(row["route"]) or defaults.get(row["route"]) or defaults.get("")
         if chosen is None:
             total[3] = False
             continue
         if chosen not in prices:
-            prices[chosen] = unit_cost_usd(_provider_of(client, chosen), chosen, filters.end)
+            prices[chosen] = unit_cost_usd(providers.get(chosen, ""), chosen, filters.end)
         unit = prices[chosen]
         if unit is None:
             total[3] = False
@@ -102,47 +101,30 @@ def savings(
         Savings(
             group=dict(zip(group_by.columns, key, strict=True)),
             actual_cost_usd=actual,
-            baseline_cost_usd=baseline_cost if priced else None,
+            baseline_cost_usd=baseline_cost if priced and chosen_models else None,
             baseline_models=tuple(sorted(chosen_models)),
         )
         for key, (actual, baseline_cost, chosen_models, priced) in sorted(totals.items())
     ]
 
 
-def _default_models(client: Any, filters: Filters) -> dict[str, str]:
-    """route -> its most-called top-tier model in the scope; "" -> the scope's overall one."""
-    params = Params()
-    top = params.add(filters.top_tier, "String")
-    unfiltered = Filters(
-        filters.start,
-        filters.end,
-        filters.tenant,
-        filters.route,
-        filters.environment,
-        None,
-        None,
-        filters.top_tier,
-    )
-    source = counters_source(unfiltered, params, ("calls",), ("route", "model", "tier"))
-    sql = (
-        f"SELECT s.route AS r, s.model AS m, sum(s.calls) AS n FROM {source} "
-        f"WHERE s.tier = {top} GROUP BY r, m ORDER BY n DESC, m"
-    )
-    chosen: dict[str, str] = {}
-    overall: dict[str, int] = defaultdict(int)
-    for route, model, calls in client.query(sql, parameters=params.values).result_rows:
-        chosen.setdefault(route, model)
-        overall[model] += calls
+def _default_models(rows: list[ScopeRow], top_tier: str) -> tuple[dict[str, str], dict[str, str]]:
+    """(route -> its most-called top-tier model, "" -> the scope's; model -> its most-used provider)."""
+    per_route: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    overall: dict[str, float] = defaultdict(float)
+    provider_calls: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for row in rows:
+        provider_calls[row["model"]][row["provider"]] += row["calls"]
+        if row["tier"] == top_tier and row["calls"]:
+            per_route[row["route"]][row["model"]] += row["calls"]
+            overall[row["model"]] += row["calls"]
+    chosen = {route: _most(models) for route, models in per_route.items()}
     if overall:
-        chosen[""] = max(sorted(overall), key=lambda m: overall[m])
-    return chosen
+        chosen[""] = _most(overall)
+    providers = {model: _most(calls) for model, calls in provider_calls.items()}
+    return chosen, providers
 
 
-def _provider_of(client: Any, model: str) -> str:
-    """The provider that served ``model`` most (any time); "" lets genai-prices use the model's maker."""
-    rows = client.query(
-        "SELECT provider FROM llm_calls_1h WHERE model = {m:String} "
-        "GROUP BY provider ORDER BY sum(calls) DESC LIMIT 1",
-        parameters={"m": model},
-    ).result_rows
-    return str(rows[0][0]) if rows else ""
+def _most(counts: dict[str, float]) -> str:
+    """The key with the highest count; ties go to the alphabetically first, so answers are stable."""
+    return min(counts, key=lambda key: (-counts[key], key))

@@ -1,11 +1,13 @@
-"""Where counters come from: the hourly rollup, the per-minute rollup, or the raw table, stitched exactly.
+"""Where counters come from: hourly rollup, per-minute rollup or raw table, stitched exactly.
 
-A range ``[start, end)`` is cut into at most five segments: whole hours read ``llm_calls_1h``, the whole
-minutes around them ``llm_calls_1m``, and the odd seconds at both ends the raw ``llm_calls`` (aggregated
-with the same expressions the materialized views use). So any range is exact, and a 7-day dashboard
-query touches the small hourly rollup plus a few minutes of raw rows instead of the whole raw table.
+A range ``[start, end)`` is cut into at most five segments: whole hours read the hourly rollup, whole
+minutes around them the per-minute one, and the odd seconds at both ends the raw ``llm_calls``
+(aggregated with the same expressions the materialized views use). So any range is exact, and a 7-day
+dashboard query reads the small hourly rollup plus a few raw rows instead of the whole raw table.
 
-``COUNTERS`` mirrors migrations/.../0002_rollups.sql; the integration tests compare both paths.
+A ``Family`` is one set of counters with its rollups: ``CALLS`` (every call; llm_calls_1m/_1h) and
+``ESCALATIONS`` (abandoned attempts by reason; llm_escalations_1h). Their expressions mirror
+migrations/.../0002_rollups.sql; the integration tests compare rollup and raw answers.
 """
 
 # ruff: noqa: S608 - SQL here is assembled from fixed fragments and column names; every value is a
@@ -14,9 +16,9 @@ query touches the small hourly rollup plus a few minutes of raw rows instead of 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from tiermix_server.metrics.filters import Filters, Params, bucket_where, raw_where
@@ -45,8 +47,41 @@ COUNTERS: dict[str, str] = {
     "final_input_tokens": "sumIf(c.input_tokens, c.final AND NOT c.unpriced)",
     "final_output_tokens": "sumIf(c.output_tokens, c.final AND NOT c.unpriced)",
     "final_cache_read_tokens": "sumIf(c.cache_read_tokens, c.final AND NOT c.unpriced)",
+    "escalated_first": "countIf(c.escalated AND c.attempt = 0)",
 }
 DIMENSIONS = ("tenant", "route", "environment", "provider", "model", "tier")
+
+
+@dataclass(frozen=True, slots=True)
+class Family:
+    """Counters over raw calls (``raw_filter`` picks which) and the rollups that store them per step."""
+
+    counters: Mapping[str, str]
+    dimensions: Mapping[str, str]  # name -> expression over raw ``llm_calls AS c``
+    rollups: Mapping[int, str]  # step in seconds -> rollup table
+    raw_filter: str = ""
+    name: str = field(default="calls")
+
+
+CALLS = Family(
+    COUNTERS, {d: f"c.{d}" for d in DIMENSIONS}, {HOUR_S: "llm_calls_1h", MINUTE_S: "llm_calls_1m"}
+)
+ESCALATIONS = Family(
+    counters={
+        "attempts": "count()",
+        "attempts_first": "countIf(c.attempt = 0)",
+        "cost_usd": "sum(c.cost_usd)",
+    },
+    dimensions={
+        **{d: f"c.{d}" for d in ("tenant", "route", "environment", "model", "tier")},
+        "kind": "if(c.escalated, 'escalation', 'failover')",
+        "reason": "c.escalation_reason",
+    },
+    rollups={HOUR_S: "llm_escalations_1h"},
+    raw_filter="(c.escalated OR c.failover)",
+    name="escalations",
+)
+
 _rollups_enabled: ContextVar[bool] = ContextVar("tiermix_rollups_enabled", default=True)
 
 
@@ -62,16 +97,14 @@ def raw_only() -> Iterator[None]:
 
 @dataclass(frozen=True, slots=True)
 class Segment:
-    table: str  # llm_calls_1h | llm_calls_1m | llm_calls
+    table: str  # a rollup table, or llm_calls
     start: datetime
     end: datetime
 
 
 def _floor(value: datetime, step_s: int) -> datetime:
     seconds = int(value.timestamp())
-    floored = seconds - seconds % step_s
-    result = value.replace(microsecond=0) - timedelta(seconds=seconds - floored)
-    return result
+    return value.replace(microsecond=0) - timedelta(seconds=seconds % step_s)
 
 
 def _ceil(value: datetime, step_s: int) -> datetime:
@@ -79,25 +112,25 @@ def _ceil(value: datetime, step_s: int) -> datetime:
     return floored if floored == value else floored + timedelta(seconds=step_s)
 
 
-def plan_segments(start: datetime, end: datetime, max_step_s: int = HOUR_S) -> list[Segment]:
-    """Cut ``[start, end)`` into non-overlapping segments, coarsest source first where aligned."""
+def plan_segments(
+    start: datetime, end: datetime, max_step_s: int = HOUR_S, family: Family = CALLS
+) -> list[Segment]:
+    """Cut ``[start, end)`` into non-overlapping segments, coarsest rollup first where aligned."""
+    steps = sorted((s for s in family.rollups if s <= max_step_s), reverse=True)
+    return _plan(start, end, steps, family)
+
+
+def _plan(start: datetime, end: datetime, steps: list[int], family: Family) -> list[Segment]:
     if start >= end:
         return []
-    if max_step_s >= HOUR_S:
-        first_hour, last_hour = _ceil(start, HOUR_S), _floor(end, HOUR_S)
-        if first_hour < last_hour:
+    for index, step in enumerate(steps):
+        first, last = _ceil(start, step), _floor(end, step)
+        if first < last:
+            finer = steps[index + 1 :]
             return [
-                *plan_segments(start, first_hour, MINUTE_S),
-                Segment("llm_calls_1h", first_hour, last_hour),
-                *plan_segments(last_hour, end, MINUTE_S),
-            ]
-    if max_step_s >= MINUTE_S:
-        first_minute, last_minute = _ceil(start, MINUTE_S), _floor(end, MINUTE_S)
-        if first_minute < last_minute:
-            return [
-                *plan_segments(start, first_minute, 0),
-                Segment("llm_calls_1m", first_minute, last_minute),
-                *plan_segments(last_minute, end, 0),
+                *_plan(start, first, finer, family),
+                Segment(family.rollups[step], first, last),
+                *_plan(last, end, finer, family),
             ]
     return [Segment("llm_calls", start, end)]
 
@@ -111,35 +144,39 @@ def counters_source(
     max_step_s: int = HOUR_S,
     start: datetime | None = None,
     end: datetime | None = None,
+    family: Family = CALLS,
 ) -> str:
     """A subquery ``(... UNION ALL ...) AS s`` yielding ``bucket``, ``dimensions`` and ``counters`` rows.
 
-    Rows are partial sums: the caller aggregates with ``sum()``. ``bucket`` is the minute or hour of
+    Rows are partial sums: the caller aggregates with ``sum(s.x)``. ``bucket`` is the minute or hour of
     the segment's own step, so callers may bucket at 1m only with ``max_step_s=MINUTE_S``.
     """
-    unknown = [c for c in counters if c not in COUNTERS] + [d for d in dimensions if d not in DIMENSIONS]
+    unknown = [c for c in counters if c not in family.counters]
+    unknown += [d for d in dimensions if d not in family.dimensions]
     if unknown:
-        raise ValueError(f"unknown counters/dimensions: {unknown}")
+        raise ValueError(f"unknown counters/dimensions for {family.name}: {unknown}")
     if not _rollups_enabled.get():
         max_step_s = 0
-    segments = plan_segments(start or filters.start, end or filters.end, max_step_s)
+    segments = plan_segments(start or filters.start, end or filters.end, max_step_s, family)
     if not segments:
         # An empty range still needs a well-typed, empty source.
         segments = [Segment("llm_calls", filters.start, filters.start)]
-    dims = "".join(f"{d}, " for d in dimensions)
     parts = []
     for segment in segments:
         if segment.table == "llm_calls":
-            aggregates = ", ".join(f"{COUNTERS[c]} AS {c}" for c in counters)
-            group = ", ".join(["bucket", *dimensions])
+            dims = "".join(f"{family.dimensions[d]} AS {d}, " for d in dimensions)
+            aggregates = ", ".join(f"{family.counters[c]} AS {c}" for c in counters)
+            where = raw_where(filters, params, segment.start, segment.end)
+            if family.raw_filter:
+                where += f" AND {family.raw_filter}"
             parts.append(
                 f"SELECT toStartOfMinute(c.ts) AS bucket, {dims}{aggregates} FROM llm_calls AS c "
-                f"{raw_where(filters, params, segment.start, segment.end)} GROUP BY {group}"
+                f"{where} GROUP BY {', '.join(['bucket', *dimensions])}"
             )
         else:
-            columns = ", ".join(counters)
+            dims = "".join(f"{d}, " for d in dimensions)
             parts.append(
-                f"SELECT bucket, {dims}{columns} FROM {segment.table} "
+                f"SELECT bucket, {dims}{', '.join(counters)} FROM {segment.table} "
                 f"{bucket_where(filters, params, segment.start, segment.end)}"
             )
     return "(" + " UNION ALL ".join(parts) + ") AS s"

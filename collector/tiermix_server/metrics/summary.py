@@ -1,8 +1,13 @@
 """The headline numbers of a scope: volume, spend, frontier share, escalation rate, errors, unpriced.
 
-Counters come from the rollups (see ``sources``); the one request-level number a counter cannot give,
-"requests with at least one escalation", is counted exactly over the raw table's escalated attempts only.
-Definitions are DESIGN.md §7; ``docs/api.md`` repeats them for API users.
+One rollup query (``scope_rows``: counters per group x route x provider x model x tier) feeds both the
+summary and the savings estimate, so a summary costs one pass over the hourly rollup. Definitions are
+DESIGN.md §7; ``docs/api.md`` repeats them for API users.
+
+Escalated requests are counted without a per-request scan, by their *first* escalation: an escalated first
+attempt, or an escalated later attempt on the bottom tier (an escalation goes to a higher tier, so one
+from the bottom tier can only be a request's first). Exact for every request except one that starts
+above the bottom tier, fails over, and only then escalates — that one is not counted.
 """
 
 # ruff: noqa: S608 - SQL here is assembled from fixed fragments and column names; every value is a
@@ -10,27 +15,22 @@ Definitions are DESIGN.md §7; ``docs/api.md`` repeats them for API users.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from tiermix_server.metrics.filters import NO_GROUP, Filters, GroupBy, Params, raw_where
+from tiermix_server.metrics.filters import NO_GROUP, Filters, GroupBy, Params
 from tiermix_server.metrics.sources import counters_source, summed
 
 GroupKey = tuple[str, ...]
+ScopeRow = dict[str, Any]
 
-_COUNTERS = (
-    "calls",
-    "requests",
-    "answered",
-    "escalations",
-    "failovers",
-    "errors",
-    "unpriced",
-    "input_tokens",
-    "output_tokens",
-    "cost_usd",
-    "escalated_cost_usd",
-)
+SCOPE_COUNTERS = (
+    "calls", "requests", "answered", "escalations", "escalated_first", "failovers", "errors", "unpriced",
+    "input_tokens", "output_tokens", "cost_usd", "escalated_cost_usd",
+    "final_input_tokens", "final_output_tokens", "final_cache_read_tokens",
+)  # fmt: skip
+_SCOPE_DIMENSIONS = ("route", "provider", "model", "tier")
 
 
 def ratio(numerator: float, denominator: float) -> float | None:
@@ -94,58 +94,65 @@ class Summary:
         return {**group, **values}
 
 
-def summaries(client: Any, filters: Filters, group_by: GroupBy = NO_GROUP) -> list[Summary]:
-    """One ``Summary`` per group (a single one, possibly all zeros, without a group-by)."""
+def scope_rows(client: Any, filters: Filters, group_by: GroupBy = NO_GROUP) -> list[ScopeRow]:
+    """Counters per group x route x provider x model x tier: a few thousand rows at most."""
     params = Params()
-    top = params.add(filters.top_tier, "String")
-    source = counters_source(filters, params, _COUNTERS, (*group_by.columns, "tier"))
+    dimensions = tuple(dict.fromkeys([*group_by.columns, *_SCOPE_DIMENSIONS]))
+    source = counters_source(filters, params, SCOPE_COUNTERS, dimensions)
+    keys = ", ".join(dimensions)
     sql = (
-        f"SELECT {group_by.select()}{summed(_COUNTERS)}, "
-        f"sumIf(s.answered, s.tier = {top}) AS answered_top, sumIf(s.calls, s.tier = {top}) AS calls_top, "
-        f"sumIf(s.requests, s.tier != {top}) AS eligible_requests "
-        f"FROM {source} {group_by.group()} ORDER BY {', '.join(group_by.columns) or 'calls'}"
+        f"SELECT {', '.join(f's.{d} AS {d}' for d in dimensions)}, {summed(SCOPE_COUNTERS)} "
+        f"FROM {source} GROUP BY {keys} ORDER BY {keys}"
     )
-    rows = client.query(sql, parameters=params.values).named_results()
-    escalated = escalated_requests(client, filters, group_by)
-    result = []
+    return list(client.query(sql, parameters=params.values).named_results())
+
+
+def group_key(row: ScopeRow, group_by: GroupBy) -> GroupKey:
+    return tuple(row[c] for c in group_by.columns)
+
+
+def summarise(rows: list[ScopeRow], filters: Filters, group_by: GroupBy = NO_GROUP) -> list[Summary]:
+    """One ``Summary`` per group, in group order (a single one, possibly all zeros, without a group-by)."""
+    totals: dict[GroupKey, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     for row in rows:
-        key = tuple(row[c] for c in group_by.columns)
-        result.append(
-            Summary(
-                group={c: row[c] for c in group_by.columns},
-                calls=row["calls"],
-                requests=row["requests"],
-                answered=row["answered"],
-                answered_top=row["answered_top"],
-                calls_top=row["calls_top"],
-                eligible_requests=row["eligible_requests"],
-                escalated_requests=escalated.get(key, 0),
-                escalations=row["escalations"],
-                failovers=row["failovers"],
-                errors=row["errors"],
-                unpriced_calls=row["unpriced"],
-                input_tokens=row["input_tokens"],
-                output_tokens=row["output_tokens"],
-                cost_usd=row["cost_usd"],
-                escalation_overhead_usd=row["escalated_cost_usd"],
-            )
+        total = totals[group_key(row, group_by)]
+        for name in SCOPE_COUNTERS:
+            total[name] += row[name]
+        top = row["tier"] == filters.top_tier
+        total["answered_top"] += row["answered"] if top else 0
+        total["calls_top"] += row["calls"] if top else 0
+        total["eligible"] += 0 if top else row["requests"]
+        total["escalated_requests"] += row["escalated_first"]
+        if row["tier"] == filters.bottom_tier:
+            total["escalated_requests"] += row["escalations"] - row["escalated_first"]
+    if not group_by.columns and not totals:
+        return [Summary()]
+    return [
+        Summary(
+            group=dict(zip(group_by.columns, key, strict=True)),
+            calls=int(t["calls"]),
+            requests=int(t["requests"]),
+            answered=int(t["answered"]),
+            answered_top=int(t["answered_top"]),
+            calls_top=int(t["calls_top"]),
+            eligible_requests=int(t["eligible"]),
+            escalated_requests=int(t["escalated_requests"]),
+            escalations=int(t["escalations"]),
+            failovers=int(t["failovers"]),
+            errors=int(t["errors"]),
+            unpriced_calls=int(t["unpriced"]),
+            input_tokens=int(t["input_tokens"]),
+            output_tokens=int(t["output_tokens"]),
+            cost_usd=t["cost_usd"],
+            escalation_overhead_usd=t["escalated_cost_usd"],
         )
-    if not group_by.columns and not result:
-        result.append(Summary())
-    return result
+        for key, t in sorted(totals.items())
+    ]
+
+
+def summaries(client: Any, filters: Filters, group_by: GroupBy = NO_GROUP) -> list[Summary]:
+    return summarise(scope_rows(client, filters, group_by), filters, group_by)
 
 
 def summary(client: Any, filters: Filters) -> Summary:
     return summaries(client, filters)[0]
-
-
-def escalated_requests(client: Any, filters: Filters, group_by: GroupBy = NO_GROUP) -> dict[GroupKey, int]:
-    """Distinct requests with an escalated attempt in the range, per group (raw, escalated rows only)."""
-    params = Params()
-    where = raw_where(filters, params, filters.start, filters.end)
-    sql = (
-        f"SELECT {group_by.select('c.')}uniqExact(c.request_id) AS escalated_requests FROM llm_calls AS c "
-        f"{where} AND c.escalated {group_by.group()}"
-    )
-    rows = client.query(sql, parameters=params.values).named_results()
-    return {tuple(row[c] for c in group_by.columns): row["escalated_requests"] for row in rows}

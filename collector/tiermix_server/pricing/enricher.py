@@ -71,11 +71,15 @@ class Enricher:
         *,
         check_interval_s: float = 2.0,
         clock: Callable[[], float] = time.monotonic,
+        background: bool = False,
     ) -> None:
         self._loader = loader
         self._version = version
         self._check_interval_s = check_interval_s
         self._clock = clock
+        # In a server the check runs on a short-lived thread, so enrich() never waits on the DB.
+        self._background = background
+        self._refresher: threading.Thread | None = None
         self._reload_lock = threading.Lock()
         self._state = self._load(version())
         self._next_check = clock() + check_interval_s
@@ -90,11 +94,27 @@ class Enricher:
             self._next_check = self._clock() + self._check_interval_s
             try:
                 version = self._version()
+                if force or version != self._state.version:
+                    self._state = self._load(version)
             except Exception:  # the DB being briefly unavailable must not stop ingest: keep old prices
-                log.warning("cannot read the pricing version; keeping cached prices", exc_info=True)
-                return
-            if force or version != self._state.version:
-                self._state = self._load(version)
+                log.warning("cannot reload prices and tiers; keeping the cached ones", exc_info=True)
+
+    def _due_check(self) -> None:
+        self._next_check = self._clock() + self._check_interval_s
+        if not self._background:
+            self.refresh()
+            return
+        if self._refresher is None or not self._refresher.is_alive():
+            self._refresher = threading.Thread(
+                target=self.refresh, name="tiermix-pricing-refresh", daemon=True
+            )
+            self._refresher.start()
+
+    def wait_refreshed(self, timeout_s: float = 10.0) -> None:
+        """Wait for a background check in flight (tests; shutdown)."""
+        refresher = self._refresher
+        if refresher is not None:
+            refresher.join(timeout_s)
 
     @property
     def tier_map(self) -> TierMap:
@@ -116,7 +136,7 @@ class Enricher:
         reasoning_tokens: int,
     ) -> Enrichment:
         if self._clock() >= self._next_check:
-            self.refresh()
+            self._due_check()
         state = self._state
         if explicit_tier and explicit_tier in state.tier_map.names:
             tier, tier_source = explicit_tier, "sdk"
@@ -185,10 +205,19 @@ def load_from_meta(meta: Any) -> tuple[PriceBook, TierMap, frozenset[str]]:
     return PriceBook(overrides), tier_map, tenants
 
 
-def build_enricher(settings: Any, meta: Any, *, check_interval_s: float = 2.0) -> Enricher:
-    """The enricher of a collector process, reading prices and tiers from ``meta``."""
+def build_enricher(
+    settings: Any, meta: Any, *, check_interval_s: float = 2.0, background: bool = True
+) -> Enricher:
+    """The enricher of a collector process, reading prices and tiers from ``meta``.
+
+    It checks the metadata DB for changes every ``check_interval_s``, on a background thread unless
+    ``background=False`` (one-shot users: re-pricing, the CLI).
+    """
     from tiermix_server.meta.stores import pricing_version
 
     return Enricher(
-        lambda: load_from_meta(meta), lambda: pricing_version(meta), check_interval_s=check_interval_s
+        lambda: load_from_meta(meta),
+        lambda: pricing_version(meta),
+        check_interval_s=check_interval_s,
+        background=background,
     )

@@ -8,6 +8,7 @@ that failure is translated here into ``DataDirInUse`` with a message a user can 
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from pathlib import Path
 from typing import Any
@@ -35,10 +36,8 @@ def close_all() -> None:
     """Forget every cached client (tests and clean shutdown)."""
     with _clients_lock:
         for client in _clients.values():
-            try:
+            with contextlib.suppress(Exception):  # closing is best effort
                 client.close()
-            except Exception:  # noqa: S110 - closing is best effort
-                pass
         _clients.clear()
 
 
@@ -62,7 +61,12 @@ def _open(settings: Settings, *, create_database: bool) -> Any:
         return clickhouse_connect.get_client(dsn=url, database=database, connect_timeout=5)
     except Exception as exc:
         text = str(exc)
-        if "EmbeddedServer" in text or "already" in text.lower() and settings.embedded:
+        if settings.embedded and "already initialized with path" in text:
+            raise DataDirInUse(
+                "this process already runs embedded ClickHouse on another data dir; chDB allows one "
+                f"data dir per process (asked for {_embedded_path(url)})"
+            ) from None
+        if settings.embedded and "EmbeddedServer" in text:
             raise DataDirInUse(
                 f"the data dir {_embedded_path(url)} is in use by another tiermix process "
                 "(embedded ClickHouse allows one process per data dir); stop it, or run this "

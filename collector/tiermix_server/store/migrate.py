@@ -4,6 +4,8 @@ A released migration is never edited: if an applied file's checksum no longer ma
 refuses to run and names the file, because a silently diverging schema is worse than a stopped deploy.
 Files are templates: ``{on_cluster}`` becomes ``ON CLUSTER <name>`` and ``{replicated}`` becomes
 ``Replicated`` when a cluster is configured, so one set of files serves a single node and a cluster.
+With a cluster, tables become sharded ``<name>_local`` tables behind ``Distributed`` tables named as in
+the files (``store/cluster.py``); on a single node the files run exactly as written.
 """
 
 from __future__ import annotations
@@ -50,6 +52,21 @@ def _split_statements(sql: str) -> list[str]:
     return without_comments.split(";")
 
 
+def planned_statements(migrations: list[Migration], settings: Settings) -> dict[int, list[str]]:
+    """The statements each migration runs, by version (the cluster rewrite needs all earlier files)."""
+    from tiermix_server.store.cluster import shard_statements
+
+    cluster = settings.clickhouse_cluster
+    tables: set[str] = set()
+    planned = {}
+    for migration in migrations:
+        statements = migration.statements(settings)
+        if cluster:
+            statements = shard_statements(statements, cluster, settings.clickhouse_database, tables)
+        planned[migration.version] = statements
+    return planned
+
+
 def bundled_migrations() -> list[Migration]:
     """The ClickHouse migrations shipped with this version, in order."""
     folder = resources.files("tiermix_migrations") / "clickhouse"
@@ -87,10 +104,11 @@ def migrate(client: Any, settings: Settings, migrations: list[Migration] | None 
                 "released migrations are never edited: add a new numbered file instead"
             )
     done = []
+    planned = planned_statements(migrations, settings)
     for migration in migrations:
         if migration.version in applied:
             continue
-        for statement in migration.statements(settings):
+        for statement in planned[migration.version]:
             try:
                 client.command(statement)
             except Exception as exc:

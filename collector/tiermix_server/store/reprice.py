@@ -19,6 +19,7 @@ All values travel as server-side parameters or through inserted tables; identifi
 
 from __future__ import annotations
 
+import math
 import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -34,6 +35,8 @@ _READ_COLUMNS = (
     "cache_read_tokens, cache_write_tokens, reasoning_tokens, cost_usd, price_source, unpriced"
 )
 _EPSILON_USD = 1e-12
+_WINDOW_ROWS = 250_000  # calls read into Python at a time
+_FLUSH_ROWS = 1_000_000  # staged changes applied in one mutation (bounds ClickHouse memory)
 # chDB defaults to async inserts; what we insert must be readable by the very next statement.
 _SYNC_INSERT = {"async_insert": 0}
 _AFFECTED_GROUPS = (
@@ -55,7 +58,7 @@ def reprice(
     client: Any, settings: Settings, meta: Any, since: datetime, tenant: str | None = None
 ) -> RewriteResult:
     """Recompute stored cost for calls at or after ``since`` (one tenant, or all)."""
-    enricher = build_enricher(settings, meta)
+    enricher = build_enricher(settings, meta, background=False)
 
     def new_values(row: tuple[Any, ...]) -> tuple[Any, ...] | None:
         (
@@ -96,7 +99,7 @@ def retier(
     client: Any, settings: Settings, meta: Any, since: datetime, tenant: str | None = None
 ) -> RewriteResult:
     """Re-derive tiers from the current tier map for calls at or after ``since`` (SDK tiers are kept)."""
-    enricher: Enricher = build_enricher(settings, meta)
+    enricher: Enricher = build_enricher(settings, meta, background=False)
     decisions: dict[tuple[str, str], tuple[str, str]] = {}
 
     def new_values(row: tuple[Any, ...]) -> tuple[Any, ...] | None:
@@ -122,19 +125,95 @@ def _aware(ts: datetime) -> datetime:
     return ts.replace(tzinfo=timezone.utc) if ts.tzinfo is None else ts
 
 
-def _day_windows(
+def _windows(
     client: Any, since: datetime, where: str, params: dict[str, Any]
 ) -> Iterator[tuple[datetime, datetime]]:
+    """Time windows over the matching calls, sized to hold about ``_WINDOW_ROWS`` calls each."""
     bounds = client.query(f"SELECT min(ts), max(ts), count() FROM llm_calls WHERE {where}", parameters=params)  # noqa: S608
     first, last, count = bounds.result_rows[0]
     if not count:
         return
     start = max(_aware(first), since)
     end = _aware(last) + timedelta(microseconds=1)
+    step = (end - start) / max(1, math.ceil(count / _WINDOW_ROWS))
     while start < end:
-        stop = min(start + timedelta(days=1), end)
+        stop = min(start + step, end)
         yield start, stop
         start = stop
+
+
+class _Staging:
+    """Temporary tables holding new values until one mutation applies them (generated names only)."""
+
+    def __init__(self, client: Any, database: str, columns: tuple[tuple[str, str], ...]) -> None:
+        suffix = secrets.token_hex(6)
+        self.client, self.database, self.columns = client, database, columns
+        self.values, self.keys, self.groups = (
+            f"_rewrite_{suffix}",
+            f"_rewrite_keys_{suffix}",
+            f"_rewrite_groups_{suffix}",
+        )
+        self.pending = 0
+        column_defs = ", ".join(f"{name} {kind}" for name, kind in columns)
+        client.command(
+            f"CREATE TABLE {self.values} (tenant String, span_id UInt64, {column_defs}) "
+            "ENGINE = Join(ANY, LEFT, tenant, span_id)"
+        )
+        # A Join table keyed on two columns cannot be read back, so the keys to touch live beside it.
+        client.command(f"CREATE TABLE {self.keys} (tenant String, span_id UInt64) ENGINE = Memory")
+        client.command(
+            f"CREATE TABLE {self.groups} (rollup String, tenant String, route String, "
+            "bucket DateTime('UTC')) ENGINE = Memory"
+        )
+
+    def add(self, updates: list[tuple[Any, ...]]) -> None:
+        names = ["tenant", "span_id", *[name for name, _ in self.columns]]
+        self.client.insert(self.values, updates, column_names=names, settings=_SYNC_INSERT)
+        keys = [update[:2] for update in updates]
+        self.client.insert(self.keys, keys, column_names=["tenant", "span_id"], settings=_SYNC_INSERT)
+        self.pending += len(updates)
+
+    def apply(self, where: str, params: dict[str, Any]) -> None:
+        """Rewrite the staged calls in one synchronous mutation, then empty the staging tables."""
+        if not self.pending:
+            return
+        # Mutations run without a current database: joinGet needs the qualified name (and a String key).
+        assignments = ", ".join(
+            f"{name} = joinGet('{self.database}.{self.values}', '{name}', toString(tenant), span_id)"
+            for name, _ in self.columns
+        )
+        touched = f"(tenant, span_id) IN (SELECT tenant, span_id FROM {self.keys})"  # noqa: S608
+        try:
+            self.client.command(
+                f"ALTER TABLE llm_calls UPDATE {assignments} WHERE {where} AND {touched}",
+                parameters=params,
+                settings={"mutations_sync": 2},
+            )
+        except Exception:
+            # A failed mutation stays queued and is retried forever against tables we are about to drop.
+            self.client.command(
+                "KILL MUTATION WHERE database = currentDatabase() AND table = 'llm_calls' AND NOT is_done"
+            )
+            raise
+        self.client.command(f"TRUNCATE TABLE {self.values}")
+        self.client.command(f"TRUNCATE TABLE {self.keys}")
+        self.pending = 0
+
+    def rebuild(
+        self, groups: set[tuple[str, str, str, datetime]], since: datetime, tenant: str | None
+    ) -> None:
+        self.client.insert(
+            self.groups,
+            sorted(groups),
+            column_names=["rollup", "tenant", "route", "bucket"],
+            settings=_SYNC_INSERT,
+        )
+        for rollup, view, _bucket_s in ROLLUPS:
+            _rebuild_rollup(self.client, self.database, rollup, view, self.groups, since, tenant)
+
+    def drop(self) -> None:
+        for table in (self.values, self.keys, self.groups):
+            self.client.command(f"DROP TABLE IF EXISTS {table}")
 
 
 def _rewrite(
@@ -152,27 +231,11 @@ def _rewrite(
     if tenant is not None:
         where += " AND tenant = {tenant:String}"
         params["tenant"] = tenant
-    suffix = secrets.token_hex(6)
-    join_table, groups_table, keys_table = (
-        f"_rewrite_{suffix}",
-        f"_rewrite_groups_{suffix}",
-        f"_rewrite_keys_{suffix}",
-    )
-    column_defs = ", ".join(f"{name} {kind}" for name, kind in columns)
-    client.command(
-        f"CREATE TABLE {join_table} (tenant String, span_id UInt64, {column_defs}) "
-        "ENGINE = Join(ANY, LEFT, tenant, span_id)"
-    )
-    client.command(
-        f"CREATE TABLE {groups_table} (rollup String, tenant String, route String, "
-        "bucket DateTime('UTC')) ENGINE = Memory"
-    )
-    # A Join table keyed on two columns cannot be read back, so the set of keys to touch lives beside it.
-    client.command(f"CREATE TABLE {keys_table} (tenant String, span_id UInt64) ENGINE = Memory")
+    staging = _Staging(client, database, columns)
     try:
         scanned = changed = 0
         groups: set[tuple[str, str, str, datetime]] = set()
-        for start, stop in _day_windows(client, since, where, params):
+        for start, stop in _windows(client, since, where, params):
             window = where + " AND ts >= {start:DateTime64(6, 'UTC')} AND ts < {stop:DateTime64(6, 'UTC')}"
             rows = client.query(
                 f"SELECT {_READ_COLUMNS} FROM llm_calls WHERE {window}",  # noqa: S608
@@ -189,44 +252,17 @@ def _rewrite(
                 for rollup, _view, bucket_s in ROLLUPS:
                     groups.add((rollup, row[0], row[3], _floor(ts, bucket_s)))
             if updates:
-                names = ["tenant", "span_id", *[c for c, _ in columns]]
-                client.insert(join_table, updates, column_names=names, settings=_SYNC_INSERT)
-                keys = [update[:2] for update in updates]
-                client.insert(keys_table, keys, column_names=["tenant", "span_id"], settings=_SYNC_INSERT)
+                staging.add(updates)
                 changed += len(updates)
+            if staging.pending >= _FLUSH_ROWS:  # bound the memory the staged values take in ClickHouse
+                staging.apply(where, params)
         if not changed:
             return RewriteResult(scanned, 0, 0)
-        # Mutations run without a current database: joinGet needs the qualified name (and a String key).
-        assignments = ", ".join(
-            f"{name} = joinGet('{database}.{join_table}', '{name}', toString(tenant), span_id)"
-            for name, _ in columns
-        )
-        touched = f"(tenant, span_id) IN (SELECT tenant, span_id FROM {keys_table})"  # noqa: S608 - generated table name
-        try:
-            client.command(
-                f"ALTER TABLE llm_calls UPDATE {assignments} WHERE {where} AND {touched}",
-                parameters=params,
-                settings={"mutations_sync": 2},
-            )
-        except Exception:
-            # A failed mutation stays queued and is retried forever against tables we are about to drop.
-            client.command(
-                "KILL MUTATION WHERE database = currentDatabase() AND table = 'llm_calls' AND NOT is_done"
-            )
-            raise
-        client.insert(
-            groups_table,
-            sorted(groups),
-            column_names=["rollup", "tenant", "route", "bucket"],
-            settings=_SYNC_INSERT,
-        )
-        for rollup, view, _bucket_s in ROLLUPS:
-            _rebuild_rollup(client, rollup, view, groups_table)
+        staging.apply(where, params)
+        staging.rebuild(groups, since, tenant)
         return RewriteResult(scanned, changed, len(groups))
     finally:
-        client.command(f"DROP TABLE IF EXISTS {join_table}")
-        client.command(f"DROP TABLE IF EXISTS {groups_table}")
-        client.command(f"DROP TABLE IF EXISTS {keys_table}")
+        staging.drop()
 
 
 def _floor(ts: datetime, bucket_s: int) -> datetime:
@@ -234,7 +270,9 @@ def _floor(ts: datetime, bucket_s: int) -> datetime:
     return datetime.fromtimestamp(epoch - epoch % bucket_s, tz=timezone.utc)
 
 
-def _rebuild_rollup(client: Any, rollup: str, view: str, groups_table: str) -> None:
+def _rebuild_rollup(
+    client: Any, database: str, rollup: str, view: str, groups_table: str, since: datetime, tenant: str | None
+) -> None:
     """Replace the affected groups of ``rollup`` with what its view computes from the raw table now."""
     select = client.query(
         "SELECT as_select FROM system.tables WHERE database = currentDatabase() AND name = {view:String}",
@@ -242,18 +280,24 @@ def _rebuild_rollup(client: Any, rollup: str, view: str, groups_table: str) -> N
     ).result_rows
     if not select:
         return
+    view_select = str(select[0][0])
+    # Read only the raw rows that can fall in an affected bucket (from the start of since's hour).
+    params: dict[str, Any] = {"rollup": rollup, "floor": _floor(since, 3600)}
+    source = f"SELECT * FROM {database}.llm_calls WHERE ts >= {{floor:DateTime64(6, 'UTC')}}"  # noqa: S608
+    if tenant is not None:
+        source += " AND tenant = {tenant:String}"
+        params["tenant"] = tenant
+    view_select = view_select.replace(f"FROM {database}.llm_calls", f"FROM ({source}) AS llm_calls", 1)
     columns = [row[0] for row in client.query(f"DESCRIBE TABLE {rollup}").result_rows]
     column_list = ", ".join(columns)
-    # The table name is generated here; the value is a server-side parameter.
-    affected = _AFFECTED_GROUPS
-    affected = affected.format(groups=groups_table)
+    affected = _AFFECTED_GROUPS.format(groups=groups_table)
     client.command(
         f"ALTER TABLE {rollup} DELETE WHERE {affected}",
         parameters={"rollup": rollup},
         settings={"mutations_sync": 2},
     )
     client.command(
-        f"INSERT INTO {rollup} ({column_list}) SELECT {column_list} FROM ({select[0][0]}) WHERE {affected}",  # noqa: S608
-        parameters={"rollup": rollup},
+        f"INSERT INTO {rollup} ({column_list}) SELECT {column_list} FROM ({view_select}) WHERE {affected}",  # noqa: S608
+        parameters=params,
         settings=_SYNC_INSERT,
     )

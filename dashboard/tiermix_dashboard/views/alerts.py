@@ -4,6 +4,7 @@ the timeline of state changes."""
 from __future__ import annotations
 
 import streamlit as st
+
 from tiermix_dashboard import alert_rules, cache, charts, components
 from tiermix_dashboard.api_client import ApiError, ApiNotFound
 
@@ -25,7 +26,7 @@ except ApiNotFound:
 def rule_form(key: str, initial: alert_rules.RuleForm) -> alert_rules.RuleForm | None:
     """The create/edit form; returns the filled form once submitted."""
     with st.form(key):
-        name = st.text_input("Name", initial.name, placeholder="frontier spike")
+        name = st.text_input("Name", initial.name, placeholder="frontier spike", key=f"{key}_name")
         left, middle, right = st.columns(3)
         metrics = list(alert_rules.METRICS)
         metric = left.selectbox(
@@ -33,28 +34,47 @@ def rule_form(key: str, initial: alert_rules.RuleForm) -> alert_rules.RuleForm |
             metrics,
             index=metrics.index(initial.metric),
             format_func=alert_rules.METRICS.__getitem__,
+            key=f"{key}_metric",
         )
         kinds = list(alert_rules.KINDS)
         kind = middle.selectbox(
-            "Compare", kinds, index=kinds.index(initial.kind), format_func=alert_rules.KINDS.__getitem__
+            "Compare",
+            kinds,
+            index=kinds.index(initial.kind),
+            format_func=alert_rules.KINDS.__getitem__,
+            key=f"{key}_kind",
         )
-        op = right.selectbox("Operator", alert_rules.OPS, index=alert_rules.OPS.index(initial.op))
+        op = right.selectbox(
+            "Operator", alert_rules.OPS, index=alert_rules.OPS.index(initial.op), key=f"{key}_op"
+        )
         left, middle, right = st.columns(3)
         threshold = left.number_input(
-            "Threshold (fractions as 0.3 = 30%)", value=initial.threshold, format="%.4f"
+            "Threshold (fractions as 0.3 = 30%)",
+            value=initial.threshold,
+            format="%.4f",
+            key=f"{key}_threshold",
         )
-        window = middle.text_input("Window", initial.window, help="30s, 5m, 1h, 1d")
-        for_ = right.text_input("For", initial.for_, help="How long the condition must hold before firing.")
+        window = middle.text_input("Window", initial.window, help="30s, 5m, 1h, 1d", key=f"{key}_window")
+        for_ = right.text_input(
+            "For", initial.for_, help="How long the condition must hold before firing.", key=f"{key}_for"
+        )
         left, middle, right = st.columns(3)
-        group_by = left.multiselect("One alert per", ["tenant", "route"], default=list(initial.group_by))
-        tenant = middle.text_input("Only tenant", initial.tenant)
-        route = right.text_input("Only route", initial.route)
+        group_by = left.multiselect(
+            "One alert per", ["tenant", "route"], default=list(initial.group_by), key=f"{key}_group_by"
+        )
+        tenant = middle.text_input("Only tenant", initial.tenant, key=f"{key}_tenant")
+        route = right.text_input("Only route", initial.route, key=f"{key}_route")
         left, middle, right = st.columns(3)
-        min_volume = left.number_input("Minimum requests in window", min_value=0, value=initial.min_volume)
+        min_volume = left.number_input(
+            "Minimum requests in window", min_value=0, value=initial.min_volume, key=f"{key}_min_volume"
+        )
         severity = middle.selectbox(
-            "Severity", alert_rules.SEVERITIES, index=alert_rules.SEVERITIES.index(initial.severity)
+            "Severity",
+            alert_rules.SEVERITIES,
+            index=alert_rules.SEVERITIES.index(initial.severity),
+            key=f"{key}_severity",
         )
-        enabled = right.checkbox("Enabled", value=initial.enabled)
+        enabled = right.checkbox("Enabled", value=initial.enabled, key=f"{key}_enabled")
         left, right = st.columns([1, 3])
         types = ["", "webhook", "slack", "email"]
         channel_type = left.selectbox(
@@ -62,6 +82,7 @@ def rule_form(key: str, initial: alert_rules.RuleForm) -> alert_rules.RuleForm |
             types,
             index=types.index(initial.channel_type),
             format_func=lambda t: t or "no channel",
+            key=f"{key}_channel_type",
         )
         target = right.text_input(
             "Webhook / Slack URL, or email addresses (comma-separated)",
@@ -69,8 +90,9 @@ def rule_form(key: str, initial: alert_rules.RuleForm) -> alert_rules.RuleForm |
             placeholder="leave empty to keep the current one"
             if initial.name
             else "https://hooks.slack.com/...",
+            key=f"{key}_target",
         )
-        if not st.form_submit_button("Save rule", type="primary"):
+        if not st.form_submit_button("Save rule", type="primary", key=f"{key}_save"):
             return None
     return alert_rules.RuleForm(
         name=name,
@@ -134,6 +156,7 @@ try:
             charts.events(
                 history,
                 x="ts",
+                time_range=(filters.start, filters.end),
                 y="instance",
                 colour="to",
                 text="summary",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import streamlit as st
+
 from tiermix_dashboard import cache, components
 
 PAGE_ROWS = 100

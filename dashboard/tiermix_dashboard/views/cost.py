@@ -4,6 +4,7 @@ estimate, and the chargeback export."""
 from __future__ import annotations
 
 import streamlit as st
+
 from tiermix_dashboard import cache, charts, components, kpis
 
 SPLITS = {"tier": "Tier", "model": "Model", "provider": "Provider", "tenant": "Tenant", "route": "Route"}
@@ -45,7 +46,7 @@ else:
                 y="cost_usd",
                 colour="key" if split == "tier" else None,
                 horizontal=True,
-                y_format="$,.2f",
+                y_format="money",
                 title=f"Spend by {split}",
                 x_title=SPLITS[split],
                 y_title="Spend (USD)",
@@ -60,9 +61,11 @@ else:
                 charts.bars(
                     over_time,
                     x="bucket",
+                    time_range=(filters.start, filters.end),
+                    bucket=filters.bucket,
                     y="cost_usd",
                     colour="key",
-                    y_format="$,.2f",
+                    y_format="money",
                     title=f"Spend over time by {split}",
                     x_title="Time (UTC)",
                     y_title="Spend (USD)",
@@ -91,7 +94,7 @@ else:
         x="route",
         y="usd",
         colour="statistic",
-        y_format="$,.4f",
+        y_format="money",
         title="Cost per request by route (all attempts of a cascade summed)",
         x_title="Route",
         y_title="Cost per request (USD)",

@@ -4,6 +4,7 @@ a change in frontier share due to traffic moving between routes or to routing wi
 from __future__ import annotations
 
 import streamlit as st
+
 from tiermix_dashboard import cache, charts, components, kpis
 
 WINDOWS = {"1h": "Last hour", "6h": "Last 6 hours", "1d": "Last day", "7d": "Last 7 days"}
@@ -77,6 +78,22 @@ else:
         "needs the frontier tier). **Routing shift**: the routes themselves sent more or fewer "
         "requests to the frontier tier."
     )
+    st.markdown("**Which tenant and route moved it**")
+    components.table(
+        kpis.largest_contributions(answer["segments"]),
+        f"frontier share contributions {window}",
+        column_config={
+            "tenant": "Tenant",
+            "route": "Route",
+            "weight_baseline": components.share_column("Share of requests (baseline)"),
+            "weight_current": components.share_column("Share of requests (window)"),
+            "share_baseline": components.share_column("Frontier share (baseline)"),
+            "share_current": components.share_column("Frontier share (window)"),
+            "traffic_shift_pp": st.column_config.NumberColumn("Traffic shift", format="%+.2f pp"),
+            "routing_shift_pp": st.column_config.NumberColumn("Routing shift", format="%+.2f pp"),
+        },
+    )
+    st.markdown("**Drift score per tenant and route in the window**")
     components.table(
         answer["rows"],
         f"drift by segment {window}",

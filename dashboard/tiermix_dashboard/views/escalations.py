@@ -4,6 +4,7 @@ the abandoned attempts cost."""
 from __future__ import annotations
 
 import streamlit as st
+
 from tiermix_dashboard import cache, charts, components, kpis
 
 filters = components.page_header(
@@ -61,6 +62,7 @@ else:
             charts.bars(
                 escalations_only,
                 x="bucket",
+                time_range=(filters.start, filters.end),
                 y="attempts",
                 colour="reason",
                 y_format=",d",
@@ -94,7 +96,7 @@ else:
             x="route",
             y="escalation_overhead_usd",
             horizontal=True,
-            y_format="$,.4f",
+            y_format="money",
             title="Cost of abandoned attempts by route",
             x_title="Route",
             y_title="Overhead (USD)",

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import streamlit as st
+
 from tiermix_dashboard import cache, charts, components, kpis
-from tiermix_dashboard import filters as filters_module
 
 filters = components.page_header("Overview", "Where LLM money goes, and whether routing works.")
 previous = filters.previous()
@@ -20,20 +20,21 @@ else:
     st.caption(f"Changes compare with the previous period of equal length ({previous.range_text}).")
 
     mix = cache.load("mix", filters, by="tier")
-    bucket = filters_module.INTERVALS[filters.interval()]
-    trend = kpis.complete_buckets(kpis.trend_from_mix(mix), filters.start, filters.end, bucket)
+    trend = kpis.mark_complete(kpis.trend_from_mix(mix), filters.start, filters.end, filters.bucket)
     left, right = st.columns(2)
     with left:
         components.chart(
             charts.bars(
                 mix,
                 x="bucket",
+                time_range=(filters.start, filters.end),
+                bucket=filters.bucket,
                 y="cost_usd",
                 colour="key",
                 title="Spend by tier",
                 x_title="Time (UTC)",
                 y_title="Spend (USD)",
-                y_format="$,.2f",
+                y_format="money",
             ),
             mix[["bucket", "key", "cost_usd", "calls", "requests"]],
             "overview spend by tier",
@@ -43,6 +44,7 @@ else:
             charts.trend(
                 trend,
                 x="bucket",
+                time_range=(filters.start, filters.end),
                 y="frontier_share",
                 title="Frontier share of answered requests",
                 y_title="Frontier share (%)",
@@ -53,13 +55,19 @@ else:
         )
     components.chart(
         charts.trend(
-            trend, x="bucket", y="requests", title="Requests over time", y_title="Requests", y_format=",d"
+            trend,
+            x="bucket",
+            y="requests",
+            title="Requests over time",
+            y_title="Requests",
+            y_format=",d",
+            time_range=(filters.start, filters.end),
         ),
         trend,
         "overview requests",
     )
 
-    st.caption("Trend lines leave out the first and the current bucket when they are only partly filled.")
+    st.caption("Dotted, hollow points are time buckets only partly inside the range (or still filling).")
 
     st.subheader("Top movers")
     st.caption("Tenant and route segments whose spend changed most against the previous period.")

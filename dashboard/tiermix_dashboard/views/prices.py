@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import streamlit as st
+
 from tiermix_dashboard import cache, charts, components
 from tiermix_dashboard.api_client import ApiError, ApiForbidden, ApiNotFound
 
@@ -21,7 +22,7 @@ else:
             y="usd_per_mtok",
             colour="tier",
             horizontal=True,
-            y_format="$,.2f",
+            y_format="money",
             title="Blended price paid per model (spend / tokens)",
             x_title="Model",
             y_title="USD per 1M tokens (input + output)",

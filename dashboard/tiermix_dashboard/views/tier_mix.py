@@ -4,6 +4,7 @@ models make up a tier."""
 from __future__ import annotations
 
 import streamlit as st
+
 from tiermix_dashboard import cache, charts, components
 
 MEASURES = {"calls": ("Calls", "calls"), "tokens": ("Tokens", "tokens"), "cost_usd": ("Cost", "USD")}
@@ -25,7 +26,13 @@ if mix.empty:
 else:
     components.chart(
         charts.stacked_share(
-            mix, x="bucket", key="key", value=measure, title=f"Tier share of {label.lower()}", unit=unit
+            mix,
+            x="bucket",
+            key="key",
+            value=measure,
+            title=f"Tier share of {label.lower()}",
+            unit=unit,
+            time_range=(filters.start, filters.end),
         ),
         mix[["bucket", "key", "calls", "tokens", "cost_usd", "share_calls", "share_cost"]],
         f"tier share {measure}",
@@ -75,6 +82,7 @@ else:
             charts.stacked_share(
                 models,
                 x="bucket",
+                time_range=(filters.start, filters.end),
                 key="key",
                 value=measure,
                 unit=unit,

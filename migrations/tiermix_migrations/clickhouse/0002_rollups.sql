@@ -5,6 +5,8 @@
 -- deduplicate_blocks_in_dependent_materialized_views=1 a replayed batch is counted once here too.
 -- escalations = escalated attempts, requests = first attempts (every logical request has exactly one attempt 0), answered = final attempts.
 -- final_*_tokens = tokens of priced answering attempts: what savings-vs-baseline reprices (metrics/savings.py).
+-- escalated_first = escalated first attempts: with escalations on the lowest tier it counts escalated requests
+-- without a per-request scan (metrics/summary.py explains the rule).
 CREATE TABLE IF NOT EXISTS llm_calls_1m {on_cluster}
 (
     bucket             DateTime('UTC'),
@@ -31,7 +33,8 @@ CREATE TABLE IF NOT EXISTS llm_calls_1m {on_cluster}
     duration_ms_sum    Float64,
     final_input_tokens      UInt64,
     final_output_tokens     UInt64,
-    final_cache_read_tokens UInt64
+    final_cache_read_tokens UInt64,
+    escalated_first         UInt64
 )
 ENGINE = {replicated}SummingMergeTree
 PARTITION BY toYYYYMM(bucket)
@@ -65,7 +68,8 @@ SELECT
     sum(duration_ms) AS duration_ms_sum,
     sumIf(llm_calls.input_tokens, llm_calls.final AND NOT llm_calls.unpriced) AS final_input_tokens,
     sumIf(llm_calls.output_tokens, llm_calls.final AND NOT llm_calls.unpriced) AS final_output_tokens,
-    sumIf(llm_calls.cache_read_tokens, llm_calls.final AND NOT llm_calls.unpriced) AS final_cache_read_tokens
+    sumIf(llm_calls.cache_read_tokens, llm_calls.final AND NOT llm_calls.unpriced) AS final_cache_read_tokens,
+    countIf(llm_calls.escalated AND llm_calls.attempt = 0) AS escalated_first
 FROM llm_calls
 GROUP BY bucket, tenant, route, environment, provider, model, tier;
 
@@ -89,6 +93,41 @@ SELECT
     sum(duration_ms) AS duration_ms_sum,
     sumIf(llm_calls.input_tokens, llm_calls.final AND NOT llm_calls.unpriced) AS final_input_tokens,
     sumIf(llm_calls.output_tokens, llm_calls.final AND NOT llm_calls.unpriced) AS final_output_tokens,
-    sumIf(llm_calls.cache_read_tokens, llm_calls.final AND NOT llm_calls.unpriced) AS final_cache_read_tokens
+    sumIf(llm_calls.cache_read_tokens, llm_calls.final AND NOT llm_calls.unpriced) AS final_cache_read_tokens,
+    countIf(llm_calls.escalated AND llm_calls.attempt = 0) AS escalated_first
 FROM llm_calls
 GROUP BY bucket, tenant, route, environment, provider, model, tier;
+
+-- Escalations and failovers by reason, per hour: only abandoned attempts go in (a minority of calls), so
+-- the reasons view never scans raw calls. kind = escalation | failover; attempts_first = abandoned first
+-- attempts (see escalated_first above).
+CREATE TABLE IF NOT EXISTS llm_escalations_1h {on_cluster}
+(
+    bucket          DateTime('UTC'),
+    tenant          LowCardinality(String),
+    route           LowCardinality(String),
+    environment     LowCardinality(String),
+    model           LowCardinality(String),
+    tier            LowCardinality(String),
+    kind            LowCardinality(String),
+    reason          LowCardinality(String),
+    attempts        UInt64,
+    attempts_first  UInt64,
+    cost_usd        Float64
+)
+ENGINE = {replicated}SummingMergeTree
+PARTITION BY toYYYYMM(bucket)
+ORDER BY (tenant, route, bucket, environment, model, tier, kind, reason)
+TTL bucket + INTERVAL {raw_ttl_days} DAY;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS llm_escalations_1h_mv {on_cluster} TO llm_escalations_1h AS
+SELECT
+    toStartOfHour(ts) AS bucket, tenant, route, environment, model, tier,
+    if(llm_calls.escalated, 'escalation', 'failover') AS kind,
+    llm_calls.escalation_reason AS reason,
+    count() AS attempts,
+    countIf(llm_calls.attempt = 0) AS attempts_first,
+    sum(llm_calls.cost_usd) AS cost_usd
+FROM llm_calls
+WHERE llm_calls.escalated OR llm_calls.failover
+GROUP BY bucket, tenant, route, environment, model, tier, kind, reason;

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from alembic import context
 from sqlalchemy import Connection, create_engine
+
 from tiermix_server.meta.models import Base, UTCDateTime
 
 target_metadata = Base.metadata

@@ -6,7 +6,6 @@ here is a change of the wire format.
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -164,9 +163,3 @@ def encode(
         _put(span.attributes, "tiermix.drop.reason", report.reason)
         _put(span.attributes, "tiermix.drop.since_unix_nano", report.since_ns)
     return request
-
-
-def content_json(value: object, max_chars: int) -> str:
-    """Prompt / completion as JSON text, clipped (content capture only)."""
-    text = value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
-    return text[:max_chars]

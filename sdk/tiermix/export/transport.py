@@ -8,15 +8,19 @@ swap the HTTP layer.
 from __future__ import annotations
 
 import contextlib
-import email.utils
 import enum
-import http.client
 import time
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
 
 from .._log import warn_once
+
+if TYPE_CHECKING:
+    import http.client
+
+# http.client (and ssl behind it) and email.utils are imported on the worker thread when first needed,
+# so that ``import tiermix`` stays cheap.
 
 RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
 
@@ -47,6 +51,8 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     value = value.strip()
     if value.isdigit():
         return float(value)
+    import email.utils
+
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
@@ -74,6 +80,8 @@ class HttpTransport:
 
     def _connection(self) -> http.client.HTTPConnection:
         if self._conn is None:
+            import http.client
+
             cls = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
             self._conn = cls(self._host, self._port, timeout=self._timeout_s)
         return self._conn
@@ -88,6 +96,8 @@ class HttpTransport:
         return response.status, parse_retry_after(response.getheader("Retry-After"))
 
     def send(self, body: bytes) -> SendResult:
+        import http.client
+
         reused = self._conn is not None
         try:
             try:

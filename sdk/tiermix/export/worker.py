@@ -14,17 +14,25 @@ import random
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 from .._config import Settings
 from .._log import internal_error, warn_once
 from .._record import Record
-from . import encode
 from .drops import DropCounter, DropReport
 from .spool import Spool
 from .transport import Outcome, Transport
 
 Mirror = Callable[[list[Record]], None]
+
+
+def _encode_module() -> Any:
+    # protobuf costs ~40 ms to import: load it on the worker thread at the first export, never
+    # during ``import tiermix`` on the application's start-up path.
+    from . import encode
+
+    return encode
 
 
 class Worker:
@@ -37,15 +45,20 @@ class Worker:
         spool: Spool | None,
         mirror: Mirror | None = None,
         clock: Callable[[], float] = time.monotonic,
+        appended: Iterator[int] | None = None,
     ) -> None:
         self._queue = queue
+        self._appended = appended  # ticked once per append by the application threads
+        self._counter_reads = 0  # our own ticks of ``appended``
+        self._popped = 0
+        self._evicted = 0
         self._settings = settings
         self._drops = drops
         self._transport = transport
         self._spool = spool
         self._mirror = mirror
         self._clock = clock
-        self._resource = encode.resource_for(settings)
+        self._resource: Any = None  # built with the encoder, on the worker thread
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._done = threading.Condition()
@@ -107,7 +120,9 @@ class Worker:
                         batch.append(popleft())
                 except IndexError:
                     pass
+                self._popped += len(batch)
                 self._export(batch, final)
+            self._count_evictions()
             self._report_drops(final)
         except Exception:
             internal_error("export worker")
@@ -115,9 +130,25 @@ class Worker:
             self._flush_done = max(self._flush_done, wanted)
             self._done.notify_all()
 
+    def _count_evictions(self) -> None:
+        """Count as ``queue_full`` the calls the full deque evicted when app threads raced its cap.
+
+        appended - popped - still queued = evicted. Reading the counter before the queue length
+        can only under-count for a moment (an append between the two reads), never over-count, and
+        the next cycle catches up, so the total is exact.
+        """
+        if self._appended is None:
+            return
+        appended = next(self._appended) - self._counter_reads
+        self._counter_reads += 1
+        evicted = appended - self._popped - len(self._queue)
+        if evicted > self._evicted:
+            self._drops.add("queue_full", evicted - self._evicted)
+            self._evicted = evicted
+
     def _export(self, batch: list[Record], final: bool) -> None:
         try:
-            body = gzip.compress(encode.encode(batch, self._settings, self._resource).SerializeToString(), 6)
+            body = gzip.compress(self._encode(batch).SerializeToString(), 6)
         except Exception:
             internal_error("encode")
             self._drops.add("encode_error", len(batch))
@@ -136,6 +167,12 @@ class Worker:
             self._drops.add("spool_full", len(batch))
         else:
             self._drops.add("export_failed", len(batch))
+
+    def _encode(self, batch: Sequence[Record], reports: Sequence[DropReport] = ()) -> Any:
+        encode = _encode_module()
+        if self._resource is None:
+            self._resource = encode.resource_for(self._settings)
+        return encode.encode(batch, self._settings, self._resource, reports)
 
     def _spool_write(self, body: bytes) -> bool:
         assert self._spool is not None
@@ -203,8 +240,11 @@ class Worker:
         reports: list[DropReport] = self._drops.snapshot()
         if not reports:
             return
-        request = encode.encode((), self._settings, self._resource, reports)
-        body = gzip.compress(request.SerializeToString(), 6)
+        try:
+            body = gzip.compress(self._encode((), reports).SerializeToString(), 6)
+        except Exception:
+            internal_error("encode drop report")
+            return
         result = self._transport.send(body)
         if result.outcome is Outcome.DELIVERED:
             self._drops.commit(reports)

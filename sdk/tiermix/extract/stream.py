@@ -4,6 +4,10 @@ OpenAI chat streams carry usage in the final chunk (``stream_options.include_usa
 sends input usage in ``message_start`` and cumulative output usage in ``message_delta``; the Responses
 API sends the whole response in ``response.completed``; Bedrock ConverseStream sends ``metadata``.
 Chunks of any other known shape that carry usage are summed.
+
+With content capture on, the answer text is collected from the deltas too (OpenAI chat and Responses,
+Anthropic, Bedrock, plain ``str`` chunks), up to the capture limit and no further, so a long stream
+cannot grow memory; with capture off this costs one ``None`` check per chunk.
 """
 
 from __future__ import annotations
@@ -15,17 +19,30 @@ from . import anthropic, bedrock, openai
 from ._shape import Extracted, as_int, g
 
 # Events that announce a stream but carry no token yet: they must not stop the TTFT clock.
-_PREAMBLE = frozenset({"message_start", "response.created", "response.in_progress", "ping", "messageStart"})
+_PREAMBLE = frozenset({"message_start", "response.created", "response.in_progress", "ping", "messageStart",
+                       "content_block_start", "response.output_item.added", "response.content_part.added"})
 
 
 class StreamAccumulator:
-    __slots__ = ("_parts", "first_token_ns")
+    __slots__ = ("_parts", "_text", "_text_room", "first_token_ns")
 
-    def __init__(self) -> None:
+    def __init__(self, capture_chars: int | None = None) -> None:
         self.first_token_ns: int | None = None
         self._parts: dict[str, Any] = {}
+        self._text: list[str] | None = [] if capture_chars is not None else None
+        self._text_room = capture_chars or 0
+
+    def text(self) -> str | None:
+        """The streamed answer text (clipped to the capture limit); ``None`` when not captured."""
+        return "".join(self._text) if self._text else None
 
     def feed(self, chunk: Any) -> None:
+        if self._text is not None and self._text_room > 0:
+            piece = text_delta(chunk)
+            if piece:
+                piece = piece[: self._text_room]
+                self._text.append(piece)
+                self._text_room -= len(piece)
         kind = g(chunk, "type")
         if self.first_token_ns is None and kind not in _PREAMBLE and not _is_bare_chat_chunk(chunk):
             self.first_token_ns = time.time_ns()
@@ -95,6 +112,27 @@ class StreamAccumulator:
 
     def result(self) -> Extracted:
         return Extracted(**self._parts)
+
+
+def text_delta(chunk: Any) -> str | None:
+    """The answer text a stream chunk adds, for content capture."""
+    if isinstance(chunk, str):
+        return chunk
+    kind = g(chunk, "type")
+    if kind == "response.output_text.delta":
+        return _text(g(chunk, "delta"))
+    if kind == "content_block_delta":
+        return _text(g(g(chunk, "delta"), "text"))
+    if g(chunk, "object") == "chat.completion.chunk":
+        choices = g(chunk, "choices")
+        return _text(g(g(choices[0], "delta"), "content")) if choices else None
+    if isinstance(chunk, dict) and "contentBlockDelta" in chunk:
+        return _text(g(g(chunk["contentBlockDelta"], "delta"), "text"))
+    return None
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _is_bare_chat_chunk(chunk: Any) -> bool:

@@ -17,10 +17,10 @@ from typing import Any
 
 from .. import _runtime
 from .._capture import StreamCall, finish
-from .._context import current_scope
+from .._context import call_scope
 from .._log import warn_once
 from .._record import CallOptions, otel_parent
-from .._streams import stream_kind, watch
+from .._streams import stream_kind, watch, watch_async_raw
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +72,7 @@ def _make_wrapper(original: Callable[..., Any], target: Target) -> Callable[...,
             rt = _runtime.RT or _runtime.ensure()
             if rt.disabled:
                 return await original(self, *args, **kwargs)
-            opts, scope, parent = _context_options(base), current_scope(), otel_parent()
+            opts, scope, parent = _context_options(base), call_scope(), otel_parent()
             start = time.time_ns()
             model, prompt = kwargs.get("model"), _prompt(kwargs) if rt.capture_content else None
             try:
@@ -82,7 +82,10 @@ def _make_wrapper(original: Callable[..., Any], target: Target) -> Callable[...,
                 raise
             kind = stream_kind(result)
             if kind is not None:
-                return watch(result, kind, StreamCall(rt, opts, scope, parent, start, model, prompt))
+                call = StreamCall(rt, opts, scope, parent, start, model, prompt)
+                if kind == "async_raw":
+                    return await watch_async_raw(result, call)
+                return watch(result, kind, call)
             finish(rt, opts, scope, parent, start, result, None, model, prompt)
             return result
 
@@ -93,7 +96,7 @@ def _make_wrapper(original: Callable[..., Any], target: Target) -> Callable[...,
         rt = _runtime.RT or _runtime.ensure()
         if rt.disabled:
             return original(self, *args, **kwargs)
-        opts, scope, parent = _context_options(base), current_scope(), otel_parent()
+        opts, scope, parent = _context_options(base), call_scope(), otel_parent()
         start = time.time_ns()
         model, prompt = kwargs.get("model"), _prompt(kwargs) if rt.capture_content else None
         try:

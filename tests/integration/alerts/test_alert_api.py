@@ -7,9 +7,9 @@ from typing import Any
 
 import httpx
 import pytest
-from tiermix_server.alerts.channels.webhook import SIGNATURE_HEADER, verify
 
 from tests.support.server import running_server
+from tiermix_server.alerts.channels.webhook import SIGNATURE_HEADER, verify
 
 RULE = {
     "name": "frontier spike",
@@ -28,9 +28,8 @@ RULE = {
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory, chdb_dir: Any) -> Iterator[httpx.Client]:
     """One collector for the module (alerts evaluator off: these tests are about the API)."""
-    from tiermix_server.settings import Settings
-
     from tests.conftest import free_port
+    from tiermix_server.settings import Settings
 
     settings = Settings(
         data_dir=tmp_path_factory.mktemp("alerts-api"),

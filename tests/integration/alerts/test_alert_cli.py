@@ -58,4 +58,5 @@ def test_run_reports_an_embedded_data_dir_held_elsewhere(tmp_path, capsys, click
     # This test process already runs chDB on the session's data dir; another dir cannot be opened,
     # exactly as when a running `tiermix up` holds it.
     code, _, err = tiermix(capsys, tmp_path, "run", "--once")
-    assert code == 2 and "is in use by another tiermix process" in err
+    assert code == 2 and err.startswith("tiermix: error: ") and err.count("\n") == 1
+    assert "data dir" in err and "already evaluates alerts" in err

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+
 from tiermix_server.alerts.channels.webhook import SIGNATURE_HEADER, verify
 from tiermix_server.alerts.clock import ManualClock
 from tiermix_server.alerts.evaluate import CycleReport, Evaluator

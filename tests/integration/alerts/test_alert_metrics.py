@@ -7,10 +7,10 @@ import random
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from tiermix_server.alerts.metric_adapter import ClickHouseMetrics
-from tiermix_server.alerts.rules import parse_rule
 
 from tests.support.calls import MODELS, insert_calls, make_request
+from tiermix_server.alerts.metric_adapter import ClickHouseMetrics
+from tiermix_server.alerts.rules import parse_rule
 
 # Recent: rows older than the raw TTL (90 days) would be dropped by ClickHouse.
 NOW = datetime.now(timezone.utc).replace(second=0, microsecond=0) - timedelta(hours=1)

@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 
-def tiermix(*args: str, env: dict[str, str] | None = None, timeout_s: float = 120) -> subprocess.CompletedProcess[str]:
+def tiermix(
+    *args: str, env: dict[str, str] | None = None, timeout_s: float = 120
+) -> subprocess.CompletedProcess[str]:
     full_env = {**os.environ, **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "tiermix_server.cli", *args],
@@ -36,11 +38,12 @@ def test_migrate_twice_is_a_no_op_and_an_edited_migration_is_refused(tmp_path: P
     assert "ClickHouse: up to date" in second.stdout
 
     # What an edit of 0001 looks like to the runner: the recorded checksum no longer matches the file.
+    dsn = f"chdb://{tmp_path / 'clickhouse'}"
     tamper = (
-        "import clickhouse_connect; c = clickhouse_connect.get_client(dsn=%r, database='tiermix'); "
+        f"import clickhouse_connect; c = clickhouse_connect.get_client(dsn={dsn!r}, database='tiermix'); "
         "c.command(\"ALTER TABLE schema_migrations UPDATE checksum = 'x' WHERE version = 1 "
         "SETTINGS mutations_sync = 2\")"
-    ) % f"chdb://{tmp_path / 'clickhouse'}"
+    )
     subprocess.run([sys.executable, "-c", tamper], check=True, timeout=60)
     edited = tiermix("migrate", "--data-dir", str(tmp_path))
     assert edited.returncode == 2

@@ -8,6 +8,8 @@ Expected figures are recomputed from the seeded rows, never read back from the A
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import random
 from collections.abc import Callable, Iterator
@@ -16,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -39,6 +42,10 @@ class SeededApi:
     @property
     def day_text(self) -> str:
         return f"{self.day:%Y-%m-%d}"
+
+    def day_params(self) -> dict[str, str]:
+        """URL query parameters that scope the dashboard to the seeded day."""
+        return {"range": "custom", "start": self.day_text, "end": f"{self.day + timedelta(days=1):%Y-%m-%d}"}
 
 
 @pytest.fixture(scope="package")
@@ -97,14 +104,7 @@ def open_page(seeded_api: SeededApi, monkeypatch: pytest.MonkeyPatch) -> Callabl
         monkeypatch.setenv("TIERMIX_API_URL", seeded_api.url)
         monkeypatch.delenv("TIERMIX_API_KEY", raising=False)
         app = AppTest.from_file(str(APP), default_timeout=60)
-        app.query_params.update(
-            {
-                "range": "custom",
-                "start": seeded_api.day_text,
-                "end": f"{seeded_api.day + timedelta(days=1):%Y-%m-%d}",
-                **params,
-            }
-        )
+        app.query_params.update({**seeded_api.day_params(), **params})
         app.run()
         if page is not None:
             app.switch_page(f"views/{page}.py")
@@ -125,8 +125,41 @@ def table_with(app: AppTest, column: str) -> Any:
     for element in app.dataframe:
         if column in element.value.columns:
             return element.value
-    raise AssertionError(f"no table with a {column!r} column; tables: {[list(t.value.columns) for t in app.dataframe]}")
+    raise AssertionError(
+        f"no table with a {column!r} column; tables: {[list(t.value.columns) for t in app.dataframe]}"
+    )
 
 
 def requests_of(rows: list[CallRow]) -> int:
     return sum(1 for row in rows if row.attempt == 0)
+
+
+def dollars(text: str) -> float:
+    """``"$1,234.56"`` → 1234.56 (a figure as the page shows it)."""
+    return float(text.replace("$", "").replace(",", ""))
+
+
+def chart_series(app: AppTest, title: str) -> dict[str, dict[str, list[Any]]]:
+    """Trace name → {"x": [...], "y": [...]} of the chart titled ``title`` (typed arrays decoded)."""
+    for element in app.get("plotly_chart"):
+        spec = json.loads(element.proto.spec)
+        if spec["layout"].get("title", {}).get("text") == title:
+            return {trace.get("name", ""): {axis: _values(trace.get(axis)) for axis in ("x", "y")}
+                    for trace in spec["data"]}  # fmt: skip
+    raise AssertionError(f"no chart titled {title!r}")
+
+
+def _values(data: Any) -> list[Any]:
+    if isinstance(data, dict) and "bdata" in data:
+        return np.frombuffer(base64.b64decode(data["bdata"]), dtype=np.dtype(data["dtype"])).tolist()
+    return list(data or [])
+
+
+def api_json(api: SeededApi, path: str, **params: str) -> Any:
+    """What the API itself answers for the seeded day (to check the page shows exactly that)."""
+    import httpx
+
+    day = api.day_params()
+    response = httpx.get(f"{api.url}{path}", params={"start": day["start"], "end": day["end"], **params})
+    response.raise_for_status()
+    return response.json()

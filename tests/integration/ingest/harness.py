@@ -88,9 +88,10 @@ def send(client: httpx.Client, url: str, batch: Batch) -> int:
     """POST one batch; 0 when the connection failed (the collector died)."""
     try:
         response = client.post(
-            f"{url}/v1/traces", content=batch.payload,
+            f"{url}/v1/traces",
+            content=batch.payload,
             headers={"Content-Type": "application/x-protobuf", "Content-Encoding": "gzip"},
-        )  # fmt: skip
+        )
     except httpx.TransportError:
         return 0
     return response.status_code
@@ -134,8 +135,11 @@ class CollectorProcess:
         log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child, closed with it
         self.process = subprocess.Popen(
             [sys.executable, "-m", "tiermix_server.cli", "collector"],
-            env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=str(REPO),
-        )  # fmt: skip
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=str(REPO),
+        )
         log.close()
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
@@ -199,8 +203,12 @@ def inspect_data_dir(data_dir: Path, acked: list[int]) -> dict[str, int]:
     ids_path.write_text(json.dumps(acked))
     result = subprocess.run(
         [sys.executable, "-c", _INSPECT, str(data_dir), str(ids_path)],
-        capture_output=True, text=True, timeout=120, cwd=str(REPO), env={**os.environ, "PYTHONPATH": str(REPO)},
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=str(REPO),
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     counts: dict[str, int] = json.loads(result.stdout.strip().splitlines()[-1])
     return counts

@@ -18,9 +18,12 @@ def main(which: str, collector_url: str, openai_base_url: str) -> int:
         import openlit
 
         openlit.init(
-            otlp_endpoint=collector_url, disable_batch=True, disable_metrics=True, application_name="shop",
+            otlp_endpoint=collector_url,
+            disable_batch=True,
+            disable_metrics=True,
+            application_name="shop",
             environment="prod",
-        )  # fmt: skip
+        )
         flush = None
     else:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter

@@ -27,8 +27,11 @@ COLUMNS = (
 def run_client(which: str, collector: Collector, providers: FakeProviders) -> None:
     result = subprocess.run(
         [sys.executable, str(CLIENT), which, collector.url, providers.openai_base_url],
-        capture_output=True, text=True, timeout=120, cwd=str(Path(__file__).parents[3]),
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=str(Path(__file__).parents[3]),
+    )
     assert result.returncode == 0, result.stderr[-3000:]
 
 

@@ -91,9 +91,11 @@ def test_full_queue_is_429_with_retry_after(make_collector: Any) -> None:
 
     def send_first() -> None:
         first["response"] = httpx.post(
-            f"{collector.url}/v1/traces", content=body([span()]),
-            headers={"Content-Type": "application/x-protobuf"}, timeout=30,
-        )  # fmt: skip
+            f"{collector.url}/v1/traces",
+            content=body([span()]),
+            headers={"Content-Type": "application/x-protobuf"},
+            timeout=30,
+        )
 
     sender = threading.Thread(target=send_first)
     sender.start()

@@ -37,7 +37,9 @@ def postgres_url() -> Iterator[str]:
 def _admin_execute(server_url: str, statement: str) -> None:
     import psycopg
 
-    with psycopg.connect(server_url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
+    with psycopg.connect(
+        server_url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True
+    ) as conn:
         conn.execute(statement)
 
 
@@ -62,14 +64,18 @@ def fresh_postgres(postgres_url: str) -> Iterator[Callable[[], str]]:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def meta_settings(request: pytest.FixtureRequest, make_settings: Callable[..., Any], tmp_path: Path) -> Iterator[Any]:
+def meta_settings(
+    request: pytest.FixtureRequest, make_settings: Callable[..., Any], tmp_path: Path
+) -> Iterator[Any]:
     """Settings whose metadata DB is a fresh SQLite file or a fresh PostgreSQL database."""
     from tiermix_server.meta.db import close
 
     if request.param == "sqlite":
         settings = make_settings(database_url=f"sqlite:///{tmp_path / 'meta.db'}")
     else:
-        settings = make_settings(database_url=request.getfixturevalue("fresh_postgres")())
+        # A plain postgresql:// URL, as users write it (the driver is chosen by meta.db).
+        url = request.getfixturevalue("fresh_postgres")().replace("postgresql+psycopg://", "postgresql://")
+        settings = make_settings(database_url=url)
     yield settings
     close(settings.database_url)
 

@@ -24,14 +24,21 @@ def test_a_created_key_verifies_with_its_scope_and_tenant(meta: Any) -> None:
     created = create_key(meta, scope="read", tenant="acme", name="dashboard")
     info = verify_key(meta, created.key)
     assert info is not None
-    assert (info.scope, info.tenant, info.name, info.prefix) == ("read", "acme", "dashboard", created.info.prefix)
+    assert (info.scope, info.tenant, info.name, info.prefix) == (
+        "read",
+        "acme",
+        "dashboard",
+        created.info.prefix,
+    )
 
 
 def test_the_secret_is_not_stored_only_its_sha256(meta: Any) -> None:
     created = create_key(meta, scope="admin", tenant=None)
     secret = created.key.split("_", 2)[2]
     with meta.engine.connect() as connection:
-        dumped = " ".join(str(value) for row in connection.execute(text("SELECT * FROM api_keys")) for value in row)
+        dumped = " ".join(
+            str(value) for row in connection.execute(text("SELECT * FROM api_keys")) for value in row
+        )
     assert secret not in dumped
     assert created.key not in dumped
 

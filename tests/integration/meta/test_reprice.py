@@ -30,15 +30,18 @@ def history(clickhouse: Any, settings: Any) -> Any:
 
 
 def calls(client: Any) -> dict[int, tuple[Any, ...]]:
-    result = client.query("SELECT span_id, ts, tenant, model, tier, cost_usd, price_source, unpriced FROM llm_calls")
+    result = client.query(
+        "SELECT span_id, ts, tenant, model, tier, cost_usd, price_source, unpriced FROM llm_calls"
+    )
     return {row[0]: row[1:] for row in result.result_rows}
 
 
 def assert_rollups_agree(client: Any) -> None:
     for rollup, bucket in (("llm_calls_1m", "toStartOfMinute(ts)"), ("llm_calls_1h", "toStartOfHour(ts)")):
         raw = client.query(
-            f"SELECT tenant, route, {bucket} AS b, model, tier, count(), round(sum(cost_usd), 9), countIf(unpriced), "
-            "round(sumIf(cost_usd, escalated), 9) FROM llm_calls GROUP BY tenant, route, b, model, tier ORDER BY ALL"
+            f"SELECT tenant, route, {bucket} AS b, model, tier, count(), round(sum(cost_usd), 9), "
+            "countIf(unpriced), round(sumIf(cost_usd, escalated), 9) FROM llm_calls "
+            "GROUP BY tenant, route, b, model, tier ORDER BY ALL"
         ).result_rows
         rolled = client.query(
             f"SELECT tenant, route, bucket, model, tier, sum(calls), round(sum(cost_usd), 9), sum(unpriced), "
@@ -52,9 +55,15 @@ def test_first_reprice_makes_stored_costs_genai_prices_and_keeps_rollups_in_agre
     clickhouse: Any, history: Any
 ) -> None:
     sources = {row[5] for row in calls(clickhouse).values()}
-    assert sources <= {"genai-prices:openai/gpt-4o-mini", "genai-prices:openai/gpt-4o", "genai-prices:openai/gpt-5",
-                       "genai-prices:anthropic/claude-3-5-haiku-latest", "genai-prices:anthropic/claude-sonnet-4-0",
-                       "genai-prices:anthropic/claude-opus-4-1", ""}
+    assert sources <= {
+        "genai-prices:openai/gpt-4o-mini",
+        "genai-prices:openai/gpt-4o",
+        "genai-prices:openai/gpt-5",
+        "genai-prices:anthropic/claude-3-5-haiku-latest",
+        "genai-prices:anthropic/claude-sonnet-4-0",
+        "genai-prices:anthropic/claude-opus-4-1",
+        "",
+    }
     assert_rollups_agree(clickhouse)
 
 
@@ -62,7 +71,9 @@ def test_a_past_price_change_plus_reprice_changes_exactly_the_affected_calls(
     clickhouse: Any, settings: Any, history: Any
 ) -> None:
     before = calls(clickhouse)
-    row = stores.add_override(history, model="gpt-4o", kind="discount", discount_pct=40, effective_from=CHANGE)
+    row = stores.add_override(
+        history, model="gpt-4o", kind="discount", discount_pct=40, effective_from=CHANGE
+    )
     result = reprice(clickhouse, settings, history, START)
     after = calls(clickhouse)
 
@@ -95,7 +106,11 @@ def test_a_custom_price_turns_unpriced_self_hosted_calls_priced_in_raw_and_rollu
     unpriced_before = clickhouse.query("SELECT sum(unpriced) FROM llm_calls_1h").result_rows[0][0]
     assert unpriced_before > 0
     stores.add_override(
-        history, model="house-7b", kind="custom", input_usd_per_mtok=0.1, output_usd_per_mtok=0.1,
+        history,
+        model="house-7b",
+        kind="custom",
+        input_usd_per_mtok=0.1,
+        output_usd_per_mtok=0.1,
         effective_from=START,
     )
     reprice(clickhouse, settings, history, START)
@@ -128,16 +143,63 @@ def test_retier_after_a_tier_map_change_rewrites_tiers_since_the_date_and_rollup
 
 
 def test_the_cli_reprices_locally_when_no_server_holds_the_data(
-    clickhouse: Any, settings: Any, history: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    clickhouse: Any,
+    settings: Any,
+    history: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     from tiermix_server.cli import main
 
     stores.add_override(history, model="gpt-5", kind="discount", discount_pct=10, effective_from=CHANGE)
     monkeypatch.setenv("TIERMIX_CLICKHOUSE_DATABASE", settings.clickhouse_database)
-    argv = ["prices", "reprice", "--since", START.date().isoformat(), "--clickhouse-url", settings.clickhouse_url,
-            "--database-url", settings.database_url, "--data-dir", str(settings.data_dir)]
+    argv = [
+        "prices",
+        "reprice",
+        "--since",
+        START.date().isoformat(),
+        "--clickhouse-url",
+        settings.clickhouse_url,
+        "--database-url",
+        settings.database_url,
+        "--data-dir",
+        str(settings.data_dir),
+    ]
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "reprice:" in out and "calls changed" in out
-    assert clickhouse.query("SELECT count() FROM llm_calls WHERE price_source LIKE 'override:%'").result_rows[0][0] > 0
+    assert (
+        clickhouse.query("SELECT count() FROM llm_calls WHERE price_source LIKE 'override:%'").result_rows[0][
+            0
+        ]
+        > 0
+    )
     assert_rollups_agree(clickhouse)
+
+
+def test_small_windows_and_several_mutations_give_the_same_result(
+    clickhouse: Any, settings: Any, history: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tiermix_server.store import reprice as module
+
+    monkeypatch.setattr(module, "_WINDOW_ROWS", 97)
+    monkeypatch.setattr(module, "_FLUSH_ROWS", 50)
+    stores.add_override(history, model="claude*", kind="discount", discount_pct=20, effective_from=CHANGE)
+    before = calls(clickhouse)
+    result = reprice(clickhouse, settings, history, START)
+    after = calls(clickhouse)
+    affected = {s for s, v in before.items() if v[2].startswith("claude") and v[0].replace(tzinfo=UTC) >= CHANGE}
+    assert result.changed == len(affected) > 50
+    assert {s for s in before if before[s] != after[s]} == affected
+    assert_rollups_agree(clickhouse)
+
+
+def test_rollup_rebuild_reads_only_from_the_start_of_the_hour_of_since(clickhouse: Any, settings: Any) -> None:
+    from tiermix_server.store.reprice import ROLLUPS
+
+    for _rollup, view, _bucket in ROLLUPS:
+        text = clickhouse.query(
+            "SELECT as_select FROM system.tables WHERE database = currentDatabase() AND name = {v:String}",
+            parameters={"v": view},
+        ).result_rows[0][0]
+        assert f"FROM {settings.clickhouse_database}.llm_calls" in text  # the form the rebuild narrows

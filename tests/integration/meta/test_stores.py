@@ -23,17 +23,21 @@ def test_every_change_bumps_the_pricing_version(meta: Any) -> None:
     versions.append(stores.pricing_version(meta))
     stores.delete_rule(meta, rule.id)
     versions.append(stores.pricing_version(meta))
-    stores.set_tiers(
-        meta, [stores.TierRow("cheap", 0, 2.0, ""), stores.TierRow("dear", 1, None, "")]
-    )
+    stores.set_tiers(meta, [stores.TierRow("cheap", 0, 2.0, ""), stores.TierRow("dear", 1, None, "")])
     versions.append(stores.pricing_version(meta))
     assert versions == sorted(set(versions)) and len(versions) == 6
 
 
 def test_overrides_round_trip_with_their_effective_time(meta: Any) -> None:
     stores.add_override(
-        meta, model="House-7B", tenant="acme", kind="custom", input_usd_per_mtok=0.2, output_usd_per_mtok=0.4,
-        effective_from=JAN, note="our GPUs",
+        meta,
+        model="House-7B",
+        tenant="acme",
+        kind="custom",
+        input_usd_per_mtok=0.2,
+        output_usd_per_mtok=0.4,
+        effective_from=JAN,
+        note="our GPUs",
     )
     (row,) = stores.list_overrides(meta)
     assert (row.model, row.tenant, row.kind, row.input_usd_per_mtok) == ("house-7b", "acme", "custom", 0.2)
@@ -59,13 +63,21 @@ def test_bad_overrides_are_refused_with_a_clear_error(meta: Any, fields: dict[st
 
 def test_a_naive_effective_time_is_refused(meta: Any) -> None:
     with pytest.raises(BadRequest):
-        stores.add_override(meta, model="m", kind="discount", discount_pct=5, effective_from=datetime(2026, 1, 1))
+        stores.add_override(
+            meta, model="m", kind="discount", discount_pct=5, effective_from=datetime(2026, 1, 1)
+        )
 
 
 def test_tier_lists_need_increasing_bands(meta: Any) -> None:
     with pytest.raises(BadRequest):
-        stores.set_tiers(meta, [stores.TierRow("a", 0, 5.0, ""), stores.TierRow("b", 1, 1.0, ""),
-                                stores.TierRow("c", 2, None, "")])
+        stores.set_tiers(
+            meta,
+            [
+                stores.TierRow("a", 0, 5.0, ""),
+                stores.TierRow("b", 1, 1.0, ""),
+                stores.TierRow("c", 2, None, ""),
+            ],
+        )
     with pytest.raises(BadRequest):
         stores.set_tiers(meta, [stores.TierRow("only", 0, None, "")])
     assert stores.list_tiers(meta) == []

@@ -6,8 +6,8 @@ from collections.abc import Callable, Iterator
 
 import anthropic
 import pytest
-import tiermix
 
+import tiermix
 from tests.fakes.otlp_sink import CapturedSpan, OtlpSink
 from tests.fakes.providers import ANTHROPIC_USAGE, FakeProviders
 

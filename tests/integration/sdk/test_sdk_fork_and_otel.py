@@ -6,8 +6,8 @@ import os
 from collections.abc import Callable
 
 import pytest
-import tiermix
 
+import tiermix
 from tests.fakes import providers
 from tests.fakes.otlp_sink import OtlpSink
 

@@ -6,8 +6,8 @@ from collections.abc import Callable, Iterator
 
 import openai
 import pytest
-import tiermix
 
+import tiermix
 from tests.fakes.otlp_sink import CapturedSpan, OtlpSink
 from tests.fakes.providers import OPENAI_USAGE, FakeProviders
 
@@ -216,3 +216,24 @@ def test_observed_generator_over_an_instrumented_stream_is_recorded_once(
     span = one_span(sink)
     assert span.attributes["tiermix.route"] == "chat.stream"
     assert_openai_usage(span)
+
+
+def test_a_decorated_chat_loop_driven_with_send_is_one_call_with_summed_usage(
+    sdk: Callable[..., None], sink: OtlpSink, client: openai.OpenAI, providers: FakeProviders
+) -> None:
+    @tiermix.observe(route="chat.loop")
+    def chat(question: str) -> Iterator[object]:
+        while question:
+            question = yield client.chat.completions.create(
+                model="gpt-4o-mini", messages=[{"role": "user", "content": question}])
+
+    loop = chat("hi")
+    next(loop)
+    loop.send("and more?")
+    with pytest.raises(StopIteration):
+        loop.send("")
+    assert [body["messages"][0]["content"] for _, body in providers.requests] == ["hi", "and more?"]
+    a = one_span(sink).attributes
+    assert a["tiermix.route"] == "chat.loop"
+    assert a["gen_ai.usage.input_tokens"] == 2 * OPENAI_USAGE["prompt_tokens"]
+    assert a["gen_ai.usage.output_tokens"] == 2 * OPENAI_USAGE["completion_tokens"]

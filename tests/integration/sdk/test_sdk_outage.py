@@ -11,12 +11,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-import tiermix
 from openai.types.chat import ChatCompletion
-from tiermix import _runtime
 
+import tiermix
 from tests.fakes import providers
 from tests.fakes.otlp_sink import OtlpSink
+from tiermix import _runtime
 
 ROOT = Path(__file__).resolve().parents[3]
 RESPONSE = ChatCompletion.model_validate(providers.chat_completion("gpt-4o-mini"))

@@ -39,7 +39,7 @@ def test_an_edited_applied_migration_stops_the_run_naming_the_file(clickhouse: A
         Migration(m.version, m.name, m.sql + "\n-- edited after release\n") if m.version == 1 else m
         for m in bundled_migrations()
     ]
-    with pytest.raises(MigrationError, match="0001_llm_calls.sql was edited"):
+    with pytest.raises(MigrationError, match=r"0001_llm_calls\.sql was edited"):
         migrate(clickhouse, settings, edited)
 
 
@@ -51,7 +51,7 @@ def test_a_new_migration_is_applied_after_the_released_ones(clickhouse: Any, set
 
 def test_a_failing_statement_names_the_file_and_is_not_recorded(clickhouse: Any, settings: Any) -> None:
     broken = Migration(9998, "broken", "CREATE TABLE broken (x NoSuchType) ENGINE = Memory")
-    with pytest.raises(MigrationError, match="9998_broken.sql failed"):
+    with pytest.raises(MigrationError, match=r"9998_broken\.sql failed"):
         migrate(clickhouse, settings, [*bundled_migrations(), broken])
     versions = [row[0] for row in clickhouse.query("SELECT version FROM schema_migrations").result_rows]
     assert 9998 not in versions

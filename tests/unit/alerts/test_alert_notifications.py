@@ -64,6 +64,8 @@ def test_readable_text_has_the_numbers():
     assert "frontier share 42.0%" in text and "> 30.0%" in text and "120 requests" in text and "5m" in text
     assert notification().title == "[FIRING] frontier spike (tenant=acme)"
     assert "is back within" in notification(kind="resolved").summary
+    gone = notification(kind="resolved", value=None, volume=3)
+    assert "no data over the last 5m (3 requests)" in gone.summary
 
 
 def test_webhook_signature_verifies_and_rejects_tampering():

@@ -3,15 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from tiermix_server.alerts.rules import (
-    REDACTED,
-    RuleError,
-    format_duration,
-    keep_secrets,
-    parse_duration,
-    parse_rule,
-    redact,
-)
+
+from tiermix_server.alerts.channel_secrets import REDACTED, keep_secrets, redact, with_generated_secrets
+from tiermix_server.alerts.rules import RuleError, format_duration, parse_duration, parse_rule
 
 ISSUE_EXAMPLE = {
     "name": "frontier spike",
@@ -125,3 +119,18 @@ def test_redacted_secrets_survive_an_update_that_sends_them_back():
     assert shown["channels"][0]["secret"] == REDACTED
     updated = keep_secrets({**shown, "severity": "critical"}, stored)
     assert parse_rule(updated).channels[0].secret == "s3cret"
+
+
+def test_webhooks_without_a_secret_get_a_random_one_and_others_are_untouched():
+    body = {
+        "channels": [
+            {"type": "webhook", "url": "http://h/a"},
+            {"type": "webhook", "url": "http://h/b", "secret": "mine"},
+            {"type": "slack", "url": "https://hooks.slack.com/x"},
+        ]
+    }
+    first, second = with_generated_secrets(body), with_generated_secrets(body)
+    generated = first["channels"][0]["secret"]
+    assert len(generated) >= 32 and generated != second["channels"][0]["secret"]
+    assert first["channels"][1:] == body["channels"][1:]
+    assert "secret" not in body["channels"][0]  # the caller's body is not modified

@@ -10,10 +10,10 @@ import pytest
 from google.protobuf import json_format
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tiermix_server.errors import DecodeError, PayloadTooLarge, UnsupportedMediaType
-from tiermix_server.ingest.decode import JSON, PROTOBUF, decompress, flatten, media_type, parse
 
 from tests.unit.ingest.builders import request, span
+from tiermix_server.errors import DecodeError, PayloadTooLarge, UnsupportedMediaType
+from tiermix_server.ingest.decode import JSON, PROTOBUF, decompress, flatten, media_type, parse
 
 
 def to_otlp_json(message: object) -> bytes:
@@ -168,3 +168,12 @@ def test_gzip_never_yields_more_than_the_limit(payload: bytes, limit: int) -> No
         assert len(payload) > limit
         return
     assert out == payload
+
+
+def test_deeply_nested_json_is_a_decode_error_not_a_crash() -> None:
+    with pytest.raises(DecodeError):
+        parse(b"[" * 100_000 + b"]" * 100_000, JSON)
+    nested = '{"resourceSpans": [{"scopeSpans": [{"spans": [{"attributes": [{"key": "k", "value": '
+    nested += '{"arrayValue": {"values": [' * 2000 + "]}}" * 2000 + "}]}]}]}]}"
+    with pytest.raises(DecodeError):
+        parse(nested.encode(), JSON)

@@ -5,14 +5,20 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from tiermix_server.ingest.decode import Span
 from tiermix_server.ingest.mapping import DropReport, Mapped, Skipped, map_span
 
 SPAN_ID = bytes.fromhex("00000000000000ab")
 
 
-def make_span(attributes: dict[str, Any], *, name: str = "chat", resource: dict[str, Any] | None = None,
-              status_code: int = 0) -> Span:  # fmt: skip
+def make_span(
+    attributes: dict[str, Any],
+    *,
+    name: str = "chat",
+    resource: dict[str, Any] | None = None,
+    status_code: int = 0,
+) -> Span:
     return Span(
         resource=resource or {"service.name": "shop", "deployment.environment.name": "prod"},
         trace_id=b"\x01" * 16,
@@ -259,3 +265,25 @@ def test_drop_report_without_a_count_is_skipped() -> None:
     assert map_span(make_span({"tiermix.drop.count": "many"}, name="tiermix.drop_report")) == Skipped(
         "bad_drop_report"
     )
+
+
+def test_logfire_openai_span() -> None:
+    span = make_span(
+        {
+            "gen_ai.system": "openai",
+            "gen_ai.request.model": "gpt-4o",
+            "gen_ai.response.model": "gpt-4o-2024-08-06",
+            "gen_ai.usage.input_tokens": 40,
+            "gen_ai.usage.output_tokens": 12,
+            "logfire.span_type": "span",
+            "logfire.msg_template": "Chat Completion with {request_data[model]!r}",
+            "async": False,
+        },
+        name="Chat Completion with 'gpt-4o'",
+    )
+    result = map_span(span)
+    assert isinstance(result, Mapped)
+    fields = result.fields
+    assert (fields["operation"], fields["provider"], fields["model"]) == ("chat", "openai", "gpt-4o-2024-08-06")
+    assert (fields["input_tokens"], fields["output_tokens"]) == (40, 12)
+    assert fields["tags"] == {}

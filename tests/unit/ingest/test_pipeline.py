@@ -8,6 +8,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+
 from tiermix_server.ingest.pipeline import Pipeline, PipelineConfig, QueueFull, SpoolFull
 from tiermix_server.ingest.process import ACCEPTED, Processed
 from tiermix_server.ingest.recent import RecentSpans
@@ -52,6 +53,15 @@ def calls(*span_ids: int, tenant: str = "acme") -> Processed:
     return out
 
 
+async def submit(pipeline: Pipeline, processed: Processed) -> None:
+    """As the receiver does: admitted first, released once answered."""
+    pipeline.admit(100)
+    try:
+        await pipeline.submit(processed)
+    finally:
+        pipeline.release(100)
+
+
 def make_pipeline(tmp_path: Path, writer: MemoryWriter, **config: object) -> Pipeline:
     options: dict[str, object] = {"batch_max_delay_s": 0.01, "drain_backoff_s": (0.01, 0.05)}
     options.update(config)
@@ -69,7 +79,7 @@ async def test_submit_returns_once_the_batch_is_written(tmp_path: Path) -> None:
     pipeline = make_pipeline(tmp_path, writer)
     await pipeline.start()
     try:
-        await asyncio.gather(pipeline.submit(calls(1, 2)), pipeline.submit(calls(3)))
+        await asyncio.gather(submit(pipeline, calls(1, 2)), submit(pipeline, calls(3)))
         assert sorted(writer.span_ids()) == [1, 2, 3]
         assert len(writer.batches) == 1  # concurrent requests share one insert (group commit)
         (batch,) = writer.batches.values()
@@ -82,8 +92,9 @@ async def test_batches_are_closed_at_max_rows(tmp_path: Path) -> None:
     writer = MemoryWriter()
     pipeline = make_pipeline(tmp_path, writer, batch_max_rows=2, batch_max_delay_s=5.0)
     await pipeline.start()
+    pipeline.admit(100)  # a slow request still on its way: only the row bound closes batches
     try:
-        await asyncio.wait_for(asyncio.gather(*(pipeline.submit(calls(i)) for i in range(1, 5))), 3)
+        await asyncio.wait_for(asyncio.gather(*(submit(pipeline, calls(i)) for i in range(1, 5))), 3)
         assert sorted(len(b.calls) for b in writer.batches.values()) == [2, 2]
     finally:
         await pipeline.stop()
@@ -97,8 +108,8 @@ async def test_failed_writes_are_spooled_acknowledged_and_drained_once_storage_r
     pipeline = make_pipeline(tmp_path, writer)
     await pipeline.start()
     try:
-        await pipeline.submit(calls(1, 2))
-        await pipeline.submit(calls(3))
+        await submit(pipeline, calls(1, 2))
+        await submit(pipeline, calls(3))
         assert writer.span_ids() == []
         assert len(pipeline.spool.records()) >= 1
         assert pipeline.readiness()[0] is False
@@ -138,7 +149,7 @@ async def test_storage_down_and_spool_full_answers_503(tmp_path: Path) -> None:
     await pipeline.start()
     try:
         with pytest.raises(SpoolFull) as raised:
-            await pipeline.submit(calls(*range(1, 50)))
+            await submit(pipeline, calls(*range(1, 50)))
         assert raised.value.http_status == 503 and raised.value.retry_after_s > 0
         with pytest.raises(SpoolFull):
             pipeline.admit(1000)
@@ -169,9 +180,9 @@ async def test_resent_span_is_stored_once_even_in_another_request(tmp_path: Path
     pipeline = make_pipeline(tmp_path, writer)
     await pipeline.start()
     try:
-        await pipeline.submit(calls(1, 2))
+        await submit(pipeline, calls(1, 2))
         resent = calls(2, 3)
-        await pipeline.submit(resent)
+        await submit(pipeline, resent)
         assert sorted(writer.span_ids()) == [1, 2, 3]
         assert resent.outcomes[("acme", "skipped", "duplicate")] == 1
         assert resent.outcomes[("acme", "accepted", "")] == 1
@@ -186,16 +197,20 @@ async def test_resend_while_first_copy_is_in_flight_waits_for_it_and_fails_with_
     pipeline = make_pipeline(tmp_path, writer, spool_max_bytes=10)  # nothing fits: failures surface
     await pipeline.start()
     try:
-        first = asyncio.create_task(pipeline.submit(calls(5)))
+        first = asyncio.create_task(submit(pipeline, calls(5)))
         await asyncio.sleep(0.05)
-        second = asyncio.create_task(pipeline.submit(calls(5)))
+        second = asyncio.create_task(submit(pipeline, calls(5)))
         await asyncio.sleep(0.05)
         assert not second.done()  # not acknowledged on the strength of an undurable copy
         writer.gate.set()
         results = await asyncio.gather(first, second, return_exceptions=True)
         assert all(isinstance(result, SpoolFull) for result in results)
         writer.failing = False
-        await pipeline.submit(calls(5))  # the failed claim was released: a retry is stored
+        for _ in range(200):  # the drainer's probe notices storage is back
+            if pipeline.storage_up:
+                break
+            await asyncio.sleep(0.01)
+        await submit(pipeline, calls(5))  # the failed claim was released: a retry is stored
         assert writer.span_ids() == [5]
     finally:
         await pipeline.stop()
@@ -205,11 +220,24 @@ async def test_stop_flushes_pending_requests(tmp_path: Path) -> None:
     writer = MemoryWriter()
     pipeline = make_pipeline(tmp_path, writer, batch_max_delay_s=30.0)
     await pipeline.start()
-    task = asyncio.create_task(pipeline.submit(calls(9)))
+    pipeline.admit(100)  # another request on its way keeps the batch open
+    task = asyncio.create_task(submit(pipeline, calls(9)))
     await asyncio.sleep(0.02)
+    assert not task.done()
     await pipeline.stop()
     await task
     assert writer.span_ids() == [9]
+
+
+async def test_batch_closes_without_waiting_when_every_request_is_in_it(tmp_path: Path) -> None:
+    writer = MemoryWriter()
+    pipeline = make_pipeline(tmp_path, writer, batch_max_delay_s=30.0)
+    await pipeline.start()
+    try:
+        await asyncio.wait_for(asyncio.gather(submit(pipeline, calls(1)), submit(pipeline, calls(2))), 5)
+        assert sorted(writer.span_ids()) == [1, 2]
+    finally:
+        await pipeline.stop()
 
 
 async def test_outcome_counts_reach_the_stats_rows(tmp_path: Path) -> None:
@@ -220,7 +248,7 @@ async def test_outcome_counts_reach_the_stats_rows(tmp_path: Path) -> None:
         processed = calls(1)
         processed.outcomes[("acme", "rejected", "negative_tokens")] += 2
         processed.outcomes[("globex", "skipped", "not_llm")] += 3
-        await pipeline.submit(processed)
+        await submit(pipeline, processed)
         (batch,) = writer.batches.values()
         assert Counter({row[1:4]: row[4] for row in batch.stats}) == Counter(
             {

@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 import pytest
+
 from tiermix_server.ingest.decode import Span
 from tiermix_server.ingest.mapping import Mapped, map_span
 from tiermix_server.ingest.validate import MAX_SHORT_STRING, MAX_TAGS, Limits, validate

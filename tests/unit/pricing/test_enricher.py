@@ -32,8 +32,11 @@ class MetaState:
         self.overrides: list[OverrideRow] = []
         self.rules: list[RuleRow] = []
         self.loads = 0
+        self.broken = False
 
     def load(self) -> tuple[PriceBook, Any, frozenset[str]]:
+        if self.broken:
+            raise OSError("database is locked")
         self.loads += 1
         tenants = frozenset(row.tenant for row in self.overrides if row.tenant)
         return PriceBook(self.overrides), build_tier_map([], self.rules), tenants
@@ -45,9 +48,17 @@ def make(state: MetaState, clock: FakeClock) -> Enricher:
 
 def call(enricher: Enricher, **overrides: Any) -> Any:
     values: dict[str, Any] = {
-        "ts": datetime(2026, 3, 1, 12, tzinfo=UTC), "tenant": "acme", "provider": "openai",
-        "model": "gpt-4o-mini", "explicit_tier": "", "sdk_cost_usd": None, "input_tokens": 1000,
-        "output_tokens": 100, "cache_read_tokens": 0, "cache_write_tokens": 0, "reasoning_tokens": 0,
+        "ts": datetime(2026, 3, 1, 12, tzinfo=UTC),
+        "tenant": "acme",
+        "provider": "openai",
+        "model": "gpt-4o-mini",
+        "explicit_tier": "",
+        "sdk_cost_usd": None,
+        "input_tokens": 1000,
+        "output_tokens": 100,
+        "cache_read_tokens": 0,
+        "cache_write_tokens": 0,
+        "reasoning_tokens": 0,
     }
     values.update(overrides)
     return enricher.enrich(**values)
@@ -62,7 +73,12 @@ def test_a_known_model_gets_its_rule_tier_and_genai_prices_cost() -> None:
 
 def test_the_sdk_cost_and_an_explicit_known_tier_are_kept() -> None:
     result = call(make(MetaState(), FakeClock()), sdk_cost_usd=0.5, explicit_tier="frontier")
-    assert (result.tier, result.tier_source, result.cost_usd, result.price_source) == ("frontier", "sdk", 0.5, "sdk")
+    assert (result.tier, result.tier_source, result.cost_usd, result.price_source) == (
+        "frontier",
+        "sdk",
+        0.5,
+        "sdk",
+    )
 
 
 def test_an_explicit_tier_outside_the_tier_list_is_ignored_for_the_map() -> None:
@@ -81,7 +97,20 @@ def test_a_price_change_reaches_the_enricher_within_the_check_interval() -> None
     enricher = make(state, clock)
     assert call(enricher, provider="vllm", model="house-7b").unpriced
     state.overrides = [
-        OverrideRow(9, None, None, "house-7b", "custom", None, 1.0, 1.0, None, None, datetime(2026, 1, 1, tzinfo=UTC), "")
+        OverrideRow(
+            9,
+            None,
+            None,
+            "house-7b",
+            "custom",
+            None,
+            1.0,
+            1.0,
+            None,
+            None,
+            datetime(2026, 1, 1, tzinfo=UTC),
+            "",
+        )
     ]
     state.version = 2
     clock.now_s += 1.0
@@ -105,21 +134,45 @@ def test_an_unchanged_version_does_not_reload() -> None:
 def test_cached_costs_equal_uncached_quotes_across_price_periods() -> None:
     state = MetaState()
     state.overrides = [
-        OverrideRow(1, "acme", None, "gpt-4o", "discount", 30.0, None, None, None, None,
-                    datetime(2026, 3, 1, 6, tzinfo=UTC), ""),
+        OverrideRow(
+            1,
+            "acme",
+            None,
+            "gpt-4o",
+            "discount",
+            30.0,
+            None,
+            None,
+            None,
+            None,
+            datetime(2026, 3, 1, 6, tzinfo=UTC),
+            "",
+        ),
     ]
     enricher = make(state, FakeClock())
     book = PriceBook(state.overrides)
     rng = random.Random(7)
-    models = [("openai", "gpt-4o"), ("deepseek", "deepseek-chat"), ("openai", "o3"), ("anthropic", "claude-sonnet-4-5")]
+    models = [
+        ("openai", "gpt-4o"),
+        ("deepseek", "deepseek-chat"),
+        ("openai", "o3"),
+        ("anthropic", "claude-sonnet-4-5"),
+    ]
     start = datetime(2026, 2, 27, tzinfo=UTC)
     for _ in range(2000):
         provider, model = rng.choice(models)
         ts = start + timedelta(seconds=rng.randrange(5 * 86400))
         tenant = rng.choice(["acme", "globex"])
         tokens = (rng.randrange(1, 300_000), rng.randrange(0, 5000), 0, 0, 0)
-        result = call(enricher, ts=ts, tenant=tenant, provider=provider, model=model, input_tokens=tokens[0],
-                      output_tokens=tokens[1])
+        result = call(
+            enricher,
+            ts=ts,
+            tenant=tenant,
+            provider=provider,
+            model=model,
+            input_tokens=tokens[0],
+            output_tokens=tokens[1],
+        )
         quote = book.quote(ts, tenant, provider, model)
         assert result.price_source == quote.source
         assert result.cost_usd == pytest.approx(quote.cost(*tokens), rel=1e-12)
@@ -129,3 +182,58 @@ def test_explain_names_the_deciding_rule_or_band() -> None:
     enricher = make(MetaState(), FakeClock())
     assert "gpt-4o-mini" in enricher.explain("gpt-4o-mini", "openai").detail
     assert enricher.explain("kimi-k2.5", "moonshotai").source.startswith("band:")
+
+
+def test_in_a_server_the_change_check_runs_off_the_ingest_path() -> None:
+    state, clock = MetaState(), FakeClock()
+    enricher = Enricher(state.load, lambda: state.version, check_interval_s=2.0, clock=clock, background=True)
+    state.overrides = [
+        OverrideRow(
+            4,
+            None,
+            None,
+            "house-7b",
+            "custom",
+            None,
+            2.0,
+            2.0,
+            None,
+            None,
+            datetime(2026, 1, 1, tzinfo=UTC),
+            "",
+        )
+    ]
+    state.version = 2
+    clock.now_s += 3
+    call(enricher, provider="vllm", model="house-7b")  # due: starts the check on its own thread
+    enricher.wait_refreshed()
+    assert call(enricher, provider="vllm", model="house-7b").price_source == "custom:4"
+
+
+def test_a_failing_metadata_db_keeps_the_cached_prices() -> None:
+    state, clock = MetaState(), FakeClock()
+    enricher = make(state, clock)
+
+    state.overrides = [
+        OverrideRow(
+            1,
+            None,
+            None,
+            "gpt-4o-mini",
+            "discount",
+            50.0,
+            None,
+            None,
+            None,
+            None,
+            datetime(2026, 1, 1, tzinfo=UTC),
+            "",
+        )
+    ]
+    state.broken = True
+    state.version = 9
+    clock.now_s += 3
+    assert call(enricher).price_source == "genai-prices:openai/gpt-4o-mini"
+    state.broken = False
+    clock.now_s += 3
+    assert call(enricher).price_source == "override:1"  # and it catches up once the DB answers

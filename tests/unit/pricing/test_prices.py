@@ -16,9 +16,17 @@ UTC = timezone.utc
 AT = datetime(2026, 3, 1, 12, tzinfo=UTC)
 
 
-def override(id: int, model: str, *, kind: str = "custom", tenant: str | None = None, provider: str | None = None,
-             at: datetime = datetime(2026, 1, 1, tzinfo=UTC), pct: float | None = None,
-             price: tuple[float, float] | None = (1.0, 2.0)) -> OverrideRow:
+def override(
+    id: int,
+    model: str,
+    *,
+    kind: str = "custom",
+    tenant: str | None = None,
+    provider: str | None = None,
+    at: datetime = datetime(2026, 1, 1, tzinfo=UTC),
+    pct: float | None = None,
+    price: tuple[float, float] | None = (1.0, 2.0),
+) -> OverrideRow:
     if kind == "discount":
         return OverrideRow(id, tenant, provider, model, kind, pct, None, None, None, None, at, "")
     assert price is not None
@@ -28,7 +36,9 @@ def override(id: int, model: str, *, kind: str = "custom", tenant: str | None = 
 def genai_cost(model: str, provider: str, ts: datetime, **usage: int) -> float:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return float(calc_price(Usage(**usage), model, provider_id=provider, genai_request_timestamp=ts).total_price)
+        return float(
+            calc_price(Usage(**usage), model, provider_id=provider, genai_request_timestamp=ts).total_price
+        )
 
 
 @pytest.mark.parametrize(
@@ -47,16 +57,25 @@ def genai_cost(model: str, provider: str, ts: datetime, **usage: int) -> float:
     [
         {"input_tokens": 1200, "output_tokens": 80},
         {"input_tokens": 5000, "output_tokens": 900, "cache_read_tokens": 3000, "cache_write_tokens": 500},
-        {"input_tokens": 300_000, "output_tokens": 4000, "cache_read_tokens": 1000, "output_reasoning_tokens": 2000},
+        {
+            "input_tokens": 300_000,
+            "output_tokens": 4000,
+            "cache_read_tokens": 1000,
+            "output_reasoning_tokens": 2000,
+        },
     ],
 )
-def test_per_token_table_reproduces_genai_prices_exactly(provider: str, model: str, genai_provider: str,
-                                                         usage: dict[str, int]) -> None:
+def test_per_token_table_reproduces_genai_prices_exactly(
+    provider: str, model: str, genai_provider: str, usage: dict[str, int]
+) -> None:
     table, source = base_table(provider, model, AT)  # type: ignore[misc]
     assert source.startswith(f"genai-prices:{genai_provider}/")
     mine = table.cost(
-        usage["input_tokens"], usage["output_tokens"], usage.get("cache_read_tokens", 0),
-        usage.get("cache_write_tokens", 0), usage.get("output_reasoning_tokens", 0),
+        usage["input_tokens"],
+        usage["output_tokens"],
+        usage.get("cache_read_tokens", 0),
+        usage.get("cache_write_tokens", 0),
+        usage.get("output_reasoning_tokens", 0),
     )
     assert mine == pytest.approx(genai_cost(model, genai_provider, AT, **usage), rel=1e-9)
 
@@ -79,8 +98,16 @@ def test_off_peak_hours_are_priced_by_the_time_of_day() -> None:
 
 @pytest.mark.parametrize(
     ("otel", "genai"),
-    [("gcp.vertex_ai", "google"), ("aws.bedrock", "aws"), ("azure.ai.openai", "azure"), ("mistral_ai", "mistral"),
-     ("x_ai", "x-ai"), ("OpenAI", "openai"), ("vertex_ai", "google"), ("az.ai.inference", "azure")],
+    [
+        ("gcp.vertex_ai", "google"),
+        ("aws.bedrock", "aws"),
+        ("azure.ai.openai", "azure"),
+        ("mistral_ai", "mistral"),
+        ("x_ai", "x-ai"),
+        ("OpenAI", "openai"),
+        ("vertex_ai", "google"),
+        ("az.ai.inference", "azure"),
+    ],
 )
 def test_otel_provider_names_map_to_genai_prices_ids(otel: str, genai: str) -> None:
     assert genai_provider_id(otel) == genai
@@ -112,11 +139,13 @@ def test_a_tenant_discount_applies_to_that_tenant_only() -> None:
 
 
 def test_a_tenant_override_wins_over_a_global_one_and_the_latest_effective_wins() -> None:
-    book = PriceBook([
-        override(1, "gpt-4o", kind="discount", pct=10, at=datetime(2026, 1, 1, tzinfo=UTC)),
-        override(2, "gpt-4o", kind="discount", pct=20, at=datetime(2026, 2, 1, tzinfo=UTC)),
-        override(3, "gpt-4o", kind="custom", tenant="acme", at=datetime(2026, 2, 15, tzinfo=UTC)),
-    ])
+    book = PriceBook(
+        [
+            override(1, "gpt-4o", kind="discount", pct=10, at=datetime(2026, 1, 1, tzinfo=UTC)),
+            override(2, "gpt-4o", kind="discount", pct=20, at=datetime(2026, 2, 1, tzinfo=UTC)),
+            override(3, "gpt-4o", kind="custom", tenant="acme", at=datetime(2026, 2, 15, tzinfo=UTC)),
+        ]
+    )
     assert book.quote(datetime(2026, 1, 15, tzinfo=UTC), "acme", "openai", "gpt-4o").source == "override:1"
     assert book.quote(datetime(2026, 2, 10, tzinfo=UTC), "acme", "openai", "gpt-4o").source == "override:2"
     assert book.quote(AT, "acme", "openai", "gpt-4o").source == "custom:3"
@@ -143,8 +172,11 @@ def test_breakpoints_include_override_dates() -> None:
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("2026-01-05", datetime(2026, 1, 5, tzinfo=UTC)), ("2026-01-05T10:00:00Z", datetime(2026, 1, 5, 10, tzinfo=UTC)),
-     ("2026-01-05T12:00:00+02:00", datetime(2026, 1, 5, 10, tzinfo=UTC))],
+    [
+        ("2026-01-05", datetime(2026, 1, 5, tzinfo=UTC)),
+        ("2026-01-05T10:00:00Z", datetime(2026, 1, 5, 10, tzinfo=UTC)),
+        ("2026-01-05T12:00:00+02:00", datetime(2026, 1, 5, 10, tzinfo=UTC)),
+    ],
 )
 def test_dates_parse_as_utc(text: str, expected: datetime) -> None:
     assert parse_instant(text) == expected

@@ -26,3 +26,14 @@ def test_import_tiermix_loads_no_server_or_provider_module() -> None:
     leaked = [m for m in loaded if any(m == f or m.startswith(f + ".") for f in FORBIDDEN)]
     assert leaked == []
     assert "tiermix" in loaded
+
+
+def test_import_tiermix_does_not_load_protobuf() -> None:
+    # protobuf and the OTLP classes cost ~40 ms; the export worker loads them at its first export.
+    code = ("import sys, json; sys.path.insert(0, sys.argv[1]); import tiermix; "
+            "print(json.dumps(sorted(sys.modules)))")
+    out = subprocess.run([sys.executable, "-c", code, os.path.join(ROOT, "sdk")], capture_output=True,
+                         text=True, check=True, timeout=60)
+    loaded = json.loads(out.stdout.strip().splitlines()[-1])
+    assert "tiermix" in loaded
+    assert [m for m in loaded if m.startswith(("google.protobuf", "opentelemetry.proto"))] == []

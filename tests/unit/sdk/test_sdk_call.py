@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-import tiermix
 
+import tiermix
 from tests.fakes import providers
 from tests.fakes.otlp_sink import OtlpSink
 

@@ -6,8 +6,8 @@ import logging
 from collections.abc import Callable
 
 import pytest
-import tiermix
 
+import tiermix
 from tests.fakes import providers
 from tests.fakes.otlp_sink import CapturedSpan, OtlpSink
 
@@ -104,3 +104,45 @@ def test_escalating_before_any_attempt_is_ignored_not_raised(
     [only] = attempts(sink, 1)
     assert only.attributes["tiermix.final"] is True
     assert only.attributes["tiermix.escalated"] is False
+
+
+def test_escalating_inside_a_call_block_marks_that_running_attempt(
+    sdk: Callable[..., None], sink: OtlpSink
+) -> None:
+    with tiermix.cascade(route="r") as c:
+        with tiermix.call(model="small", provider="openai"):
+            c.escalate("verification_failed", detail="checked before the block ended")
+        with tiermix.call(model="big", provider="openai"):
+            pass
+    first, second = attempts(sink, 2)
+    assert first.attributes["tiermix.escalated"] is True
+    assert first.attributes["tiermix.escalation_detail"] == "checked before the block ended"
+    assert (first.attributes["tiermix.final"], second.attributes["tiermix.final"]) == (False, True)
+
+
+def test_escalating_after_the_block_ended_is_ignored_with_a_log_line(
+    sdk: Callable[..., None], sink: OtlpSink, caplog: pytest.LogCaptureFixture
+) -> None:
+    with tiermix.cascade() as c:
+        ask("only")
+    with caplog.at_level(logging.WARNING, logger="tiermix"):
+        c.escalate("manual")
+    [only] = attempts(sink, 1)
+    assert only.attributes["tiermix.final"] is True
+    assert any("after the block ended" in r.getMessage() for r in caplog.records)
+
+
+async def test_async_with_cascade_over_decorated_coroutines(sdk: Callable[..., None], sink: OtlpSink) -> None:
+    @tiermix.observe
+    async def ask_async(model: str) -> dict[str, object]:
+        return providers.chat_completion(model)
+
+    async with tiermix.cascade(route="async") as c:
+        await ask_async("small")
+        c.failover("timeout")
+        await ask_async("big")
+    first, second = attempts(sink, 2)
+    assert first.attributes["tiermix.failover"] is True
+    assert first.attributes["tiermix.escalation_reason"] == "timeout"
+    assert second.attributes["tiermix.final"] is True
+    assert {s.attributes["tiermix.route"] for s in (first, second)} == {"async"}

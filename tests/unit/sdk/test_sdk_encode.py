@@ -5,13 +5,13 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from tests.fakes.otlp_sink import any_value
 from tiermix._config import resolve
 from tiermix._context import Routing, Scope
 from tiermix._record import CallOptions, Record
 from tiermix.export import encode
 from tiermix.extract import Extracted
-
-from tests.fakes.otlp_sink import any_value
 
 text = st.text(min_size=1, max_size=12)
 tokens = st.none() | st.integers(min_value=0, max_value=2**40)

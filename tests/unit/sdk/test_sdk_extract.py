@@ -9,10 +9,10 @@ from hypothesis import strategies as st
 from openai.types import CreateEmbeddingResponse
 from openai.types.chat import ChatCompletion
 from openai.types.responses import Response
-from tiermix.extract import Extracted, extract
-from tiermix.extract.stream import StreamAccumulator
 
 from tests.fakes import providers
+from tiermix.extract import Extracted, extract
+from tiermix.extract.stream import StreamAccumulator
 
 
 def test_openai_chat_completion_object_gives_usage_with_cache_and_reasoning() -> None:
@@ -158,6 +158,7 @@ def test_bedrock_converse_stream_metadata_gives_usage() -> None:
 
 def test_answer_text_for_content_capture_comes_from_each_shape() -> None:
     import anthropic.types
+
     from tiermix.extract import output_text
 
     assert output_text(ChatCompletion.model_validate(providers.chat_completion("m"))) == providers.ANSWER

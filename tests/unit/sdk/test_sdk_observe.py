@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
-import tiermix
 
+import tiermix
 from tests.fakes import providers
 from tests.fakes.otlp_sink import CapturedSpan, OtlpSink
 

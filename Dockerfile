@@ -1,0 +1,25 @@
+# tiermix server image: the `tiermix` CLI with the server extra (collector, query API, alerts, dashboard).
+# One image, several roles: docker-compose.yml runs `tiermix migrate`, `tiermix collector` and
+# `tiermix dashboard` from it.
+FROM python:3.11-slim AS build
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY sdk ./sdk
+COPY collector ./collector
+COPY dashboard ./dashboard
+COPY migrations ./migrations
+RUN pip wheel --no-cache-dir --wheel-dir /wheels ".[server]"
+
+FROM python:3.11-slim
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    TIERMIX_DATA_DIR=/var/lib/tiermix
+RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
+    pip install --no-cache-dir --no-index --find-links=/wheels "tiermix[server]" \
+    && useradd --system --uid 10001 --home-dir /var/lib/tiermix --create-home tiermix
+USER tiermix
+WORKDIR /var/lib/tiermix
+VOLUME ["/var/lib/tiermix"]
+# 4318: OTLP/HTTP + query API (tiermix collector / up); 8501: dashboard.
+EXPOSE 4318 8501
+CMD ["tiermix", "collector", "--host", "0.0.0.0"]

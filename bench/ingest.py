@@ -1,0 +1,427 @@
+"""Collector ingest benchmark: OTLP protobuf from a separate load process → collector → ClickHouse.
+
+One run measures, on the same machine and moment:
+- **sustained calls/s stored**: a load *process* sends pre-built, gzip'ed OTLP protobuf batches of unique
+  SDK-shaped spans to a ``tiermix collector`` subprocess over HTTP, keeping several requests in flight;
+  a 200 means stored (or spooled), so acknowledged spans per second is the stored rate. Zero loss is
+  checked after the run: rows the collector wrote == spans acknowledged.
+- **decode-only floor**: decompress + parse + map + validate + enrich on one core, no HTTP, no storage.
+- **insert-only floor**: columnar inserts of already-mapped rows into ``llm_calls`` with its rollups.
+- collector RSS under load (peak) against idle, and compressed bytes per stored call against the
+  OTLP wire size.
+Floors run in subprocesses: chDB binds one data dir per process, and ``python -m bench`` runs others.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from http.client import HTTPConnection
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+TARGET_CALLS_PER_S = 50_000
+
+
+# -- payloads ------------------------------------------------------------------------------------
+def make_bodies(batches: int, batch_size: int, *, seed: int) -> list[bytes]:
+    """gzip'ed ``ExportTraceServiceRequest`` bodies of unique SDK-shaped spans (docs/wire.md)."""
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+    from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+
+    def kv(key: str, value: Any) -> KeyValue:
+        if isinstance(value, bool):
+            return KeyValue(key=key, value=AnyValue(bool_value=value))
+        if isinstance(value, int):
+            return KeyValue(key=key, value=AnyValue(int_value=value))
+        return KeyValue(key=key, value=AnyValue(string_value=value))
+
+    request = ExportTraceServiceRequest()
+    resource_spans = request.resource_spans.add()
+    resource_spans.resource.attributes.extend(
+        [
+            kv("service.name", "shop"),
+            kv("deployment.environment.name", "prod"),
+            kv("telemetry.sdk.name", "tiermix"),
+        ]
+    )
+    spans = resource_spans.scope_spans.add().spans
+    models = ("gpt-4o-mini", "gpt-4o", "claude-haiku-4-5", "claude-opus-4-1")
+    now_ns = time.time_ns()
+    for n in range(batch_size):
+        span = spans.add(name="chat", kind=3, trace_id=os.urandom(16))
+        span.start_time_unix_nano = now_ns - 60 * 10**9 + n * 1000
+        span.end_time_unix_nano = span.start_time_unix_nano + 800_000_000
+        model = models[n % len(models)]
+        span.attributes.extend(
+            [
+                kv("gen_ai.operation.name", "chat"),
+                kv("gen_ai.provider.name", "anthropic" if model.startswith("claude") else "openai"),
+                kv("gen_ai.request.model", model),
+                kv("gen_ai.response.model", model),
+                kv("gen_ai.usage.input_tokens", 500 + n % 700),
+                kv("gen_ai.usage.output_tokens", 50 + n % 300),
+                kv("tiermix.tenant", f"tenant-{n % 5}"),
+                kv("tiermix.route", f"route.{n % 12}"),
+                kv("tiermix.attempt", 0),
+            ]
+        )
+        span.attributes.add(key="gen_ai.response.finish_reasons").value.array_value.values.add(
+            string_value="stop"
+        )
+    bodies = []
+    next_id = (seed << 40) + 1
+    for _ in range(batches):
+        for span in spans:
+            span.span_id = next_id.to_bytes(8, "big")
+            next_id += 1
+        bodies.append(gzip.compress(request.SerializeToString(), compresslevel=6))
+    return bodies
+
+
+# -- load process --------------------------------------------------------------------------------
+def load_main(url: str, seconds: float, concurrency: int, batch_size: int, batches: int) -> None:
+    """Entry of the load process: pre-build bodies, then send for ``seconds``; print JSON counts."""
+    bodies = make_bodies(batches, batch_size, seed=os.getpid())
+    print("ready", flush=True)
+    sys.stdin.readline()  # the parent says go once it sampled idle RSS
+    host, port = url.removeprefix("http://").split(":")
+    lock = threading.Lock()
+    counts: dict[str, Any] = {"acked_spans": 0, "statuses": {}}
+    cursor = iter(range(len(bodies)))
+    deadline = time.monotonic() + seconds
+
+    def worker() -> None:
+        connection = HTTPConnection(host, int(port), timeout=60)
+        headers = {"Content-Type": "application/x-protobuf", "Content-Encoding": "gzip"}
+        while time.monotonic() < deadline:
+            with lock:
+                index = next(cursor, None)
+            if index is None:
+                return
+            connection.request("POST", "/v1/traces", body=bodies[index], headers=headers)
+            response = connection.getresponse()
+            response.read()
+            with lock:
+                counts["statuses"][response.status] = counts["statuses"].get(response.status, 0) + 1
+                if response.status == 200:
+                    counts["acked_spans"] += batch_size
+            if response.status != 200:
+                time.sleep(float(response.getheader("Retry-After") or 1))
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    counts["elapsed_s"] = time.monotonic() - started
+    counts["wire_bytes_per_span"] = sum(len(b) for b in bodies) / (len(bodies) * batch_size)
+    print(json.dumps(counts), flush=True)
+
+
+# -- floors (subprocess) -------------------------------------------------------------------------
+def floors_main(quick: bool) -> None:
+    """Entry of the floors process: decode-only and insert-only rates; print JSON."""
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    from tiermix_server.ingest.decode import PROTOBUF, decompress, parse
+    from tiermix_server.ingest.process import process
+    from tiermix_server.ingest.validate import Limits
+    from tiermix_server.ingest.write import Batch, ClickHouseWriter
+    from tiermix_server.meta.db import open_meta
+    from tiermix_server.pricing.enricher import build_enricher
+    from tiermix_server.settings import Settings
+    from tiermix_server.store.clickhouse import connect
+    from tiermix_server.store.migrate import migrate
+
+    batches, batch_size = (40, 1000) if quick else (150, 1000)
+    bodies = make_bodies(batches, batch_size, seed=7)
+    spans = batches * batch_size
+    settings = Settings(data_dir=Path(tempfile.mkdtemp(prefix="tiermix-bench-floors-")))
+    enricher = build_enricher(settings, open_meta(settings))
+    limits = Limits(now_ns=time.time_ns(), max_age_days=settings.raw_ttl_days)
+
+    started = time.perf_counter()
+    for body in bodies:
+        ExportTraceServiceRequest.FromString(gzip.decompress(body))
+    parse_only = spans / (time.perf_counter() - started)
+
+    rows = []
+    started = time.perf_counter()
+    for body in bodies:
+        rows.extend(
+            process(
+                parse(decompress(body, "gzip", 1 << 30), PROTOBUF), enricher=enricher, limits=limits
+            ).calls
+        )
+    decode = spans / (time.perf_counter() - started)
+
+    client = connect(settings)
+    migrate(client, settings)
+    client.command("CREATE TABLE llm_calls_plain AS llm_calls")
+    writer = ClickHouseWriter(client)
+    chunk = 25_000
+    timings = {}
+    for table in ("llm_calls_plain", "llm_calls"):
+        started = time.perf_counter()
+        for n in range(0, len(rows), chunk):
+            if table == "llm_calls":
+                writer.write(Batch(f"floor-{n}", rows[n : n + chunk], [], []))
+            else:
+                writer._insert(table, _call_columns(), rows[n : n + chunk], f"plain-{n}")
+        timings[table] = len(rows) / (time.perf_counter() - started)
+    print(
+        json.dumps(
+            {
+                "parse_only": parse_only,
+                "decode": decode,
+                "insert": timings["llm_calls"],
+                "insert_plain": timings["llm_calls_plain"],
+            }
+        )
+    )
+
+
+def _call_columns() -> tuple[str, ...]:
+    from tiermix_server.ingest.write import CALL_COLUMNS
+
+    return CALL_COLUMNS
+
+
+# -- orchestration -------------------------------------------------------------------------------
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _metric(url: str, name: str) -> float:
+    with urllib.request.urlopen(f"{url}/metrics", timeout=10) as response:
+        for line in response.read().decode().splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+    return 0.0
+
+
+def _wait(predicate: Any, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} not reached in {timeout_s}s")
+        time.sleep(0.1)
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/healthz", timeout=1) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+_STORAGE = """
+import json, sys
+from tiermix_server.settings import Settings
+from tiermix_server.store.clickhouse import connect
+client = connect(Settings(data_dir=sys.argv[1]), create_database=False)
+client.command("OPTIMIZE TABLE llm_calls FINAL")
+rows, size = client.query(
+    "SELECT sum(rows), sum(bytes_on_disk) FROM system.parts WHERE database = currentDatabase()"
+    " AND table = 'llm_calls' AND active").result_rows[0]
+print(json.dumps({"rows": rows, "bytes": size}))
+"""
+
+
+def _python(*args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.run(
+        [sys.executable, *args], capture_output=True, text=True, env=env, cwd=REPO, **kwargs
+    )
+
+
+def run(quick: bool) -> list[dict[str, Any]]:
+    seconds, concurrency, batch_size = (4.0, 6, 1000) if quick else (15.0, 8, 1000)
+    floors_run = _python("-m", "bench.ingest", "--floors", *(["--quick"] if quick else []), timeout=900)
+    if floors_run.returncode != 0:
+        raise RuntimeError(f"floors failed: {floors_run.stderr[-2000:]}")
+    floors = json.loads(floors_run.stdout.strip().splitlines()[-1])
+
+    data_dir = Path(tempfile.mkdtemp(prefix="tiermix-bench-ingest-"))
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "TIERMIX_DATA_DIR": str(data_dir),
+        "TIERMIX_PORT": str(port),
+        "TIERMIX_ALERTS_ENABLED": "false",
+    }
+    env.pop("TIERMIX_CLICKHOUSE_URL", None)
+    log = open(data_dir.parent / f"{data_dir.name}.log", "wb")  # noqa: SIM115 - closed below
+    collector = subprocess.Popen(
+        [sys.executable, "-m", "tiermix_server.cli", "collector"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=REPO,
+    )
+    try:
+        _wait(lambda: _healthy(url), 120, "collector healthy")
+        batches = int(seconds * 90_000 / batch_size) + concurrency
+        load = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "bench.ingest",
+                "--load",
+                url,
+                str(seconds),
+                str(concurrency),
+                str(batch_size),
+                str(batches),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=REPO,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+        )
+        assert load.stdin is not None and load.stdout is not None
+        if load.stdout.readline().strip() != "ready":
+            raise RuntimeError("load process failed to start")
+        idle_rss = _rss_mib(collector.pid)
+        peak_rss = idle_rss
+        load.stdin.write("go\n")
+        load.stdin.flush()
+        while load.poll() is None:
+            peak_rss = max(peak_rss, _rss_mib(collector.pid))
+            time.sleep(0.2)
+        result = json.loads(load.stdout.read().strip().splitlines()[-1])
+        _wait(lambda: _metric(url, "tiermix_spool_bytes") == 0, 120, "spool drained")
+        written = _written(url)
+    finally:
+        collector.terminate()
+        collector.wait(timeout=120)
+        log.close()
+    storage_run = _python("-c", _STORAGE, str(data_dir), timeout=300)
+    storage = json.loads(storage_run.stdout.strip().splitlines()[-1]) if storage_run.returncode == 0 else None
+
+    acked = result["acked_spans"]
+    sustained = acked / result["elapsed_s"]
+    rows = [
+        _row(
+            "ingest sustained calls/s stored (2 cores, HTTP+gzip+decode+map+enrich+spool+insert)",
+            sustained,
+            "calls/s",
+            floors["decode"],
+            "decode-only floor, 1 core",
+            f">= {TARGET_CALLS_PER_S}",
+        ),
+        _row(
+            "ingest calls lost (acknowledged - written)",
+            acked - written,
+            "calls",
+            acked,
+            "acknowledged calls",
+            "0",
+        ),
+        _row(
+            "ingest decode-only floor (decompress+parse+map+validate+enrich)",
+            floors["decode"],
+            "calls/s",
+            floors["parse_only"],
+            "protobuf parse only",
+            "",
+        ),
+        _row(
+            "ingest insert-only floor (llm_calls + 2 rollups, 25k-row batches)",
+            floors["insert"],
+            "rows/s",
+            floors["insert_plain"],
+            "same rows, no rollups",
+            "",
+        ),
+        _row("collector RSS under load (peak)", peak_rss, "MiB", idle_rss, "idle RSS", ""),
+    ]
+    if storage and storage["rows"]:
+        rows.append(
+            _row(
+                "bytes per stored call (llm_calls, compressed, after merge)",
+                storage["bytes"] / storage["rows"],
+                "bytes/call",
+                result["wire_bytes_per_span"],
+                "OTLP gzip bytes per span",
+                "<= 60",
+            )
+        )
+    rows.append(
+        _row(
+            "ingest non-200 answers (429/503, retried by clients)",
+            sum(n for s, n in result["statuses"].items() if s != "200"),
+            "answers",
+            sum(result["statuses"].values()),
+            "requests",
+            "",
+        )
+    )
+    return rows
+
+
+def _written(url: str) -> int:
+    with urllib.request.urlopen(f"{url}/metrics", timeout=10) as response:
+        for line in response.read().decode().splitlines():
+            if line.startswith('tiermix_rows_written_total{table="llm_calls"}'):
+                return int(float(line.split()[1]))
+    return 0
+
+
+def _row(
+    name: str, value: float, unit: str, baseline: float, baseline_name: str, target: str
+) -> dict[str, Any]:
+    return {
+        "name": name,
+        "value": round(value, 2),
+        "unit": unit,
+        "baseline": round(baseline, 2),
+        "baseline_name": baseline_name,
+        "ratio": round(value / baseline, 3) if baseline else None,
+        "target": target,
+    }
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] == ["--load"]:
+        url, seconds, concurrency, batch_size, batches = argv[1:6]
+        load_main(url, float(seconds), int(concurrency), int(batch_size), int(batches))
+        return 0
+    if argv[:1] == ["--floors"]:
+        floors_main(quick="--quick" in argv)
+        return 0
+    for row in run(quick="--quick" in argv):
+        print(
+            f"{row['name']}: {row['value']} {row['unit']} (baseline {row['baseline']} "
+            f"{row['baseline_name']}, ratio {row['ratio']}, target {row['target'] or '-'})"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

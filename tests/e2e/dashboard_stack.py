@@ -1,0 +1,208 @@
+"""The whole system as a user runs it, for the dashboard's browser test and benchmark.
+
+``tiermix up`` (collector + API + alerts + the Streamlit dashboard child) runs as a subprocess on free
+ports with its own data dir; traffic goes in through the real OTLP path (the SDK in a subprocess, and
+``tiermix demo``); pages are opened in Debian's headless Chromium driven by Playwright.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+BROWSER_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+# url path → the page title the dashboard shows (h1)
+PAGES = {
+    "": "Overview", "tier_mix": "Tier mix", "cost": "Cost", "escalations": "Escalations", "drift": "Drift",
+    "alerts": "Alerts", "prices": "Prices & tiers", "calls": "Calls",
+}  # fmt: skip
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass(frozen=True, slots=True)
+class Stack:
+    api_url: str
+    dashboard_url: str
+    log_path: Path
+
+
+@contextlib.contextmanager
+def tiermix_up(data_dir: Path, *, startup_timeout_s: float = 90.0) -> Iterator[Stack]:
+    """``tiermix up`` in a subprocess; stopped with SIGTERM (then SIGKILL) on exit."""
+    port, dashboard_port = free_port(), free_port()
+    log_path = data_dir.parent / f"{data_dir.name}-up.log"
+    command = [sys.executable, "-m", "tiermix_server.cli", "up", "--data-dir", str(data_dir),
+               "--port", str(port), "--dashboard-port", str(dashboard_port)]  # fmt: skip
+    env = {**os.environ, "TIERMIX_ALERTS_INTERVAL_S": "3600"}
+    env.pop("TIERMIX_API_KEY", None)
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    stack = Stack(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{dashboard_port}", log_path)
+    try:
+        _wait_ok(f"{stack.api_url}/healthz", process, startup_timeout_s, log_path)
+        _wait_ok(f"{stack.dashboard_url}/_stcore/health", process, startup_timeout_s, log_path)
+        yield stack
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@contextlib.contextmanager
+def dashboard_only(api_url: str, log_dir: Path, *, startup_timeout_s: float = 60.0) -> Iterator[str]:
+    """The Streamlit dashboard alone (as ``tiermix dashboard`` runs it) against ``api_url``."""
+    port = free_port()
+    log_path = log_dir / "dashboard-only.log"
+    command = [sys.executable, "-m", "tiermix_server.cli", "dashboard", "--api-url", api_url,
+               "--dashboard-port", str(port)]  # fmt: skip
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        _wait_ok(f"http://127.0.0.1:{port}/_stcore/health", process, startup_timeout_s, log_path)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_ok(url: str, process: subprocess.Popen[bytes], timeout_s: float, log_path: Path) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"tiermix up exited ({process.returncode}):\n{log_path.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise TimeoutError(f"{url} not healthy after {timeout_s}s:\n{log_path.read_text()[-3000:]}")
+
+
+def send_known_calls(api_url: str, *, tenant: str, requests: int) -> None:
+    """``requests`` decorated gpt-4o-mini calls through the real SDK (in a subprocess: the SDK is
+    process-global), flushed before returning."""
+    script = textwrap.dedent(f"""
+        import tiermix
+        from openai.types.chat import ChatCompletion
+
+        def completion():
+            return ChatCompletion.model_validate({{
+                "id": "chatcmpl-e2e", "object": "chat.completion", "created": 1760000000,
+                "model": "gpt-4o-mini-2024-07-18",
+                "choices": [{{"index": 0, "finish_reason": "stop",
+                              "message": {{"role": "assistant", "content": "ok"}}}}],
+                "usage": {{"prompt_tokens": 1000, "completion_tokens": 100, "total_tokens": 1100}},
+            }})
+
+        tiermix.init(endpoint={api_url!r}, service="e2e", environment="test")
+
+        @tiermix.observe(route="support.answer")
+        def answer():
+            return completion()
+
+        with tiermix.context(tenant={tenant!r}):
+            for _ in range({requests}):
+                answer()
+        assert tiermix.flush(timeout_s=30), "the SDK could not deliver"
+        tiermix.shutdown()
+    """)
+    subprocess.run([sys.executable, "-c", script], cwd=REPO, check=True, timeout=120)
+
+
+def send_demo_traffic(api_url: str, *, days: float, rate_per_s: float) -> None:
+    """A backfill of realistic traffic (cascades, drift, new models) through ``tiermix demo``."""
+    command = [sys.executable, "-m", "tiermix_server.cli", "demo", "--endpoint", api_url, "--backfill",
+               str(days), "--duration", "0", "--rate", str(rate_per_s), "--no-progress"]  # fmt: skip
+    subprocess.run(command, cwd=REPO, check=True, timeout=600, capture_output=True)
+
+
+def launch_browser(playwright: Any) -> Any:
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+
+
+_SETTLED = """() => {
+    const app = document.querySelector('[data-testid="stApp"]');
+    if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
+    if (document.querySelector('[data-testid="stStatusWidget"]')) return false;
+    if (document.querySelector('[data-testid="stSkeleton"]')) return false;
+    const charts = document.querySelectorAll('.stPlotlyChart, [data-testid="stPlotlyChart"]');
+    for (const chart of charts) { if (!chart.querySelector('.main-svg')) return false; }
+    return true;
+}"""
+
+
+def open_page(
+    page: Any, base_url: str, path: str, *, query: str = "", title: str | None = None, timeout_s: float = 60.0
+) -> float:
+    """Open a dashboard page and wait until it has fully rendered; returns the seconds it took."""
+    started = time.perf_counter()
+    page.goto(f"{base_url}/{path}{query}")
+    page.locator("h1").filter(has_text=title or PAGES[path]).first.wait_for(timeout=timeout_s * 1000)
+    return _settle(page, started, timeout_s)
+
+
+def rerender(page: Any, button: str = "Refresh data", timeout_s: float = 60.0) -> float:
+    """Click ``button`` (the dashboard's: clear cached answers, run the page again); seconds until the
+    page has fully rendered again."""
+    started = time.perf_counter()
+    page.get_by_role("button", name=button).click()
+    with contextlib.suppress(Exception):  # a very fast run may finish before we look
+        page.wait_for_function(
+            "() => document.querySelector('[data-testid=\"stApp\"]')"
+            ".getAttribute('data-test-script-state') === 'running'",
+            timeout=3000,
+        )
+    return _settle(page, started, timeout_s)
+
+
+def _settle(page: Any, started: float, timeout_s: float) -> float:
+    elements = -1
+    while time.perf_counter() - started < timeout_s:
+        page.wait_for_function(_SETTLED, timeout=timeout_s * 1000)
+        count = page.locator('[data-testid="stElementContainer"]').count()
+        if count == elements:
+            return time.perf_counter() - started - 0.15  # the last check waited one quiet interval
+        elements = count
+        page.wait_for_timeout(150)
+    raise TimeoutError(f"{page.url} did not finish rendering in {timeout_s}s")
+
+
+def screenshot(page: Any, path: Path) -> None:
+    """The whole page: Streamlit scrolls inside its main block, so grow the viewport to fit it."""
+    height = page.evaluate(
+        "() => { const main = document.querySelector('[data-testid=\"stMain\"]');"
+        " return main ? main.scrollHeight : document.body.scrollHeight; }"
+    )
+    size = page.viewport_size
+    page.set_viewport_size({"width": size["width"], "height": max(size["height"], int(height) + 40)})
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(path))
+    page.set_viewport_size(size)

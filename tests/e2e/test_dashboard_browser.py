@@ -1,0 +1,98 @@
+"""The dashboard as a user sees it: ``tiermix up`` with demo traffic, every page in headless Chromium.
+
+Traffic goes through the real OTLP path: a day of ``tiermix demo`` backfill plus a known batch of SDK
+calls for tenant ``e2e-known``, whose request count the Overview must show. Each page is opened, must
+render without a Streamlit error or exception, and is saved as a screenshot in ``tests/e2e/artifacts``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.dashboard_stack import (
+    CHROMIUM,
+    PAGES,
+    Stack,
+    dashboard_only,
+    free_port,
+    launch_browser,
+    open_page,
+    screenshot,
+    send_demo_traffic,
+    send_known_calls,
+    tiermix_up,
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+ARTIFACTS = Path(__file__).parent / "artifacts"
+KNOWN_TENANT = "e2e-known"
+KNOWN_REQUESTS = 37
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: run scripts/install_browser.sh first")
+    with tiermix_up(tmp_path_factory.mktemp("e2e-dashboard") / "data") as running:
+        send_demo_traffic(running.api_url, days=1, rate_per_s=0.05)
+        send_known_calls(running.api_url, tenant=KNOWN_TENANT, requests=KNOWN_REQUESTS)
+        yield running
+
+
+@pytest.fixture(scope="module")
+def browser_page(stack: Stack) -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = launch_browser(playwright)
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 1000})
+            yield page
+        finally:
+            browser.close()
+
+
+def errors_on(page: Any) -> list[str]:
+    """Text of every Streamlit exception and error box on the page."""
+    selector = '[data-testid="stException"], [data-testid="stAlertContentError"]'
+    return [element.inner_text()[:500] for element in page.locator(selector).all()]
+
+
+@pytest.mark.parametrize("path", list(PAGES), ids=[path or "overview" for path in PAGES])
+def test_every_page_renders_without_an_error(stack: Stack, browser_page: Any, path: str) -> None:
+    open_page(browser_page, stack.dashboard_url, path)
+    ARTIFACTS.mkdir(exist_ok=True)
+    screenshot(browser_page, ARTIFACTS / f"{path or 'overview'}.png")
+    assert errors_on(browser_page) == []
+    assert browser_page.locator('[data-testid="stMetric"], [data-testid="stPlotlyChart"], .stPlotlyChart, '
+                                '[data-testid="stDataFrame"], [data-testid="stForm"]').count() > 0  # fmt: skip
+
+
+def test_overview_shows_the_known_request_count_of_a_tenant(stack: Stack, browser_page: Any) -> None:
+    open_page(browser_page, stack.dashboard_url, "", query=f"?tenant={KNOWN_TENANT}")
+    requests = browser_page.locator('[data-testid="stMetric"]').filter(has_text="Requests").first
+    assert requests.locator('[data-testid="stMetricValue"]').inner_text().strip() == str(KNOWN_REQUESTS)
+    screenshot(browser_page, ARTIFACTS / "overview-known-tenant.png")
+    assert errors_on(browser_page) == []
+
+
+def test_the_filters_travel_in_the_link_across_pages(stack: Stack, browser_page: Any) -> None:
+    open_page(browser_page, stack.dashboard_url, "cost", query=f"?range=7d&tenant={KNOWN_TENANT}")
+    assert f"tenant={KNOWN_TENANT}" in browser_page.url and "range=7d" in browser_page.url
+    browser_page.get_by_role("link", name="Tier mix").click()
+    browser_page.locator("h1").filter(has_text="Tier mix").first.wait_for()
+    browser_page.wait_for_function("() => window.location.search.includes('tenant=')", timeout=30_000)
+    assert f"tenant={KNOWN_TENANT}" in browser_page.url
+
+
+def test_an_unreachable_api_shows_a_message_not_a_traceback(tmp_path: Path, browser_page: Any) -> None:
+    with dashboard_only(f"http://127.0.0.1:{free_port()}", tmp_path) as dashboard_url:
+        open_page(browser_page, dashboard_url, "")
+        assert browser_page.locator('[data-testid="stException"]').count() == 0
+        assert "not reachable" in browser_page.locator('[data-testid="stAlertContentError"]').inner_text()
+        screenshot(browser_page, ARTIFACTS / "api-unreachable.png")

@@ -1,0 +1,57 @@
+"""``tiermix up --demo``: after start-up the server fills itself with demo traffic and its alert fires."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from collections.abc import Callable
+from typing import Any
+
+from demo_support import serving, stored_calls, wait_until
+
+from tiermix_server.app import create_app
+from tiermix_server.demo.embedded import DEFAULT_RULE_NAME, attach_demo
+from tiermix_server.demo.scenario import SPIKE_TENANT
+from tiermix_server.store.clickhouse import connect
+
+# 0.02 days (29 minutes) of history covers the start of the live spike (ten minutes before the anchor).
+BACKFILL_DAYS = 0.02
+
+
+def get(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def test_up_demo_backfills_keeps_traffic_live_and_the_scripted_spike_fires_the_default_alert(
+    make_settings: Callable[..., Any],
+) -> None:
+    settings = make_settings(alerts_enabled=True, alerts_interval_s=1.0)
+    app = create_app(settings)
+    attach_demo(app, settings, backfill_days=BACKFILL_DAYS)
+    with serving(app, settings.port) as url:
+        demo = app.state.demo
+        assert wait_until(lambda: demo.child is not None, timeout_s=30)
+        assert "--backfill" in demo.child.args and "0.02" in demo.child.args
+        rules = get(f"{url}/api/v1/alerts/rules")["rules"]
+        assert [r["name"] for r in rules] == [DEFAULT_RULE_NAME]
+        client = connect(settings)
+        assert wait_until(lambda: stored_calls(client) > 300, timeout_s=60)
+
+        def firing_tenants() -> set[str]:
+            states = get(f"{url}/api/v1/alerts/states")["states"]
+            return {s["group"].get("tenant") for s in states if s["state"] == "firing"}
+
+        assert wait_until(firing_tenants, timeout_s=90, interval_s=1.0) == {SPIKE_TENANT}
+        child = demo.child
+    assert child.returncode is not None  # stopping the server stopped the demo
+
+    # A second `up --demo` on the same data keeps the history and the rule: no second week, no second rule.
+    app = create_app(settings)
+    attach_demo(app, settings, backfill_days=BACKFILL_DAYS)
+    with serving(app, settings.port) as url:
+        demo = app.state.demo
+        assert wait_until(lambda: demo.child is not None, timeout_s=30)
+        backfill = demo.child.args[demo.child.args.index("--backfill") + 1]
+        assert backfill == "0"
+        assert [r["name"] for r in get(f"{url}/api/v1/alerts/rules")["rules"]] == [DEFAULT_RULE_NAME]
