@@ -22,7 +22,8 @@ from typing import Any
 BENCHMARKS = ("sdk_overhead", "ingest", "queries", "dashboard")
 RESULTS_DIR = Path(__file__).parent / "results"
 # Lower is better for these units; for the rest (throughput) higher is better.
-_LOWER_IS_BETTER = {"us", "ms", "s", "MiB", "bytes", "B", "bytes/call", "us/call", "%"}
+# Counts (``calls`` lost or dropped, non-200 ``answers``) are lower-is-better too; rates carry "/s".
+_LOWER_IS_BETTER = {"us", "ms", "s", "MiB", "bytes", "B", "bytes/call", "us/call", "%", "calls", "answers"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -89,7 +90,13 @@ def print_table(rows: list[dict[str, Any]]) -> None:
 
 
 def regressions(rows: list[dict[str, Any]], reference_path: Path, max_factor: float) -> list[str]:
-    """Compare each figure with the committed reference; ratios are used where both have one."""
+    """Compare each figure's value with the committed reference (same figure name, same benchmark).
+
+    Values, not ratios, are compared: the modules' ratios point in different directions (a speed-up
+    for queries, a cost share for the SDK), while a value's direction follows from its unit. A figure
+    whose reference is 0 with target "0" (calls lost, calls dropped) regresses as soon as it is not 0;
+    a higher-is-better figure that drops to 0 (no throughput at all) regresses too.
+    """
     if not reference_path.exists():
         return []
     reference = {
@@ -98,13 +105,21 @@ def regressions(rows: list[dict[str, Any]], reference_path: Path, max_factor: fl
     found = []
     for row in rows:
         old = reference.get((row["benchmark"], row["name"]))
-        if old is None or not old.get("value") or not row.get("value"):
+        new_value, old_value = row.get("value"), (old or {}).get("value")
+        if not isinstance(new_value, (int, float)) or not isinstance(old_value, (int, float)):
             continue
         lower_is_better = row.get("unit") in _LOWER_IS_BETTER
-        factor = row["value"] / old["value"] if lower_is_better else old["value"] / row["value"]
+        if old_value == 0:
+            if lower_is_better and new_value > 0 and str(row.get("target")).strip() == "0":
+                found.append(f"{row['benchmark']}/{row['name']}: {_fmt(new_value)}, reference and target 0")
+            continue
+        if lower_is_better:
+            factor = new_value / old_value
+        else:
+            factor = old_value / new_value if new_value > 0 else float("inf")
         if factor > max_factor:
             found.append(
-                f"{row['benchmark']}/{row['name']}: {_fmt(row['value'])} vs reference {_fmt(old['value'])} "
+                f"{row['benchmark']}/{row['name']}: {_fmt(new_value)} vs reference {_fmt(old_value)} "
                 f"({factor:.1f}x worse, limit {max_factor}x)"
             )
     return found

@@ -115,7 +115,8 @@ def measure(calls: int, repeats: int) -> list[dict[str, Any]]:
                     rows.append({
                         "name": f"dashboard {title} render p95, {size} calls, 7-day range",
                         "value": round(p95, 3), "unit": "s", "baseline": round(baseline, 3),
-                        "baseline_name": "empty Streamlit page, same rerun", "ratio": round(p95 / baseline, 2),
+                        "baseline_name": "empty Streamlit page, same rerun",
+                        "ratio": round(p95 / baseline, 2),
                         "target": f"<= {TARGET_P95_S} s p95 at 10M calls",
                     })  # fmt: skip
             browser.close()

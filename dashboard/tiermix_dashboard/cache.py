@@ -8,15 +8,19 @@ Writes (alert rules) go through ``client()`` directly and then ``forget()`` cach
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 
 from tiermix_dashboard import queries
 from tiermix_dashboard.api_client import ApiClient
 
 FRAME_TTL_S = 60
+PARALLEL_QUERIES = 8
 _CONNECTION_KEY = "tiermix_connection"
 
 
@@ -57,6 +61,26 @@ def load(name: str, *args: Any, **kwargs: Any) -> Any:
         raise AttributeError(f"no query named {name!r}")
     current = connection()
     return _run(current.api_url, current.api_key, name, args, tuple(sorted(kwargs.items())))
+
+
+def prefetch(*calls: tuple[Any, ...]) -> None:
+    """Warm the cache for several ``(name, *args)`` / ``(name, *args, {kwargs})`` queries at once.
+
+    A page asks the API a dozen independent questions; asked one after another their latencies add up,
+    asked together the page waits for the slowest. Worker threads carry this run's script context, so
+    they read the same session (connection) and fill the same cache; the first API error is re-raised.
+    """
+    context = get_script_run_ctx()
+
+    def one(call: tuple[Any, ...]) -> None:
+        add_script_run_ctx(threading.current_thread(), context)
+        name, *args = call
+        kwargs = args.pop() if args and isinstance(args[-1], dict) else {}
+        load(name, *args, **kwargs)
+
+    with ThreadPoolExecutor(max_workers=PARALLEL_QUERIES, thread_name_prefix="tiermix-prefetch") as pool:
+        for future in [pool.submit(one, call) for call in calls]:
+            future.result()
 
 
 def forget() -> None:

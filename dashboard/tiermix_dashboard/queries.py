@@ -8,15 +8,18 @@ an empty answer. Shares and rates stay fractions; ``None`` stays ``None`` (the A
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
 
 from tiermix_dashboard.api_client import ApiBadRequest, ApiClient, ApiNotFound
 from tiermix_dashboard.filters import Filters
 
+T = TypeVar("T")
+R = TypeVar("R")
 MIX_COLUMNS = (
     "bucket",
     "key",
@@ -114,6 +117,14 @@ SEGMENT_COLUMNS = (
 )
 
 
+def in_parallel(function: Callable[[T], R], items: Sequence[T], max_workers: int = 8) -> list[R]:
+    """``[function(item) for item in items]`` with the HTTP round trips overlapping (order kept)."""
+    if len(items) <= 1:
+        return [function(item) for item in items]
+    with ThreadPoolExecutor(max_workers=min(max_workers, len(items))) as pool:
+        return list(pool.map(function, items))
+
+
 def frame(
     rows: Iterable[dict[str, Any]], columns: Sequence[str] = (), times: Sequence[str] = ()
 ) -> pd.DataFrame:
@@ -175,12 +186,11 @@ def mix_by_segment(
     """Tier totals per tenant (or route): one row per segment x tier, for the ``limit`` first values."""
     from dataclasses import replace
 
-    parts = []
-    for value in list(values)[:limit]:
+    def totals_of(value: str) -> pd.DataFrame:
         scoped = replace(filters, tenant=value) if dimension == "tenant" else replace(filters, route=value)
-        totals = mix_totals(client, scoped, by="tier")
-        if not totals.empty:
-            parts.append(totals.assign(**{dimension: value}))
+        return mix_totals(client, scoped, by="tier").assign(**{dimension: value})
+
+    parts = [totals for totals in in_parallel(totals_of, list(values)[:limit]) if not totals.empty]
     if not parts:
         return frame([], [dimension, "key", *MIX_NUMBERS, "share_calls", "share_tokens", "share_cost_usd"])
     data = pd.concat(parts, ignore_index=True)
@@ -248,12 +258,13 @@ def tier_flows(client: ApiClient, filters: Filters) -> tuple[pd.DataFrame, bool]
 
 def escalation_reasons_over_time(client: ApiClient, filters: Filters, max_buckets: int = 8) -> pd.DataFrame:
     """Reasons per time slice: the range cut into at most ``max_buckets`` equal slices."""
-    slices = time_slices(filters, max_buckets)
-    parts = []
-    for part in slices:
-        _, reasons = escalations(client, part)
-        if not reasons.empty:
-            parts.append(reasons.assign(bucket=part.start))
+
+    def reasons_in(part: Filters) -> pd.DataFrame:
+        return escalations(client, part)[1].assign(bucket=part.start)
+
+    parts = [
+        reasons for reasons in in_parallel(reasons_in, time_slices(filters, max_buckets)) if not reasons.empty
+    ]
     if not parts:
         return frame([], ["bucket", "kind", "reason", "attempts", "cost_usd"])
     return pd.concat(parts, ignore_index=True)
@@ -311,17 +322,18 @@ def drift_by_day(client: ApiClient, filters: Filters, min_days: int = 7, max_day
     from dataclasses import replace
 
     days = max(min_days, min(max_days, math.ceil(filters.duration / timedelta(days=1))))
-    last = filters.end - timedelta(microseconds=1)
-    day_start = last.replace(hour=0, minute=0, second=0, microsecond=0)
-    parts = []
-    for _ in range(days):
+    last_day = (filters.end - timedelta(microseconds=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+
+    def drift_on(day_start: datetime) -> pd.DataFrame:
         window_end = min(day_start + timedelta(days=1), filters.end)
         window_s = int((window_end - day_start).total_seconds())
         scoped = replace(filters, end=window_end, preset="custom")
-        rows = drift(client, scoped, window=f"{window_s}s", baseline="7d")["rows"]
-        if not rows.empty:
-            parts.append(rows.assign(day=f"{day_start:%Y-%m-%d}"))
-        day_start -= timedelta(days=1)
+        return drift(client, scoped, window=f"{window_s}s", baseline="7d")["rows"].assign(
+            day=f"{day_start:%Y-%m-%d}"
+        )
+
+    starts = [last_day - timedelta(days=back) for back in range(days)]
+    parts = [rows for rows in in_parallel(drift_on, starts) if not rows.empty]
     if not parts:
         return frame([], ["day", *DRIFT_COLUMNS])
     return pd.concat(parts, ignore_index=True).sort_values("day", ignore_index=True)
@@ -386,11 +398,12 @@ def spend_by(client: ApiClient, filters: Filters, dimension: str) -> pd.DataFram
 
 def models_seen(client: ApiClient, filters: Filters) -> pd.DataFrame:
     """Each served model with the tier its calls were stored under, volume, spend and blended $/1M tokens."""
-    parts = []
-    for tier in mix_totals(client, filters, "tier")["key"]:
-        models = mix_totals(client, filters, "model", tier=str(tier))
-        if not models.empty:
-            parts.append(models.assign(tier=str(tier)))
+
+    def models_on(tier: str) -> pd.DataFrame:
+        return mix_totals(client, filters, "model", tier=tier).assign(tier=tier)
+
+    tiers = [str(tier) for tier in mix_totals(client, filters, "tier")["key"]]
+    parts = [models for models in in_parallel(models_on, tiers) if not models.empty]
     if not parts:
         return frame([], ["model", "tier", "calls", "tokens", "cost_usd", "usd_per_mtok"])
     data = pd.concat(parts, ignore_index=True).rename(columns={"key": "model"})

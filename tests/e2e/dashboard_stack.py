@@ -169,17 +169,30 @@ def open_page(
     return _settle(page, started, timeout_s)
 
 
+_WATCH_RUNS = """() => {
+    const app = document.querySelector('[data-testid="stApp"]');
+    window.__tiermixRuns = [];
+    if (window.__tiermixObserver) window.__tiermixObserver.disconnect();
+    // Callbacks come batched: keep each change's *old* value, so a quick running -> notRunning is seen.
+    window.__tiermixObserver = new MutationObserver((changes) =>
+        changes.forEach((change) => window.__tiermixRuns.push(change.oldValue)));
+    window.__tiermixObserver.observe(app, {attributes: true, attributeOldValue: true,
+                                           attributeFilter: ['data-test-script-state']});
+}"""
+_RUN_FINISHED = """() => {
+    const app = document.querySelector('[data-testid="stApp"]');
+    return (window.__tiermixRuns || []).includes('running')
+        && app.getAttribute('data-test-script-state') === 'notRunning';
+}"""
+
+
 def rerender(page: Any, button: str = "Refresh data", timeout_s: float = 60.0) -> float:
     """Click ``button`` (the dashboard's: clear cached answers, run the page again); seconds until the
-    page has fully rendered again."""
+    page has fully rendered again. A MutationObserver sees the run start and end, however short."""
+    page.evaluate(_WATCH_RUNS)
     started = time.perf_counter()
     page.get_by_role("button", name=button).click()
-    with contextlib.suppress(Exception):  # a very fast run may finish before we look
-        page.wait_for_function(
-            "() => document.querySelector('[data-testid=\"stApp\"]')"
-            ".getAttribute('data-test-script-state') === 'running'",
-            timeout=3000,
-        )
+    page.wait_for_function(_RUN_FINISHED, timeout=timeout_s * 1000)
     return _settle(page, started, timeout_s)
 
 

@@ -60,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
     # The entry point is the one place that reads the environment (the SDK's own variables).
     endpoint = args.endpoint or os.environ.get("TIERMIX_ENDPOINT") or "http://127.0.0.1:4318"
     api_key = args.api_key or os.environ.get("TIERMIX_API_KEY") or None
+    _check_reachable(endpoint)
     plan = DemoPlan(
         rate_per_s=args.rate, backfill_days=args.backfill, duration_s=args.duration, seed=args.seed
     )
@@ -88,3 +89,23 @@ def run(args: argparse.Namespace) -> int:
         flush=True,
     )
     return 0
+
+
+def _check_reachable(endpoint: str) -> None:
+    """Fail in one line when nothing listens, instead of retrying every batch into the void.
+
+    Any HTTP answer counts (an OpenTelemetry Collector in front has no ``/healthz`` and answers 404).
+    """
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{endpoint.rstrip('/')}/healthz", timeout=5):
+            pass
+    except urllib.error.HTTPError:
+        pass
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise SettingsError(
+            f"no collector answers at {endpoint} ({reason}): start one with `tiermix up`, or pass --endpoint"
+        ) from None

@@ -7,8 +7,8 @@ it, a background thread waits for ``/healthz``, skips the backfill when the data
 last week (a second ``up --demo`` must not double the history), and creates the default alert rule —
 frontier share per tenant above 30% — that the scripted spike on ``globex`` fires.
 
-When the server has API keys, the demo gets its own ingest key, and the rule is created with a
-short-lived admin key that is revoked right after.
+When the server has API keys, the demo gets its own ingest key (revoked when the demo stops), and the
+rule and the history check use a short-lived admin key that is revoked right after.
 """
 
 from __future__ import annotations
@@ -56,15 +56,24 @@ def attach_demo(
     backfill_days: float = BACKFILL_DAYS,
     rate_per_s: float = DEFAULT_RATE_PER_S,
     seed: int = DEFAULT_SEED,
+    rule: dict[str, Any] | None = None,
 ) -> None:
-    """Wrap the app's lifespan so the demo starts after start-up and stops before shutdown."""
+    """Wrap the app's lifespan so the demo starts after start-up and stops before shutdown.
+
+    ``rule`` replaces ``DEFAULT_RULE`` (the alert created on first start), e.g. with a shorter ``for``.
+    """
     original = app.router.lifespan_context
 
     @contextlib.asynccontextmanager
     async def lifespan(inner_app: Any) -> AsyncIterator[Any]:
         async with original(inner_app) as state:
             demo = EmbeddedDemo(
-                settings, app.state.runtime, backfill_days=backfill_days, rate_per_s=rate_per_s, seed=seed
+                settings,
+                app.state.runtime,
+                backfill_days=backfill_days,
+                rate_per_s=rate_per_s,
+                seed=seed,
+                rule=rule or DEFAULT_RULE,
             )
             app.state.demo = demo  # for `tiermix up` tests and embedders
             demo.start()
@@ -78,17 +87,26 @@ def attach_demo(
 
 class EmbeddedDemo:
     def __init__(
-        self, settings: Settings, runtime: Any, *, backfill_days: float, rate_per_s: float, seed: int
+        self,
+        settings: Settings,
+        runtime: Any,
+        *,
+        backfill_days: float,
+        rate_per_s: float,
+        seed: int,
+        rule: dict[str, Any] = DEFAULT_RULE,
     ) -> None:
         self.settings = settings
         self.runtime = runtime
         self.backfill_days = backfill_days
         self.rate_per_s = rate_per_s
         self.seed = seed
+        self.rule = rule
         self.base_url = settings.api_url.rstrip("/")
         self.rule_created = threading.Event()
         self._stop = threading.Event()
         self._child: subprocess.Popen[bytes] | None = None
+        self._ingest_key: str | None = None
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="tiermix-demo", daemon=True)
 
@@ -107,6 +125,8 @@ class EmbeddedDemo:
             except subprocess.TimeoutExpired:
                 child.kill()
                 child.wait()
+        self._revoke(self._ingest_key)  # the demo's key lives as long as the demo
+        self._ingest_key = None
 
     @property
     def child(self) -> subprocess.Popen[bytes] | None:
@@ -117,11 +137,13 @@ class EmbeddedDemo:
             if not self._wait_healthy():
                 return
             ingest_key, admin_key = self._keys()
+            self._ingest_key = ingest_key
             try:
                 self._ensure_rule(admin_key)
+                recent = self._has_recent_history(admin_key)
             finally:
                 self._revoke(admin_key)
-            backfill = 0.0 if self._has_recent_history(ingest_key or admin_key) else self.backfill_days
+            backfill = 0.0 if recent else self.backfill_days
             if backfill == 0.0 and self.backfill_days:
                 print("tiermix demo: the last week already has calls; skipping the backfill", flush=True)
             self._spawn(backfill, ingest_key)
@@ -172,9 +194,10 @@ class EmbeddedDemo:
         try:
             listed = self._request("GET", "/api/v1/alerts/rules", key)
             rules = listed.get("rules", listed) if isinstance(listed, dict) else listed
-            if not any(isinstance(r, dict) and r.get("name") == DEFAULT_RULE_NAME for r in rules or []):
-                self._request("POST", "/api/v1/alerts/rules", key, DEFAULT_RULE)
-                print(f"tiermix demo: created alert rule {DEFAULT_RULE_NAME!r}", flush=True)
+            name = self.rule["name"]
+            if not any(isinstance(r, dict) and r.get("name") == name for r in rules or []):
+                self._request("POST", "/api/v1/alerts/rules", key, self.rule)
+                print(f"tiermix demo: created alert rule {name!r}", flush=True)
             self.rule_created.set()
         except (urllib.error.URLError, OSError, ValueError) as exc:
             log.warning("could not create the demo alert rule: %s", exc)

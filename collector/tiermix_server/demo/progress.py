@@ -71,7 +71,7 @@ class Progress:
     def _recent_rate(self, now: float) -> float:
         """Calls per second over about the last ``RATE_WINDOW_S`` (a live catch-up burst fades out)."""
         since, calls_then = self._samples[0]
-        return (self.calls - calls_then) / max(1e-9, now - since)
+        return (self.calls - calls_then) / max(1.0, now - since)  # no absurd rate in the first second
 
     def finish(self, note: str = "") -> None:
         if not self._enabled:

@@ -295,7 +295,8 @@ class Pipeline:
             return False
         batch = self.spool.read(records[0])
         if batch is not None:
-            self.writer.write(batch)  # same token as its first try: a partial earlier insert completes
+            # Same token as its first try: a partial earlier insert completes, a full one is skipped.
+            self.writer.write(batch)
             self._count_written(batch)
             self.spool.remove(records[0])
         self._mark_up()

@@ -53,9 +53,10 @@ class Spool:
 
     def records(self) -> list[Path]:
         """Spooled records, oldest first (records held by an insert in progress are left out)."""
+        # List first, then read the held set: a record appended meanwhile is held before its file exists.
+        found = sorted(self.directory.glob(f"*{_SUFFIX}"))
         with self._lock:
-            held = set(self._held)
-        return sorted(path for path in self.directory.glob(f"*{_SUFFIX}") if path not in held)
+            return [path for path in found if path not in self._held]
 
     def encode(self, batch: Batch) -> bytes:
         payload = marshal.dumps((batch.token, batch.calls, batch.drops, batch.stats))
@@ -83,8 +84,11 @@ class Spool:
         return final
 
     def read(self, path: Path) -> Batch | None:
-        """The batch in ``path``; None (and the file moved to ``corrupt/``) when it fails its checksum."""
-        data = path.read_bytes()
+        """The batch in ``path``; None when it is gone, or (moved to ``corrupt/``) fails its checksum."""
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:  # inserted and removed by the writer since it was listed
+            return None
         payload = data[8:]
         if data[:4] != _MAGIC or zlib.crc32(payload).to_bytes(4, "big") != data[4:8]:
             return self._quarantine(path, len(data))
@@ -101,10 +105,13 @@ class Spool:
 
     def remove(self, path: Path) -> None:
         """Forget a record once its batch is in ClickHouse."""
-        size = path.stat().st_size
         with self._lock:  # one step for readers: the record and its bytes go together
-            path.unlink()
             self._held.discard(path)
+            try:
+                size = path.stat().st_size
+                path.unlink()
+            except FileNotFoundError:  # the drainer and the writer both finished it: counted once
+                return
             self._bytes -= size
         self._fsync_directory()
 

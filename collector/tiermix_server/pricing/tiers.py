@@ -16,8 +16,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from importlib import resources
 
-import tomllib
-
 from tiermix_server.errors import BadRequest
 from tiermix_server.meta.stores import RuleRow, TierRow
 
@@ -121,6 +119,11 @@ class TierMap:
 @functools.lru_cache(maxsize=1)
 def default_map_data() -> tuple[tuple[Tier, ...], tuple[Rule, ...]]:
     """The shipped tier list and rules from ``default_tiers.toml``."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
+
     text = (resources.files("tiermix_server.pricing") / "default_tiers.toml").read_text(encoding="utf-8")
     data = tomllib.loads(text)
     tiers = tuple(

@@ -6,12 +6,14 @@ priced by the SDK keep the application's own figure); ``retier`` re-derives ``ti
 as if it had been ingested under today's prices and tier map.
 
 How, and why this way:
-1. Calls are read in day-sized chunks and the new values computed in Python; only calls that change go on.
+1. Calls are read in time windows of bounded size and their new values computed in Python; only calls
+   that change go on.
 2. Those values go into a temporary Join-engine table, and one ``ALTER TABLE llm_calls UPDATE ... =
    joinGet(...)`` mutation (synchronous) rewrites exactly those rows.
-3. Mutations do not flow through materialized views, so the rollups are rebuilt for the affected
-   (tenant, route, bucket) groups only: delete them, then re-insert them by running each rollup view's
-   own SELECT (read from ``system.tables``, so this never drifts from the schema) over the raw table.
+3. Mutations do not flow through materialized views, so every rollup fed from ``llm_calls`` (found in
+   ``system.tables``, so a new rollup is covered without touching this file) is rebuilt for the affected
+   (tenant, route, bucket) groups only: delete them, then re-insert them by running that view's own
+   SELECT over the raw rows of those buckets.
    Calls arriving for those very groups during the few milliseconds between delete and re-insert may
    be counted twice in the rollup; run this at a quiet moment for exactness (reported as a known limit).
 All values travel as server-side parameters or through inserted tables; identifiers are generated here.
@@ -20,16 +22,17 @@ All values travel as server-side parameters or through inserted tables; identifi
 from __future__ import annotations
 
 import math
+import re
 import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from tiermix_server.errors import TiermixError
 from tiermix_server.pricing.enricher import Enricher, build_enricher
 from tiermix_server.settings import Settings
 
-ROLLUPS = (("llm_calls_1m", "llm_calls_1m_mv", 60), ("llm_calls_1h", "llm_calls_1h_mv", 3600))
 _READ_COLUMNS = (
     "tenant, span_id, ts, route, provider, model, tier, tier_source, input_tokens, output_tokens, "
     "cache_read_tokens, cache_write_tokens, reasoning_tokens, cost_usd, price_source, unpriced"
@@ -39,16 +42,45 @@ _WINDOW_ROWS = 250_000  # calls read into Python at a time
 _FLUSH_ROWS = 1_000_000  # staged changes applied in one mutation (bounds ClickHouse memory)
 # chDB defaults to async inserts; what we insert must be readable by the very next statement.
 _SYNC_INSERT = {"async_insert": 0}
-_AFFECTED_GROUPS = (
-    "(tenant, route, bucket) IN (SELECT tenant, route, bucket FROM {groups} WHERE rollup = {{rollup:String}})"
-)
+_BUCKET = re.compile(r"\b(toStartOf\w+)\(ts\) AS bucket\b")
+_TARGET = re.compile(r"\bTO\s+(?:`?\w+`?\.)?`?(\w+)`?")
+
+
+@dataclass(frozen=True, slots=True)
+class Rollup:
+    """A materialized view fed by ``llm_calls`` and the table it writes to."""
+
+    view: str
+    target: str
+    select: str  # the view's SELECT, as ClickHouse stores it
+    bucket_function: str  # e.g. toStartOfHour: how the view buckets ``ts``
+
+
+def rollups_of_calls(client: Any, database: str) -> list[Rollup]:
+    """Every rollup view reading ``llm_calls`` in ``database``; refuses one this module cannot rebuild."""
+    rows = client.query(
+        "SELECT name, as_select, create_table_query FROM system.tables "
+        "WHERE database = currentDatabase() AND engine = 'MaterializedView' ORDER BY name"
+    ).result_rows
+    found = []
+    for view, select, create in rows:
+        if not re.search(rf"\bFROM {re.escape(database)}\.llm_calls\b", select):
+            continue
+        bucket, target = _BUCKET.search(select), _TARGET.search(create)
+        if bucket is None or target is None or not re.search(r"\btenant\b.*\broute\b", select):
+            raise TiermixError(
+                f"rollup view {view} does not bucket ts into tenant x route x bucket rows; "
+                "re-pricing cannot rebuild it, so nothing was changed"
+            )
+        found.append(Rollup(view, target.group(1), select, bucket.group(1)))
+    return found
 
 
 @dataclass(frozen=True, slots=True)
 class RewriteResult:
     scanned: int  # calls looked at
     changed: int  # calls whose stored values changed
-    rollup_groups: int  # (tenant, route, bucket) groups rebuilt across both rollups
+    rollup_groups: int  # (tenant, route, minute) groups whose rollup rows were rebuilt
 
     def as_dict(self) -> dict[str, int]:
         return {"scanned": self.scanned, "changed": self.changed, "rollup_groups": self.rollup_groups}
@@ -162,8 +194,8 @@ class _Staging:
         # A Join table keyed on two columns cannot be read back, so the keys to touch live beside it.
         client.command(f"CREATE TABLE {self.keys} (tenant String, span_id UInt64) ENGINE = Memory")
         client.command(
-            f"CREATE TABLE {self.groups} (rollup String, tenant String, route String, "
-            "bucket DateTime('UTC')) ENGINE = Memory"
+            f"CREATE TABLE {self.groups} (tenant String, route String, minute DateTime('UTC')) "
+            "ENGINE = Memory"
         )
 
     def add(self, updates: list[tuple[Any, ...]]) -> None:
@@ -200,16 +232,16 @@ class _Staging:
         self.pending = 0
 
     def rebuild(
-        self, groups: set[tuple[str, str, str, datetime]], since: datetime, tenant: str | None
+        self,
+        groups: set[tuple[str, str, datetime]],
+        rollups: list[Rollup],
+        since: datetime,
+        tenant: str | None,
     ) -> None:
-        self.client.insert(
-            self.groups,
-            sorted(groups),
-            column_names=["rollup", "tenant", "route", "bucket"],
-            settings=_SYNC_INSERT,
-        )
-        for rollup, view, _bucket_s in ROLLUPS:
-            _rebuild_rollup(self.client, self.database, rollup, view, self.groups, since, tenant)
+        names = ["tenant", "route", "minute"]
+        self.client.insert(self.groups, sorted(groups), column_names=names, settings=_SYNC_INSERT)
+        for rollup in rollups:
+            _rebuild_rollup(self.client, self.database, rollup, self.groups, since, tenant)
 
     def drop(self) -> None:
         for table in (self.values, self.keys, self.groups):
@@ -231,10 +263,11 @@ def _rewrite(
     if tenant is not None:
         where += " AND tenant = {tenant:String}"
         params["tenant"] = tenant
+    rollups = rollups_of_calls(client, database)  # before any change: refuse what cannot be rebuilt
     staging = _Staging(client, database, columns)
     try:
         scanned = changed = 0
-        groups: set[tuple[str, str, str, datetime]] = set()
+        groups: set[tuple[str, str, datetime]] = set()
         for start, stop in _windows(client, since, where, params):
             window = where + " AND ts >= {start:DateTime64(6, 'UTC')} AND ts < {stop:DateTime64(6, 'UTC')}"
             rows = client.query(
@@ -249,8 +282,7 @@ def _rewrite(
                     continue
                 updates.append((row[0], row[1], *values))
                 ts = _aware(row[2])
-                for rollup, _view, bucket_s in ROLLUPS:
-                    groups.add((rollup, row[0], row[3], _floor(ts, bucket_s)))
+                groups.add((row[0], row[3], _floor(ts, 60)))
             if updates:
                 staging.add(updates)
                 changed += len(updates)
@@ -259,7 +291,7 @@ def _rewrite(
         if not changed:
             return RewriteResult(scanned, 0, 0)
         staging.apply(where, params)
-        staging.rebuild(groups, since, tenant)
+        staging.rebuild(groups, rollups, since, tenant)
         return RewriteResult(scanned, changed, len(groups))
     finally:
         staging.drop()
@@ -271,33 +303,24 @@ def _floor(ts: datetime, bucket_s: int) -> datetime:
 
 
 def _rebuild_rollup(
-    client: Any, database: str, rollup: str, view: str, groups_table: str, since: datetime, tenant: str | None
+    client: Any, database: str, rollup: Rollup, groups_table: str, since: datetime, tenant: str | None
 ) -> None:
-    """Replace the affected groups of ``rollup`` with what its view computes from the raw table now."""
-    select = client.query(
-        "SELECT as_select FROM system.tables WHERE database = currentDatabase() AND name = {view:String}",
-        parameters={"view": view},
-    ).result_rows
-    if not select:
-        return
-    view_select = str(select[0][0])
-    # Read only the raw rows that can fall in an affected bucket (from the start of since's hour).
-    params: dict[str, Any] = {"rollup": rollup, "floor": _floor(since, 3600)}
-    source = f"SELECT * FROM {database}.llm_calls WHERE ts >= {{floor:DateTime64(6, 'UTC')}}"  # noqa: S608
+    """Replace the affected buckets of ``rollup`` with what its view computes from the raw table now."""
+    bucket = rollup.bucket_function
+    # Generated names only (the bucket function was matched as \w+ in the view's own SQL).
+    affected = "(tenant, route, bucket) IN (SELECT DISTINCT tenant, route, {f}(minute) FROM {t})"
+    affected = affected.replace("{f}", bucket).replace("{t}", groups_table)
+    # Read only raw rows that can fall in an affected bucket: from the start of since's bucket on.
+    source = f"SELECT * FROM {database}.llm_calls WHERE ts >= {bucket}({{since:DateTime64(6, 'UTC')}})"  # noqa: S608
+    params: dict[str, Any] = {"since": since}
     if tenant is not None:
         source += " AND tenant = {tenant:String}"
         params["tenant"] = tenant
-    view_select = view_select.replace(f"FROM {database}.llm_calls", f"FROM ({source}) AS llm_calls", 1)
-    columns = [row[0] for row in client.query(f"DESCRIBE TABLE {rollup}").result_rows]
-    column_list = ", ".join(columns)
-    affected = _AFFECTED_GROUPS.format(groups=groups_table)
+    view_select = rollup.select.replace(f"FROM {database}.llm_calls", f"FROM ({source}) AS llm_calls", 1)
+    columns = ", ".join(row[0] for row in client.query(f"DESCRIBE TABLE {rollup.target}").result_rows)
+    client.command(f"ALTER TABLE {rollup.target} DELETE WHERE {affected}", settings={"mutations_sync": 2})
     client.command(
-        f"ALTER TABLE {rollup} DELETE WHERE {affected}",
-        parameters={"rollup": rollup},
-        settings={"mutations_sync": 2},
-    )
-    client.command(
-        f"INSERT INTO {rollup} ({column_list}) SELECT {column_list} FROM ({view_select}) WHERE {affected}",  # noqa: S608
+        f"INSERT INTO {rollup.target} ({columns}) SELECT {columns} FROM ({view_select}) WHERE {affected}",  # noqa: S608
         parameters=params,
         settings=_SYNC_INSERT,
     )

@@ -10,6 +10,12 @@ from tiermix_dashboard import cache, charts, components, kpis
 SPLITS = {"tier": "Tier", "model": "Model", "provider": "Provider", "tenant": "Tenant", "route": "Route"}
 
 filters = components.page_header("Cost", "What LLM calls cost, per request and per segment.")
+split_shown = st.session_state.get("cost_split", "tier")
+cache.prefetch(
+    ("summary", filters), ("summary", filters.previous()), ("spend_by", filters, split_shown),
+    ("mix", filters, {"by": split_shown if split_shown in ("tier", "model", "provider") else "tier"}),
+    ("cost", filters, {"group_by": "route"}), ("chargeback", filters),
+)  # fmt: skip
 summary = cache.load("summary", filters)
 if not summary.get("calls"):
     components.empty_state(filters, "calls")

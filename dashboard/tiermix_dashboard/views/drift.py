@@ -12,6 +12,8 @@ WINDOWS = {"1h": "Last hour", "6h": "Last 6 hours", "1d": "Last day", "7d": "Las
 filters = components.page_header(
     "Drift", "Model mix of each route against its trailing 7-day baseline (Jensen-Shannon distance)."
 )
+window_shown = st.session_state.get("drift_window", "1d")
+cache.prefetch(("drift_by_day", filters), ("drift", filters, {"window": window_shown, "baseline": "7d"}))
 daily = cache.load("drift_by_day", filters)
 if daily.empty:
     components.empty_state(filters, "calls")

@@ -10,6 +10,10 @@ from tiermix_dashboard import cache, charts, components, kpis
 filters = components.page_header(
     "Escalations", "Cascades: start cheap, escalate when the answer is not good enough."
 )
+cache.prefetch(
+    ("escalations", filters), ("escalations", filters.previous()), ("tier_flows", filters),
+    ("escalation_reasons_over_time", filters), ("escalations", filters, {"group_by": "route"}),
+)  # fmt: skip
 totals, _ = cache.load("escalations", filters)
 if totals.empty or not totals["requests"].fillna(0).sum():
     components.empty_state(filters, "requests")

@@ -8,6 +8,11 @@ from tiermix_dashboard import cache, charts, components, kpis
 
 filters = components.page_header("Overview", "Where LLM money goes, and whether routing works.")
 previous = filters.previous()
+cache.prefetch(
+    ("summary", filters), ("summary", previous), ("data_health", filters), ("data_health", previous),
+    ("mix", filters, {"by": "tier"}), ("summary_by", filters, "tenant,route"),
+    ("summary_by", previous, "tenant,route"),
+)  # fmt: skip
 summary, summary_before = cache.load("summary", filters), cache.load("summary", previous)
 
 if not summary.get("calls"):

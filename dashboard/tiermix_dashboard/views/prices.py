@@ -8,6 +8,7 @@ from tiermix_dashboard import cache, charts, components
 from tiermix_dashboard.api_client import ApiError, ApiForbidden, ApiNotFound
 
 filters = components.page_header("Prices & tiers", "How models map to tiers and prices.")
+cache.prefetch(("models_seen", filters), ("data_health", filters), ("unpriced_models", filters))
 seen = cache.load("models_seen", filters)
 health = cache.load("data_health", filters)
 

@@ -20,6 +20,21 @@ measure = st.segmented_control(
     key="mix_measure",
 )
 label, unit = MEASURES[measure]
+dimension_shown = st.session_state.get("mix_dimension", "route")
+chosen_shown = getattr(filters, dimension_shown)
+options_shown = cache.load("dimensions", filters.end)[dimension_shown]
+cache.prefetch(
+    ("mix", filters, {"by": "tier"}),
+    (
+        "mix_by_segment",
+        filters,
+        dimension_shown,
+        [chosen_shown] if chosen_shown else options_shown,
+        SEGMENT_LIMIT,
+    ),
+    ("mix", filters, {"by": "model", "tier": st.session_state.get("mix_tier", "frontier")}),
+    ("mix_totals", filters, "model", {"tier": st.session_state.get("mix_tier", "frontier")}),
+)
 mix = cache.load("mix", filters, by="tier")
 if mix.empty:
     components.empty_state(filters, "calls")

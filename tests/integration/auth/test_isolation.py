@@ -225,3 +225,16 @@ def test_a_key_revoked_by_the_cli_in_another_process_is_refused_on_the_next_requ
     response = server.get("/api/v1/summary", created.key)
     assert response.status_code == 401
     assert post_spans(server, server.keys.a_ingest, [span()]).status_code == 200  # others unaffected
+
+
+def test_tenant_a_cannot_open_a_tenant_b_request_by_its_id(server: Server) -> None:
+    request_id = server.client.query(
+        "SELECT request_id FROM llm_calls WHERE tenant = 'tenant-b' LIMIT 1"
+    ).result_rows[0][0]
+    path = f"/api/v1/requests/{request_id:016x}"
+    assert server.get(path, server.keys.b_read).status_code == 200
+    for params in ({}, {"tenant": "tenant-b"}, {"format": "csv"}):
+        response = server.get(path, server.keys.a_read, **params)
+        assert response.status_code in (403, 404), (params, response.text)
+        for secret in B_SECRETS:
+            assert secret not in response.text

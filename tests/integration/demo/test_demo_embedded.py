@@ -10,12 +10,13 @@ from typing import Any
 from demo_support import serving, stored_calls, wait_until
 
 from tiermix_server.app import create_app
-from tiermix_server.demo.embedded import DEFAULT_RULE_NAME, attach_demo
+from tiermix_server.demo.embedded import DEFAULT_RULE, DEFAULT_RULE_NAME, attach_demo
 from tiermix_server.demo.scenario import SPIKE_TENANT
 from tiermix_server.store.clickhouse import connect
 
 # 0.02 days (29 minutes) of history covers the start of the live spike (ten minutes before the anchor).
 BACKFILL_DAYS = 0.02
+QUICK_RULE = {**DEFAULT_RULE, "for": "3s"}
 
 
 def get(url: str) -> Any:
@@ -28,7 +29,8 @@ def test_up_demo_backfills_keeps_traffic_live_and_the_scripted_spike_fires_the_d
 ) -> None:
     settings = make_settings(alerts_enabled=True, alerts_interval_s=1.0)
     app = create_app(settings)
-    attach_demo(app, settings, backfill_days=BACKFILL_DAYS)
+    # The default rule as shipped, except a shorter `for` (30s) so the test does not idle.
+    attach_demo(app, settings, backfill_days=BACKFILL_DAYS, rule=QUICK_RULE)
     with serving(app, settings.port) as url:
         demo = app.state.demo
         assert wait_until(lambda: demo.child is not None, timeout_s=30)
@@ -48,10 +50,37 @@ def test_up_demo_backfills_keeps_traffic_live_and_the_scripted_spike_fires_the_d
 
     # A second `up --demo` on the same data keeps the history and the rule: no second week, no second rule.
     app = create_app(settings)
-    attach_demo(app, settings, backfill_days=BACKFILL_DAYS)
+    attach_demo(app, settings, backfill_days=BACKFILL_DAYS, rule=QUICK_RULE)
     with serving(app, settings.port) as url:
         demo = app.state.demo
         assert wait_until(lambda: demo.child is not None, timeout_s=30)
         backfill = demo.child.args[demo.child.args.index("--backfill") + 1]
         assert backfill == "0"
         assert [r["name"] for r in get(f"{url}/api/v1/alerts/rules")["rules"]] == [DEFAULT_RULE_NAME]
+
+
+def test_with_api_keys_the_demo_ingests_with_its_own_key_and_revokes_its_setup_key(
+    make_settings: Callable[..., Any],
+) -> None:
+    from tiermix_server.meta.db import open_meta
+    from tiermix_server.meta.keys import create_key, list_keys
+
+    settings = make_settings()
+    operator_key = create_key(open_meta(settings), scope="admin", tenant=None, name="operator").key
+    app = create_app(settings)
+    attach_demo(app, settings, backfill_days=0.005)
+    with serving(app, settings.port) as url:
+        demo = app.state.demo
+        assert wait_until(lambda: demo.child is not None, timeout_s=30)
+        client = connect(settings)
+        assert wait_until(lambda: stored_calls(client) > 20, timeout_s=60)
+        request = urllib.request.Request(f"{url}/api/v1/alerts/rules")
+        request.add_header("Authorization", f"Bearer {operator_key}")
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert [r["name"] for r in json.loads(response.read())["rules"]] == [DEFAULT_RULE_NAME]
+        keys = {k.name: k for k in list_keys(app.state.runtime.meta)}
+        assert keys["tiermix up --demo"].scope == "ingest" and keys["tiermix up --demo"].active
+        setup = keys["tiermix up --demo (setup, revoked)"]
+        assert setup.scope == "admin" and not setup.active
+    after = {k.name: k for k in list_keys(open_meta(settings))}
+    assert not after["tiermix up --demo"].active and after["operator"].active

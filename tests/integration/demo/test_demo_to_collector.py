@@ -80,3 +80,18 @@ def test_the_demo_command_sends_to_a_running_collector_and_reports_what_it_sent(
         assert "backfill 0.05d" in result.stderr and "scripted events" in result.stderr
         client = connect(settings)
         assert wait_until(lambda: stored_calls(client) == sent, timeout_s=30)
+
+
+def test_the_demo_command_without_a_collector_stops_with_one_line() -> None:
+    from tests.conftest import free_port
+
+    endpoint = f"http://127.0.0.1:{free_port()}"
+    result = subprocess.run(
+        [sys.executable, "-m", "tiermix_server.cli", "demo", "--endpoint", endpoint, "--duration", "0"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"tiermix: error: no collector answers at {endpoint} ([Errno 111] Connection refused): "
+        "start one with `tiermix up`, or pass --endpoint"
+    ]

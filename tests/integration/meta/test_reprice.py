@@ -37,18 +37,28 @@ def calls(client: Any) -> dict[int, tuple[Any, ...]]:
 
 
 def assert_rollups_agree(client: Any) -> None:
-    for rollup, bucket in (("llm_calls_1m", "toStartOfMinute(ts)"), ("llm_calls_1h", "toStartOfHour(ts)")):
-        raw = client.query(
-            f"SELECT tenant, route, {bucket} AS b, model, tier, count(), round(sum(cost_usd), 9), "
-            "countIf(unpriced), round(sumIf(cost_usd, escalated), 9) FROM llm_calls "
-            "GROUP BY tenant, route, b, model, tier ORDER BY ALL"
-        ).result_rows
-        rolled = client.query(
-            f"SELECT tenant, route, bucket, model, tier, sum(calls), round(sum(cost_usd), 9), sum(unpriced), "
-            f"round(sum(escalated_cost_usd), 9) FROM {rollup} GROUP BY tenant, route, bucket, model, tier "
-            "HAVING sum(calls) > 0 ORDER BY ALL"
-        ).result_rows
-        assert [tuple(row) for row in raw] == [tuple(row) for row in rolled], rollup
+    """Every rollup fed by llm_calls holds exactly what its own view computes from the raw table now."""
+    from tiermix_server.store.reprice import rollups_of_calls
+
+    database = client.query("SELECT currentDatabase()").result_rows[0][0]
+    rollups = rollups_of_calls(client, database)
+    assert {r.target for r in rollups} >= {"llm_calls_1m", "llm_calls_1h"}
+    for rollup in rollups:
+        key = client.query(
+            "SELECT sorting_key FROM system.tables WHERE database = currentDatabase() AND name = {t:String}",
+            parameters={"t": rollup.target},
+        ).result_rows[0][0]
+        keys = [part.strip() for part in key.split(",")]
+        columns = [row[0] for row in client.query(f"DESCRIBE TABLE {rollup.target}").result_rows]
+        sums = ", ".join(f"round(sum({c}), 9)" for c in columns if c not in keys)
+        group = f"GROUP BY {key} ORDER BY ALL"
+        rolled = client.query(f"SELECT {key}, {sums} FROM {rollup.target} {group}").result_rows
+        raw = client.query(f"SELECT {key}, {sums} FROM ({rollup.select}) {group}").result_rows
+
+        def nonzero(rows: Any, width: int = len(keys)) -> list[tuple[Any, ...]]:
+            return [tuple(row) for row in rows if any(value != 0 for value in row[width:])]
+
+        assert nonzero(rolled) == nonzero(raw), rollup.target
 
 
 def test_first_reprice_makes_stored_costs_genai_prices_and_keeps_rollups_in_agreement(
@@ -188,18 +198,20 @@ def test_small_windows_and_several_mutations_give_the_same_result(
     before = calls(clickhouse)
     result = reprice(clickhouse, settings, history, START)
     after = calls(clickhouse)
-    affected = {s for s, v in before.items() if v[2].startswith("claude") and v[0].replace(tzinfo=UTC) >= CHANGE}
+    affected = {
+        span for span, v in before.items() if v[2].startswith("claude") and v[0].replace(tzinfo=UTC) >= CHANGE
+    }
     assert result.changed == len(affected) > 50
     assert {s for s in before if before[s] != after[s]} == affected
     assert_rollups_agree(clickhouse)
 
 
-def test_rollup_rebuild_reads_only_from_the_start_of_the_hour_of_since(clickhouse: Any, settings: Any) -> None:
-    from tiermix_server.store.reprice import ROLLUPS
+def test_every_rollup_view_reads_the_raw_table_in_the_form_the_rebuild_narrows(
+    clickhouse: Any, settings: Any
+) -> None:
+    from tiermix_server.store.reprice import rollups_of_calls
 
-    for _rollup, view, _bucket in ROLLUPS:
-        text = clickhouse.query(
-            "SELECT as_select FROM system.tables WHERE database = currentDatabase() AND name = {v:String}",
-            parameters={"v": view},
-        ).result_rows[0][0]
-        assert f"FROM {settings.clickhouse_database}.llm_calls" in text  # the form the rebuild narrows
+    rollups = rollups_of_calls(clickhouse, settings.clickhouse_database)
+    assert rollups
+    for rollup in rollups:
+        assert f"FROM {settings.clickhouse_database}.llm_calls" in rollup.select
