@@ -107,6 +107,7 @@ def measure(calls: int, repeats: int) -> list[dict[str, Any]]:
             page = browser.new_page(viewport={"width": 1440, "height": 1000})
             with _baseline_app(work_dir) as baseline_url:
                 baseline = percentile(_renders(page, baseline_url, "", repeats, title="Baseline"), 0.95)
+            print(f"   empty Streamlit page: p95 {baseline:.2f}s", file=sys.stderr, flush=True)
             rows = []
             with tiermix_up(data_dir) as stack:
                 for path, title in PAGES.items():

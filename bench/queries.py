@@ -47,8 +47,8 @@ def percentile(values: list[float], level: float) -> float:
     return ordered[min(len(ordered) - 1, round(level * (len(ordered) - 1)))]
 
 
-def _fill_rollups(client: Any) -> None:
-    """Fill every rollup from the raw table with the views' own aggregates, then drop nothing else."""
+def _fill_rollups(client: Any, data_start: datetime, data_end: datetime) -> None:
+    """Fill every rollup from the raw table with the views' own aggregates (per-minute: edges only)."""
     from tiermix_server.metrics.sources import CALLS, ESCALATIONS
 
     for family in (CALLS, ESCALATIONS):
@@ -58,9 +58,20 @@ def _fill_rollups(client: Any) -> None:
         where = f"WHERE {family.raw_filter}" if family.raw_filter else ""
         for step_s, table in family.rollups.items():
             floor = "toStartOfHour" if step_s == 3600 else "toStartOfMinute"
+            rows = where
+            if step_s == 60:
+                # the 7-day queries read per-minute rows only in the partial hours at either end
+                edges = (
+                    "(c.ts < {edge_start:DateTime64(6, 'UTC')} OR c.ts >= {edge_end:DateTime64(6, 'UTC')})"
+                )
+                rows = f"{where} AND {edges}" if where else f"WHERE {edges}"
             client.command(
                 f"INSERT INTO {table} ({columns}) SELECT {floor}(c.ts) AS bucket, {dims}, {counters} "
-                f"FROM llm_calls AS c {where} GROUP BY bucket, {', '.join(family.dimensions)}"
+                f"FROM llm_calls AS c {rows} GROUP BY bucket, {', '.join(family.dimensions)}",
+                parameters={
+                    "edge_start": data_start + timedelta(hours=2),
+                    "edge_end": data_end - timedelta(hours=2),
+                },
             )
             client.command(f"OPTIMIZE TABLE {table} FINAL")
 
@@ -123,23 +134,37 @@ def measure(calls: int, repeats: int, raw_repeats: int) -> list[dict[str, Any]]:
     generate_in_engine(client, calls, data_end - timedelta(days=DAYS), data_end)
     generate_s = time.perf_counter() - started
     started = time.perf_counter()
-    _fill_rollups(client)
+    _fill_rollups(client, data_end - timedelta(days=DAYS), data_end)
     rollup_s = time.perf_counter() - started
     stored = client.query("SELECT count() FROM llm_calls").result_rows[0][0]
     hourly = client.query("SELECT count() FROM llm_calls_1h").result_rows[0][0]
     print(f"   {stored:,} calls generated in {generate_s:.1f}s, rollups in {rollup_s:.1f}s "
           f"({hourly:,} hourly rows)", file=sys.stderr, flush=True)  # fmt: skip
 
-    end = data_end - timedelta(seconds=17.5)  # an unaligned "now", as a dashboard sends
-    scope = {"start": (end - timedelta(days=DAYS)).isoformat(), "end": end.isoformat()}
+    # "now" as the API's default end is: a whole minute (here 23 minutes into the last hour), so the range
+    # reads 1h rows plus per-minute rows at the edges; one extra case is unaligned to the second
+    end = data_end - timedelta(minutes=23)
+    unaligned = end - timedelta(seconds=17.5)
+    cases: list[tuple[str, str, dict[str, str]]] = []
+    for name, extra in ENDPOINTS.items():
+        if name == "drift":
+            cases.append((name, name, {"end": end.isoformat(), **extra}))
+        else:
+            cases.append(
+                (
+                    name,
+                    name,
+                    {"start": (end - timedelta(days=DAYS)).isoformat(), "end": end.isoformat(), **extra},
+                )
+            )
+    cases.append(("cost", "cost (percentiles=false)", {**cases[2][2], "percentiles": "false"}))
+    unaligned_range = {"start": (unaligned - timedelta(days=DAYS)).isoformat(), "end": unaligned.isoformat()}
+    cases.append(("summary", "summary (unaligned range)", unaligned_range))
     url, server, thread = _serve(settings)
     size = f"{stored / 1e6:.0f}M" if stored >= 1e6 else f"{stored / 1e3:.0f}k"
     rows: list[dict[str, Any]] = []
     try:
-        for name, extra in ENDPOINTS.items():
-            query = {**scope, **extra}
-            if name == "drift":
-                query = {"end": end.isoformat(), **extra}
+        for name, label_name, query in cases:
             full = f"{url}/api/v1/{name}?" + urllib.parse.urlencode(query)
 
             def over_http(full: str = full) -> None:
@@ -159,13 +184,16 @@ def measure(calls: int, repeats: int, raw_repeats: int) -> list[dict[str, Any]]:
             for level, label in ((0.5, "p50"), (0.95, "p95")):
                 value, baseline = percentile(api_ms, level), percentile(raw_ms, level)
                 rows.append({
-                    "name": f"/api/v1/{name} {label} @{size} calls, 7 days", "value": round(value, 2), "unit": "ms",
+                    "name": f"/api/v1/{label_name} {label} @{size} calls, 7 days",
+                    "value": round(value, 2), "unit": "ms",
                     "baseline": round(baseline, 2), "baseline_name": "same handler on raw llm_calls only",
                     "ratio": round(baseline / value, 2) if value else None,
                     "target": f"<= {TARGET_P95_MS:.0f} ms" if label == "p95" else None,
                 })  # fmt: skip
-            print(f"   {name}: p50 {percentile(api_ms, 0.5):.1f} ms, p95 {percentile(api_ms, 0.95):.1f} ms "
-                  f"(raw p50 {statistics.median(raw_ms):.1f} ms)", file=sys.stderr, flush=True)  # fmt: skip
+            p50, p95 = percentile(api_ms, 0.5), percentile(api_ms, 0.95)
+            raw_p50 = statistics.median(raw_ms)
+            line = f"   {label_name}: p50 {p50:.1f} ms, p95 {p95:.1f} ms (raw p50 {raw_p50:.1f} ms)"
+            print(line, file=sys.stderr, flush=True)
     finally:
         server.should_exit = True
         thread.join(timeout=30)

@@ -268,3 +268,12 @@ def largest_contributions(segments: pd.DataFrame, limit: int = 15) -> pd.DataFra
     size = (data["traffic_shift_pp"].fillna(0) + data["routing_shift_pp"].fillna(0)).abs()
     data = data.assign(_size=size).sort_values("_size", ascending=False)
     return data[[*columns, "traffic_shift_pp", "routing_shift_pp"]].head(limit).reset_index(drop=True)
+
+
+def scored_segments(daily: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """Drift rows that have a baseline to compare with, and how many had none. Without baseline traffic
+    every model is "new" and the distance is 1: noise, not drift."""
+    if daily.empty or "baseline_calls" not in daily:
+        return daily, 0
+    has_baseline = pd.to_numeric(daily["baseline_calls"], errors="coerce").fillna(0) > 0
+    return daily[has_baseline].reset_index(drop=True), int((~has_baseline).sum())

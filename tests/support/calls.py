@@ -233,8 +233,10 @@ SELECT
     k < len - 1 AS escalated,
     false AS failover,
     if(k < len - 1,
-       ['verification_failed', 'low_confidence', 'refusal', 'timeout', 'policy'][1 + bitShiftRight(h, 40) % 5],
-       '') AS escalation_reason,
+       ['verification_failed', 'low_confidence', 'refusal', 'timeout', 'policy']
+           [1 + bitShiftRight(h, 40) % 5],
+       '')
+        AS escalation_reason,
     concat('tenant-', toString(tenant_index)) AS tenant,
     concat('route-', toString(route_index)) AS route,
     -- one tenant in five also runs a staging environment
@@ -299,5 +301,6 @@ def generate_in_engine(
         )
         count = min(chunk_requests, requests - first)
         values = {"start_us": start_us, "span_us": span_us, "requests": requests, "tenants": tenants}
-        client.command(sql, parameters={**values, "routes": routes, "seed": seed, "first": first, "count": count})
+        values.update(routes=routes, seed=seed, first=first, count=count)
+        client.command(sql, parameters=values)
     return requests

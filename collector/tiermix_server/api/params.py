@@ -81,7 +81,12 @@ def duration(query: Mapping[str, str], name: str, default: timedelta) -> timedel
 
 def filters(query: Mapping[str, str], now: Callable[[], datetime], interval: str = "") -> Filters:
     """The common filters of every endpoint; the range is checked against ``interval``'s maximum."""
-    end = timestamp(query["end"], "end") if query.get("end") else now().astimezone(timezone.utc)
+    if query.get("end"):
+        end = timestamp(query["end"], "end")
+    else:
+        # "now", rounded up to the next whole minute: nothing exists after now, so the answer is the same,
+        # and an aligned range reads rollups only (no raw edge)
+        end = _next_minute(now().astimezone(timezone.utc))
     start = timestamp(query["start"], "start") if query.get("start") else end - DEFAULT_RANGE
     if start > end:
         raise BadRequest(f"start ({start.isoformat()}) is after end ({end.isoformat()})")
@@ -100,6 +105,11 @@ def filters(query: Mapping[str, str], now: Callable[[], datetime], interval: str
         top_tier=text(query, "top_tier") or DEFAULT_TOP_TIER,
         bottom_tier=text(query, "bottom_tier") or DEFAULT_BOTTOM_TIER,
     )
+
+
+def _next_minute(value: datetime) -> datetime:
+    floored = value.replace(second=0, microsecond=0)
+    return floored if floored == value else floored + timedelta(minutes=1)
 
 
 def group_by(query: Mapping[str, str]) -> GroupBy:

@@ -14,8 +14,9 @@ filters = components.page_header(
 )
 window_shown = st.session_state.get("drift_window", "1d")
 cache.prefetch(("drift_by_day", filters), ("drift", filters, {"window": window_shown, "baseline": "7d"}))
-daily = cache.load("drift_by_day", filters)
-if daily.empty:
+every_day = cache.load("drift_by_day", filters)
+daily, unscored = kpis.scored_segments(every_day)
+if every_day.empty:
     components.empty_state(filters, "calls")
 else:
     components.chart(
@@ -35,6 +36,11 @@ else:
     st.caption(
         "Each day's model mix against the 7 days before it. 0 = same mix, 1 = no model in common; "
         "0.1 and above is flagged as drift."
+        + (
+            f" {unscored} tenant-route-days had no traffic in the 7 days before them, so no drift score yet."
+            if unscored
+            else ""
+        )
     )
 
     st.subheader("New models")

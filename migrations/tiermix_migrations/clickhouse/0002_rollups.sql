@@ -38,7 +38,9 @@ CREATE TABLE IF NOT EXISTS llm_calls_1m {on_cluster}
 )
 ENGINE = {replicated}SummingMergeTree
 PARTITION BY toYYYYMM(bucket)
-ORDER BY (tenant, route, bucket, environment, provider, model, tier)
+-- Time first: the per-minute rollup is read for short ranges (the edges of a long range, 1m charts), and
+-- with many tenants x routes a tenant-first key cannot skip granules by time (each granule spans prefixes).
+ORDER BY (bucket, tenant, route, environment, provider, model, tier)
 TTL bucket + INTERVAL {raw_ttl_days} DAY
 SETTINGS non_replicated_deduplication_window = 10000;
 
@@ -118,7 +120,8 @@ CREATE TABLE IF NOT EXISTS llm_escalations_1h {on_cluster}
 ENGINE = {replicated}SummingMergeTree
 PARTITION BY toYYYYMM(bucket)
 ORDER BY (tenant, route, bucket, environment, model, tier, kind, reason)
-TTL bucket + INTERVAL {raw_ttl_days} DAY;
+TTL bucket + INTERVAL {raw_ttl_days} DAY
+SETTINGS non_replicated_deduplication_window = 10000;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS llm_escalations_1h_mv {on_cluster} TO llm_escalations_1h AS
 SELECT

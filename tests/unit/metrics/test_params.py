@@ -18,6 +18,11 @@ def now() -> datetime:
 def test_defaults_are_the_last_24_hours_ending_now() -> None:
     f = params.filters({}, now)
     assert f.end == NOW and f.start == NOW - timedelta(hours=24)
+
+
+def test_the_default_end_is_now_rounded_up_to_the_minute() -> None:
+    f = params.filters({}, lambda: NOW + timedelta(seconds=12.5))
+    assert f.end == NOW + timedelta(minutes=1) and f.start == f.end - timedelta(hours=24)
     assert f.tenant is None and f.top_tier == "frontier"
 
 
