@@ -21,13 +21,13 @@ from tiermix_dashboard.queries import frame
 
 RULES_PATH = "/api/v1/alerts/rules"
 METRICS = {
-    "frontier_share": "Frontier share (fraction of answered requests)",
+    "frontier_share": "Frontier share (0-1)",
     "cost_per_request": "Cost per request (USD)",
     "spend": "Spend in window (USD)",
-    "escalation_rate": "Escalation rate (fraction)",
-    "error_rate": "Error rate (fraction)",
-    "drift_score": "Drift score (JS distance, 0 to 1)",
-    "unpriced_share": "Unpriced share (fraction of calls)",
+    "escalation_rate": "Escalation rate (0-1)",
+    "error_rate": "Error rate (0-1)",
+    "drift_score": "Drift score (0-1)",
+    "unpriced_share": "Unpriced share (0-1)",
 }
 OPS = (">", ">=", "<", "<=")
 KINDS = {"static": "the value itself", "ratio": "value / trailing baseline", "zscore": "z-score vs baseline"}
@@ -124,6 +124,10 @@ def list_rules(client: ApiClient) -> list[dict[str, Any]]:
     return _items(client.get(RULES_PATH), "rules", "rows")
 
 
+RULE_TABLE_COLUMNS = ("id", "name", "enabled", "metric", "condition", "group_by", "scope", "window", "for",
+                      "min_volume", "severity", "channels")  # fmt: skip
+
+
 def rules_table(rules: list[dict[str, Any]]) -> pd.DataFrame:
     rows = []
     for rule in rules:
@@ -170,24 +174,19 @@ def describe_condition(condition: Mapping[str, Any]) -> str:
     return f"{subject} {condition.get('op', '?')} {condition.get('threshold', '?')}"
 
 
+STATE_COLUMNS = ("rule", "group", "state", "value", "volume", "pending_since", "firing_since",
+                 "last_evaluated_at")  # fmt: skip
+_STATE_ORDER = {"firing": 0, "pending": 1, "no_data": 2, "resolved": 3, "ok": 4}
+
+
 def states(client: ApiClient) -> pd.DataFrame:
+    """One row per alert instance (rule x group), firing first."""
     rows = _items(client.get("/api/v1/alerts/states"), "states", "rows")
-    data = frame(
-        rows,
-        [
-            "rule_id",
-            "rule",
-            "group",
-            "state",
-            "value",
-            "volume",
-            "pending_since",
-            "firing_since",
-            "last_evaluated_at",
-        ],
-    )
+    times = ["pending_since", "firing_since", "last_evaluated_at"]
+    data = frame(rows, STATE_COLUMNS, times=times)
     data["group"] = data["group"].map(_group_text)
-    return data
+    data = data.assign(_order=data["state"].map(_STATE_ORDER).fillna(9))
+    return data.sort_values(["_order", "rule", "group"], ignore_index=True)[list(STATE_COLUMNS)]
 
 
 def events(client: ApiClient, since: datetime) -> pd.DataFrame:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from datetime import datetime, timezone
 from pathlib import Path
+from urllib.parse import urlencode
 
 import streamlit as st
 
@@ -57,7 +58,7 @@ def main() -> None:
         _failed(page.title, exc)
     except ApiError as exc:
         _failed(page.title, exc)
-    _sidebar_footer(config)
+    _sidebar_footer(config, page.url_path)
 
 
 def _failed(title: str, exc: ApiError) -> None:
@@ -82,8 +83,11 @@ def _read_key(config: DashboardConfig) -> str | None:
     return config.api_key
 
 
-def _sidebar_footer(config: DashboardConfig) -> None:
+def _sidebar_footer(config: DashboardConfig, url_path: str) -> None:
     st.sidebar.divider()
+    if config.dashboard_url and components.has_filters():
+        link = f"{config.dashboard_url}/{url_path}?{urlencode(components.current_filters().query_params())}"
+        st.sidebar.markdown(f"[Link to this view]({link})", help="The page with these filters, to share.")
     if st.sidebar.button("Refresh data", icon=":material/refresh:", help="Numbers are cached for a minute."):
         cache.forget()
         st.rerun()

@@ -43,6 +43,10 @@ def use_filters(filters: Filters) -> None:
     st.session_state[_FILTERS_KEY] = filters
 
 
+def has_filters() -> bool:
+    return _FILTERS_KEY in st.session_state
+
+
 def current_filters() -> Filters:
     value: Filters = st.session_state[_FILTERS_KEY]
     return value
@@ -167,25 +171,11 @@ def share_column(label: str, help_text: str | None = None) -> Any:
     return st.column_config.NumberColumn(label, format="percent", help=help_text)
 
 
+# What a FinOps reader scans first (who, which model, what it cost) comes first; ids last.
 CALL_TABLE_COLUMNS = (
-    "ts",
-    "tenant",
-    "route",
-    "attempt",
-    "tier",
-    "model",
-    "provider",
-    "status",
-    "escalated",
-    "escalation_reason",
-    "final",
-    "input_tokens",
-    "output_tokens",
-    "cost_usd",
-    "unpriced",
-    "duration_ms",
-    "request_id",
-)
+    "ts", "tenant", "route", "tier", "model", "cost_usd", "input_tokens", "output_tokens", "status",
+    "attempt", "escalated", "escalation_reason", "final", "unpriced", "duration_ms", "provider", "request_id",
+)  # fmt: skip
 CALL_COLUMN_CONFIG: dict[str, Any] = {
     "ts": st.column_config.DatetimeColumn("Time (UTC)", format="YYYY-MM-DD HH:mm:ss"),
     "tenant": "Tenant",
@@ -222,3 +212,26 @@ def cascade(detail: dict[str, Any]) -> None:
     )
     columns = [column for column in CALL_TABLE_COLUMNS if column not in ("tenant", "route", "request_id")]
     table(attempts[columns], f"request {detail.get('request_id')}", column_config=CALL_COLUMN_CONFIG)
+
+
+def explanation(explained: dict[str, Any]) -> None:
+    """Why today's tier map puts a model in its tier, and its list price today."""
+    decided_by = f"`{explained.get('tier_source')}`" + (
+        f": {explained['detail']}" if explained.get("detail") else "."
+    )
+    st.markdown(f"Today's tier map puts it in **{explained.get('tier')}**, decided by {decided_by}")
+    price = explained.get("price") or {}
+    if not price:
+        return
+    if price.get("unpriced"):
+        st.warning("No price matches this model today: its calls are stored as unpriced.")
+        return
+    blended = price.get("blended_usd_per_mtok")
+    blended_text = f"${float(blended):,.2f}" if blended is not None else "n/a"
+    st.markdown(
+        f"List price today: **{blended_text} per 1M tokens** blended (3 input : 1 output), source "
+        f"`{price.get('price_source')}`."
+    )
+    segments = pd.DataFrame(price.get("segments") or [])
+    if not segments.empty:
+        table(segments, f"price of {explained.get('model')}")

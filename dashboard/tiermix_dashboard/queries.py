@@ -411,26 +411,38 @@ def models_seen(client: ApiClient, filters: Filters) -> pd.DataFrame:
     return data[["model", "tier", "calls", "tokens", "cost_usd", "usd_per_mtok"]]
 
 
-ADMIN_TIERS_PATH = "/api/v1/admin/tiers"
-ADMIN_EXPLAIN_PATH = "/api/v1/admin/tiers/explain"
-ADMIN_PRICE_PATH = "/api/v1/admin/prices"
+ADMIN_PATH = "/api/v1/admin"
+TIER_COLUMNS = ("name", "rank", "band_max_usd_per_mtok", "description")
+RULE_COLUMNS = ("source", "priority", "model_pattern", "provider_pattern", "syntax", "tier", "note")
+OVERRIDE_COLUMNS = ("tenant", "provider", "model", "kind", "discount_pct", "input_usd_per_mtok",
+                    "output_usd_per_mtok", "effective_from", "note")  # fmt: skip
 
 
-def tier_map(client: ApiClient) -> tuple[list[str], pd.DataFrame]:
-    """The ordered tiers and the effective tier-map rules (admin API; ApiNotFound when it has none)."""
-    body = client.get(ADMIN_TIERS_PATH)
-    return [str(tier) for tier in body.get("tiers", [])], frame(body.get("rules", []))
+def tier_map(client: ApiClient) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The ordered tiers and every tier-map rule, yours first then the shipped defaults, in the order
+    they are tried (highest priority first). Admin API (docs/admin-api.md)."""
+    body = client.get(f"{ADMIN_PATH}/tiers")
+    tiers = frame(body.get("tiers", []), TIER_COLUMNS)
+    rules = [{**rule, "source": "yours"} for rule in body.get("rules", [])]
+    rules += [{**rule, "source": "default"} for rule in body.get("default_rules", [])]
+    table = frame(rules, RULE_COLUMNS)
+    table = table.sort_values("priority", ascending=False, kind="stable", ignore_index=True)
+    return tiers[list(TIER_COLUMNS)], table[list(RULE_COLUMNS)]
+
+
+def price_overrides(client: ApiClient) -> pd.DataFrame:
+    return frame(client.get(f"{ADMIN_PATH}/prices").get("overrides", []), OVERRIDE_COLUMNS)
+
+
+def explain_model(client: ApiClient, model: str, provider: str | None = None) -> dict[str, Any]:
+    """Which rule or price band puts ``model`` in its tier, and its price today (admin API)."""
+    explained = dict(client.get(f"{ADMIN_PATH}/tiers/explain", {"model": model, "provider": provider}))
+    try:
+        explained["price"] = client.get(f"{ADMIN_PATH}/prices/quote", {"model": model, "provider": provider})
+    except ApiNotFound:
+        explained["price"] = None
+    return explained
 
 
 def unpriced_models(client: ApiClient, filters: Filters) -> pd.DataFrame:
     return frame(data_health(client, filters).get("unpriced_models", []), ["provider", "model", "calls"])
-
-
-def explain_model(client: ApiClient, model: str, provider: str | None = None) -> dict[str, Any]:
-    """Which tier rule or price band decides ``model``, and its price (admin API)."""
-    explained = dict(client.get(ADMIN_EXPLAIN_PATH, {"model": model, "provider": provider}))
-    try:
-        explained["price"] = client.get(ADMIN_PRICE_PATH, {"model": model, "provider": provider})
-    except ApiNotFound:
-        explained["price"] = None
-    return explained

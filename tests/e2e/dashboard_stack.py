@@ -47,13 +47,15 @@ class Stack:
 
 
 @contextlib.contextmanager
-def tiermix_up(data_dir: Path, *, startup_timeout_s: float = 90.0) -> Iterator[Stack]:
+def tiermix_up(
+    data_dir: Path, *, alerts_interval_s: float = 3600.0, startup_timeout_s: float = 90.0
+) -> Iterator[Stack]:
     """``tiermix up`` in a subprocess; stopped with SIGTERM (then SIGKILL) on exit."""
     port, dashboard_port = free_port(), free_port()
     log_path = data_dir.parent / f"{data_dir.name}-up.log"
     command = [sys.executable, "-m", "tiermix_server.cli", "up", "--data-dir", str(data_dir),
                "--port", str(port), "--dashboard-port", str(dashboard_port)]  # fmt: skip
-    env = {**os.environ, "TIERMIX_ALERTS_INTERVAL_S": "3600"}
+    env = {**os.environ, "TIERMIX_ALERTS_INTERVAL_S": str(alerts_interval_s)}
     env.pop("TIERMIX_API_KEY", None)
     with open(log_path, "wb") as log:
         process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)

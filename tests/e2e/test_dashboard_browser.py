@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.e2e.dashboard_stack import (
@@ -38,9 +39,19 @@ KNOWN_REQUESTS = 37
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: run scripts/install_browser.sh first")
-    with tiermix_up(tmp_path_factory.mktemp("e2e-dashboard") / "data") as running:
+    with tiermix_up(tmp_path_factory.mktemp("e2e-dashboard") / "data", alerts_interval_s=2) as running:
         send_demo_traffic(running.api_url, days=1, rate_per_s=0.05)
         send_known_calls(running.api_url, tenant=KNOWN_TENANT, requests=KNOWN_REQUESTS)
+        rule = {
+            "name": "frontier spike per tenant",
+            "metric": "frontier_share",
+            "group_by": ["tenant"],
+            "window": "1h",
+            "condition": {"op": ">", "threshold": 0.05},
+            "min_volume": 10,
+            "for": "0s",
+        }
+        httpx.post(f"{running.api_url}/api/v1/alerts/rules", json=rule, timeout=10).raise_for_status()
         yield running
 
 
@@ -57,6 +68,18 @@ def browser_page(stack: Stack) -> Iterator[Any]:
             browser.close()
 
 
+def wait_for_alert_states(stack: Stack, timeout_s: float = 30.0) -> None:
+    """The evaluator (every 2 s here) has judged the rule at least once."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if httpx.get(f"{stack.api_url}/api/v1/alerts/states", timeout=10).json().get("states"):
+            return
+        time.sleep(0.5)
+    raise AssertionError("the alert evaluator recorded no state")
+
+
 def errors_on(page: Any) -> list[str]:
     """Text of every Streamlit exception and error box on the page."""
     selector = '[data-testid="stException"], [data-testid="stAlertContentError"]'
@@ -65,6 +88,8 @@ def errors_on(page: Any) -> list[str]:
 
 @pytest.mark.parametrize("path", list(PAGES), ids=[path or "overview" for path in PAGES])
 def test_every_page_renders_without_an_error(stack: Stack, browser_page: Any, path: str) -> None:
+    if path == "alerts":
+        wait_for_alert_states(stack)
     open_page(browser_page, stack.dashboard_url, path)
     ARTIFACTS.mkdir(exist_ok=True)
     screenshot(browser_page, ARTIFACTS / f"{path or 'overview'}.png")

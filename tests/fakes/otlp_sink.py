@@ -131,16 +131,18 @@ class OtlpSink:
             body = gzip.decompress(body)
         request = ExportTraceServiceRequest()
         request.ParseFromString(body)
+        # Kept before answering, like a collector that acknowledges durable data: once the SDK's
+        # flush() returns, what it delivered is already in ``requests``.
+        with self._cond:
+            self.requests.append(request)
+            self.headers.append(dict(handler.headers.items()))
+            self._cond.notify_all()
         answer = ExportTraceServiceResponse().SerializeToString()
         handler.send_response(200)
         handler.send_header("Content-Type", "application/x-protobuf")
         handler.send_header("Content-Length", str(len(answer)))
         handler.end_headers()
         handler.wfile.write(answer)
-        with self._cond:
-            self.requests.append(request)
-            self.headers.append(dict(handler.headers.items()))
-            self._cond.notify_all()
 
     # -- reading --------------------------------------------------------------------------------
     def spans(self) -> list[CapturedSpan]:

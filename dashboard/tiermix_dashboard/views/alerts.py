@@ -135,11 +135,18 @@ try:
             states,
             "alert states",
             column_config={
-                "rule_id": None,
                 "rule": "Rule",
                 "group": "Group",
                 "state": "State",
-                "value": "Value",
+                "value": st.column_config.NumberColumn(
+                    "Value", format="%.4g", help="The metric in the window"
+                ),
+                "volume": st.column_config.NumberColumn("Requests in window"),
+                "pending_since": st.column_config.DatetimeColumn("Pending since (UTC)", format="MM-DD HH:mm"),
+                "firing_since": st.column_config.DatetimeColumn("Firing since (UTC)", format="MM-DD HH:mm"),
+                "last_evaluated_at": st.column_config.DatetimeColumn(
+                    "Last checked (UTC)", format="MM-DD HH:mm:ss"
+                ),
             },
         )
 except ApiNotFound:
@@ -171,13 +178,19 @@ except ApiNotFound:
 
 st.subheader("Rules")
 if rules:
-    components.table(alert_rules.rules_table(rules), "alert rules")
+    components.table(
+        alert_rules.rules_table(rules),
+        "alert rules",
+        column_config={name: name.replace("_", " ").capitalize() for name in alert_rules.RULE_TABLE_COLUMNS},
+    )
+    st.caption("Open a rule below to edit, disable, silence or delete it.")
 else:
     st.caption("No rules yet. A good first rule: frontier share of each tenant above 30% for 15 minutes.")
 for rule in rules:
     spec = alert_rules.spec_of(rule)
-    label = f"{'🟢' if rule.get('enabled', True) else '⚪'} {spec.get('name')} ({spec.get('metric')})"
-    with st.expander(label):
+    on = bool(rule.get("enabled", True))
+    label = f"{spec.get('name')}: {spec.get('metric')} ({'enabled' if on else 'disabled'})"
+    with st.expander(label, icon=":material/notifications_active:" if on else ":material/notifications_off:"):
         left, middle, right = st.columns(3)
         enabled = bool(rule.get("enabled", True))
         if left.button("Disable" if enabled else "Enable", key=f"toggle_{rule.get('id')}"):

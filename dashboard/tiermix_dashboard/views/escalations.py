@@ -59,38 +59,36 @@ else:
 
     st.subheader("Why requests escalate")
     over_time = cache.load("escalation_reasons_over_time", filters)
-    left, right = st.columns([3, 2])
-    with left:
-        escalations_only = over_time[over_time["kind"] == "escalation"]
-        components.chart(
-            charts.bars(
-                escalations_only,
-                x="bucket",
-                time_range=(filters.start, filters.end),
-                y="attempts",
-                colour="reason",
-                y_format=",d",
-                title="Escalations by reason over time",
-                x_title="Time (UTC)",
-                y_title="Escalated attempts",
-            ),
-            over_time,
-            "escalation reasons over time",
-        )
-    with right:
-        _, reasons = cache.load("escalations", filters)
-        components.table(
-            reasons,
-            "escalation reasons",
-            column_config={
-                "kind": "Kind",
-                "reason": "Reason",
-                "attempts": "Attempts",
-                "requests": "Requests",
-                "rate": components.share_column("Share of eligible requests"),
-                "cost_usd": components.money_column("Cost of these attempts"),
-            },
-        )
+    escalations_only = over_time[over_time["kind"] == "escalation"]
+    components.chart(
+        charts.bars(
+            escalations_only,
+            x="bucket",
+            time_range=(filters.start, filters.end),
+            y="attempts",
+            colour="reason",
+            y_format=",d",
+            title="Escalations by reason over time",
+            x_title="Time (UTC)",
+            y_title="Escalated attempts",
+        ),
+        over_time,
+        "escalation reasons over time",
+    )
+    _, reasons = cache.load("escalations", filters)
+    components.table(
+        reasons,
+        "escalation reasons",
+        column_config={
+            "kind": "Kind",
+            "reason": "Reason",
+            "attempts": "Attempts",
+            "requests": "Requests",
+            "rate": components.share_column("Share of eligible requests"),
+            "cost_usd": components.money_column("Cost of these attempts"),
+        },
+    )
+    st.caption("Failovers are error-driven retries on the same tier or another provider, not escalations.")
 
     st.subheader("Escalation overhead by route")
     per_route, _ = cache.load("escalations", filters, group_by="route")

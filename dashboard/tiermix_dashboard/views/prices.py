@@ -58,12 +58,30 @@ else:
 st.subheader("Effective tier map")
 try:
     tiers, rules = cache.load("tier_map")
-    st.markdown("Tiers, cheapest first: " + " < ".join(f"**{tier}**" for tier in tiers))
-    components.table(rules, "tier map rules")
+    st.markdown("Tiers, cheapest first: " + " < ".join(f"**{name}**" for name in tiers["name"]))
+    components.table(
+        tiers,
+        "tiers",
+        column_config={
+            "name": "Tier",
+            "rank": "Rank",
+            "band_max_usd_per_mtok": st.column_config.NumberColumn(
+                "Price band up to (USD / 1M tokens)", format="$%.2f",
+                help="A model no rule names lands in the first tier whose band is above its blended price.",
+            ),
+            "description": "Description",
+        },
+    )  # fmt: skip
+    st.caption("Rules, in the order they are tried (highest priority first; yours before the defaults):")
+    components.table(rules, "tier map rules", height=300)
+    overrides = cache.load("price_overrides")
+    if not overrides.empty:
+        st.caption("Price overrides on top of the genai-prices list prices:")
+        components.table(overrides, "price overrides")
 except (ApiNotFound, ApiForbidden) as exc:
     st.info(
-        "The tier map is served by the collector's admin API, which this collector does not offer "
-        f"to this key ({exc}). From a shell: `tiermix tiers list`, `tiermix tiers explain MODEL`.",
+        f"The tier map comes from the collector's admin API, which is not available here ({exc}). "
+        "From a shell: `tiermix tiers list`, `tiermix tiers explain MODEL`.",
         icon=":material/info:",
     )
 
@@ -76,11 +94,10 @@ if model:
     row = seen[seen["model"] == model].iloc[0]
     st.markdown(
         f"**{model}** was stored as tier **{row['tier']}** for {int(row['calls']):,} calls in this range, "
-        f"at a blended **${row['usd_per_mtok']:,.2f} per 1M tokens**."
+        f"at a blended **${row['usd_per_mtok']:,.2f} per 1M tokens** (spend / tokens)."
     )
     try:
-        explained = cache.load("explain_model", model)
-        st.json(explained)
+        components.explanation(cache.load("explain_model", model))
     except (ApiNotFound, ApiForbidden):
         st.caption(
             f"Why this tier: run `tiermix tiers explain {model}` (the admin API is not available here)."

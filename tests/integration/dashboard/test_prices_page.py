@@ -36,3 +36,15 @@ def test_explaining_a_model_states_its_tier_and_price_without_an_error(
     assert not app.exception
     calls = sum(1 for row in seeded_api.current if row.model == "claude-opus-4-1")
     assert any(f"tier **frontier** for {calls:,} calls" in text.value for text in app.markdown)
+    # the admin API's explanation: today's tier map and the rule or band that decided it
+    assert any("Today's tier map puts it in **frontier**, decided by" in text.value for text in app.markdown)
+
+
+def test_the_effective_tier_map_lists_tiers_cheapest_first_and_its_rules(
+    open_page: Callable[..., AppTest],
+) -> None:
+    app = open_page("prices")
+    assert table_with(app, "band_max_usd_per_mtok")["name"].tolist()[:3] == ["small", "mid", "frontier"]
+    rules = table_with(app, "model_pattern")
+    assert not rules.empty
+    assert rules["priority"].is_monotonic_decreasing
