@@ -40,7 +40,7 @@ def percentile(values: list[float], level: float) -> float:
 def prepare(data_dir: Path, calls: int) -> int:
     """In a fresh process: migrate ``data_dir``, generate ``calls`` calls, fill the rollups."""
     sys.path.insert(0, str(REPO))
-    from bench.queries import _fill_rollups
+    from bench.queries import _drop_views, _fill_rollups
     from tests.support.calls import generate_in_engine
     from tiermix_server.settings import Settings
     from tiermix_server.store.clickhouse import connect
@@ -50,10 +50,11 @@ def prepare(data_dir: Path, calls: int) -> int:
     client = connect(settings)
     migrate(client, settings)
     end = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
-    client.command("DROP VIEW IF EXISTS llm_calls_1m_mv")
-    client.command("DROP VIEW IF EXISTS llm_calls_1h_mv")
+    # As bench/queries.py does: bulk-load without the views, then fill the rollups from the raw table
+    # (the read side is what is measured; the server never inserts during the benchmark).
+    _drop_views(client)
     generate_in_engine(client, calls, end - timedelta(days=DAYS), end)
-    _fill_rollups(client)
+    _fill_rollups(client, end - timedelta(days=DAYS), end)
     stored = int(client.query("SELECT count() FROM llm_calls").result_rows[0][0])
     client.close()
     return stored

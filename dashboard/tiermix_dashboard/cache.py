@@ -16,9 +16,11 @@ from typing import Any
 import streamlit as st
 from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 
-from tiermix_dashboard import queries
+from tiermix_dashboard import analyses, catalog, queries
 from tiermix_dashboard.api_client import ApiClient
 
+# Where query functions live; ``load("name", ...)`` finds ``name`` in the first module that has it.
+QUERY_MODULES = (queries, analyses, catalog)
 FRAME_TTL_S = 60
 PARALLEL_QUERIES = 8
 _CONNECTION_KEY = "tiermix_connection"
@@ -52,13 +54,20 @@ def client() -> ApiClient:
 
 @st.cache_data(ttl=FRAME_TTL_S, show_spinner=False, max_entries=1024)
 def _run(api_url: str, api_key: str | None, name: str, args: tuple[Any, ...], kwargs: tuple[Any, ...]) -> Any:
-    return getattr(queries, name)(_client(api_url, api_key), *args, **dict(kwargs))
+    return _query(name)(_client(api_url, api_key), *args, **dict(kwargs))
+
+
+def _query(name: str) -> Any:
+    for module in QUERY_MODULES:
+        function = getattr(module, name, None)
+        if callable(function) and not name.startswith("_"):
+            return function
+    raise AttributeError(f"no query named {name!r}")
 
 
 def load(name: str, *args: Any, **kwargs: Any) -> Any:
-    """``queries.<name>(client, *args, **kwargs)``, cached for ``FRAME_TTL_S`` seconds."""
-    if not callable(getattr(queries, name, None)):
-        raise AttributeError(f"no query named {name!r}")
+    """``<name>(client, *args, **kwargs)`` from ``QUERY_MODULES``, cached for ``FRAME_TTL_S`` seconds."""
+    _query(name)  # fail here, with the name, rather than inside the cached call
     current = connection()
     return _run(current.api_url, current.api_key, name, args, tuple(sorted(kwargs.items())))
 

@@ -7,15 +7,15 @@ an empty answer. Shares and rates stay fractions; ``None`` stays ``None`` (the A
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import pandas as pd
 
-from tiermix_dashboard.api_client import ApiBadRequest, ApiClient, ApiNotFound
+from tiermix_dashboard.api_client import ApiBadRequest, ApiClient
 from tiermix_dashboard.filters import Filters
 
 T = TypeVar("T")
@@ -93,28 +93,6 @@ CALL_COLUMNS = (
     "span_id",
     "trace_id",
 )
-DRIFT_COLUMNS = (
-    "tenant",
-    "route",
-    "baseline_calls",
-    "current_calls",
-    "js_distance",
-    "psi",
-    "drifted",
-    "new_models",
-    "frontier_share_baseline",
-    "frontier_share_current",
-)
-SEGMENT_COLUMNS = (
-    "tenant",
-    "route",
-    "weight_baseline",
-    "weight_current",
-    "share_baseline",
-    "share_current",
-    "traffic_shift",
-    "routing_shift",
-)
 
 
 def in_parallel(function: Callable[[T], R], items: Sequence[T], max_workers: int = 8) -> list[R]:
@@ -184,7 +162,6 @@ def mix_by_segment(
     client: ApiClient, filters: Filters, dimension: str, values: Sequence[str], limit: int = 12
 ) -> pd.DataFrame:
     """Tier totals per tenant (or route): one row per segment x tier, for the ``limit`` first values."""
-    from dataclasses import replace
 
     def totals_of(value: str) -> pd.DataFrame:
         scoped = replace(filters, tenant=value) if dimension == "tenant" else replace(filters, route=value)
@@ -213,130 +190,6 @@ def cost(
             lambda models: ", ".join(models) if isinstance(models, list) else models
         )
     return rows, int(body.get("percentile_sample_rate") or 1)
-
-
-def escalations(
-    client: ApiClient, filters: Filters, group_by: str | None = None
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(per-group escalation rows, attempts and cost by kind and reason)."""
-    body = client.get("/api/v1/escalations", {**filters.api_params(), "group_by": group_by})
-    keys = group_by.split(",") if group_by else []
-    rows = frame(
-        body.get("rows", []),
-        [
-            *keys,
-            "requests",
-            "eligible_requests",
-            "escalated_requests",
-            "escalation_rate",
-            "escalations",
-            "failovers",
-            "escalation_overhead_usd",
-            "failover_cost_usd",
-        ],
-    )
-    reasons = frame(body.get("by_reason", []), [*keys, "kind", "reason", "attempts", "cost_usd"])
-    return rows, reasons
-
-
-def tier_flows(client: ApiClient, filters: Filters) -> tuple[pd.DataFrame, bool]:
-    """Requests from first-attempt tier to answering tier, and whether the pairs are exact.
-
-    With ``flows`` in the escalations answer the pairs are exact; otherwise the per-tier marginals
-    from ``/mix`` (requests started on a tier, requests answered on it) are returned with ``False``.
-    """
-    body = client.get("/api/v1/escalations", filters.api_params())
-    if body.get("flows"):
-        return frame(body["flows"], ["first_tier", "final_tier", "requests"]), True
-    totals = mix_totals(client, filters, "tier")
-    marginals = totals.melt(
-        id_vars=["key"], value_vars=["requests", "answered"], var_name="stage", value_name="count"
-    )
-    marginals["stage"] = marginals["stage"].map({"requests": "1. first attempt", "answered": "2. answered"})
-    return marginals.rename(columns={"key": "tier"}), False
-
-
-def escalation_reasons_over_time(client: ApiClient, filters: Filters, max_buckets: int = 8) -> pd.DataFrame:
-    """Reasons per time slice: the range cut into at most ``max_buckets`` equal slices."""
-
-    def reasons_in(part: Filters) -> pd.DataFrame:
-        return escalations(client, part)[1].assign(bucket=part.start)
-
-    parts = [
-        reasons for reasons in in_parallel(reasons_in, time_slices(filters, max_buckets)) if not reasons.empty
-    ]
-    if not parts:
-        return frame([], ["bucket", "kind", "reason", "attempts", "cost_usd"])
-    return pd.concat(parts, ignore_index=True)
-
-
-def time_slices(filters: Filters, max_buckets: int) -> list[Filters]:
-    from dataclasses import replace
-
-    step = _nice_step(filters.duration / max_buckets)
-    start, slices = filters.start, []
-    while start < filters.end:
-        end = min(start + step, filters.end)
-        slices.append(replace(filters, start=start, end=end, preset="custom"))
-        start = end
-    return slices
-
-
-def _nice_step(raw: timedelta) -> timedelta:
-    for step in (
-        timedelta(minutes=5),
-        timedelta(minutes=15),
-        timedelta(hours=1),
-        timedelta(hours=3),
-        timedelta(hours=6),
-        timedelta(days=1),
-        timedelta(days=7),
-    ):
-        if raw <= step:
-            return step
-    return timedelta(days=30)
-
-
-def drift(client: ApiClient, filters: Filters, window: str = "1d", baseline: str = "7d") -> dict[str, Any]:
-    """Drift rows (per tenant and route), and the frontier-share decomposition with its segments."""
-    params = {**filters.api_params(), "window": window, "baseline": baseline}
-    params["start"] = params["end"]  # drift ignores start (window and baseline end at end); keep it valid
-    body = client.get("/api/v1/drift", params)
-    share = dict(body.get("frontier_share") or {})
-    return {
-        "rows": frame(body.get("rows", []), DRIFT_COLUMNS),
-        "segments": frame(share.pop("by_segment", []), SEGMENT_COLUMNS),
-        "frontier_share": share,
-        "window_start": body.get("window_start"),
-        "window_end": body.get("window_end"),
-        "js_threshold": body.get("js_threshold"),
-    }
-
-
-def drift_by_day(client: ApiClient, filters: Filters, min_days: int = 7, max_days: int = 14) -> pd.DataFrame:
-    """Drift per tenant and route for each UTC day: the day's mix against the 7 days before it.
-
-    At least ``min_days`` days (a heatmap of one day says nothing), at most ``max_days``; the day that
-    holds the range end counts up to the end only.
-    """
-    from dataclasses import replace
-
-    days = max(min_days, min(max_days, math.ceil(filters.duration / timedelta(days=1))))
-    last_day = (filters.end - timedelta(microseconds=1)).replace(hour=0, minute=0, second=0, microsecond=0)
-
-    def drift_on(day_start: datetime) -> pd.DataFrame:
-        window_end = min(day_start + timedelta(days=1), filters.end)
-        window_s = int((window_end - day_start).total_seconds())
-        scoped = replace(filters, end=window_end, preset="custom")
-        return drift(client, scoped, window=f"{window_s}s", baseline="7d")["rows"].assign(
-            day=f"{day_start:%Y-%m-%d}"
-        )
-
-    starts = [last_day - timedelta(days=back) for back in range(days)]
-    parts = [rows for rows in in_parallel(drift_on, starts) if not rows.empty]
-    if not parts:
-        return frame([], ["day", *DRIFT_COLUMNS])
-    return pd.concat(parts, ignore_index=True).sort_values("day", ignore_index=True)
 
 
 def calls_page(
@@ -394,55 +247,3 @@ def spend_by(client: ApiClient, filters: Filters, dimension: str) -> pd.DataFram
     else:
         rows = mix_totals(client, filters, dimension)[["key", "cost_usd", "calls", "requests"]]
     return rows.sort_values("cost_usd", ascending=False, ignore_index=True)
-
-
-def models_seen(client: ApiClient, filters: Filters) -> pd.DataFrame:
-    """Each served model with the tier its calls were stored under, volume, spend and blended $/1M tokens."""
-
-    def models_on(tier: str) -> pd.DataFrame:
-        return mix_totals(client, filters, "model", tier=tier).assign(tier=tier)
-
-    tiers = [str(tier) for tier in mix_totals(client, filters, "tier")["key"]]
-    parts = [models for models in in_parallel(models_on, tiers) if not models.empty]
-    if not parts:
-        return frame([], ["model", "tier", "calls", "tokens", "cost_usd", "usd_per_mtok"])
-    data = pd.concat(parts, ignore_index=True).rename(columns={"key": "model"})
-    data["usd_per_mtok"] = data["cost_usd"] / data["tokens"].where(data["tokens"] > 0) * 1e6
-    return data[["model", "tier", "calls", "tokens", "cost_usd", "usd_per_mtok"]]
-
-
-ADMIN_PATH = "/api/v1/admin"
-TIER_COLUMNS = ("name", "rank", "band_max_usd_per_mtok", "description")
-RULE_COLUMNS = ("source", "priority", "model_pattern", "provider_pattern", "syntax", "tier", "note")
-OVERRIDE_COLUMNS = ("tenant", "provider", "model", "kind", "discount_pct", "input_usd_per_mtok",
-                    "output_usd_per_mtok", "effective_from", "note")  # fmt: skip
-
-
-def tier_map(client: ApiClient) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The ordered tiers and every tier-map rule, yours first then the shipped defaults, in the order
-    they are tried (highest priority first). Admin API (docs/admin-api.md)."""
-    body = client.get(f"{ADMIN_PATH}/tiers")
-    tiers = frame(body.get("tiers", []), TIER_COLUMNS)
-    rules = [{**rule, "source": "yours"} for rule in body.get("rules", [])]
-    rules += [{**rule, "source": "default"} for rule in body.get("default_rules", [])]
-    table = frame(rules, RULE_COLUMNS)
-    table = table.sort_values("priority", ascending=False, kind="stable", ignore_index=True)
-    return tiers[list(TIER_COLUMNS)], table[list(RULE_COLUMNS)]
-
-
-def price_overrides(client: ApiClient) -> pd.DataFrame:
-    return frame(client.get(f"{ADMIN_PATH}/prices").get("overrides", []), OVERRIDE_COLUMNS)
-
-
-def explain_model(client: ApiClient, model: str, provider: str | None = None) -> dict[str, Any]:
-    """Which rule or price band puts ``model`` in its tier, and its price today (admin API)."""
-    explained = dict(client.get(f"{ADMIN_PATH}/tiers/explain", {"model": model, "provider": provider}))
-    try:
-        explained["price"] = client.get(f"{ADMIN_PATH}/prices/quote", {"model": model, "provider": provider})
-    except ApiNotFound:
-        explained["price"] = None
-    return explained
-
-
-def unpriced_models(client: ApiClient, filters: Filters) -> pd.DataFrame:
-    return frame(data_health(client, filters).get("unpriced_models", []), ["provider", "model", "calls"])

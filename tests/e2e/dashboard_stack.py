@@ -178,8 +178,8 @@ _WATCH_RUNS = """() => {
     // Callbacks come batched: keep each change's *old* value, so a quick running -> notRunning is seen.
     window.__tiermixObserver = new MutationObserver((changes) =>
         changes.forEach((change) => window.__tiermixRuns.push(change.oldValue)));
-    window.__tiermixObserver.observe(app, {attributes: true, attributeOldValue: true,
-                                           attributeFilter: ['data-test-script-state']});
+    window.__tiermixObserver.observe(document.body, {attributes: true, attributeOldValue: true, subtree: true,
+                                                     attributeFilter: ['data-test-script-state']});
 }"""
 _RUN_FINISHED = """() => {
     const app = document.querySelector('[data-testid="stApp"]');
@@ -194,7 +194,9 @@ def rerender(page: Any, button: str = "Refresh data", timeout_s: float = 60.0) -
     page.evaluate(_WATCH_RUNS)
     started = time.perf_counter()
     page.get_by_role("button", name=button).click()
-    page.wait_for_function(_RUN_FINISHED, timeout=timeout_s * 1000)
+    # A run too quick to be seen still ends settled; the settle check below then waits for the rest.
+    with contextlib.suppress(Exception):
+        page.wait_for_function(_RUN_FINISHED, timeout=5000)
     return _settle(page, started, timeout_s)
 
 

@@ -81,12 +81,9 @@ def duration(query: Mapping[str, str], name: str, default: timedelta) -> timedel
 
 def filters(query: Mapping[str, str], now: Callable[[], datetime], interval: str = "") -> Filters:
     """The common filters of every endpoint; the range is checked against ``interval``'s maximum."""
-    if query.get("end"):
-        end = timestamp(query["end"], "end")
-    else:
-        # "now", rounded up to the next whole minute: nothing exists after now, so the answer is the same,
-        # and an aligned range reads rollups only (no raw edge)
-        end = _next_minute(now().astimezone(timezone.utc))
+    # The default end is now rounded up to the next whole minute: nothing exists after now, so the answer
+    # is the same, and an aligned range reads rollups only (no raw edge).
+    end = timestamp(query["end"], "end") if query.get("end") else _next_minute(now().astimezone(timezone.utc))
     start = timestamp(query["start"], "start") if query.get("start") else end - DEFAULT_RANGE
     if start > end:
         raise BadRequest(f"start ({start.isoformat()}) is after end ({end.isoformat()})")

@@ -7,6 +7,7 @@ import math
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from tiermix_server.metrics.drift_math import decompose, js_distance, psi
 
 MODELS = st.sampled_from(["a", "b", "c", "d", "e"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
+
 from tiermix_server.api import params
 from tiermix_server.errors import BadRequest
 

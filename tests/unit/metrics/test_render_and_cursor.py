@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from tiermix_server.api.render import csv_text, iso, json_response
 from tiermix_server.metrics.calls import BadCursor, decode_cursor, encode_cursor
 from tiermix_server.metrics.cost import sample_rate

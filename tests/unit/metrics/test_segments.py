@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 from hypothesis import given
 from hypothesis import strategies as st
+
 from tiermix_server.metrics.sources import HOUR_S, MINUTE_S, plan_segments
 
 BASE = datetime(2026, 11, 23, tzinfo=timezone.utc)
