@@ -18,7 +18,7 @@ tier = middle.selectbox(
 model = right.text_input("Served model", key="calls_model", placeholder="e.g. gpt-4o-mini").strip()
 
 # Cursor paging: the stack holds the cursor of each page seen; new filters start again at page 1.
-query = (filters, status, tier, model)
+query = (tuple(sorted(filters.query_params().items())), status, tier, model)  # not the moving "now"
 if st.session_state.get("calls_query") != query:
     st.session_state["calls_query"] = query
     st.session_state["calls_cursors"] = [None]
