@@ -29,7 +29,10 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 TARGET_P95_S = 1.5
 DAYS = 7
-_BASELINE_APP = 'import streamlit as st\nst.title("Baseline")\nst.button("Refresh data")\n'
+_BASELINE_APP = (
+    'import time\nimport streamlit as st\nst.title("Baseline")\nst.button("Refresh data")\n'
+    'st.caption(f"run {time.perf_counter_ns()}")\n'  # every run changes the page, so a run is seen
+)
 
 
 def percentile(values: list[float], level: float) -> float:
@@ -62,7 +65,7 @@ def prepare(data_dir: Path, calls: int) -> int:
 
 @contextlib.contextmanager
 def _baseline_app(work_dir: Path) -> Iterator[str]:
-    from tests.e2e.dashboard_stack import _wait_ok, free_port
+    from tests.e2e.dashboard_stack import _wait_ok, free_port, stop_group
 
     script = work_dir / "baseline_app.py"
     script.write_text(_BASELINE_APP)
@@ -72,13 +75,12 @@ def _baseline_app(work_dir: Path) -> Iterator[str]:
                "--server.fileWatcherType", "none"]  # fmt: skip
     log_path = work_dir / "baseline.log"
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         _wait_ok(f"http://127.0.0.1:{port}/_stcore/health", process, 60, log_path)
         yield f"http://127.0.0.1:{port}"
     finally:
-        process.terminate()
-        process.wait(timeout=20)
+        stop_group(process)
 
 
 def _renders(page: Any, base_url: str, path: str, repeats: int, title: str | None = None) -> list[float]:

@@ -77,7 +77,7 @@ def _fill_rollups(client: Any, data_start: datetime, data_end: datetime) -> None
 
 
 def _drop_views(client: Any) -> None:
-    for view in ("llm_calls_1m_mv", "llm_calls_1h_mv", "llm_escalations_1h_mv"):
+    for view in ("llm_calls_1m_mv", "llm_calls_1h_mv", "llm_escalations_1m_mv", "llm_escalations_1h_mv"):
         client.command(f"DROP VIEW IF EXISTS {view}")
 
 

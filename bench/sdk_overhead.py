@@ -7,6 +7,11 @@ Figures (``python -m bench.sdk_overhead [--quick]``):
   the same attributes, with a ``BatchSpanProcessor`` (exporter discarding), minus bare. Target ≤ 5 µs.
 * **background CPU per exported call**: CPU of the export worker (encode + gzip + HTTP to a sink in
   another process) per call; baseline: the official OTLP exporter's encoder per span.
+* **exported calls/s**: one application thread recording calls as fast as it can for a few seconds;
+  calls the worker delivered per second to a local sink in another process, which answers at once
+  (``instant ack``) or after 100 ms (``100 ms ack``, like a collector that answers once a batch is
+  durable). Baseline: the same SDK with the export of earlier releases (512-call batches, one
+  request in flight). What the app records beyond that is dropped and counted, never queued unbounded.
 * **memory at the queue cap**: traced memory of a full queue (collector down), per call and in total.
 * **import tiermix**: the ``-X importtime`` cumulative cost of ``import tiermix`` in a fresh process
   (best of several runs: the minimum is the figure that survives a busy machine); baseline: importing
@@ -34,18 +39,19 @@ if str(ROOT / "sdk") not in sys.path:  # a source checkout that was not pip-inst
     sys.path.insert(0, str(ROOT / "sdk"))
 
 import tiermix  # noqa: E402
-from tiermix import _runtime  # noqa: E402
 
 BATCH = 50
 
 SINK = """
-import sys
+import sys, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+ACK_DELAY_S = float(sys.argv[1]) if len(sys.argv) > 1 else 0.0
 class H(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     def log_message(self, *a): pass
     def do_POST(self):
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if ACK_DELAY_S: time.sleep(ACK_DELAY_S)
         self.send_response(200); self.send_header("Content-Length", "0"); self.end_headers()
 s = ThreadingHTTPServer(("127.0.0.1", 0), H)
 print(s.server_address[1], flush=True)
@@ -114,8 +120,8 @@ def otel_variant(response: Any) -> tuple[Callable[[], Any], Any]:
     return with_span, provider
 
 
-def start_sink() -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen([sys.executable, "-c", SINK], stdout=subprocess.PIPE, text=True)
+def start_sink(ack_delay_s: float = 0.0) -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen([sys.executable, "-c", SINK, str(ack_delay_s)], stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     port = int(proc.stdout.readline())
     return proc, f"http://127.0.0.1:{port}"
@@ -146,6 +152,40 @@ def official_encoder_us_per_span(spans: int) -> float | None:
     start = time.perf_counter()
     encode_spans(finished).SerializeToString()
     return (time.perf_counter() - start) / len(finished) * 1e6
+
+
+def exported_per_s(endpoint: str, record: Callable[[], Any], seconds: float, **settings: Any) -> float:
+    """Calls delivered per second while one thread records as fast as it can (excess is dropped)."""
+    tiermix.init(endpoint=endpoint, service="bench", **settings)
+    try:
+        record()
+        tiermix.flush(10)  # the first export loads protobuf: not part of the steady state
+        before = tiermix.stats().exported_calls
+        start = time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            for _ in range(100):
+                record()
+        elapsed = time.perf_counter() - start
+        return (tiermix.stats().exported_calls - before) / elapsed
+    finally:
+        tiermix.shutdown(5)
+
+
+def export_throughput_rows(record: Callable[[], Any], seconds: float) -> list[dict[str, Any]]:
+    rows = []
+    for ack_delay_s, label in ((0.0, "instant ack"), (0.1, "100 ms ack")):
+        sink, endpoint = start_sink(ack_delay_s)
+        try:
+            earlier = exported_per_s(endpoint, record, seconds, batch_size=512, max_concurrent_exports=1)
+            now = exported_per_s(endpoint, record, seconds)
+        finally:
+            sink.terminate()
+            sink.wait(5)
+        rows.append({"name": f"exported calls/s, app flat out ({label})", "value": round(now),
+                     "unit": "calls/s", "baseline": round(earlier),
+                     "baseline_name": "512-call batches, 1 request in flight",
+                     "ratio": round(now / earlier, 2) if earlier else None, "target": ">= 20000"})
+    return rows
 
 
 def import_ms(module: str, runs: int) -> float:
@@ -184,9 +224,7 @@ def run(quick: bool) -> list[dict[str, Any]]:
         sdk_us = per_call_p50_us(observed, batches)
         otel_us = per_call_p50_us(with_span, batches)
         provider.shutdown()
-        rt = _runtime.RT
-        assert rt is not None
-        dropped = sum(rt.drops.total.values())
+        dropped = sum(tiermix.stats().dropped.values())
         added, otel_added = sdk_us - bare_us, otel_us - bare_us
         rows += [
             {"name": "sdk added per call p50 (app thread)", "value": round(added, 3), "unit": "us",
@@ -208,9 +246,7 @@ def run(quick: bool) -> list[dict[str, Any]]:
             observed()
         assert tiermix.flush(60)
         background = (time.process_time() - proc0) - (time.thread_time() - thread0)
-        rt = _runtime.RT
-        assert rt is not None
-        exported = rt.worker.exported_calls
+        exported = tiermix.stats().exported_calls
         baseline = official_encoder_us_per_span(2_000 if quick else 10_000)
         bg_us = background / max(exported, 1) * 1e6
         rows.append({"name": "background CPU per exported call", "value": round(bg_us, 2), "unit": "us/call",
@@ -221,6 +257,7 @@ def run(quick: bool) -> list[dict[str, Any]]:
         tiermix.shutdown(5)
         sink.terminate()
         sink.wait(5)
+    rows += export_throughput_rows(observed, 2.0 if quick else 6.0)
 
     # Memory at the cap: collector down (nothing drains), queue filled to the cap and beyond.
     cap = 2_000 if quick else 20_000
@@ -233,9 +270,7 @@ def run(quick: bool) -> list[dict[str, Any]]:
             observed()
         after = tracemalloc.get_traced_memory()[0]
         tracemalloc.stop()
-        rt = _runtime.RT
-        assert rt is not None
-        held = len(rt.queue)
+        held = tiermix.stats().queued
         used = max(after - before, 0)
         rows += [
             {"name": f"memory at queue cap ({cap} calls)", "value": round(used / 2**20, 2), "unit": "MiB",

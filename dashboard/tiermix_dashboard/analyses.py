@@ -66,24 +66,21 @@ def escalations(
     return rows, reasons
 
 
-def tier_flows(client: ApiClient, filters: Filters) -> tuple[pd.DataFrame, bool]:
-    """Requests from first-attempt tier to answering tier, and whether the pairs are exact.
+def tier_funnel(client: ApiClient, filters: Filters) -> pd.DataFrame:
+    """Per tier: requests whose first attempt ran on it, and requests it answered (``/mix`` marginals).
 
-    With ``flows`` in the escalations answer the pairs are exact; otherwise the per-tier marginals
-    from ``/mix`` (requests started on a tier, requests answered on it) are returned with ``False``.
+    A tier answering more requests than start on it receives escalated traffic. (The exact pairs, first
+    tier -> answering tier, would need a per-request count the API does not serve yet.)
     """
-    body = client.get("/api/v1/escalations", filters.api_params())
-    if body.get("flows"):
-        return frame(body["flows"], ["first_tier", "final_tier", "requests"]), True
     totals = mix_totals(client, filters, "tier")
-    marginals = totals.melt(
+    funnel = totals.melt(
         id_vars=["key"], value_vars=["requests", "answered"], var_name="stage", value_name="count"
     )
-    marginals["stage"] = marginals["stage"].map({"requests": "1. first attempt", "answered": "2. answered"})
-    return marginals.rename(columns={"key": "tier"}), False
+    funnel["stage"] = funnel["stage"].map({"requests": "1. first attempt", "answered": "2. answered"})
+    return funnel.rename(columns={"key": "tier"})
 
 
-def escalation_reasons_over_time(client: ApiClient, filters: Filters, max_buckets: int = 8) -> pd.DataFrame:
+def escalation_reasons_over_time(client: ApiClient, filters: Filters, max_buckets: int = 6) -> pd.DataFrame:
     """Reasons per time slice: the range cut into at most ``max_buckets`` equal slices."""
 
     def reasons_in(part: Filters) -> pd.DataFrame:
@@ -115,7 +112,9 @@ def _nice_step(raw: timedelta) -> timedelta:
         timedelta(hours=1),
         timedelta(hours=3),
         timedelta(hours=6),
+        timedelta(hours=12),
         timedelta(days=1),
+        timedelta(days=2),
         timedelta(days=7),
     ):
         if raw <= step:

@@ -216,30 +216,6 @@ def _bar_width_ms(
     return None if bucket is None else bucket.total_seconds() * 1000 * 0.9
 
 
-def flow(frame: pd.DataFrame, *, source: str, target: str, value: str, title: str, unit: str) -> go.Figure:
-    """Sankey from ``source`` to ``target`` (first-attempt tier → answering tier)."""
-    left = [f"{name} (first)" for name in ordered_keys(list(frame[source].astype(str).unique()))]
-    right = [f"{name} (answered)" for name in ordered_keys(list(frame[target].astype(str).unique()))]
-    labels = left + right
-    index = {label: position for position, label in enumerate(labels)}
-    colours = [colour_for(label.split(" ")[0], position) for position, label in enumerate(labels)]
-    fig = go.Figure(
-        go.Sankey(
-            node={"label": labels, "color": colours, "pad": 18},
-            link={
-                "source": [index[f"{name} (first)"] for name in frame[source].astype(str)],
-                "target": [index[f"{name} (answered)"] for name in frame[target].astype(str)],
-                "value": frame[value].tolist(),
-                "hovertemplate": f"%{{source.label}} → %{{target.label}}: %{{value:,d}} {unit}"
-                "<extra></extra>",
-            },
-        )
-    )
-    margin = {"l": 10, "r": 10, "t": 50, "b": 10}
-    fig.update_layout(title={"text": title, "x": 0.0}, height=340, margin=margin)
-    return fig
-
-
 def heatmap(
     frame: pd.DataFrame,
     *,

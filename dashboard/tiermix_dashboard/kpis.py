@@ -270,10 +270,15 @@ def largest_contributions(segments: pd.DataFrame, limit: int = 15) -> pd.DataFra
     return data[[*columns, "traffic_shift_pp", "routing_shift_pp"]].head(limit).reset_index(drop=True)
 
 
-def scored_segments(daily: pd.DataFrame) -> tuple[pd.DataFrame, int]:
-    """Drift rows that have a baseline to compare with, and how many had none. Without baseline traffic
-    every model is "new" and the distance is 1: noise, not drift."""
+MIN_BASELINE_CALLS = 20
+
+
+def scored_segments(
+    daily: pd.DataFrame, min_baseline_calls: int = MIN_BASELINE_CALLS
+) -> tuple[pd.DataFrame, int]:
+    """Drift rows with enough baseline traffic to compare with, and how many had too little. Against an
+    (almost) empty baseline every model is "new" and the distance is near 1: noise, not drift."""
     if daily.empty or "baseline_calls" not in daily:
         return daily, 0
-    has_baseline = pd.to_numeric(daily["baseline_calls"], errors="coerce").fillna(0) > 0
+    has_baseline = pd.to_numeric(daily["baseline_calls"], errors="coerce").fillna(0) >= min_baseline_calls
     return daily[has_baseline].reset_index(drop=True), int((~has_baseline).sum())

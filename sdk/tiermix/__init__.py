@@ -22,7 +22,9 @@ Other entry points: ``tiermix.call(...)`` (manual recording), ``tiermix.cascade(
 ``c.failover()`` mark the current attempt, even one still running; ``c.decide(...)``),
 ``tiermix.route_decision(router, reason, score)``, ``tiermix.instrument()`` /
 ``tiermix.uninstrument()`` (patch the openai / anthropic clients), ``tiermix.bind(fn)`` (carry the
-context into a thread), ``tiermix.flush(timeout_s)`` and ``tiermix.shutdown()``.
+context into a thread), ``tiermix.flush(timeout_s)``, ``tiermix.stats()`` and ``tiermix.shutdown()``.
+``c.set_times(start_ns, end_ns)`` and ``c.set_error(error_type)`` on a ``tiermix.call`` record calls
+with their own timestamps and errors (importers, replays, simulators).
 
 Settings (``init()`` argument → ``TIERMIX_*`` variable → ``OTEL_*`` variable → default):
 
@@ -52,7 +54,8 @@ Settings (``init()`` argument → ``TIERMIX_*`` variable → ``OTEL_*`` variable
 
 Further ``init()`` arguments: ``redact`` (``str -> str | None`` applied to captured content),
 ``max_content_chars`` (4000), ``tracer_provider`` (also emit the spans to your OpenTelemetry
-provider), ``batch_size`` (512), ``export_interval_s`` (1.0), ``export_timeout_s`` (10.0 per HTTP
+provider), ``batch_size`` (2048), ``max_concurrent_exports`` (2 requests in flight),
+``export_interval_s`` (1.0), ``export_timeout_s`` (10.0 per HTTP
 request), ``retry_window_s`` (30.0 without a spool), ``max_backoff_s`` (10.0), ``headers``.
 See ``docs/sdk.md`` for the full guide and ``docs/wire.md`` for what is sent.
 """
@@ -69,6 +72,7 @@ from ._config import Redactor
 from ._context import bind, context, route_decision
 from ._log import internal_error
 from ._observe import observe
+from ._stats import ExportStats
 from ._version import VERSION
 from .instrument import instrument, uninstrument
 
@@ -78,6 +82,7 @@ __all__ = [
     "ESCALATION_REASONS",
     "Call",
     "Cascade",
+    "ExportStats",
     "__version__",
     "bind",
     "call",
@@ -89,6 +94,7 @@ __all__ = [
     "observe",
     "route_decision",
     "shutdown",
+    "stats",
     "uninstrument",
 ]
 
@@ -111,6 +117,7 @@ def init(
     tracer_provider: Any = None,
     headers: Mapping[str, str] | None = None,
     batch_size: int | None = None,
+    max_concurrent_exports: int | None = None,
     export_interval_s: float | None = None,
     export_timeout_s: float | None = None,
     retry_window_s: float | None = None,
@@ -147,6 +154,15 @@ def flush(timeout_s: float = 10.0) -> bool:
     except Exception:
         internal_error("flush")
         return False
+
+
+def stats() -> ExportStats:
+    """Calls queued, exported and dropped (by reason) by this process since ``init()``."""
+    try:
+        return _runtime.stats()
+    except Exception:
+        internal_error("stats")
+        return ExportStats()
 
 
 def shutdown(timeout_s: float = _runtime.SHUTDOWN_TIMEOUT_S) -> bool:

@@ -3,6 +3,11 @@
 For clients without auto-instrumentation (raw HTTP, in-house gateways): the block is the call, the
 setters fill in what the response said. Exceptions raised in the block are recorded with their type
 and propagate unchanged.
+
+Importers, replays and simulators record calls that did not happen in the block: ``set_times``
+gives the call its own start and end (instead of the wall clock around the block) and ``set_error``
+records a failed call without raising. Inside a cascade such a call is still numbered by when its
+block started, and an attempt that ended in an error is never the ``final`` one.
 """
 
 from __future__ import annotations
@@ -15,9 +20,11 @@ from typing import Any
 from . import _runtime
 from ._capture import content
 from ._context import call_scope
-from ._log import internal_error
+from ._log import internal_error, warn_once
 from ._record import CallOptions, Record, error_type, otel_parent
 from .extract import Extracted, extract
+
+MAX_ERROR_TYPE_CHARS = 256
 
 
 class Call:
@@ -32,6 +39,8 @@ class Call:
         self._content_in: Any = None
         self._content_out: Any = None
         self._start_ns = 0
+        self._times: tuple[int, int] | None = None
+        self._error_type: str | None = None
 
     def set_response(self, response: Any) -> Call:
         """Take model, usage and finish reason from a provider response object or dict."""
@@ -82,6 +91,31 @@ class Call:
         self._content_in, self._content_out = prompt, completion
         return self
 
+    def set_times(self, start_ns: int, end_ns: int) -> Call:
+        """The call's own start and end (Unix epoch, nanoseconds) instead of the block's wall clock.
+
+        For importers and simulators (a backfill writes history with its real timestamps). Values that
+        are not integers, negative, or with ``end_ns < start_ns`` are ignored with a log line.
+        """
+        try:
+            start, end = int(start_ns), int(end_ns)
+            if isinstance(start_ns, bool) or isinstance(end_ns, bool) or start < 0 or end < start:
+                raise ValueError
+            self._times = (start, end)
+        except (TypeError, ValueError, OverflowError):
+            warn_once("call.set_times", "tiermix: call.set_times(%r, %r) ignored: want 0 <= start_ns <= "
+                      "end_ns (Unix nanoseconds)", start_ns, end_ns)
+        return self
+
+    def set_error(self, error_type: str) -> Call:
+        """Record the call as failed (status ERROR, ``error.type``) without raising into the block.
+
+        ``error_type`` is the error's class name, qualified like OTel's ``error.type``
+        (``"openai.RateLimitError"``). An exception raised in the block takes precedence.
+        """
+        self._error_type = str(error_type)[:MAX_ERROR_TYPE_CHARS] or None
+        return self
+
     def first_token(self) -> Call:
         """Mark the arrival of the first streamed token now (time to first token)."""
         if self._first_token_ns is None:
@@ -104,8 +138,9 @@ class Call:
             fields = self._fields
             opts = self._options
             extracted = Extracted(**{"provider": opts.provider, "operation": opts.operation, **fields})
-            record = Record(self._start_ns, time.time_ns(), opts, self._scope, extracted,
-                            error_type(exc) if exc is not None else None, self._parent)
+            start_ns, end_ns = self._times or (self._start_ns, time.time_ns())
+            error = error_type(exc) if exc is not None else self._error_type
+            record = Record(start_ns, end_ns, opts, self._scope, extracted, error, self._parent)
             record.request_model = opts.model
             record.cost_usd = self._cost_usd
             record.tags = tuple(self._tags.items())

@@ -55,7 +55,7 @@ class Attempt:
 
     def apply(self, record: Record) -> None:
         record.attempt = self.index
-        record.final = self.final
+        record.final = self.final and not record.error_type  # a failed attempt answered nothing
         record.escalated = self.escalated
         record.failover = self.failover
         record.escalation_reason = self.reason
@@ -149,7 +149,10 @@ class Cascade:
                       what)
 
     def close(self, failed: bool) -> list[Record]:
-        """End the block: number the attempts, pick the final one, return the finished records."""
+        """End the block: number the attempts, pick the final one, return the finished records.
+
+        The last started attempt is final unless it was escalated, failed over or ended in an error.
+        """
         with self._lock:
             self._closed = True
             live = [a for a in self._attempts if not a.cancelled]

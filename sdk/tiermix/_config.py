@@ -16,6 +16,9 @@ DEFAULT_ENDPOINT = "http://127.0.0.1:4318"
 DEFAULT_MAX_QUEUE = 20_000
 DEFAULT_SPOOL_MAX_BYTES = 256 * 1024 * 1024
 DEFAULT_MAX_CONTENT_CHARS = 4_000
+DEFAULT_BATCH_SIZE = 2048
+DEFAULT_CONCURRENT_EXPORTS = 2
+MAX_CONCURRENT_EXPORTS = 8
 
 Redactor = Callable[[str], "str | None"]
 
@@ -35,6 +38,7 @@ class Settings:
     redact: Redactor | None
     max_queue: int
     batch_size: int
+    max_concurrent_exports: int
     export_interval_s: float
     export_timeout_s: float
     retry_window_s: float
@@ -139,7 +143,9 @@ def resolve(env: Mapping[str, str], **args: Any) -> Settings:
         max_content_chars=_num(int, DEFAULT_MAX_CONTENT_CHARS, args.get("max_content_chars")),
         redact=args.get("redact"),
         max_queue=max(1, max_queue),
-        batch_size=max(1, _num(int, 512, args.get("batch_size"))),
+        batch_size=max(1, _num(int, DEFAULT_BATCH_SIZE, args.get("batch_size"))),
+        max_concurrent_exports=min(MAX_CONCURRENT_EXPORTS, max(1, _num(
+            int, DEFAULT_CONCURRENT_EXPORTS, args.get("max_concurrent_exports")))),
         export_interval_s=_num(float, 1.0, args.get("export_interval_s")),
         export_timeout_s=_num(float, 10.0, args.get("export_timeout_s")),
         retry_window_s=_num(float, 30.0, args.get("retry_window_s")),

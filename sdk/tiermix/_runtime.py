@@ -23,6 +23,7 @@ from typing import Any
 from . import _config
 from ._log import internal_error, warn_once
 from ._record import Record
+from ._stats import ExportStats
 from .export.drops import DropCounter
 from .export.spool import Spool
 from .export.transport import HttpTransport
@@ -58,8 +59,12 @@ class Runtime:
             from .export.mirror import make_mirror
 
             mirror = make_mirror(s.tracer_provider, s)
-        transport = HttpTransport(s.traces_url, s.headers, s.export_timeout_s)
-        return Worker(self.queue, s, self.drops, transport, spool, mirror, appended=self.appended)
+
+        def transport() -> HttpTransport:  # one connection per export thread
+            return HttpTransport(s.traces_url, s.headers, s.export_timeout_s)
+
+        return Worker(self.queue, s, self.drops, transport(), spool, mirror, appended=self.appended,
+                      make_transport=transport)
 
     def start(self) -> None:
         if not self.started and not self.disabled:
@@ -137,6 +142,13 @@ def ensure() -> Runtime:
         except Exception:  # never let configuration trouble reach the application's call
             internal_error("auto-init")
             return init(env={}, disabled=True)
+
+
+def stats() -> ExportStats:
+    rt = RT
+    if rt is None:
+        return ExportStats()
+    return ExportStats(len(rt.queue), rt.worker.exported_calls, dict(rt.drops.total))
 
 
 def flush(timeout_s: float = 10.0) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -58,19 +59,16 @@ def tiermix_up(
     env = {**os.environ, "TIERMIX_ALERTS_INTERVAL_S": str(alerts_interval_s)}
     env.pop("TIERMIX_API_KEY", None)
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
     stack = Stack(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{dashboard_port}", log_path)
     try:
         _wait_ok(f"{stack.api_url}/healthz", process, startup_timeout_s, log_path)
         _wait_ok(f"{stack.dashboard_url}/_stcore/health", process, startup_timeout_s, log_path)
         yield stack
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_group(process)
 
 
 @contextlib.contextmanager
@@ -81,17 +79,30 @@ def dashboard_only(api_url: str, log_dir: Path, *, startup_timeout_s: float = 60
     command = [sys.executable, "-m", "tiermix_server.cli", "dashboard", "--api-url", api_url,
                "--dashboard-port", str(port)]  # fmt: skip
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
     try:
         _wait_ok(f"http://127.0.0.1:{port}/_stcore/health", process, startup_timeout_s, log_path)
         yield f"http://127.0.0.1:{port}"
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_group(process)
+
+
+def stop_group(process: subprocess.Popen[bytes], timeout_s: float = 20.0) -> None:
+    """SIGTERM the command, then whatever is left of the session it leads (its Streamlit child).
+
+    The process was started with ``start_new_session``, so its group holds only what it started; a child
+    that outlives its parent (a killed ``tiermix up`` leaves its dashboard) is ended with it.
+    """
+    process.terminate()
+    try:
+        process.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
 
 
 def _wait_ok(url: str, process: subprocess.Popen[bytes], timeout_s: float, log_path: Path) -> None:
@@ -174,17 +185,23 @@ def open_page(
 _WATCH_RUNS = """() => {
     const app = document.querySelector('[data-testid="stApp"]');
     window.__tiermixRuns = [];
-    if (window.__tiermixObserver) window.__tiermixObserver.disconnect();
-    // Callbacks come batched: keep each change's *old* value, so a quick running -> notRunning is seen.
-    window.__tiermixObserver = new MutationObserver((changes) =>
+    window.__tiermixChanges = 0;
+    (window.__tiermixObservers || []).forEach((observer) => observer.disconnect());
+    // Callbacks come batched: keep each change's *old* value, so a quick running -> notRunning is seen;
+    // and count content changes, so a run too quick to flip the state attribute is seen too.
+    const states = new MutationObserver((changes) =>
         changes.forEach((change) => window.__tiermixRuns.push(change.oldValue)));
-    window.__tiermixObserver.observe(document.body, {attributes: true, attributeOldValue: true, subtree: true,
-                                                     attributeFilter: ['data-test-script-state']});
+    states.observe(document.body, {attributes: true, attributeOldValue: true, subtree: true,
+                                   attributeFilter: ['data-test-script-state']});
+    const content = new MutationObserver((changes) => { window.__tiermixChanges += changes.length; });
+    content.observe(document.querySelector('[data-testid="stMain"]') || app,
+                    {childList: true, characterData: true, subtree: true});
+    window.__tiermixObservers = [states, content];
 }"""
 _RUN_FINISHED = """() => {
     const app = document.querySelector('[data-testid="stApp"]');
-    return (window.__tiermixRuns || []).includes('running')
-        && app.getAttribute('data-test-script-state') === 'notRunning';
+    const ran = (window.__tiermixRuns || []).includes('running') || window.__tiermixChanges > 0;
+    return ran && app.getAttribute('data-test-script-state') === 'notRunning';
 }"""
 
 

@@ -7,6 +7,8 @@ Usage::
         ...
         spans = sink.wait_for_spans(3)        # list[CapturedSpan], blocks up to `timeout_s`
         sink.fail_with(503, retry_after="1")  # answer 503 (+ Retry-After) until `succeed()` / `times`
+        sink.ack_delay_s = 0.2                # answer each request 200 ms late (a durable collector)
+        sink.peak_in_flight                   # most requests it was handling at the same time
         sink.stop(); sink.start()             # an outage, then back on the same port
 
 Every request is decoded (gzip + protobuf ``ExportTraceServiceRequest``) and kept in ``requests``
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import gzip
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -56,6 +59,9 @@ class OtlpSink:
         self.requests: list[ExportTraceServiceRequest] = []
         self.headers: list[dict[str, str]] = []
         self.attempts = 0  # every POST, answered 200 or not
+        self.ack_delay_s = 0.0
+        self.in_flight = 0
+        self.peak_in_flight = 0
         self._fail: tuple[int, str | None] | None = None
         self._fail_times: int | None = None
         self._cond = threading.Condition()
@@ -78,7 +84,16 @@ class OtlpSink:
 
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                sink._handle(self, body)
+                with sink._cond:
+                    sink.in_flight += 1
+                    sink.peak_in_flight = max(sink.peak_in_flight, sink.in_flight)
+                try:
+                    if sink.ack_delay_s:
+                        time.sleep(sink.ack_delay_s)
+                    sink._handle(self, body)
+                finally:
+                    with sink._cond:
+                        sink.in_flight -= 1
 
         server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         server.daemon_threads = True

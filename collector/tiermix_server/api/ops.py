@@ -1,5 +1,10 @@
 """Operations endpoints: ``/healthz`` (the process answers), ``/readyz`` (it can take traffic now),
-``/metrics`` (Prometheus text). None of them needs an API key: they carry no tenant data.
+``/metrics`` (Prometheus text).
+
+Only ``/healthz`` is open whatever the keys (DESIGN.md §10, issue 5): once any API key exists,
+``/readyz`` and ``/metrics`` need a key with ``read`` scope (or ``admin``), because queue depth, spool
+size and per-reason counters describe the deployment even though they carry no tenant's rows. While no
+key exists (auth off, loopback only) they answer anyone, like every other route.
 
 ``/readyz`` is honest rather than optimistic: while ClickHouse writes fail the collector still accepts
 spans into its spool, but it reports 503 so a load balancer prefers a healthy replica.
@@ -7,9 +12,12 @@ spans into its spool, but it reports 503 so a load balancer prefers a healthy re
 
 from __future__ import annotations
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
+
+from tiermix_server.api.auth import authenticate
 
 PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -26,7 +34,13 @@ async def healthz(_request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
 
+async def _require_read(request: Request) -> None:
+    # The key lookup is a blocking metadata-DB read: keep it off the event loop that ingest runs on.
+    await run_in_threadpool(authenticate, request, "read")
+
+
 async def readyz(request: Request) -> Response:
+    await _require_read(request)
     pipeline = request.app.state.runtime.pipeline
     if pipeline is None:
         return JSONResponse({"status": "starting"}, status_code=503)
@@ -37,6 +51,7 @@ async def readyz(request: Request) -> Response:
 
 
 async def metrics(request: Request) -> Response:
+    await _require_read(request)
     stats = request.app.state.runtime.stats
     text = stats.render() if stats is not None else ""
     return PlainTextResponse(text, media_type=PROMETHEUS_TEXT)

@@ -8,7 +8,9 @@ or SIGTERM stops both: uvicorn handles the signal, and the dashboard child is te
 from __future__ import annotations
 
 import argparse
+import ctypes
 import os
+import signal
 import subprocess
 import sys
 from importlib import resources
@@ -23,7 +25,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     _add_listen_flags(up)
     up.add_argument("--dashboard-port", type=int, help="dashboard port (TIERMIX_DASHBOARD_PORT, 8501)")
     up.add_argument("--no-dashboard", action="store_true", help="run without the dashboard")
-    up.add_argument("--demo", action="store_true", help="backfill a week of demo data and keep demo traffic flowing")
+    up.add_argument(
+        "--demo", action="store_true", help="backfill a week of demo data and keep demo traffic flowing"
+    )
     up.set_defaults(run=run_up)
 
     collector = commands.add_parser("collector", help="run the collector (OTLP receiver, query API, alerts)")
@@ -62,8 +66,18 @@ def run_collector(args: argparse.Namespace) -> int:
     return 0
 
 
+def _exit_on_sigterm() -> None:
+    """Turn SIGTERM into ``SystemExit`` so ``finally`` blocks run and stop the dashboard child.
+
+    uvicorn handles SIGTERM itself while serving, then re-raises it once it has shut down; with the
+    default disposition that re-raise would kill this process before it stops its child.
+    """
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(128 + signal.SIGTERM))
+
+
 def run_up(args: argparse.Namespace) -> int:
     settings = _listen_settings(args)
+    _exit_on_sigterm()
     dashboard = None if args.no_dashboard else start_dashboard(settings)
     try:
         serve_collector(settings, demo=args.demo)
@@ -75,6 +89,7 @@ def run_up(args: argparse.Namespace) -> int:
 
 def run_dashboard(args: argparse.Namespace) -> int:
     settings = settings_from(args, api_url=args.api_url, dashboard_port=args.dashboard_port, host=args.host)
+    _exit_on_sigterm()
     child = start_dashboard(settings)
     try:
         return child.wait()
@@ -114,7 +129,14 @@ def start_dashboard(settings: Settings) -> subprocess.Popen[bytes]:
         "--client.toolbarMode", "minimal",
     ]  # fmt: skip
     print(f"tiermix dashboard: http://127.0.0.1:{settings.dashboard_port}", flush=True)
-    return subprocess.Popen(command, env=env)
+    return subprocess.Popen(command, env=env, preexec_fn=_die_with_parent)
+
+
+def _die_with_parent() -> None:
+    """In the child: ask Linux to SIGTERM it if this process dies, even by SIGKILL (no orphans)."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def stop_child(child: subprocess.Popen[bytes], timeout_s: float = 10.0) -> None:

@@ -3,18 +3,16 @@
 The SDK never blocks the application: when its bounded queue is full it drops and counts. A backfill
 produces calls far faster than any collector takes them, so the sender waits for the SDK's export
 worker (``tiermix.flush``) every ``flush_every_calls`` calls instead of letting the queue overflow.
-Large batches matter here: the export worker has one request in flight, and the collector answers only
-once a batch is durable, so a backfill's speed is about ``batch_size`` / that latency.
+Large batches matter here: the collector answers only once a batch is durable, so a backfill's speed
+is about ``batch_size * max_concurrent_exports`` / that latency. Only the public SDK API is used.
 """
 
 from __future__ import annotations
 
-import random
 from typing import Protocol
 
 import tiermix
-from tiermix import _runtime
-from tiermix_server.demo.bridge import records_for
+from tiermix_server.demo.bridge import record_request
 from tiermix_server.demo.cascade import DemoRequest
 from tiermix_server.demo.catalog import ENVIRONMENT, SERVICE
 
@@ -38,13 +36,13 @@ class SdkSender:
         api_key: str | None = None,
         *,
         seed: int = 0,
-        batch_size: int = 10_000,
+        batch_size: int = 4_000,  # ~2 MB a request: under the SDK's 4 MiB split threshold
         flush_every_calls: int = 40_000,
     ) -> None:
         self.calls_sent = 0
         self._since_flush = 0
         self._flush_every = flush_every_calls
-        self._rng = random.Random(f"tiermix-demo-ids:{seed}")
+        self.seed = seed  # the traffic is seeded by the runner; span and request ids are random
         tiermix.init(
             endpoint=endpoint,
             api_key=api_key or None,
@@ -56,10 +54,9 @@ class SdkSender:
         )
 
     def send(self, request: DemoRequest) -> None:
-        records = records_for(request, self._rng)
-        _runtime.ensure().submit_many(records)
-        self.calls_sent += len(records)
-        self._since_flush += len(records)
+        calls = record_request(request)
+        self.calls_sent += calls
+        self._since_flush += calls
         if self._since_flush >= self._flush_every:
             self.flush()
 
@@ -69,11 +66,8 @@ class SdkSender:
 
     @property
     def calls_delivered(self) -> int | None:
-        """Calls the export worker has delivered so far (``None`` if the SDK does not say)."""
-        rt = _runtime.RT
-        worker = getattr(rt, "worker", None)
-        count = getattr(worker, "exported_calls", None)
-        return count if isinstance(count, int) else None
+        """Calls the collector has acknowledged so far (``tiermix.stats()``)."""
+        return tiermix.stats().exported_calls
 
     def close(self, timeout_s: float = FLUSH_TIMEOUT_S) -> None:
         tiermix.flush(timeout_s)

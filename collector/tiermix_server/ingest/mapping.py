@@ -191,19 +191,25 @@ def _to_first_str(value: Any, clipped: list[str]) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _build_keymap() -> dict[str, tuple[str, int, Callable[[Any, list[str]], Any]]]:
-    """attribute → (field, rank, converter): the tables above, flattened for one pass per span."""
-    keymap: dict[str, tuple[str, int, Callable[[Any, list[str]], Any]]] = {}
+Converter = Callable[[Any, list[str]], Any]
+
+
+def _build_keymap() -> dict[str, tuple[str, int, Converter, type | None]]:
+    """attribute → (field, rank, converter, type needing no conversion): the tables above, flattened
+    for one pass per span."""
+    keymap: dict[str, tuple[str, int, Converter, type | None]] = {}
     for field, keys in STRING_SOURCES.items():
-        keymap.update({key: (field, rank, _to_str) for rank, key in enumerate(keys)})
+        keymap.update({key: (field, rank, _to_str, str) for rank, key in enumerate(keys)})
     for field, keys in INT_SOURCES.items():
-        keymap.update({key: (field, rank, _to_int) for rank, key in enumerate(keys)})
+        keymap.update({key: (field, rank, _to_int, int) for rank, key in enumerate(keys)})
     for field, scaled in FLOAT_SOURCES.items():
-        keymap.update({key: (field, rank, _to_float(scale)) for rank, (key, scale) in enumerate(scaled)})
+        keymap.update(
+            {key: (field, rank, _to_float(scale), None) for rank, (key, scale) in enumerate(scaled)}
+        )
     for field, (key, _default) in BOOL_SOURCES.items():
-        keymap[key] = (field, 0, _to_bool)
+        keymap[key] = (field, 0, _to_bool, bool)
     keymap.update(
-        {key: ("finish_reason", rank, _to_first_str) for rank, key in enumerate(FINISH_REASON_SOURCES)}
+        {key: ("finish_reason", rank, _to_first_str, None) for rank, key in enumerate(FINISH_REASON_SOURCES)}
     )
     return keymap
 
@@ -223,13 +229,21 @@ ATTRIBUTE_KEYS = frozenset(
     [*_KEYMAP, *_GENAI_MARKERS, _OPENINFERENCE_KIND, "tiermix.request_id", *_DROP_KEYS]
 )
 ATTRIBUTE_PREFIXES = (TAG_PREFIX,)
+# The AnyValue field each mapped attribute usually holds, so decoding can skip asking (decode.flatten).
+_USUAL_KIND: dict[Converter, str] = {_to_str: "string_value", _to_int: "int_value"}
+ATTRIBUTE_KINDS: dict[str, str] = {
+    **dict.fromkeys(ATTRIBUTE_KEYS, ""),
+    **{key: _USUAL_KIND.get(entry[2], "") for key, entry in _KEYMAP.items()},
+    _OPENINFERENCE_KIND: "string_value",
+    "tiermix.request_id": "string_value",
+}
 
 
 def map_span(span: Span, *, keep_content: bool = False) -> Mapped | DropReport | Skipped:
     attrs = span.attributes
     if span.name == DROP_REPORT_NAME:
         return _drop_report(span)
-    operation_hint = _openinference_operation(attrs)
+    operation_hint = _openinference_operation(attrs) if _OPENINFERENCE_KIND in attrs else None
     if operation_hint is None and attrs.keys().isdisjoint(_GENAI_MARKERS):
         return Skipped("not_llm")
     clipped: list[str] = []
@@ -243,10 +257,11 @@ def map_span(span: Span, *, keep_content: bool = False) -> Mapped | DropReport |
             if key.startswith(TAG_PREFIX) or (keep_content and is_content_key(key)):
                 tags = _add_tag(tags, key, value)
             continue
-        field, rank, convert = entry
+        field, rank, convert, usual_type = entry
         if value is None or rank >= ranks.get(field, 1_000):
             continue
-        converted = convert(value, clipped)
+        # The usual type needs no conversion (``type(...) is`` also keeps bools out of int fields).
+        converted = value if type(value) is usual_type else convert(value, clipped)
         if converted is not None:
             ranks[field] = rank
             fields[field] = converted

@@ -18,7 +18,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from tiermix_server.ingest.decode import flatten
 from tiermix_server.ingest.enrich import Enricher, enrich_fields
 from tiermix_server.ingest.mapping import (
-    ATTRIBUTE_KEYS,
+    ATTRIBUTE_KINDS,
     ATTRIBUTE_PREFIXES,
     DropReport,
     Mapped,
@@ -66,7 +66,7 @@ def process(
     """Turn every span of ``request`` into a row or a counted outcome; never raises on span content."""
     out = Processed()
     outcomes = out.outcomes
-    spans = flatten(request, keep_content=keep_content, keys=ATTRIBUTE_KEYS, prefixes=ATTRIBUTE_PREFIXES)
+    spans = flatten(request, keep_content=keep_content, kinds=ATTRIBUTE_KINDS, prefixes=ATTRIBUTE_PREFIXES)
     for span in spans:
         mapped = map_span(span, keep_content=keep_content)
         if isinstance(mapped, Skipped):

@@ -3,7 +3,7 @@
 escalation rate = escalated requests / requests whose first attempt was below the top tier (counting rule
 in summary.py); escalation overhead = cost of the abandoned (escalated) attempts. Failovers (error-driven
 retries on the same tier or another provider) are counted and priced apart, never as escalations.
-Reasons come from the ``llm_escalations_1h`` rollup, which holds abandoned attempts only.
+Reasons come from the ``llm_escalations_1m``/``_1h`` rollups, which hold abandoned attempts only.
 """
 
 # ruff: noqa: S608 - SQL here is assembled from fixed fragments and column names; every value is a

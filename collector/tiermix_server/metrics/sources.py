@@ -6,7 +6,7 @@ minutes around them the per-minute one, and the odd seconds at both ends the raw
 dashboard query reads the small hourly rollup plus a few raw rows instead of the whole raw table.
 
 A ``Family`` is one set of counters with its rollups: ``CALLS`` (every call; llm_calls_1m/_1h) and
-``ESCALATIONS`` (abandoned attempts by reason; llm_escalations_1h). Their expressions mirror
+``ESCALATIONS`` (abandoned attempts by reason; llm_escalations_1m/_1h). Their expressions mirror
 migrations/.../0002_rollups.sql; the integration tests compare rollup and raw answers.
 """
 
@@ -77,7 +77,7 @@ ESCALATIONS = Family(
         "kind": "if(c.escalated, 'escalation', 'failover')",
         "reason": "c.escalation_reason",
     },
-    rollups={HOUR_S: "llm_escalations_1h"},
+    rollups={HOUR_S: "llm_escalations_1h", MINUTE_S: "llm_escalations_1m"},
     raw_filter="(c.escalated OR c.failover)",
     name="escalations",
 )

@@ -37,7 +37,8 @@ else:
         "Each day's model mix against the 7 days before it. 0 = same mix, 1 = no model in common; "
         "0.1 and above is flagged as drift."
         + (
-            f" {unscored} tenant-route-days had no traffic in the 7 days before them, so no drift score yet."
+            f" {unscored} tenant-route-days had fewer than {kpis.MIN_BASELINE_CALLS} calls in the 7 days"
+            " before them: too little to compare with, so they are left out."
             if unscored
             else ""
         )

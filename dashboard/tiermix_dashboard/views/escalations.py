@@ -11,7 +11,7 @@ filters = components.page_header(
     "Escalations", "Cascades: start cheap, escalate when the answer is not good enough."
 )
 cache.prefetch(
-    ("escalations", filters), ("escalations", filters.previous()), ("tier_flows", filters),
+    ("escalations", filters), ("escalations", filters.previous()), ("tier_funnel", filters),
     ("escalation_reasons_over_time", filters), ("escalations", filters, {"group_by": "route"}),
 )  # fmt: skip
 totals, _ = cache.load("escalations", filters)
@@ -22,40 +22,26 @@ else:
     components.kpi_row(kpis.escalation_kpis(kpis.first_row(totals), kpis.first_row(before)))
 
     st.subheader("From first attempt to answer")
-    flows, exact = cache.load("tier_flows", filters)
-    if exact:
-        components.chart(
-            charts.flow(
-                flows,
-                source="first_tier",
-                target="final_tier",
-                value="requests",
-                unit="requests",
-                title="Requests by first-attempt tier → answering tier",
-            ),
-            flows,
-            "tier flows",
-        )
-    else:
-        components.chart(
-            charts.bars(
-                flows,
-                x="tier",
-                y="count",
-                colour="stage",
-                grouped=True,
-                y_format=",d",
-                title="Requests started on each tier vs answered on each tier",
-                x_title="Tier",
-                y_title="Requests",
-            ),
-            flows,
-            "tier funnel",
-        )
-        st.caption(
-            "A tier that answers more requests than start on it receives escalated traffic; one that answers "
-            "fewer sends its requests up (or they fail)."
-        )
+    funnel = cache.load("tier_funnel", filters)
+    components.chart(
+        charts.bars(
+            funnel,
+            x="tier",
+            y="count",
+            colour="stage",
+            grouped=True,
+            y_format=",d",
+            title="Requests started on each tier vs answered on each tier",
+            x_title="Tier",
+            y_title="Requests",
+        ),
+        funnel,
+        "tier funnel",
+    )
+    st.caption(
+        "A tier that answers more requests than start on it receives escalated traffic; one that answers "
+        "fewer sends its requests up (or they fail)."
+    )
 
     st.subheader("Why requests escalate")
     over_time = cache.load("escalation_reasons_over_time", filters)

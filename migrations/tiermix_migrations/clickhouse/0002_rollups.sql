@@ -100,10 +100,11 @@ SELECT
 FROM llm_calls
 GROUP BY bucket, tenant, route, environment, provider, model, tier;
 
--- Escalations and failovers by reason, per hour: only abandoned attempts go in (a minority of calls), so
--- the reasons view never scans raw calls. kind = escalation | failover; attempts_first = abandoned first
--- attempts (see escalated_first above).
-CREATE TABLE IF NOT EXISTS llm_escalations_1h {on_cluster}
+-- Escalations and failovers by reason, per minute and per hour: only abandoned attempts go in (a minority
+-- of calls), so the reasons view never scans raw calls. kind = escalation | failover; attempts_first =
+-- abandoned first attempts (see escalated_first above). Per-minute rows serve the partial hours at the
+-- ends of a range (time-first key, as llm_calls_1m).
+CREATE TABLE IF NOT EXISTS llm_escalations_1m {on_cluster}
 (
     bucket          DateTime('UTC'),
     tenant          LowCardinality(String),
@@ -119,9 +120,27 @@ CREATE TABLE IF NOT EXISTS llm_escalations_1h {on_cluster}
 )
 ENGINE = {replicated}SummingMergeTree
 PARTITION BY toYYYYMM(bucket)
-ORDER BY (tenant, route, bucket, environment, model, tier, kind, reason)
+ORDER BY (bucket, tenant, route, environment, model, tier, kind, reason)
 TTL bucket + INTERVAL {raw_ttl_days} DAY
 SETTINGS non_replicated_deduplication_window = 10000;
+
+CREATE TABLE IF NOT EXISTS llm_escalations_1h {on_cluster} AS llm_escalations_1m
+ENGINE = {replicated}SummingMergeTree
+PARTITION BY toYYYYMM(bucket)
+ORDER BY (tenant, route, bucket, environment, model, tier, kind, reason)
+SETTINGS non_replicated_deduplication_window = 10000;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS llm_escalations_1m_mv {on_cluster} TO llm_escalations_1m AS
+SELECT
+    toStartOfMinute(ts) AS bucket, tenant, route, environment, model, tier,
+    if(llm_calls.escalated, 'escalation', 'failover') AS kind,
+    llm_calls.escalation_reason AS reason,
+    count() AS attempts,
+    countIf(llm_calls.attempt = 0) AS attempts_first,
+    sum(llm_calls.cost_usd) AS cost_usd
+FROM llm_calls
+WHERE llm_calls.escalated OR llm_calls.failover
+GROUP BY bucket, tenant, route, environment, model, tier, kind, reason;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS llm_escalations_1h_mv {on_cluster} TO llm_escalations_1h AS
 SELECT

@@ -1,38 +1,44 @@
-"""The export worker: one daemon thread that batches, encodes, sends, retries, spools and reports.
+"""The export worker: a few daemon threads that batch, encode, send, retry, spool and report.
 
-Modelled on OpenTelemetry's ``BatchSpanProcessor``: a bounded deque filled by the application, a
-thread that wakes on a timer or early when a batch is full, flush and shutdown with a timeout. The
-application thread never waits for it. While the collector is unreachable a batch is retried with
-backoff (honouring ``Retry-After``) for at most ``retry_window_s``, then dropped and counted -- or,
-with a spool, written to disk at once and resent when the collector answers again.
+Modelled on OpenTelemetry's ``BatchSpanProcessor``: a bounded deque filled by the application,
+threads that wake as soon as a full batch is queued (and export it at once) or on a timer for a
+partial one, flush and shutdown with a timeout. The application thread never waits for them.
+
+Throughput comes from overlap, not from more CPU: the collector answers only once a batch is durable,
+so one request in flight leaves the worker idle most of the time. ``max_concurrent_exports`` threads
+(default 2) each take a batch, encode it and POST it on their own connection, so one encodes while
+another waits for its answer. At most ``max_concurrent_exports`` batches are out of the queue at any
+time, which bounds memory at ``max_queue + max_concurrent_exports * batch_size`` calls. Batch order
+does not matter (the collector is idempotent by span id).
+
+While the collector is unreachable a batch is retried with backoff (honouring ``Retry-After``) for at
+most ``retry_window_s``, then dropped and counted -- or, with a spool, written to disk at once and
+resent when the collector answers again. Housekeeping (resending the spool, counting evictions,
+sending drop reports) runs on one thread at a time, on the timer, on flush and at shutdown.
 """
 
 from __future__ import annotations
 
-import gzip
-import random
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 from .._config import Settings
-from .._log import internal_error, warn_once
 from .._record import Record
-from .drops import DropCounter, DropReport
+from .delivery import Delivery, Mirror
+from .drops import DropCounter
 from .spool import Spool
-from .transport import Outcome, Transport
+from .transport import Transport
 
-Mirror = Callable[[list[Record]], None]
+__all__ = ["Mirror", "Worker"]
 
 
-def _encode_module() -> Any:
-    # protobuf costs ~40 ms to import: load it on the worker thread at the first export, never
-    # during ``import tiermix`` on the application's start-up path.
-    from . import encode
-
-    return encode
+@dataclass(slots=True)
+class _Flush:
+    need_popped: int  # every call popped before this index must be finished
+    done: bool = False
 
 
 class Worker:
@@ -46,209 +52,173 @@ class Worker:
         mirror: Mirror | None = None,
         clock: Callable[[], float] = time.monotonic,
         appended: Iterator[int] | None = None,
+        make_transport: Callable[[], Transport] | None = None,
     ) -> None:
         self._queue = queue
         self._appended = appended  # ticked once per append by the application threads
         self._counter_reads = 0  # our own ticks of ``appended``
-        self._popped = 0
         self._evicted = 0
         self._settings = settings
         self._drops = drops
         self._transport = transport
-        self._spool = spool
-        self._mirror = mirror
+        self._make_transport = make_transport
         self._clock = clock
-        self._resource: Any = None  # built with the encoder, on the worker thread
-        self._wake = threading.Event()
         self._stop = threading.Event()
-        self._done = threading.Condition()
-        self._flush_requested = 0
-        self._flush_done = 0
-        self._down_until = 0.0  # collector considered unreachable until this clock time
-        self._failures = 0
-        self._thread: threading.Thread | None = None
-        self.exported_calls = 0  # delivered call spans, for tests and the benchmark
+        self._delivery = Delivery(settings, drops, spool, mirror, clock, self._stop)
+        self._cond = threading.Condition()
+        self._threads: list[threading.Thread] = []
+        self._popped = 0  # calls taken out of the queue so far
+        self._inflight: dict[int, int] = {}  # pop index of each batch being exported -> its size
+        self._flushes: list[_Flush] = []
+        self._next_partial = clock() + settings.export_interval_s
+        self._next_housekeeping = 0.0  # at once: resend what a previous run spooled
+        self._housekeeping = False
+        self._final_claimed = False
+
+    @property
+    def exported_calls(self) -> int:
+        """Call spans delivered so far (what ``tiermix.stats()`` reports)."""
+        return self._delivery.exported_calls
 
     # -- control, called from application threads --------------------------------------------
     def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="tiermix-export", daemon=True)
-            self._thread.start()
+        if self._threads:
+            return
+        count = max(1, self._settings.max_concurrent_exports) if self._make_transport else 1
+        for index in range(count):
+            transport = self._transport if index == 0 else self._make_transport()  # type: ignore[misc]
+            thread = threading.Thread(target=self._run, args=(transport,), name=f"tiermix-export-{index}",
+                                      daemon=True)
+            self._threads.append(thread)
+            thread.start()
 
     def wake(self) -> None:
-        self._wake.set()
+        """A full batch is queued: export it now instead of at the next tick."""
+        with self._cond:
+            self._cond.notify()
 
     def flush(self, timeout_s: float) -> bool:
         """Export everything queued so far; ``False`` if that did not finish within ``timeout_s``."""
-        if self._thread is None or not self._thread.is_alive():
+        if not any(thread.is_alive() for thread in self._threads):
             return not self._queue
-        with self._done:
-            self._flush_requested += 1
-            wanted = self._flush_requested
-            self._wake.set()
-            return self._done.wait_for(lambda: self._flush_done >= wanted, timeout_s)
+        with self._cond:
+            ticket = _Flush(self._popped + len(self._queue))
+            self._flushes.append(ticket)
+            self._cond.notify_all()
+            return self._cond.wait_for(lambda: ticket.done, timeout_s)
 
     def shutdown(self, timeout_s: float) -> bool:
-        thread = self._thread
         self._stop.set()
-        self._wake.set()
-        if thread is None:
-            return True
-        thread.join(timeout_s)
-        return not thread.is_alive()
+        with self._cond:
+            self._cond.notify_all()
+        deadline = time.monotonic() + timeout_s
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        return not any(thread.is_alive() for thread in self._threads)
 
-    # -- the thread ------------------------------------------------------------------------------
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self._wake.wait(self._settings.export_interval_s)
-            self._wake.clear()
-            self._cycle()
-        self._cycle(final=True)
-        self._transport.close()
-
-    def _cycle(self, final: bool = False) -> None:
-        with self._done:
-            wanted = self._flush_requested
+    # -- the threads ---------------------------------------------------------------------------
+    def _run(self, transport: Transport) -> None:
         try:
-            self._resend_spool(final)
-            batch_size = self._settings.batch_size
-            while self._queue:
-                batch: list[Record] = []
-                popleft = self._queue.popleft
-                try:
-                    while len(batch) < batch_size:
-                        batch.append(popleft())
-                except IndexError:
-                    pass
-                self._popped += len(batch)
-                self._export(batch, final)
+            while True:
+                job = self._next_job()
+                if job is None:
+                    return
+                if isinstance(job, tuple):
+                    self._export(transport, *job)
+                else:
+                    self._housekeep(transport, job)
+        finally:
+            transport.close()
+
+    def _drained(self, need_popped: int) -> bool:
+        """Every call popped before ``need_popped`` (or everything, once idle) has been exported."""
+        if self._inflight:
+            return min(self._inflight) >= need_popped
+        return self._popped >= need_popped or not self._queue
+
+    def _next_job(self) -> tuple[int, list[Record], bool] | list[_Flush] | None:
+        """Under the lock: a batch ``(pop index, records, final)``, housekeeping (the flushes it
+        completes), or ``None`` when the thread should exit."""
+        batch_size = self._settings.batch_size
+        interval_s = self._settings.export_interval_s
+        with self._cond:
+            while True:
+                now = self._clock()
+                stopping = self._stop.is_set()
+                queued = len(self._queue)
+                due = now >= self._next_partial
+                flushing = any(not f.done and f.need_popped > self._popped for f in self._flushes)
+                if queued and (queued >= batch_size or due or flushing or stopping):
+                    return self._take(batch_size, now, stopping)
+                if due:
+                    self._next_partial = now + interval_s
+                if not self._housekeeping:
+                    ready = [f for f in self._flushes if not f.done and self._drained(f.need_popped)]
+                    if stopping and not self._inflight and not self._final_claimed:
+                        self._final_claimed = self._housekeeping = True
+                        return ready
+                    if not stopping and (ready or now >= self._next_housekeeping):
+                        self._housekeeping = True
+                        self._next_housekeeping = now + interval_s
+                        return ready
+                if stopping and self._final_claimed:
+                    return None
+                wait_s = 0.05 if stopping else min(self._next_partial, self._next_housekeeping) - now
+                self._cond.wait(max(0.001, wait_s))
+
+    def _take(self, batch_size: int, now: float, final: bool) -> tuple[int, list[Record], bool]:
+        queue = self._queue
+        popleft = queue.popleft
+        batch: list[Record] = []
+        try:
+            while len(batch) < batch_size:
+                batch.append(popleft())
+        except IndexError:
+            pass
+        if len(batch) < batch_size:
+            self._next_partial = now + self._settings.export_interval_s
+        start = self._popped
+        self._popped += len(batch)
+        self._inflight[start] = len(batch)
+        if len(queue) >= batch_size:
+            self._cond.notify()  # another full batch: an idle thread can take it now
+        return start, batch, final
+
+    def _export(self, transport: Transport, start: int, batch: list[Record], final: bool) -> None:
+        try:
+            self._delivery.export(transport, batch, final)
+        finally:
+            with self._cond:
+                del self._inflight[start]
+                self._cond.notify_all()
+
+    def _housekeep(self, transport: Transport, flushes: list[_Flush]) -> None:
+        final = self._stop.is_set()
+        try:
             self._count_evictions()
-            self._report_drops(final)
-        except Exception:
-            internal_error("export worker")
-        with self._done:
-            self._flush_done = max(self._flush_done, wanted)
-            self._done.notify_all()
+            self._delivery.resend_spool(transport, final)
+            self._delivery.report_drops(transport, final)
+        finally:
+            with self._cond:
+                self._housekeeping = False
+                for ticket in flushes:
+                    ticket.done = True
+                self._flushes = [f for f in self._flushes if not f.done]
+                self._cond.notify_all()
 
     def _count_evictions(self) -> None:
         """Count as ``queue_full`` the calls the full deque evicted when app threads raced its cap.
 
         appended - popped - still queued = evicted. Reading the counter before the queue length
         can only under-count for a moment (an append between the two reads), never over-count, and
-        the next cycle catches up, so the total is exact.
+        the next round catches up, so the total is exact.
         """
         if self._appended is None:
             return
-        appended = next(self._appended) - self._counter_reads
-        self._counter_reads += 1
-        evicted = appended - self._popped - len(self._queue)
-        if evicted > self._evicted:
-            self._drops.add("queue_full", evicted - self._evicted)
-            self._evicted = evicted
-
-    def _export(self, batch: list[Record], final: bool) -> None:
-        try:
-            body = gzip.compress(self._encode(batch).SerializeToString(), 6)
-        except Exception:
-            internal_error("encode")
-            self._drops.add("encode_error", len(batch))
-            return
-        if self._mirror is not None:
-            try:
-                self._mirror(batch)
-            except Exception:
-                internal_error("tracer_provider mirror")
-        if self._deliver(body, final):
-            self.exported_calls += len(batch)
-            return
-        if self._spool is not None:
-            if self._spool_write(body):
-                return
-            self._drops.add("spool_full", len(batch))
-        else:
-            self._drops.add("export_failed", len(batch))
-
-    def _encode(self, batch: Sequence[Record], reports: Sequence[DropReport] = ()) -> Any:
-        encode = _encode_module()
-        if self._resource is None:
-            self._resource = encode.resource_for(self._settings)
-        return encode.encode(batch, self._settings, self._resource, reports)
-
-    def _spool_write(self, body: bytes) -> bool:
-        assert self._spool is not None
-        try:
-            return self._spool.write(body)
-        except OSError as exc:
-            warn_once("spool-write", "tiermix: cannot write spool %s: %s", self._spool.directory, exc)
-            return False
-
-    def _deliver(self, body: bytes, final: bool) -> bool:
-        """Send with retries; ``True`` once delivered, ``False`` when given up (caller spools/drops)."""
-        spooling = self._spool is not None
-        if self._clock() < self._down_until and (spooling or final):
-            return False  # known down: do not stall the queue, spool or drop right away
-        deadline = self._clock() + (0.0 if (spooling or final) else self._settings.retry_window_s)
-        while True:
-            result = self._transport.send(body)
-            if result.outcome is Outcome.DELIVERED:
-                self._failures = 0
-                self._down_until = 0.0
-                return True
-            if result.outcome is Outcome.REJECTED:
-                return False  # 4xx: resending the same bytes cannot help
-            delay = self._backoff(result.retry_after_s)
-            self._down_until = self._clock() + delay
-            if self._clock() + delay > deadline or self._stop.is_set():
-                return False
-            if self._stop.wait(delay):
-                return False
-
-    def _backoff(self, retry_after_s: float | None) -> float:
-        self._failures += 1
-        if retry_after_s is not None:
-            return min(retry_after_s, self._settings.max_backoff_s)
-        base = min(self._settings.max_backoff_s, 0.1 * (2 ** min(self._failures, 16)))
-        return base * (0.5 + random.random() / 2)  # jitter: many processes must not retry in step
-
-    def _resend_spool(self, final: bool) -> None:
-        spool = self._spool
-        if spool is None or self._clock() < self._down_until:
-            return
-        for path in spool.pending():
-            if self._stop.is_set() and not final:
-                return
-            claimed = spool.claim(path)
-            if claimed is None:
-                continue
-            try:
-                body = spool.read(claimed)
-            except OSError:
-                spool.unclaim(claimed)
-                continue
-            result = self._transport.send(body)
-            if result.outcome is Outcome.RETRY:
-                spool.unclaim(claimed)
-                self._down_until = self._clock() + self._backoff(result.retry_after_s)
-                return
-            # Delivered, or rejected for good (a 4xx will not change on resend): the file is done.
-            self._failures = 0
-            spool.done(claimed)
-
-    def _report_drops(self, final: bool) -> None:
-        if not self._drops.pending() or (self._clock() < self._down_until and not final):
-            return
-        reports: list[DropReport] = self._drops.snapshot()
-        if not reports:
-            return
-        try:
-            body = gzip.compress(self._encode((), reports).SerializeToString(), 6)
-        except Exception:
-            internal_error("encode drop report")
-            return
-        result = self._transport.send(body)
-        if result.outcome is Outcome.DELIVERED:
-            self._drops.commit(reports)
-        elif result.outcome is Outcome.RETRY:
-            self._down_until = self._clock() + self._backoff(result.retry_after_s)
-            if final and self._spool is not None and self._spool_write(body):
-                self._drops.commit(reports)  # persisted: the next process delivers it
+        with self._cond:
+            appended = next(self._appended) - self._counter_reads
+            self._counter_reads += 1
+            evicted = appended - self._popped - len(self._queue)
+            if evicted > self._evicted:
+                self._drops.add("queue_full", evicted - self._evicted)
+                self._evicted = evicted

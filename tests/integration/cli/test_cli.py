@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -56,3 +59,58 @@ def test_every_documented_server_command_has_help(command: str) -> None:
     result = tiermix(command, "--help")
     assert result.returncode == 0, result.stderr
     assert "usage: tiermix" in result.stdout
+
+
+def _wait_for(url: str, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise TimeoutError(url)
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(line.split(":\t", 1) for line in status.read_text().splitlines() if ":\t" in line)
+        except OSError:
+            continue
+        if fields.get("PPid", "").strip() == str(pid):
+            found.append(int(status.parent.name))
+    return found
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
+def test_up_serves_collector_and_dashboard_and_stops_both_on_a_signal(
+    tmp_path: Path, stop_signal: signal.Signals
+) -> None:
+    from tests.conftest import free_port
+
+    port, dashboard_port = free_port(), free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tiermix_server.cli", "up", "--data-dir", str(tmp_path),
+         "--port", str(port), "--dashboard-port", str(dashboard_port)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        _wait_for(f"http://127.0.0.1:{port}/healthz", 120)
+        _wait_for(f"http://127.0.0.1:{dashboard_port}/_stcore/health", 120)
+        dashboard_pids = _children(process.pid)
+        assert dashboard_pids, "the dashboard child is not running"
+        process.send_signal(stop_signal)
+        process.wait(timeout=60)
+        deadline = time.monotonic() + 20
+        while any(Path(f"/proc/{pid}").exists() for pid in dashboard_pids) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        alive = [pid for pid in dashboard_pids if Path(f"/proc/{pid}/status").exists()
+                 and "zombie" not in Path(f"/proc/{pid}/status").read_text()]  # fmt: skip
+        assert not alive, "the dashboard outlived `tiermix up`"
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()

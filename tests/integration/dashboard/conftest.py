@@ -61,6 +61,8 @@ def seeded_api(chdb_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
         port=free_port(),
         dashboard_port=free_port(),
         alerts_enabled=False,
+        # Inline ingest: spawned ingest workers re-import ``__main__``, which under AppTest is the app.
+        ingest_workers=0,
     )
     client = connect(settings)
     migrate(client, settings)

@@ -38,7 +38,7 @@ def test_an_unreachable_api_gives_a_clear_message_on_every_page(
 def test_an_api_without_calls_shows_how_to_send_the_first_one(
     monkeypatch: pytest.MonkeyPatch, make_settings: Callable[..., Any]
 ) -> None:
-    with running_server(make_settings()) as url:
+    with running_server(make_settings(ingest_workers=0)) as url:
         app = run_app(monkeypatch, url)
         assert not app.exception
         assert any("No LLM calls recorded yet" in info.value for info in app.info)
@@ -52,7 +52,7 @@ def test_an_api_with_keys_asks_for_a_read_key_and_then_shows_that_tenant_only(
     from tiermix_server.meta.db import open_meta
     from tiermix_server.meta.keys import create_key
 
-    settings = make_settings(clickhouse_database=seeded_api.settings.clickhouse_database)
+    settings = make_settings(clickhouse_database=seeded_api.settings.clickhouse_database, ingest_workers=0)
     key = create_key(open_meta(settings), scope="read", tenant="acme").key
     with running_server(settings) as url:
         monkeypatch.setenv("TIERMIX_API_URL", url)

@@ -161,3 +161,34 @@ def test_ops_endpoints(collector: Collector) -> None:
     assert 'tiermix_rows_written_total{table="llm_calls"} 1\n' in text
     assert "tiermix_insert_duration_seconds_count" in text
     assert json.loads(collector.http.get("/readyz").text)["status"] == "ready"
+
+
+def test_metrics_and_readyz_need_a_read_key_once_keys_exist_while_healthz_stays_open(
+    collector: Collector,
+) -> None:
+    from tiermix_server.meta.db import open_meta
+    from tiermix_server.meta.keys import create_key, revoke_key
+
+    meta = open_meta(collector.settings)
+    read_key = create_key(meta, scope="read", tenant=None)
+    admin_key = create_key(meta, scope="admin", tenant=None).key
+    ingest_key = create_key(meta, scope="ingest", tenant=None).key
+
+    def get(path: str, key: str | None = None) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        return collector.http.get(path, headers=headers)
+
+    assert get("/healthz").status_code == 200
+    for path in ("/metrics", "/readyz"):
+        missing = get(path)
+        assert missing.status_code == 401
+        assert missing.json()["error"]["code"]
+        assert get(path, "tmx_not_a_real_key").status_code == 401
+        assert get(path, ingest_key).status_code == 403  # ingest keys write spans, they do not read
+        assert get(path, read_key.key).status_code == 200
+        assert get(path, admin_key).status_code == 200
+    assert "tiermix_queue_requests" in get("/metrics", read_key.key).text
+    assert get("/readyz", read_key.key).json()["status"] == "ready"
+
+    revoke_key(meta, read_key.info.prefix)
+    assert get("/metrics", read_key.key).status_code == 401  # a revoked key is refused at once

@@ -65,9 +65,9 @@ def test_partly_filled_buckets_are_marked_not_dropped() -> None:
 
 
 def test_segments_without_a_baseline_get_no_drift_score() -> None:
-    daily = pd.DataFrame({"baseline_calls": [0, 10, 5], "js_distance": [1.0, 0.2, 0.0]})
+    daily = pd.DataFrame({"baseline_calls": [0, 3, 500, 20], "js_distance": [1.0, 0.9, 0.2, 0.0]})
     scored, unscored = scored_segments(daily)
-    assert (len(scored), unscored) == (2, 1)
+    assert (scored["baseline_calls"].tolist(), unscored) == ([500, 20], 2)
 
 
 def test_the_decomposition_runs_from_baseline_through_both_shifts_to_now() -> None:

@@ -1,14 +1,12 @@
-"""Cascade shapes of simulated requests, and their translation into SDK call records."""
+"""Cascade shapes of simulated requests (their recording through the SDK: tests/integration/demo)."""
 
 from __future__ import annotations
 
-import random
 from collections import Counter
 from datetime import datetime, timezone
 
 import pytest
 
-from tiermix_server.demo.bridge import records_for
 from tiermix_server.demo.cascade import MAX_ATTEMPTS, DemoRequest, Outcome
 from tiermix_server.demo.catalog import ROUTES
 from tiermix_server.demo.scenario import HOUR_NS, Scenario
@@ -88,25 +86,3 @@ def test_token_sizes_differ_by_route_as_profiled(requests: list[DemoRequest]) ->
     assert median_input("code.review") > 2 * median_input("support.answer")
     for route in ROUTES.values():
         assert median_input(route.name) == pytest.approx(route.input_tokens[0], rel=0.25)
-
-
-def test_records_share_a_request_and_only_the_answer_is_final(requests: list[DemoRequest]) -> None:
-    cascade = next(r for r in requests if len(r.attempts) == 3)
-    records = records_for(cascade, random.Random(0))
-    assert [r.attempt for r in records] == [0, 1, 2]
-    assert len({r.request_id for r in records}) == 1 and len({r.trace_id for r in records}) == 1
-    assert [r.final for r in records] == [False, False, cascade.attempts[-1].outcome is Outcome.ANSWERED]
-    assert records[0].routing is not None and records[0].routing.router == cascade.router
-    assert all(r.routing is None for r in records[1:])
-    assert all(r.scope.tenant == cascade.tenant and r.scope.route == cascade.route for r in records)
-    assert [(r.start_ns, r.end_ns) for r in records] == [(a.start_ns, a.end_ns) for a in cascade.attempts]
-    assert cascade.user not in repr(records[0].scope)  # only the hash leaves the simulated app
-
-
-def test_a_failed_over_attempt_is_recorded_as_failover_with_its_error(requests: list[DemoRequest]) -> None:
-    request = next(r for r in requests if any(a.outcome is Outcome.FAILOVER for a in r.attempts))
-    records = records_for(request, random.Random(0))
-    index = next(i for i, a in enumerate(request.attempts) if a.outcome is Outcome.FAILOVER)
-    assert records[index].failover is True and records[index].escalated is False
-    assert records[index].error_type == request.attempts[index].error_type
-    assert records[index].extracted is not None and records[index].extracted.output_tokens is None

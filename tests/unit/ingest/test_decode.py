@@ -177,3 +177,27 @@ def test_deeply_nested_json_is_a_decode_error_not_a_crash() -> None:
     nested += '{"arrayValue": {"values": [' * 2000 + "]}}" * 2000 + "}]}]}]}]}"
     with pytest.raises(DecodeError):
         parse(nested.encode(), JSON)
+
+
+_MAPPED_KEYS = ["gen_ai.request.model", "gen_ai.usage.input_tokens", "tiermix.final", "tiermix.routing_score"]
+_ANY_VALUE = st.one_of(
+    st.text(max_size=5),
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    st.booleans(),
+    st.floats(allow_nan=False),
+    st.lists(st.text(max_size=3), max_size=2),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.sampled_from([*_MAPPED_KEYS, "other.key", "tiermix.tag.x"]), _ANY_VALUE))
+def test_the_usual_kind_shortcut_reads_exactly_what_the_sender_set(attributes: dict[str, object]) -> None:
+    from tiermix_server.ingest.mapping import ATTRIBUTE_KEYS, ATTRIBUTE_KINDS, ATTRIBUTE_PREFIXES
+
+    message = request([span(attributes)])
+    (plain,) = flatten(message, keep_content=False, keys=ATTRIBUTE_KEYS, prefixes=ATTRIBUTE_PREFIXES)
+    (fast,) = flatten(message, keep_content=False, kinds=ATTRIBUTE_KINDS, prefixes=ATTRIBUTE_PREFIXES)
+    assert fast.attributes == plain.attributes
+    for key, value in fast.attributes.items():  # an int where a string is usual stays an int, and so on
+        assert type(value) is type(attributes[key])
+    assert "other.key" not in fast.attributes

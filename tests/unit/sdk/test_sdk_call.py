@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import pytest
@@ -54,3 +55,47 @@ async def test_manual_call_works_with_async_with_and_records_errors(
     assert tiermix.flush(5)
     [span] = sink.wait_for_spans(1)
     assert span.attributes["error.type"] == "TimeoutError"
+
+
+def test_set_times_and_set_error_record_a_past_failed_call_without_raising(
+    sdk: Callable[..., None], sink: OtlpSink
+) -> None:
+    start_ns = 1_700_000_000_000_000_000
+    with tiermix.call(model="gpt-4o-mini", provider="openai") as c:
+        c.set_times(start_ns, start_ns + 250_000_000).set_error("openai.RateLimitError")
+    assert tiermix.flush(5)
+    [span] = sink.wait_for_spans(1)
+    assert (span.start_ns, span.end_ns) == (start_ns, start_ns + 250_000_000)
+    assert span.attributes["error.type"] == "openai.RateLimitError"
+    assert span.status_code == 2  # STATUS_CODE_ERROR
+
+
+def test_an_exception_in_the_block_wins_over_set_error(sdk: Callable[..., None], sink: OtlpSink) -> None:
+    with pytest.raises(KeyError), tiermix.call(model="gpt-4o-mini") as c:
+        c.set_error("openai.RateLimitError")
+        raise KeyError("boom")
+    assert tiermix.flush(5)
+    [span] = sink.wait_for_spans(1)
+    assert span.attributes["error.type"] == "KeyError"
+
+
+@pytest.mark.parametrize("times", [(-1, 5), (10, 5), ("soon", 5), (True, 5)])
+def test_invalid_times_are_ignored_and_the_wall_clock_is_kept(
+    sdk: Callable[..., None], sink: OtlpSink, times: tuple[object, object]
+) -> None:
+    before = time.time_ns()
+    with tiermix.call(model="gpt-4o-mini") as c:
+        c.set_times(*times)  # type: ignore[arg-type]
+    assert tiermix.flush(5)
+    [span] = sink.wait_for_spans(1)
+    assert before <= span.start_ns <= span.end_ns <= time.time_ns()
+    assert "error.type" not in span.attributes
+
+
+def test_stats_count_exported_calls(sdk: Callable[..., None], sink: OtlpSink) -> None:
+    for _ in range(3):
+        with tiermix.call(model="gpt-4o-mini"):
+            pass
+    assert tiermix.flush(5)
+    stats = tiermix.stats()
+    assert (stats.queued, stats.exported_calls, stats.dropped) == (0, 3, {})

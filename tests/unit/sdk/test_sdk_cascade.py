@@ -83,6 +83,17 @@ def test_a_cascade_that_raises_has_no_final_attempt(sdk: Callable[..., None], si
     assert only.attributes["tiermix.final"] is False
 
 
+def test_a_last_attempt_that_ended_in_an_error_is_not_final(sdk: Callable[..., None], sink: OtlpSink) -> None:
+    with tiermix.cascade(route="r") as c:
+        ask("small")
+        c.escalate("verification_failed")
+        with tiermix.call(model="big") as call:
+            call.set_error("openai.InternalServerError")
+    first, second = attempts(sink, 2)
+    assert (first.attributes["tiermix.final"], second.attributes["tiermix.final"]) == (False, False)
+    assert second.attributes["error.type"] == "openai.InternalServerError"
+
+
 def test_unknown_escalation_reason_is_recorded_as_manual(
     sdk: Callable[..., None], sink: OtlpSink, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import email.utils
 import os
-from collections import deque
+import threading
+import time
 from pathlib import Path
 
 from tiermix._config import resolve
 from tiermix.export import encode
+from tiermix.export.delivery import Delivery
 from tiermix.export.drops import DropCounter
 from tiermix.export.spool import Spool
 from tiermix.export.transport import SendResult, parse_retry_after
-from tiermix.export.worker import Worker
 
 
 def test_retry_after_accepts_seconds_and_http_dates() -> None:
@@ -33,10 +34,10 @@ class NeverCalled:
 
 def test_backoff_honours_retry_after_capped_and_grows_with_jitter_otherwise() -> None:
     settings = resolve({}, max_backoff_s=5.0)
-    worker = Worker(deque(), settings, DropCounter(), NeverCalled(), None)
-    assert worker._backoff(2.0) == 2.0
-    assert worker._backoff(60.0) == 5.0  # a hostile Retry-After must not park the worker for an hour
-    delays = [worker._backoff(None) for _ in range(10)]
+    delivery = Delivery(settings, DropCounter(), None, None, time.monotonic, threading.Event())
+    assert delivery._backoff(2.0) == 2.0
+    assert delivery._backoff(60.0) == 5.0  # a hostile Retry-After must not park the worker for an hour
+    delays = [delivery._backoff(None) for _ in range(10)]
     assert all(0 < d <= 5.0 for d in delays)
     assert delays[-1] > delays[0]
 

@@ -9,6 +9,7 @@ def test_public_names_are_exactly_the_documented_ones() -> None:
     assert sorted(tiermix.__all__) == sorted([
         "ESCALATION_REASONS", "Call", "Cascade", "__version__", "bind", "call", "cascade", "context",
         "flush", "init", "instrument", "observe", "route_decision", "shutdown", "uninstrument",
+        "ExportStats", "stats",
     ])
     for name in tiermix.__all__:
         assert hasattr(tiermix, name)
