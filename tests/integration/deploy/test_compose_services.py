@@ -114,8 +114,10 @@ def test_compose_services_migrate_bootstrap_a_key_ingest_serve_and_show_the_dash
     dashboard: subprocess.Popen[str] | None = None
     try:
         base = f"http://127.0.0.1:{port}"
-        wait_for(f"{base}/readyz", collector)  # the compose healthcheck's URL
+        wait_for(f"{base}/healthz", collector)  # the compose healthcheck's URL
         assert http(f"{base}/api/v1/summary")[0] == 401  # keys exist: the API is closed
+        assert http(f"{base}/readyz")[0] == 401  # readiness details need a key too
+        assert http(f"{base}/readyz", read_key)[0] == 200
 
         demo = tiermix(
             [sys.executable, "-m", "tiermix_server.cli", "demo", "--endpoint", base, "--backfill", "0.02",

@@ -113,10 +113,11 @@ def test_collector_listens_on_the_published_otlp_port_and_checks_readiness() -> 
     assert settings.port == Settings.model_fields["port"].default == 4318
     assert published(collector, settings.port) == 4318
     probe = " ".join(collector["healthcheck"]["test"])
-    assert f"http://127.0.0.1:{settings.port}/readyz" in probe
+    # /healthz: the one route open without a key once keys exist (the container probe has none).
+    assert f"http://127.0.0.1:{settings.port}/healthz" in probe
     from tiermix_server.api.ops import ops_routes
 
-    assert "/readyz" in {route.path for route in ops_routes()}
+    assert "/healthz" in {route.path for route in ops_routes()}
     spool_volume = {str(v).split(":")[1] for v in collector["volumes"]}
     assert str(settings.data_dir) in spool_volume  # the spool survives a container restart
 
