@@ -76,6 +76,15 @@ def _fill_rollups(client: Any, data_start: datetime, data_end: datetime) -> None
             client.command(f"OPTIMIZE TABLE {table} FINAL")
 
 
+def _wait_for_merges(client: Any, timeout_s: float = 600.0) -> None:
+    """Let background merges of the bulk load finish: a steady state is what the figures describe."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if client.query("SELECT count() FROM system.merges").result_rows[0][0] == 0:
+            return
+        time.sleep(1.0)
+
+
 def _drop_views(client: Any) -> None:
     for view in ("llm_calls_1m_mv", "llm_calls_1h_mv", "llm_escalations_1m_mv", "llm_escalations_1h_mv"):
         client.command(f"DROP VIEW IF EXISTS {view}")
@@ -111,7 +120,7 @@ def _timed(fn: Any, repeats: int) -> list[float]:
     return samples
 
 
-def measure(calls: int, repeats: int, raw_repeats: int) -> list[dict[str, Any]]:
+def measure(calls: int, repeats: int, raw_repeats: int, data_dir: Path) -> list[dict[str, Any]]:
     """One size, in this process: generate, serve, time. Must run in a fresh process (own chDB dir)."""
     sys.path.insert(0, str(REPO))
     from starlette.datastructures import QueryParams
@@ -124,7 +133,6 @@ def measure(calls: int, repeats: int, raw_repeats: int) -> list[dict[str, Any]]:
     from tiermix_server.store.clickhouse import connect
     from tiermix_server.store.migrate import migrate
 
-    data_dir = Path(tempfile.mkdtemp(prefix="tiermix-bench-queries-"))
     settings = Settings(data_dir=data_dir, port=_free_port(), alerts_enabled=False)
     client = connect(settings)
     migrate(client, settings)
@@ -136,6 +144,7 @@ def measure(calls: int, repeats: int, raw_repeats: int) -> list[dict[str, Any]]:
     started = time.perf_counter()
     _fill_rollups(client, data_end - timedelta(days=DAYS), data_end)
     rollup_s = time.perf_counter() - started
+    _wait_for_merges(client)
     stored = client.query("SELECT count() FROM llm_calls").result_rows[0][0]
     hourly = client.query("SELECT count() FROM llm_calls_1h").result_rows[0][0]
     print(f"   {stored:,} calls generated in {generate_s:.1f}s, rollups in {rollup_s:.1f}s "
@@ -197,7 +206,6 @@ def measure(calls: int, repeats: int, raw_repeats: int) -> list[dict[str, Any]]:
     finally:
         server.should_exit = True
         thread.join(timeout=30)
-        shutil.rmtree(data_dir, ignore_errors=True)  # this process exits right after; 50M calls ~ 3 GB
     return rows
 
 
@@ -213,10 +221,15 @@ def run_sizes(sizes: list[int], repeats: int, raw_repeats: int) -> list[dict[str
     """Each size in a child process (fresh chDB engine and data dir); rows collected from its stdout."""
     rows: list[dict[str, Any]] = []
     for calls in sizes:
+        # the parent owns the data dir: the child's engine writes until the child exits (50M calls ~ 3 GB)
+        data_dir = Path(tempfile.mkdtemp(prefix="tiermix-bench-queries-"))
         command = [sys.executable, "-m", "bench.queries", "--child", str(calls), "--repeats", str(repeats),
-                   "--raw-repeats", str(raw_repeats)]  # fmt: skip
+                   "--raw-repeats", str(raw_repeats), "--data-dir", str(data_dir)]  # fmt: skip
         env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
-        done = subprocess.run(command, cwd=REPO, env=env, stdout=subprocess.PIPE, text=True, check=True)
+        try:
+            done = subprocess.run(command, cwd=REPO, env=env, stdout=subprocess.PIPE, text=True, check=True)
+        finally:
+            shutil.rmtree(data_dir, ignore_errors=True)
         rows.extend(json.loads(done.stdout.strip().splitlines()[-1]))
     return rows
 
@@ -233,9 +246,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=40)
     parser.add_argument("--raw-repeats", type=int, default=5)
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--data-dir", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        print(json.dumps(measure(args.child, args.repeats, args.raw_repeats)))
+        print(json.dumps(measure(args.child, args.repeats, args.raw_repeats, args.data_dir)))
         return 0
     rows = run_sizes([int(n) for n in args.rows.split(",")], args.repeats, args.raw_repeats)
     for row in rows:
