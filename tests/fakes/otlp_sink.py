@@ -90,10 +90,12 @@ class OtlpSink:
                 try:
                     if sink.ack_delay_s:
                         time.sleep(sink.ack_delay_s)
-                    sink._handle(self, body)
                 finally:
+                    # Leave "in flight" before answering: once the answer is out, the client may send its
+                    # next request before this thread gets to run again, which would count as overlap.
                     with sink._cond:
                         sink.in_flight -= 1
+                sink._handle(self, body)
 
         server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         server.daemon_threads = True
