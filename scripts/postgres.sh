@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# A throwaway PostgreSQL cluster for tests: `scripts/postgres.sh start` prints the cluster directory
+# A throwaway PostgreSQL cluster for tests: `scripts/postgres.sh install` makes sure the server binaries
+# exist; `scripts/postgres.sh start` prints the cluster directory
 # (line "dir=...") and, on its last line, a SQLAlchemy URL; `scripts/postgres.sh stop DIR` stops it and
 # deletes DIR. Installs Debian's postgresql when no server binaries exist. initdb and pg_ctl refuse to
 # run as root, so as root the cluster runs as the `postgres` user.
@@ -16,8 +17,8 @@ as_owner() {
   if [[ $(id -u) -eq 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
-start() {
-  local bin dir port
+install() {
+  local bin
   bin=$(find_bin)
   if [[ -z "$bin" ]]; then
     if [[ $(id -u) -ne 0 ]]; then echo "PostgreSQL is not installed and we are not root to install it" >&2; exit 1; fi
@@ -26,6 +27,12 @@ start() {
     bin=$(find_bin)
   fi
   [[ -n "$bin" ]] || { echo "no PostgreSQL server binaries found after install" >&2; exit 1; }
+  echo "$bin"
+}
+
+start() {
+  local bin dir port
+  bin=$(install)
   dir=$(mktemp -d "${TMPDIR:-/tmp}/tiermix-pg.XXXXXX")
   chmod 755 "$dir"
   if [[ $(id -u) -eq 0 ]]; then chown postgres: "$dir"; fi
@@ -47,7 +54,8 @@ stop() {
 }
 
 case "${1:-start}" in
+  install) echo "PostgreSQL server binaries: $(install)" ;;
   start) start ;;
   stop) stop "${2:?usage: postgres.sh stop DIR}" ;;
-  *) echo "usage: $0 start | stop DIR" >&2; exit 2 ;;
+  *) echo "usage: $0 install | start | stop DIR" >&2; exit 2 ;;
 esac
