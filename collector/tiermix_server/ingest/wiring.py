@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from tiermix_server.ingest.enrich import FallbackEnricher, load_enricher
 from tiermix_server.ingest.pipeline import Pipeline, PipelineConfig
 from tiermix_server.ingest.recent import RecentSpans
 from tiermix_server.ingest.spool import Spool
@@ -31,11 +30,9 @@ def build_pipeline(runtime: Any, writer: Any = None) -> Pipeline:
     recent = RecentSpans(max_ids=RESEND_MAX_IDS, window_s=RESEND_WINDOW_S)
     _seed_recent(recent, runtime.clickhouse, spool)
     if runtime.enricher is None:
-        if runtime.meta is None:
-            log.warning("no metadata DB on the runtime: pricing from genai-prices without the tier map")
-            runtime.enricher = FallbackEnricher()
-        else:
-            runtime.enricher = load_enricher(settings, runtime.meta)
+        from tiermix_server.pricing.enricher import build_enricher
+
+        runtime.enricher = build_enricher(settings, runtime.meta)
     config = PipelineConfig(
         batch_max_rows=settings.batch_max_rows,
         batch_max_delay_s=settings.batch_max_delay_s,

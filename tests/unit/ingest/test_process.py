@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 
 from tests.unit.ingest.builders import request, sdk_attributes, span
-from tiermix_server.ingest.enrich import Enrichment
 from tiermix_server.ingest.process import process
 from tiermix_server.ingest.validate import Limits
 from tiermix_server.ingest.write import CALL_COLUMNS
+from tiermix_server.pricing.enricher import Enrichment
 
 
 class FixedEnricher:
