@@ -216,7 +216,7 @@ def flatten(
         resource = {kv.key: any_value(kv.value) for kv in resource_spans.resource.attributes}
         for scope_spans in resource_spans.scope_spans:
             for span in scope_spans.spans:
-                attributes = {}
+                attributes: dict[str, Any] = {}
                 for kv in span.attributes:
                     key = kv.key
                     expected = kind_of(key) if kind_of is not None else None
