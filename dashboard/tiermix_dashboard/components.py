@@ -93,8 +93,22 @@ def table(
     column_config: dict[str, Any] | None = None,
     height: int | Literal["auto"] = "auto",
 ) -> None:
-    st.dataframe(data, hide_index=True, column_config=column_config, key=f"table_{name}", height=height)
+    st.dataframe(
+        _blank_missing_text(data), hide_index=True, column_config=column_config, key=f"table_{name}",
+        height=height,
+    )
     download(data, name)
+
+
+def _blank_missing_text(data: pd.DataFrame) -> pd.DataFrame:
+    """Show a missing value in a text column as an em dash: "None" reads like a value to FinOps."""
+    text_columns = [column for column in data.columns if data[column].dtype == object]
+    if not text_columns:
+        return data
+    shown = data.copy()
+    for column in text_columns:
+        shown[column] = shown[column].map(lambda value: "—" if value is None else value)
+    return shown
 
 
 def download(data: pd.DataFrame, name: str) -> None:
