@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import os
 import socket
+import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 import pytest
 
 _database_counter = itertools.count()
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="session")
@@ -66,3 +68,23 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """URL of the session's throwaway PostgreSQL cluster (``scripts/postgres.sh``, Debian's packages).
+
+    CI requires the PostgreSQL runs, so when the cluster cannot start the tests that need it fail;
+    nothing is skipped.
+    """
+    started = subprocess.run(
+        [str(REPO / "scripts" / "postgres.sh"), "start"], capture_output=True, text=True, timeout=600
+    )
+    if started.returncode != 0:
+        pytest.fail(f"could not start PostgreSQL for the tests:\n{started.stderr[-3000:]}", pytrace=False)
+    lines = started.stdout.strip().splitlines()
+    directory = lines[0].removeprefix("dir=")
+    try:
+        yield lines[-1]
+    finally:
+        subprocess.run([str(REPO / "scripts" / "postgres.sh"), "stop", directory], timeout=120, check=False)

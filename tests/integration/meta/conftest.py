@@ -1,37 +1,18 @@
-"""Metadata DB fixtures: SQLite per test, and a throwaway PostgreSQL cluster for the session.
+"""Metadata DB fixtures: SQLite per test, and fresh databases on the session's PostgreSQL cluster.
 
-PostgreSQL is started by ``scripts/postgres.sh`` (Debian's packages, installed when missing). CI requires
-the PostgreSQL runs, so when the cluster cannot start the tests that need it fail; nothing is skipped.
+The cluster itself is the shared ``postgres_url`` fixture of ``tests/conftest.py``.
 """
 
 from __future__ import annotations
 
 import itertools
-import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[3]
 _databases = itertools.count()
-
-
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """URL of the session's PostgreSQL cluster (its ``postgres`` database)."""
-    started = subprocess.run(
-        [str(REPO / "scripts" / "postgres.sh"), "start"], capture_output=True, text=True, timeout=600
-    )
-    if started.returncode != 0:
-        pytest.fail(f"could not start PostgreSQL for the tests:\n{started.stderr[-3000:]}", pytrace=False)
-    lines = started.stdout.strip().splitlines()
-    directory = lines[0].removeprefix("dir=")
-    try:
-        yield lines[-1]
-    finally:
-        subprocess.run([str(REPO / "scripts" / "postgres.sh"), "stop", directory], timeout=120, check=False)
 
 
 def _admin_execute(server_url: str, statement: str) -> None:
