@@ -20,7 +20,6 @@ class Runtime:
     meta: Any = None  # metadata DB handle (meta/db.py)
     pipeline: Any = None  # ingest pipeline: queue → batcher → writer → spool (ingest/pipeline.py)
     enricher: Any = None  # tier map + price book (pricing/)
-    auth: Any = None  # API-key authenticator (api/auth.py)
     alerts: Any = None  # alert evaluator (alerts/evaluate.py)
     stats: Any = None  # self-observability counters (ingest/stats.py)
     extras: dict[str, Any] = field(default_factory=dict)

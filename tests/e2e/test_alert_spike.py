@@ -17,9 +17,7 @@ import contextlib
 import gzip
 import itertools
 import json
-import threading
 import time
-import urllib.request
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -31,6 +29,7 @@ from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
 
 from tests.integration.alerts.receivers import http_receiver, smtp_mailbox
+from tests.support.server import serving_app
 from tiermix_server.alerts.channels.webhook import SIGNATURE_HEADER, verify
 from tiermix_server.alerts.clock import ManualClock
 
@@ -122,32 +121,12 @@ def otlp_body(spans: list[Span]) -> bytes:
 @contextlib.contextmanager
 def collector(settings: Any, clock: ManualClock) -> Iterator[tuple[str, Any]]:
     """The real collector app under uvicorn, with the evaluator's clock handed in before start-up."""
-    import uvicorn
-
     from tiermix_server.app import create_app
 
     app = create_app(settings)
     app.state.runtime.extras["alerts_clock"] = clock
-    config = uvicorn.Config(app, host="127.0.0.1", port=settings.port, log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-    thread = threading.Thread(target=server.run, name="tiermix-e2e-collector", daemon=True)
-    thread.start()
-    base_url = f"http://127.0.0.1:{settings.port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert thread.is_alive(), "collector exited during start-up"
-            try:
-                with urllib.request.urlopen(f"{base_url}/healthz", timeout=1):
-                    break
-            except OSError:
-                assert time.monotonic() < deadline, "collector not healthy in 60 s"
-                time.sleep(0.05)
+    with serving_app(app, settings.port, startup_timeout_s=60) as base_url:
         yield base_url, app.state.runtime
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
 
 
 def wait_for_rows(runtime: Any, expected: int, timeout_s: float = 30) -> None:

@@ -13,23 +13,29 @@ from typing import Any
 @contextlib.contextmanager
 def running_server(settings: Any, *, startup_timeout_s: float = 30.0) -> Iterator[str]:
     """Start ``create_app(settings)`` on ``settings.port``; yield its base URL; stop it on exit."""
-    import uvicorn
-
     from tiermix_server.app import create_app
 
-    app = create_app(settings)
-    config = uvicorn.Config(app, host="127.0.0.1", port=settings.port, log_level="warning", lifespan="on")
+    with serving_app(create_app(settings), settings.port, startup_timeout_s=startup_timeout_s) as base_url:
+        yield base_url
+
+
+@contextlib.contextmanager
+def serving_app(app: Any, port: int, *, startup_timeout_s: float = 30.0) -> Iterator[str]:
+    """Serve an app already built (e.g. with a clock or the demo attached) on 127.0.0.1:``port``."""
+    import uvicorn
+
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     thread = threading.Thread(target=server.run, name="tiermix-test-server", daemon=True)
     thread.start()
-    base_url = f"http://127.0.0.1:{settings.port}"
+    base_url = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(base_url, thread, startup_timeout_s)
         yield base_url
     finally:
         server.should_exit = True
-        thread.join(timeout=30)
+        thread.join(timeout=60)
 
 
 def _wait_healthy(base_url: str, thread: threading.Thread, timeout_s: float) -> None:
