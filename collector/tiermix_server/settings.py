@@ -48,8 +48,17 @@ class Settings(BaseSettings):
     batch_max_rows: int = Field(50_000, ge=1)
     batch_max_delay_s: float = Field(0.5, gt=0)
     capture_content: bool = Field(False, description="keep prompt/completion attributes at ingest")
+    ignore_scopes: str = Field(
+        "",
+        description="comma-separated instrumentation scopes whose spans are skipped at ingest "
+        "(e.g. com.anthropic.sdk.python when another instrumentation reports the same calls)",
+    )
     alerts_enabled: bool = True
     alerts_interval_s: float = Field(30.0, gt=0)
+
+    @property
+    def ignored_scopes(self) -> frozenset[str]:
+        return frozenset(part.strip() for part in self.ignore_scopes.split(",") if part.strip())
 
     @field_validator("clickhouse_url")
     @classmethod

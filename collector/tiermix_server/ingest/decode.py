@@ -83,6 +83,7 @@ class Span:
     status_code: int
     status_message: str
     attributes: Mapping[str, Any]
+    scope: str = ""  # the instrumentation scope's name: which instrumentation sent the span
 
 
 def media_type(content_type: str | None) -> str:
@@ -215,6 +216,7 @@ def flatten(
     for resource_spans in request.resource_spans:
         resource = {kv.key: any_value(kv.value) for kv in resource_spans.resource.attributes}
         for scope_spans in resource_spans.scope_spans:
+            scope = scope_spans.scope.name
             for span in scope_spans.spans:
                 attributes: dict[str, Any] = {}
                 for kv in span.attributes:
@@ -261,4 +263,5 @@ def flatten(
                     status.code,
                     status.message,
                     attributes,
+                    scope,
                 )

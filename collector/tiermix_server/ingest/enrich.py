@@ -4,6 +4,14 @@ The pricing package owns tiers and prices (``build_enricher(settings, meta)``); 
 it once per call and writes the answer into the call's fields. Enrichment is never allowed to break a
 batch: if the enricher raises, the call is stored unpriced with its explicit tier (if any) and the
 failure is counted.
+
+Never a silent $0 (DESIGN.md §3):
+- a successful call that reports no usage at all (an OpenAI stream without ``include_usage``, a peer
+  that sends no token counts) is stored *unpriced*, counted as ``usage_missing``;
+- a peer instrumentation's cost (``gen_ai.usage.cost``) is a hint: the price book's cost is kept, the
+  peer's figure goes into the ``peer_cost_usd`` tag, and a disagreement of more than 1% is counted
+  (``peer_cost_disagrees``). Only where the price book has no price does a positive peer figure stand
+  in (``price_source = peer``); a peer's 0 never prices a call.
 """
 
 from __future__ import annotations
@@ -37,6 +45,7 @@ def enrich_fields(enricher: Enricher, fields: dict[str, Any], clipped: list[str]
     """Resolve tier and cost for one validated call, in place."""
     explicit_tier = fields.pop("explicit_tier")
     sdk_cost_usd = fields.pop("sdk_cost_usd")
+    peer_cost_usd = fields.pop("peer_cost_usd")
     try:
         result = enricher.enrich(
             ts=dt.datetime.fromtimestamp(fields["ts"] / 1e6, tz=dt.timezone.utc),
@@ -56,6 +65,8 @@ def enrich_fields(enricher: Enricher, fields: dict[str, Any], clipped: list[str]
         fields["cost_usd"] = float(result.cost_usd)
         fields["price_source"] = result.price_source
         fields["unpriced"] = bool(result.unpriced)
+        if sdk_cost_usd is None:
+            _no_silent_zero(fields, peer_cost_usd, clipped)
     except Exception:
         log.exception("enrichment failed; storing the call unpriced")
         clipped.append("enrich_failed")
@@ -64,3 +75,27 @@ def enrich_fields(enricher: Enricher, fields: dict[str, Any], clipped: list[str]
         fields["cost_usd"] = sdk_cost_usd or 0.0
         fields["price_source"] = "sdk" if sdk_cost_usd is not None else ""
         fields["unpriced"] = sdk_cost_usd is None
+
+
+PEER_COST_TOLERANCE = 0.01
+
+
+def _no_silent_zero(fields: dict[str, Any], peer_cost_usd: float | None, clipped: list[str]) -> None:
+    if fields["status"] == "ok" and not fields["input_tokens"] and not fields["output_tokens"]:
+        clipped.append("usage_missing")
+        fields["cost_usd"] = 0.0
+        fields["price_source"] = "no_usage"
+        fields["unpriced"] = True
+        return
+    if peer_cost_usd is None:
+        return
+    fields["tags"] = {**fields["tags"], "peer_cost_usd": repr(peer_cost_usd)}
+    if fields["unpriced"]:
+        if peer_cost_usd > 0:
+            fields["cost_usd"] = peer_cost_usd
+            fields["price_source"] = "peer"
+            fields["unpriced"] = False
+        return
+    book = fields["cost_usd"]
+    if abs(peer_cost_usd - book) > PEER_COST_TOLERANCE * max(book, 1e-12):
+        clipped.append("peer_cost_disagrees")

@@ -20,7 +20,9 @@ shape that validation and enrichment can both fill in.
 
 from __future__ import annotations
 
+import json
 import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -28,13 +30,24 @@ from typing import Any
 from tiermix_server.ingest.decode import Span, is_content_key
 
 DROP_REPORT_NAME = "tiermix.drop_report"
+# One report covers one SDK's export interval: a count beyond this is a bug, and summed with others it
+# would wrap the UInt64 totals.
+MAX_DROPPED = 10**12
 TAG_PREFIX = "tiermix.tag."
 
 STRING_SOURCES: dict[str, tuple[str, ...]] = {
     "provider": ("gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system"),
     "operation": ("gen_ai.operation.name", "llm.request.type"),
-    "request_model": ("gen_ai.request.model", "llm.request.model"),
-    "model": ("gen_ai.response.model", "llm.response.model", "llm.model_name", "embedding.model_name"),
+    "request_model": ("gen_ai.request.model", "llm.request.model", "llm.request.model_name"),
+    "model": (
+        "gen_ai.response.model",
+        "llm.response.model",
+        "llm.response.model_name",
+        "llm.model_name",
+        "embedding.model_name",
+    ),
+    # Not a column: the provider's id for the response, which several spans of one call share (dedup.py).
+    "response_id": ("gen_ai.response.id",),
     "tenant": ("tiermix.tenant",),
     "route": ("tiermix.route",),
     "user_hash": ("tiermix.user_hash",),
@@ -67,6 +80,7 @@ INT_SOURCES: dict[str, tuple[str, ...]] = {
     ),
     "cache_write_tokens": (
         "gen_ai.usage.cache_creation.input_tokens",
+        "gen_ai.usage.cache_write.input_tokens",  # the anthropic SDK's own tracing
         "gen_ai.usage.cache_creation_input_tokens",
         "llm.token_count.prompt_details.cache_write",
     ),
@@ -79,10 +93,22 @@ INT_SOURCES: dict[str, tuple[str, ...]] = {
 }
 # (attribute, scale to the column's unit)
 FLOAT_SOURCES: dict[str, tuple[tuple[str, float], ...]] = {
-    "ttft_ms": (("tiermix.ttft_ms", 1.0), ("gen_ai.server.time_to_first_token", 1000.0)),
+    "ttft_ms": (
+        ("tiermix.ttft_ms", 1.0),
+        ("gen_ai.server.time_to_first_token", 1000.0),
+        ("gen_ai.response.time_to_first_chunk", 1000.0),
+        ("gen_ai.client.operation.time_to_first_chunk", 1000.0),
+    ),
     "routing_score": (("tiermix.routing_score", 1.0),),
-    # The application's own figure wins over the price book; OpenLIT's computed cost is taken the same way.
-    "sdk_cost_usd": (("tiermix.cost_usd", 1.0), ("gen_ai.usage.cost", 1.0)),
+    # The application's own figure (tiermix.cost_usd) wins over the price book.
+    "sdk_cost_usd": (("tiermix.cost_usd", 1.0),),
+    # A peer instrumentation's own figure (OpenLIT) is only a hint: it sends 0 for any model missing from
+    # its table, so the price book decides and this is kept for comparison (enrich.py).
+    "peer_cost_usd": (
+        ("gen_ai.usage.cost", 1.0),  # OpenLIT
+        ("gen_ai.cost.total_cost", 1.0),  # LiteLLM
+        ("operation.cost", 1.0),  # pydantic-ai
+    ),
 }
 BOOL_SOURCES: dict[str, tuple[str, bool]] = {
     "final": ("tiermix.final", True),
@@ -114,6 +140,11 @@ _OPERATION_ALIASES = {
     "generate": "text_completion",
 }
 _STATUS_ERROR = 2
+# Instrumentations that report Anthropic's own input_tokens (the uncached part) under the OTel name,
+# whose convention is input *including* cache reads and writes (measured: docs/peers.md).
+INPUT_EXCLUDES_CACHE_SCOPES = frozenset({"openlit.instrumentation.anthropic"})
+_LOGFIRE_SPAN_TYPE = "logfire.span_type"
+_LOGFIRE_DURATION = "duration"  # seconds, on Logfire's "streaming response" log span (zero-length)
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,12 +183,18 @@ def _to_str(value: Any, clipped: list[str]) -> str | None:
     return None
 
 
+# ASCII digits only, at most 19 of them (int64): ``str.isdigit`` also admits "²" (which ``int`` rejects)
+# and other scripts' digits, and ``int`` refuses strings of more than 4,300 digits.
+_INT_TEXT = re.compile(r"\s*-?[0-9]{1,19}\s*")
+_HEX_ID = re.compile(r"[0-9a-fA-F]{1,16}")
+
+
 def _to_int(value: Any, clipped: list[str]) -> int | None:
     if isinstance(value, int) and not isinstance(value, bool):
         return value
-    if (isinstance(value, float) and math.isfinite(value)) or (
-        isinstance(value, str) and value.strip().lstrip("-").isdigit()
-    ):
+    if isinstance(value, float) and math.isfinite(value) and abs(value) < 2**63:
+        return int(value)
+    if isinstance(value, str) and _INT_TEXT.fullmatch(value):
         return int(value)
     clipped.append("wrong_type")
     return None
@@ -186,6 +223,12 @@ def _to_bool(value: Any, clipped: list[str]) -> bool | None:
 
 
 def _to_first_str(value: Any, clipped: list[str]) -> str | None:
+    if isinstance(value, str) and value.startswith("["):
+        # Some instrumentations send the finish_reasons array as JSON text ('["stop"]').
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return value
     if isinstance(value, list):
         return value[0] if value and isinstance(value[0], str) else None
     return value if isinstance(value, str) else None
@@ -226,7 +269,15 @@ _DEFAULTS: dict[str, Any] = {
 # Every attribute mapping reads: decoding converts only these values (and tags/content by prefix).
 _DROP_KEYS = ("tiermix.drop.count", "tiermix.drop.reason", "tiermix.drop.since_unix_nano")
 ATTRIBUTE_KEYS = frozenset(
-    [*_KEYMAP, *_GENAI_MARKERS, _OPENINFERENCE_KIND, "tiermix.request_id", *_DROP_KEYS]
+    [
+        *_KEYMAP,
+        *_GENAI_MARKERS,
+        _OPENINFERENCE_KIND,
+        "tiermix.request_id",
+        *_DROP_KEYS,
+        _LOGFIRE_SPAN_TYPE,
+        _LOGFIRE_DURATION,
+    ]
 )
 ATTRIBUTE_PREFIXES = (TAG_PREFIX,)
 # The AnyValue field each mapped attribute usually holds, so decoding can skip asking (decode.flatten).
@@ -236,6 +287,7 @@ ATTRIBUTE_KINDS: dict[str, str] = {
     **{key: _USUAL_KIND.get(entry[2], "") for key, entry in _KEYMAP.items()},
     _OPENINFERENCE_KIND: "string_value",
     "tiermix.request_id": "string_value",
+    _LOGFIRE_SPAN_TYPE: "string_value",
 }
 
 
@@ -290,6 +342,14 @@ def map_span(span: Span, *, keep_content: bool = False) -> Mapped | DropReport |
     fields["request_id"] = _request_id(attrs.get("tiermix.request_id"), span_id, clipped)
     fields["start_ns"] = span.start_ns
     fields["end_ns"] = span.end_ns
+    span_type = attrs.get(_LOGFIRE_SPAN_TYPE)
+    fields["logfire_span_type"] = span_type
+    duration_s = attrs.get(_LOGFIRE_DURATION)
+    if span_type == "log" and isinstance(duration_s, float) and 0 < duration_s < 86_400:
+        # Logfire logs a streamed call when it ends, as a zero-length span: its start is end - duration.
+        fields["start_ns"] = span.end_ns - int(duration_s * 1e9)
+    if span.scope in INPUT_EXCLUDES_CACHE_SCOPES and fields["input_tokens"] is not None:
+        fields["input_tokens"] += (fields["cache_read_tokens"] or 0) + (fields["cache_write_tokens"] or 0)
     if span.status_code == _STATUS_ERROR or fields["error_type"]:
         fields["status"] = "error"
         fields["error_type"] = fields["error_type"] or "_OTHER"
@@ -314,13 +374,13 @@ def _openinference_operation(attrs: Mapping[str, Any]) -> str | None:
 
 
 def _request_id(value: Any, span_id: int, clipped: list[str]) -> int:
+    """16 hex digits (UInt64); anything else ("-1", "+ff", "0") is clipped to the span's own id."""
     if value is None or value == "":
         return span_id
-    if isinstance(value, str) and len(value) <= 16:
-        try:
-            return int(value, 16)
-        except ValueError:
-            pass
+    if isinstance(value, str) and _HEX_ID.fullmatch(value):
+        request_id = int(value, 16)
+        if request_id:
+            return request_id
     clipped.append("bad_request_id")
     return span_id
 
@@ -328,7 +388,12 @@ def _request_id(value: Any, span_id: int, clipped: list[str]) -> int:
 def _drop_report(span: Span) -> DropReport | Skipped:
     attrs = span.attributes
     count = attrs.get("tiermix.drop.count")
-    if not isinstance(count, int) or isinstance(count, bool) or count < 0 or len(span.span_id) != 8:
+    if (
+        not isinstance(count, int)
+        or isinstance(count, bool)
+        or not 0 <= count <= MAX_DROPPED
+        or len(span.span_id) != 8
+    ):
         return Skipped("bad_drop_report")
     since = attrs.get("tiermix.drop.since_unix_nano")
     resource = span.resource

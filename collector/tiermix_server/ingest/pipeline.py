@@ -17,7 +17,13 @@ Invariants:
   at a time.
 - While ClickHouse is down, batches go straight to the spool; a drainer re-inserts spooled batches
   oldest first (same dedup token as their first try) when it comes back, and on start-up.
-- Idempotent by span_id: see ``write.py`` (same batch replayed) and ``recent.py`` (span re-sent).
+- Counted once: see ``write.py`` (same batch replayed), ``identity.py`` (one call, several spans) and
+  ``recent.py`` (a call that comes again). A call older than what memory covers is checked against
+  ``call_keys`` in ClickHouse before it is accepted; while ClickHouse cannot answer, such requests get
+  503 + Retry-After rather than a guess.
+- Poison never blocks the queue: a batch ClickHouse refuses while it is otherwise healthy is split
+  (``write.py``), the rows it refuses alone are kept aside in the spool's ``refused/`` folder and
+  counted, and the rest is stored.
 """
 
 from __future__ import annotations
@@ -32,17 +38,24 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tiermix_server.errors import Overloaded
+from tiermix_server.ingest.identity import CallKeys
 from tiermix_server.ingest.process import ACCEPTED, SKIPPED, TENANT_INDEX, Processed
-from tiermix_server.ingest.recent import RecentSpans
+from tiermix_server.ingest.recent import RecentKeys
 from tiermix_server.ingest.spool import Spool
 from tiermix_server.ingest.stats import IngestStats
-from tiermix_server.ingest.write import SPAN_ID_INDEX, Batch, CallWriter, StatsRow
+from tiermix_server.ingest.write import TS_INDEX, Batch, CallRow, CallWriter, KeyRow, Refused, StatsRow
 
 log = logging.getLogger("tiermix.ingest")
 
 
 class SpoolFull(Overloaded):
     """ClickHouse is down and the spool is at its disk budget: nothing more can be made durable (503)."""
+
+    code = "storage_unavailable"
+
+
+class DedupUnavailable(Overloaded):
+    """A call older than memory covers cannot be checked against storage now: retry later (503)."""
 
     code = "storage_unavailable"
 
@@ -69,7 +82,7 @@ class _Submission:
     processed: Processed
     future: asyncio.Future[None]
     enqueued_at: float
-    span_ids: list[int] = field(default_factory=list)
+    keys: list[CallKeys] = field(default_factory=list)
 
 
 class Pipeline:
@@ -79,7 +92,7 @@ class Pipeline:
         writer: CallWriter,
         spool: Spool,
         stats: IngestStats,
-        recent: RecentSpans,
+        recent: RecentKeys,
         config: PipelineConfig,
     ) -> None:
         self.writer, self.spool, self.stats, self.recent, self.config = writer, spool, stats, recent, config
@@ -100,6 +113,16 @@ class Pipeline:
             "tiermix_spool_bytes", "bytes of acknowledged batches in the spool", lambda: spool.size_bytes
         )
         stats.gauge("tiermix_storage_up", "1 while ClickHouse writes succeed", lambda: self.storage_up)
+        stats.gauge(
+            "tiermix_spool_corrupt_records_total",
+            "spool records that failed their checksum (moved to spool/corrupt)",
+            lambda: spool.corrupt_records,
+        )
+        # Rows about the collector itself (corrupt records, refused rows), written with the next batch.
+        self._own_stats: list[StatsRow] = []
+        spool.on_corrupt = self._note_corrupt
+        for _ in range(spool.corrupt_records):  # found while the spool was read at start-up
+            self._note_corrupt("")
 
     # -- admission -----------------------------------------------------------------------------------
     def admit(self, nbytes: int) -> None:
@@ -131,10 +154,11 @@ class Pipeline:
         """Return once ``processed`` is durable; raise ``SpoolFull`` if it cannot be made so."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
+        await self._drop_stored(processed)
         waits = self._drop_resent(processed, future)
         if processed.calls or processed.drops or processed.outcomes:
             submission = _Submission(processed, future, time.monotonic())
-            submission.span_ids = [row[SPAN_ID_INDEX] for row in processed.calls]
+            submission.keys = processed.keys
             self._pending.append(submission)
             self._pending_rows += len(processed.calls)
             self._wakeup.set()
@@ -145,23 +169,53 @@ class Pipeline:
             if isinstance(outcome, BaseException):
                 raise outcome
 
+    async def _drop_stored(self, processed: Processed) -> None:
+        """Skip calls that ClickHouse already holds, for the calls memory cannot answer for."""
+        covers = self.recent.covers
+        old = [i for i, row in enumerate(processed.calls) if not covers(row[TS_INDEX] / 1e6)]
+        if not old:
+            return
+        lookup = [key for i in old for key in processed.keys[i].lookup]
+        try:
+            if not self.storage_up:
+                raise ConnectionError(self.storage_error or "storage is down")
+            found = await asyncio.to_thread(self.writer.known_keys, lookup)
+        except Exception as exc:
+            log.warning("cannot check calls for duplicates in storage: %s", str(exc).splitlines()[:1])
+            # Calls that started before this process cannot be told from a copy stored back then: refuse
+            # them for now (the client retries). Calls within the clock-skew margin are taken unchecked.
+            if any(self.recent.predates(processed.calls[i][TS_INDEX] / 1e6) for i in old):
+                raise DedupUnavailable(
+                    "storage is unavailable, and these calls are older than what the collector can check "
+                    "for duplicates without it",
+                    self.config.retry_after_s,
+                ) from None
+            return
+        if found:
+            stored = {i for i in old if not found.isdisjoint(processed.keys[i].lookup)}
+            self._skip(processed, [i not in stored for i in range(len(processed.calls))])
+
     def _drop_resent(self, processed: Processed, owner: asyncio.Future[None]) -> set[asyncio.Future[None]]:
-        calls = processed.calls
-        if not calls:
+        if not processed.calls:
             return set()
-        keep, waits = self.recent.claim([row[SPAN_ID_INDEX] for row in calls], owner)
-        if all(keep):
-            return waits
-        kept = []
-        for row, new in zip(calls, keep, strict=True):
+        keep, waits = self.recent.claim(processed.keys, owner)
+        if not all(keep):
+            self._skip(processed, keep)
+        return waits
+
+    @staticmethod
+    def _skip(processed: Processed, keep: list[bool]) -> None:
+        """Drop the calls not kept, counting each as a duplicate."""
+        calls, keys = [], []
+        for row, call_keys, new in zip(processed.calls, processed.keys, keep, strict=True):
             if new:
-                kept.append(row)
+                calls.append(row)
+                keys.append(call_keys)
                 continue
             tenant = row[TENANT_INDEX]
             processed.outcomes[(tenant, ACCEPTED, "")] -= 1
             processed.outcomes[(tenant, SKIPPED, "duplicate")] += 1
-        processed.calls = kept
-        return waits
+        processed.calls, processed.keys = calls, keys
 
     # -- background work -----------------------------------------------------------------------------
     async def start(self) -> None:
@@ -216,15 +270,17 @@ class Pipeline:
         return taken
 
     async def _commit(self, submissions: list[_Submission]) -> None:
+        own, self._own_stats = self._own_stats, []
         batch = Batch(
             token=uuid.uuid4().hex,
             calls=[row for s in submissions for row in s.processed.calls],
             drops=[row for s in submissions for row in s.processed.drops],
-            stats=_stats_rows(submissions),
+            stats=_stats_rows(submissions) + own,
+            keys=_key_rows(submissions),
         )
         durable = await self._make_durable(batch)
         for submission in submissions:
-            self.recent.settle(submission.span_ids, durable)
+            self.recent.settle(submission.keys, durable)
             if submission.future.done():
                 continue
             if durable:
@@ -251,10 +307,11 @@ class Pipeline:
                 log.exception("cannot write the spool")
         if self.storage_up:
             try:
-                self.writer.write(batch)
+                refused = self.writer.write(batch)
             except Exception as exc:
                 self._mark_down(exc)
             else:
+                self._set_aside(refused)
                 self._count_written(batch)
                 if path is not None:
                     self.spool.remove(path)
@@ -292,11 +349,15 @@ class Pipeline:
             if not self.storage_up:
                 self.writer.ping()
                 self._mark_up()
+            if self._own_stats and self.storage_up and not self._pending:
+                own, self._own_stats = self._own_stats, []
+                self.writer.write(Batch(uuid.uuid4().hex, [], [], own, []))
             return False
         batch = self.spool.read(records[0])
         if batch is not None:
             # Same token as its first try: a partial earlier insert completes, a full one is skipped.
-            self.writer.write(batch)
+            refused = self.writer.write(batch)
+            self._set_aside(refused)
             self._count_written(batch)
             self.spool.remove(records[0])
         self._mark_up()
@@ -316,11 +377,50 @@ class Pipeline:
         self.storage_up = True
         self.storage_error = ""
 
+    def _note_corrupt(self, _name: str) -> None:
+        self._own_stats.append((int(time.time()) // 60 * 60, "", "lost", "spool_corrupt_record", 1))
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._drain_wakeup.set)
+
+    def _set_aside(self, refused: list[Refused] | None) -> None:
+        """Rows ClickHouse refused on their own: kept in ``refused/`` for a person, and counted."""
+        if not refused:
+            return
+        minute = int(time.time()) // 60 * 60
+        by_tenant: Counter[str] = Counter()
+        for item in refused:
+            self.stats.count("tiermix_rows_refused_total", len(item.rows), table=item.table)
+            if item.table == "llm_calls":
+                by_tenant.update(row[TENANT_INDEX] for row in item.rows)
+            log.error(
+                "ClickHouse refused %d %s row(s) on their own, kept in %s: %s",
+                len(item.rows),
+                item.table,
+                self.spool.keep_refused(item),
+                item.error,
+            )
+        self._own_stats.extend(
+            (minute, tenant, "refused", "storage_refused", n) for tenant, n in by_tenant.items()
+        )
+
     def _count_written(self, batch: Batch) -> None:
         tables = (("llm_calls", batch.calls), ("sdk_drops", batch.drops), ("ingest_stats", batch.stats))
         for table, rows in tables:
             if rows:
                 self.stats.count("tiermix_rows_written_total", len(rows), table=table)
+
+
+def _key_rows(submissions: list[_Submission]) -> list[KeyRow]:
+    return [row for s in submissions for row in key_rows(s.processed.calls, s.keys)]
+
+
+def key_rows(calls: list[CallRow], keys: list[CallKeys]) -> list[KeyRow]:
+    """The ``call_keys`` rows of ``calls``: each call's store keys with its start second (for the TTL)."""
+    rows: list[KeyRow] = []
+    for row, call_keys in zip(calls, keys, strict=True):
+        ts_s = row[TS_INDEX] // 1_000_000
+        rows.extend((key, ts_s) for key in call_keys.store)
+    return rows
 
 
 def _stats_rows(submissions: list[_Submission]) -> list[StatsRow]:

@@ -1,9 +1,11 @@
 """One decoded OTLP request → call rows, drop-report rows and outcome counts (the pure core of ingest).
 
-decode → map → validate → enrich, span by span. Every span ends in exactly one outcome — accepted,
+decode → map → collapse → validate → enrich. Every span ends in exactly one outcome — accepted,
 rejected (with a reason, reported back through ``partial_success``) or skipped (not an LLM call, a
-malformed drop report) — so the counts in ``ingest_stats`` and ``/metrics`` always add up to the spans
-received. A tenant-bound API key stamps its tenant on every row: a span cannot claim another tenant.
+malformed drop report, another span of a call already counted) — so the counts in ``ingest_stats`` and
+``/metrics`` always add up to the spans received. A tenant-bound API key stamps its tenant on every row:
+a span cannot claim another tenant. Spans of one provider call seen by several instrumentations become
+one row (``identity.py``); each row carries the keys that recognise it when it comes again.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from tiermix_server.ingest.decode import flatten
 from tiermix_server.ingest.enrich import Enricher, enrich_fields
+from tiermix_server.ingest.identity import CallKeys, Member, call_keys, collapse, is_pair_half
 from tiermix_server.ingest.mapping import (
     ATTRIBUTE_KINDS,
     ATTRIBUTE_PREFIXES,
@@ -36,10 +39,14 @@ TENANT_INDEX = CALL_COLUMNS.index("tenant")
 _as_row = operator.itemgetter(*CALL_COLUMNS)  # fields dict → row tuple in column order, in C
 
 
+_Pending = tuple[Mapped, str, list[Member]]  # an LLM span's fields, its scope, the spans it stands for
+
+
 @dataclass(slots=True)
 class Processed:
     calls: list[CallRow] = field(default_factory=list)
     drops: list[DropRow] = field(default_factory=list)
+    keys: list[CallKeys] = field(default_factory=list)  # one per call row: how it is recognised again
     # (tenant, outcome, reason) → spans; clipped counts values, not spans
     outcomes: Counter[tuple[str, str, str]] = field(default_factory=Counter)
 
@@ -62,12 +69,17 @@ def process(
     limits: Limits,
     keep_content: bool = False,
     tenant: str | None = None,
+    ignore_scopes: frozenset[str] = frozenset(),
 ) -> Processed:
     """Turn every span of ``request`` into a row or a counted outcome; never raises on span content."""
     out = Processed()
     outcomes = out.outcomes
     spans = flatten(request, keep_content=keep_content, kinds=ATTRIBUTE_KINDS, prefixes=ATTRIBUTE_PREFIXES)
+    calls: list[_Pending] = []
     for span in spans:
+        if span.scope in ignore_scopes:
+            outcomes[(tenant or _span_tenant(span.attributes, span.resource), SKIPPED, "ignored_scope")] += 1
+            continue
         mapped = map_span(span, keep_content=keep_content)
         if isinstance(mapped, Skipped):
             outcomes[(tenant or _span_tenant(span.attributes, span.resource), SKIPPED, mapped.reason)] += 1
@@ -88,22 +100,48 @@ def process(
             )
             outcomes[(row_tenant, SKIPPED, "drop_report")] += 1
             continue
-        row = _call_row(mapped, enricher, limits, tenant)
+        fields = mapped.fields
+        fields["tenant"] = (tenant or fields["tenant"] or DEFAULT_TENANT)[:MAX_TENANT]
+        if is_pair_half(fields, span.scope):
+            outcomes[(fields["tenant"], SKIPPED, "stream_request_half")] += 1
+            continue
+        calls.append((mapped, span.scope, [Member(fields["span_id"], fields["parent_span_id"])]))
+    if len(calls) > 1:
+        calls = _collapse(calls, outcomes)
+    for mapped, _scope, members in calls:
+        fields = mapped.fields
+        provider, response_id = fields["provider"], fields.pop("response_id")
+        fields.pop("logfire_span_type")
+        row = _call_row(mapped, enricher, limits)
         if isinstance(row, str):
-            outcomes[(tenant or mapped.fields["tenant"] or DEFAULT_TENANT, REJECTED, row)] += 1
+            outcomes[(fields["tenant"], REJECTED, row)] += 1
             continue
         out.calls.append(row)
         row_tenant = row[TENANT_INDEX]
+        out.keys.append(call_keys(row_tenant, fields["trace_id"], members, provider, response_id))
         outcomes[(row_tenant, ACCEPTED, "")] += 1
         for reason in mapped.clipped:
             outcomes[(row_tenant, CLIPPED, reason)] += 1
     return out
 
 
-def _call_row(mapped: Mapped, enricher: Enricher, limits: Limits, tenant: str | None) -> CallRow | str:
+def _collapse(calls: list[_Pending], outcomes: Counter[tuple[str, str, str]]) -> list[_Pending]:
+    """Merge the spans of one call (``identity.collapse``), counting each span merged away."""
+    merged, aggregates = collapse([(mapped.fields, scope) for mapped, scope, _ in calls])
+    clipped_of = {mapped.fields["span_id"]: mapped.clipped for mapped, _, _ in calls}
+    for fields in aggregates:
+        outcomes[(fields["tenant"], SKIPPED, "aggregate_span")] += 1
+    out: list[_Pending] = []
+    for fields, members in merged:
+        clipped = [reason for member in members for reason in clipped_of.get(member.span_id, ())]
+        out.append((Mapped(fields, clipped), "", members))
+        if len(members) > 1:
+            outcomes[(fields["tenant"], SKIPPED, "same_call")] += len(members) - 1
+    return out
+
+
+def _call_row(mapped: Mapped, enricher: Enricher, limits: Limits) -> CallRow | str:
     fields: dict[str, Any] = mapped.fields
-    if tenant:
-        fields["tenant"] = tenant
     reason = validate(fields, mapped.clipped, limits)
     if reason is not None:
         return reason

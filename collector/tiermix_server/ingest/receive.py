@@ -69,6 +69,7 @@ async def _receive(request: Request, runtime: Any, media: str) -> Response:
             limits=Limits(now_ns=time.time_ns(), max_age_days=settings.raw_ttl_days),
             keep_content=settings.capture_content,
             tenant=tenant,
+            ignore_scopes=settings.ignored_scopes,
         )
         await pipeline.submit(processed)
     finally:

@@ -1,78 +1,102 @@
-"""Recently stored span ids: catches the same span re-sent in a *different* request.
+"""Keys of recently stored calls: catches a call that comes again in a *different* request.
 
 Why this exists next to ClickHouse's block dedup: an insert token makes a replay of the *same batch*
 exact (retries, spool drains, crash recovery), but an SDK whose export timed out re-sends its spans in a
-new request, which lands in a new batch with a new token. ``llm_calls`` would collapse that duplicate at
-merge time (ReplacingMergeTree), but the rollups fed by materialized views would count it twice. So the
-collector remembers recently stored span ids and drops a re-sent span before it reaches a batch.
+new request, and another instrumentation's span of the same call comes in a request of its own; both
+land in a new batch with a new token, and the rollups fed by materialized views would count them twice.
+So the collector remembers the keys of what it stored (``identity.CallKeys``: tenant-scoped span,
+parent and response-id keys) and skips a call whose lookup keys meet one of them.
 
-Bounds: two generations of ids, rotated when the current one is older than ``window_s`` or holds
-``max_ids`` ids, so memory stays bounded (about 2 x ``max_ids`` ints) whatever the rate. After a
-restart the filter is seeded from the span ids ClickHouse stored in the last window and from the spool.
-A re-send older than the window is caught by ReplacingMergeTree in raw queries, not in the rollups.
+Bounds: two generations of keys, rotated when the current one is older than ``window_s`` or holds
+``max_keys`` keys, so memory stays bounded (about 2 x ``max_keys`` ints) whatever the rate. What is no
+longer in memory is in ClickHouse (``call_keys``): ``covers(ts)`` says whether memory alone can answer
+for a call that started at ``ts`` (epoch seconds) — only calls that started after the oldest generation
+in memory began, less a margin for client clock skew. The pipeline asks ClickHouse about the others, so
+a re-send after any downtime is still caught.
 
-A span whose first copy is still in flight (not yet durable) is not acknowledged on the strength of that
-copy alone: the second request waits for the first copy's outcome, and fails with it.
+A call whose first copy is still in flight (not yet durable) is not acknowledged on the strength of
+that copy alone: the second request waits for the first copy's outcome, and fails with it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+
+from tiermix_server.ingest.identity import CallKeys
+
+CLOCK_SKEW_S = 300.0  # a client clock this far ahead of the collector's still gets an exact answer
 
 
-class RecentSpans:
+class RecentKeys:
     def __init__(
-        self, *, max_ids: int = 250_000, window_s: float = 600.0, clock: Callable[[], float] = time.monotonic
+        self,
+        *,
+        max_keys: int = 500_000,
+        window_s: float = 600.0,
+        clock: Callable[[], float] = time.time,
     ) -> None:
-        self._max_ids = max_ids
+        self._max_keys = max_keys
         self._window_s = window_s
         self._clock = clock
         self._current: set[int] = set()
         self._previous: set[int] = set()
         self._rotated_at = clock()
+        # Nothing stored before this instant is known to memory (process start, then each rotation).
+        self._covered_since = self._rotated_at
         self._in_flight: dict[int, asyncio.Future[None]] = {}
 
     def __len__(self) -> int:
         return len(self._current) + len(self._previous)
 
-    def seed(self, span_ids: Iterable[int]) -> None:
-        for span_id in span_ids:
-            self._add(span_id)
+    def covers(self, ts_s: float) -> bool:
+        """True when a call started at ``ts_s`` could only have been stored while memory was watching."""
+        return ts_s >= self._covered_since + CLOCK_SKEW_S
+
+    def predates(self, ts_s: float) -> bool:
+        """True when a call started at ``ts_s`` began before memory was watching: only storage can tell."""
+        return ts_s < self._covered_since
+
+    def seed(self, keys: Iterable[int]) -> None:
+        for key in keys:
+            self._add(key)
 
     def claim(
-        self, span_ids: list[int], owner: asyncio.Future[None]
+        self, calls: Sequence[CallKeys], owner: asyncio.Future[None]
     ) -> tuple[list[bool], set[asyncio.Future[None]]]:
-        """Mark which ids are new (claimed for ``owner``); return futures of copies still in flight."""
+        """Mark which calls are new (their keys claimed for ``owner``); return futures of copies in flight."""
         keep: list[bool] = []
         waits: set[asyncio.Future[None]] = set()
         current, previous, in_flight = self._current, self._previous, self._in_flight
-        for span_id in span_ids:
-            if span_id in current or span_id in previous:
+        for keys in calls:
+            if any(key in current or key in previous for key in keys.lookup):
                 keep.append(False)
                 continue
-            other = in_flight.get(span_id)
-            if other is None:
-                in_flight[span_id] = owner
-                keep.append(True)
+            others = {in_flight[key] for key in keys.lookup if key in in_flight}
+            if others:
+                keep.append(False)
+                waits.update(other for other in others if other is not owner)
                 continue
-            keep.append(False)
-            if other is not owner:
-                waits.add(other)
+            for key in keys.store:
+                in_flight[key] = owner
+            keep.append(True)
         return keep, waits
 
-    def settle(self, span_ids: Iterable[int], durable: bool) -> None:
-        """The batch holding ``span_ids`` is durable (remember them) or failed (forget the claim)."""
+    def settle(self, calls: Iterable[CallKeys], durable: bool) -> None:
+        """The batch holding ``calls`` is durable (remember their keys) or failed (forget the claim)."""
         in_flight = self._in_flight
-        for span_id in span_ids:
-            in_flight.pop(span_id, None)
-            if durable:
-                self._add(span_id)
+        for keys in calls:
+            for key in keys.store:
+                in_flight.pop(key, None)
+                if durable:
+                    self._add(key)
 
-    def _add(self, span_id: int) -> None:
-        if len(self._current) >= self._max_ids or self._clock() - self._rotated_at > self._window_s:
+    def _add(self, key: int) -> None:
+        now = self._clock()
+        if len(self._current) >= self._max_keys or now - self._rotated_at > self._window_s:
+            self._covered_since = self._rotated_at  # the dropped generation is no longer known
             self._previous = self._current
             self._current = set()
-            self._rotated_at = self._clock()
-        self._current.add(span_id)
+            self._rotated_at = now
+        self._current.add(key)

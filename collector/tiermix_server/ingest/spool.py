@@ -9,7 +9,10 @@ twice (crash between insert and unlink) stores it once.
 
 Format: ``TMX1`` magic, CRC32 of the payload, then ``marshal`` of the batch (only ints, floats, str,
 bytes, bools, None, dicts, lists and tuples — no code objects, unlike pickle). A record that fails its
-checksum is moved aside to ``corrupt/`` and reported, never silently dropped nor retried forever.
+checksum is moved aside to ``corrupt/`` and counted (``corrupt_records``: ``/metrics`` and data
+health), never silently dropped nor retried forever. Files that are not records (an operator's note, a
+``.batch`` file of another name) are left alone and never stop start-up; a record that cannot be written
+whole (ENOSPC) leaves no temporary file behind.
 """
 
 from __future__ import annotations
@@ -18,22 +21,30 @@ import itertools
 import logging
 import marshal
 import os
+import re
 import threading
+import time
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 
-from tiermix_server.ingest.write import Batch
+from tiermix_server.ingest.write import Batch, Refused
 
 log = logging.getLogger("tiermix.ingest")
 
 _MAGIC = b"TMX1"
 _SUFFIX = ".batch"
+_RECORD_NAME = re.compile(r"(\d{16})-[0-9A-Za-z_-]+\.batch")
 
 
 class Spool:
-    def __init__(self, directory: Path, max_bytes: int) -> None:
+    def __init__(
+        self, directory: Path, max_bytes: int, on_corrupt: Callable[[str], None] | None = None
+    ) -> None:
         self.directory = directory
         self.max_bytes = max_bytes
+        self.corrupt_records = 0
+        self.on_corrupt = on_corrupt
         directory.mkdir(parents=True, exist_ok=True)
         for leftover in directory.glob("*.tmp"):
             leftover.unlink()  # never renamed into place: its batch was never acknowledged
@@ -41,7 +52,7 @@ class Spool:
         self._held: set[Path] = set()  # records whose first insert is in progress: not for draining
         records = self.records()
         self._bytes = sum(path.stat().st_size for path in records)
-        last = int(records[-1].name.split("-", 1)[0]) if records else 0
+        last = int(records[-1].name[:16]) if records else 0
         self._sequence = itertools.count(last + 1)
 
     @property
@@ -54,12 +65,14 @@ class Spool:
     def records(self) -> list[Path]:
         """Spooled records, oldest first (records held by an insert in progress are left out)."""
         # List first, then read the held set: a record appended meanwhile is held before its file exists.
-        found = sorted(self.directory.glob(f"*{_SUFFIX}"))
+        found = sorted(
+            path for path in self.directory.glob(f"*{_SUFFIX}") if _RECORD_NAME.fullmatch(path.name)
+        )
         with self._lock:
             return [path for path in found if path not in self._held]
 
     def encode(self, batch: Batch) -> bytes:
-        payload = marshal.dumps((batch.token, batch.calls, batch.drops, batch.stats))
+        payload = marshal.dumps((batch.token, batch.calls, batch.drops, batch.stats, batch.keys))
         return _MAGIC + zlib.crc32(payload).to_bytes(4, "big") + payload
 
     def append(self, batch: Batch, record: bytes | None = None, *, held: bool = False) -> Path:
@@ -73,11 +86,17 @@ class Spool:
             if held:
                 self._held.add(final)
         temporary = final.with_suffix(".tmp")
-        with open(temporary, "wb") as handle:
-            handle.write(record)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, final)
+        try:
+            with open(temporary, "wb") as handle:
+                handle.write(record)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temporary, final)
+        except OSError:
+            with self._lock:
+                self._held.discard(final)
+            temporary.unlink(missing_ok=True)  # ENOSPC and friends: a torn temporary helps nobody
+            raise
         self._fsync_directory()
         with self._lock:
             self._bytes += len(record)
@@ -93,10 +112,19 @@ class Spool:
         if data[:4] != _MAGIC or zlib.crc32(payload).to_bytes(4, "big") != data[4:8]:
             return self._quarantine(path, len(data))
         try:
-            token, calls, drops, stats = marshal.loads(payload)  # our own checksummed file
+            token, calls, drops, stats, *keys = marshal.loads(payload)  # our own checksummed file
         except (ValueError, EOFError, TypeError):
             return self._quarantine(path, len(data))
-        return Batch(token=token, calls=calls, drops=drops, stats=stats)
+        # Records written before call_keys existed have four parts: their calls leave no keys.
+        return Batch(token=token, calls=calls, drops=drops, stats=stats, keys=keys[0] if keys else [])
+
+    def keep_refused(self, refused: Refused) -> Path:
+        """Keep rows ClickHouse refused on their own where a person can look at them (never re-sent)."""
+        folder = self.directory / "refused"
+        folder.mkdir(exist_ok=True)
+        path = folder / f"{time.time_ns()}-{refused.table}.marshal"
+        path.write_bytes(marshal.dumps((refused.table, refused.error, [list(row) for row in refused.rows])))
+        return path
 
     def release(self, path: Path) -> None:
         """Hand a held record over to draining."""
@@ -121,7 +149,10 @@ class Spool:
         os.replace(path, corrupt / path.name)
         with self._lock:
             self._bytes -= size
+            self.corrupt_records += 1
         log.error("spool record %s failed its checksum; moved to %s", path.name, corrupt)
+        if self.on_corrupt is not None:
+            self.on_corrupt(path.name)
         return None
 
     def _fsync_directory(self) -> None:

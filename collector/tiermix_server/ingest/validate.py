@@ -8,7 +8,6 @@ out-of-range attempt, a non-finite score. Nothing here raises: a bad span never 
 
 from __future__ import annotations
 
-import math
 import operator
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +22,9 @@ MAX_TAGS = 32
 MAX_TAG_KEY = 64
 MAX_TAG_VALUE = 256
 MAX_CONTENT_VALUE = 64 * 1024  # content attributes, kept only when content capture is on
+MAX_DURATION_MS = 86_400_000.0  # a call, or its time to first token, longer than a day is a broken clock
+MAX_SCORE = 1e30  # routing_score is Float32: anything near its 3.4e38 limit cannot be a classifier score
+MAX_CALL_COST_USD = 100_000.0  # far above any one call; beyond this a cost is a bug and would swamp totals
 MAX_TENANT = 200  # what an API key may be bound to (meta/keys.py): a stamped tenant is never cut
 DEFAULT_TENANT = "default"
 
@@ -43,6 +45,13 @@ _SHORT_FIELDS = (
     "user_hash",
 )
 _short_values = operator.itemgetter(*_SHORT_FIELDS)
+# Nullable floats: each must fit its column (Float32 for ttft and score) and be a plausible value.
+_BOUNDED_FLOATS = (
+    ("ttft_ms", MAX_DURATION_MS),
+    ("routing_score", MAX_SCORE),
+    ("sdk_cost_usd", MAX_CALL_COST_USD),
+    ("peer_cost_usd", MAX_CALL_COST_USD),
+)
 _TOKEN_FIELDS = tuple(field for field in INT_SOURCES if field.endswith("_tokens"))
 
 
@@ -82,16 +91,20 @@ def validate(fields: dict[str, Any], clipped: list[str], limits: Limits) -> str 
     if end_ns < start_ns:
         clipped.append("negative_duration")
         end_ns = start_ns
-    fields["duration_ms"] = (end_ns - start_ns) / 1e6
+    duration_ms = (end_ns - start_ns) / 1e6
+    if duration_ms > MAX_DURATION_MS:
+        clipped.append("duration_out_of_range")
+        duration_ms = MAX_DURATION_MS
+    fields["duration_ms"] = duration_ms
     attempt = fields["attempt"]
     if attempt is None:
         fields["attempt"] = 0
     elif not 0 <= attempt <= 255:
         clipped.append("attempt_out_of_range")
         fields["attempt"] = min(max(attempt, 0), 255)
-    for field in ("ttft_ms", "routing_score", "sdk_cost_usd"):
+    for field, most in _BOUNDED_FLOATS:
         value = fields[field]
-        if value is not None and (not math.isfinite(value) or value < 0):
+        if value is not None and not 0 <= value <= most:  # NaN fails every comparison
             clipped.append(f"invalid_{field}")
             fields[field] = None
     if max(map(len, _short_values(fields))) > MAX_SHORT_STRING:  # one C-level pass when all fit

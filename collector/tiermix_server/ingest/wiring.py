@@ -10,15 +10,15 @@ import logging
 from typing import Any
 
 from tiermix_server.ingest.pipeline import Pipeline, PipelineConfig
-from tiermix_server.ingest.recent import RecentSpans
+from tiermix_server.ingest.recent import RecentKeys
 from tiermix_server.ingest.spool import Spool
 from tiermix_server.ingest.stats import IngestStats
-from tiermix_server.ingest.write import ClickHouseWriter, recent_span_ids
+from tiermix_server.ingest.write import ClickHouseWriter
 
 log = logging.getLogger("tiermix.ingest")
 
-RESEND_WINDOW_S = 600
-RESEND_MAX_IDS = 250_000
+RECENT_WINDOW_S = 600
+RECENT_MAX_KEYS = 500_000
 
 
 def build_pipeline(runtime: Any, writer: Any = None) -> Pipeline:
@@ -27,8 +27,8 @@ def build_pipeline(runtime: Any, writer: Any = None) -> Pipeline:
     if writer is None:
         writer = ClickHouseWriter(runtime.clickhouse, stats.observe_insert)
     spool = Spool(settings.spool_dir, settings.spool_max_bytes)
-    recent = RecentSpans(max_ids=RESEND_MAX_IDS, window_s=RESEND_WINDOW_S)
-    _seed_recent(recent, runtime.clickhouse, spool)
+    recent = RecentKeys(max_keys=RECENT_MAX_KEYS, window_s=RECENT_WINDOW_S)
+    _seed_recent(recent, spool)
     if runtime.enricher is None:
         from tiermix_server.pricing.enricher import build_enricher
 
@@ -42,16 +42,13 @@ def build_pipeline(runtime: Any, writer: Any = None) -> Pipeline:
     return Pipeline(writer=writer, spool=spool, stats=stats, recent=recent, config=config)
 
 
-def _seed_recent(recent: RecentSpans, client: Any, spool: Spool) -> None:
-    """After a restart, remember what was stored lately and what waits in the spool."""
-    if client is not None:
-        try:
-            recent.seed(recent_span_ids(client, RESEND_WINDOW_S, RESEND_MAX_IDS))
-        except Exception as exc:  # storage down at start: the spool still protects what was acked
-            log.warning("cannot read recent span ids from ClickHouse: %s", str(exc).splitlines()[0][:200])
-    from tiermix_server.ingest.write import SPAN_ID_INDEX
+def _seed_recent(recent: RecentKeys, spool: Spool) -> None:
+    """After a restart, remember the calls waiting in the spool: ClickHouse does not hold them yet.
 
+    What ClickHouse holds needs no seeding: calls that started before this process are checked against
+    ``call_keys`` (``RecentKeys.covers``).
+    """
     for path in spool.records():
         batch = spool.read(path)
         if batch is not None:
-            recent.seed(row[SPAN_ID_INDEX] for row in batch.calls)
+            recent.seed(key for key, _ts in batch.keys)

@@ -5,15 +5,27 @@ and it carries a ``token`` fixed when the batch is formed. Every insert of that 
 a retry after a timeout, a replay from the spool after a crash — sends the same
 ``insert_deduplication_token``, and ``deduplicate_blocks_in_dependent_materialized_views=1`` extends the
 check to the rollups, so ClickHouse keeps the block exactly once in ``llm_calls`` *and* in
-``llm_calls_1m``/``_1h`` (FACTS.md; the tables set ``non_replicated_deduplication_window``). Async
-inserts are switched off per insert: an acknowledged insert must be in a part, not in a buffer.
+``llm_calls_1m``/``_1h`` (the tables set ``non_replicated_deduplication_window``; docs/architecture.md).
+Async inserts are switched off per insert: an acknowledged insert must be in a part, not in a buffer.
+
+Poison: validation keeps every value inside its column's range, but if ClickHouse still refuses a
+table's rows while it answers a ping, the rows are split in halves (tokens derived from the batch's, so
+a replay splits the same way and stays exact) until the rows it refuses on their own are found; those
+are returned as ``Refused`` and everything else is stored. Only errors that name a value split a batch
+(a row that cannot be encoded, or a ClickHouse code such as VALUE_IS_OUT_OF_RANGE_OF_DATA_TYPE); any
+other failure — no answer, a missing table, a full disk — is an outage, raised whole, so the batch is
+spooled and replayed under its first token.
 """
 
 from __future__ import annotations
 
+import re
+import struct
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+from clickhouse_connect.driver.exceptions import DataError
 
 CALL_COLUMNS = (
     "ts",
@@ -57,6 +69,8 @@ CALL_COLUMNS = (
     "tags",
 )
 SPAN_ID_INDEX = CALL_COLUMNS.index("span_id")
+TS_INDEX = CALL_COLUMNS.index("ts")
+KEY_COLUMNS = ("key", "ts")
 DROP_COLUMNS = ("ts", "span_id", "since", "tenant", "service", "environment", "reason", "dropped")
 STATS_COLUMNS = ("bucket", "tenant", "outcome", "reason", "spans")
 
@@ -65,6 +79,7 @@ STATS_COLUMNS = ("bucket", "tenant", "outcome", "reason", "spans")
 CallRow = tuple[Any, ...]
 DropRow = tuple[int, int, int, str, str, str, str, int]
 StatsRow = tuple[int, str, str, str, int]
+KeyRow = tuple[int, int]  # (call key, call start in epoch seconds): identity.py, table call_keys
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,18 +88,53 @@ class Batch:
     calls: list[CallRow]
     drops: list[DropRow]
     stats: list[StatsRow]
+    keys: list[KeyRow] = field(default_factory=list)
 
     @property
     def size(self) -> int:
         return len(self.calls) + len(self.drops) + len(self.stats)
 
 
-class CallWriter(Protocol):
-    """Makes a batch durable in storage, or raises. Must be safe to call again with the same batch."""
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """Rows of one table that ClickHouse refused on their own, and why."""
 
-    def write(self, batch: Batch) -> None: ...
+    table: str
+    rows: list[Any]
+    error: str
+
+
+# Errors raised while *encoding* rows (before anything is sent): a property of the rows, never of storage.
+_ROW_ERRORS = (DataError, struct.error, OverflowError, UnicodeError, TypeError, ValueError)
+# ClickHouse error codes that say "this value" rather than "this table or server" (any other server
+# error, a missing table for one, is an outage: retried whole, never blamed on rows).
+_ROW_ERROR_CODES = frozenset({6, 27, 53, 69, 70, 131, 321})
+_CODE = re.compile(r"\bCode: (\d+)\b")
+
+
+def _is_row_error(exc: BaseException) -> bool:
+    if isinstance(exc, _ROW_ERRORS):
+        return True
+    found = _CODE.search(str(exc))
+    return found is not None and int(found.group(1)) in _ROW_ERROR_CODES
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+
+
+class CallWriter(Protocol):
+    """Makes a batch durable in storage, or raises. Must be safe to call again with the same batch.
+
+    ``write`` returns the rows storage refused on their own (poison), if any; ``known_keys`` returns
+    which of ``keys`` are stored already (``call_keys``).
+    """
+
+    def write(self, batch: Batch) -> list[Refused]: ...
 
     def ping(self) -> None: ...
+
+    def known_keys(self, keys: list[int]) -> set[int]: ...
 
 
 class ClickHouseWriter:
@@ -94,17 +144,61 @@ class ClickHouseWriter:
         self._client = client
         self._observe = observe_latency
 
-    def write(self, batch: Batch) -> None:
+    def write(self, batch: Batch) -> list[Refused]:
         started = time.perf_counter()
+        refused: list[Refused] = []
         for table, columns, rows in (
             ("llm_calls", CALL_COLUMNS, batch.calls),
+            ("call_keys", KEY_COLUMNS, batch.keys),
             ("sdk_drops", DROP_COLUMNS, batch.drops),
             ("ingest_stats", STATS_COLUMNS, batch.stats),
         ):
             if rows:
-                self._insert(table, columns, rows, f"{batch.token}:{table}")
+                self._insert_or_split(table, columns, rows, f"{batch.token}:{table}", refused)
         if self._observe is not None:
             self._observe(time.perf_counter() - started)
+        return refused
+
+    def _insert_or_split(
+        self, table: str, columns: tuple[str, ...], rows: list[Any], token: str, refused: list[Refused]
+    ) -> None:
+        try:
+            self._insert(table, columns, rows, token)
+            return
+        except Exception as exc:
+            if not _is_row_error(exc):
+                raise  # the connection, the table or the server, not the rows: retried whole
+            self.ping()  # raises when storage is down: then it is an outage, not poison
+        self._split(table, columns, rows, token, refused)
+
+    def _split(
+        self, table: str, columns: tuple[str, ...], rows: list[Any], token: str, refused: list[Refused]
+    ) -> int:
+        """Insert ``rows`` in halves until each failing row stands alone; return how many were stored."""
+        middle = len(rows) // 2
+        stored = 0
+        for index, half in enumerate((rows[:middle], rows[middle:])):
+            part = f"{token}/{index}"
+            try:
+                self._insert(table, columns, half, part)
+                stored += len(half)
+            except Exception as exc:
+                if not _is_row_error(exc):
+                    raise
+                if len(half) == 1:
+                    refused.append(Refused(table, half, _first_line(exc)))
+                else:
+                    stored += self._split(table, columns, half, part, refused)
+        return stored
+
+    def known_keys(self, keys: list[int]) -> set[int]:
+        if not keys:
+            return set()
+        result = self._client.query(
+            "SELECT DISTINCT key FROM call_keys WHERE key IN {keys:Array(UInt64)}",
+            parameters={"keys": keys},
+        )
+        return {row[0] for row in result.result_rows}
 
     def _insert(self, table: str, columns: tuple[str, ...], rows: list[Any], token: str) -> None:
         data = [list(column) for column in zip(*rows, strict=True)]
@@ -123,13 +217,3 @@ class ClickHouseWriter:
 
     def ping(self) -> None:
         self._client.command("SELECT 1")
-
-
-def recent_span_ids(client: Any, window_s: int, limit: int) -> list[int]:
-    """Span ids stored in the last ``window_s`` seconds: seeds the resend filter after a restart."""
-    result = client.query(
-        "SELECT span_id FROM llm_calls WHERE ingested_at >= now() - {window:UInt32} "
-        "ORDER BY ingested_at DESC LIMIT {limit:UInt32}",
-        parameters={"window": window_s, "limit": limit},
-    )
-    return [row[0] for row in result.result_rows]

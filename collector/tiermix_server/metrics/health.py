@@ -1,7 +1,8 @@
 """Data health: what the numbers may be missing — unpriced calls, calls SDKs dropped, spans rejected.
 
-``sdk_drops`` is a ReplacingMergeTree keyed by the report's span_id: a replayed report may sit twice in
-the table until a merge, so reports are deduplicated by span_id before they are summed.
+``sdk_drops`` is a ReplacingMergeTree keyed by the report's tenant and span_id: a replayed report may
+sit twice in the table until a merge, so reports are deduplicated by (tenant, span_id) before they are
+summed.
 """
 
 # ruff: noqa: S608 - SQL here is assembled from fixed fragments and column names; every value is a
@@ -35,7 +36,29 @@ class DataHealth:
 
     @property
     def rejected_spans(self) -> int:
-        return sum(int(row["spans"]) for row in self.ingest if row["outcome"] == "rejected")
+        return self._outcome("rejected")
+
+    @property
+    def storage_refused(self) -> int:
+        """Rows ClickHouse refused on their own (kept in the collector's spool/refused folder)."""
+        return self._outcome("refused")
+
+    @property
+    def spool_corrupt_records(self) -> int:
+        """Acknowledged batches lost to a spool record that failed its checksum (spool/corrupt)."""
+        return self._outcome("lost", "spool_corrupt_record")
+
+    @property
+    def peer_cost_disagreements(self) -> int:
+        """Calls whose instrumentation's own cost differed from the price book's by more than 1%."""
+        return self._outcome("clipped", "peer_cost_disagrees")
+
+    def _outcome(self, outcome: str, reason: str | None = None) -> int:
+        return sum(
+            int(row["spans"])
+            for row in self.ingest
+            if row["outcome"] == outcome and (reason is None or row["reason"] == reason)
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -46,6 +69,9 @@ class DataHealth:
             "sdk_dropped": self.sdk_dropped,
             "sdk_drops": self.sdk_drops,
             "rejected_spans": self.rejected_spans,
+            "storage_refused": self.storage_refused,
+            "spool_corrupt_records": self.spool_corrupt_records,
+            "peer_cost_disagreements": self.peer_cost_disagreements,
             "ingest": self.ingest,
         }
 
@@ -89,8 +115,8 @@ def _sdk_drops(client: Any, filters: Filters) -> list[dict[str, Any]]:
     where = _scope(filters, params, "ts", environment=True)
     sql = (
         "SELECT d.reason AS reason, sum(d.dropped) AS dropped FROM ("
-        "SELECT span_id, any(reason) AS reason, any(dropped) AS dropped "
-        f"FROM sdk_drops {where} GROUP BY span_id"
+        "SELECT tenant, span_id, any(reason) AS reason, any(dropped) AS dropped "
+        f"FROM sdk_drops {where} GROUP BY tenant, span_id"
         ") AS d GROUP BY reason ORDER BY dropped DESC, reason"
     )
     return [dict(row) for row in client.query(sql, parameters=params.values).named_results()]

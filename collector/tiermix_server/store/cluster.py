@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 
 LOCAL_SUFFIX = "_local"
-SHARDING_KEYS = {"llm_calls": "sipHash64(span_id)", "sdk_drops": "sipHash64(span_id)"}
+SHARDING_KEYS = {"llm_calls": "sipHash64(span_id)", "sdk_drops": "sipHash64(span_id)", "call_keys": "key"}
 DEFAULT_SHARDING_KEY = "rand()"
 
 _IDENT = r"([A-Za-z_][A-Za-z0-9_]*)"

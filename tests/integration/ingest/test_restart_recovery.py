@@ -7,6 +7,7 @@ from typing import Any
 
 from tests.integration.ingest.conftest import start_collector
 from tests.unit.ingest.builders import body, request, span
+from tiermix_server.ingest.pipeline import key_rows
 from tiermix_server.ingest.process import process
 from tiermix_server.ingest.spool import Spool
 from tiermix_server.ingest.validate import Limits
@@ -19,7 +20,7 @@ def spooled_batch(spans: list[Any], settings: Any) -> Batch:
 
     enricher = build_enricher(settings, open_meta(settings), background=False)
     out = process(request(spans), enricher=enricher, limits=Limits(time.time_ns(), 90))
-    return Batch("crashed-batch", out.calls, out.drops, [])
+    return Batch("crashed-batch", out.calls, out.drops, [], key_rows(out.calls, out.keys))
 
 
 def test_batch_inserted_before_a_crash_but_still_spooled_is_counted_once(make_settings: Any) -> None:

@@ -177,7 +177,7 @@ def test_openinference_embedding_span_is_an_embeddings_call() -> None:
     assert fields["operation"] == "embeddings"
 
 
-def test_openlit_cost_and_ttft_in_seconds() -> None:
+def test_a_peer_cost_is_a_hint_and_ttft_in_seconds_is_read() -> None:
     fields = mapped(
         {
             "gen_ai.system": "openai",
@@ -187,8 +187,29 @@ def test_openlit_cost_and_ttft_in_seconds() -> None:
             "gen_ai.server.time_to_first_token": 0.25,
         }
     )
-    assert fields["sdk_cost_usd"] == 0.5
+    assert fields["sdk_cost_usd"] is None  # only the application's own tiermix.cost_usd overrides
+    assert fields["peer_cost_usd"] == 0.5
     assert fields["ttft_ms"] == 250.0
+
+
+@pytest.mark.parametrize(
+    ("attributes", "field", "expected"),
+    [
+        ({"gen_ai.usage.cache_write.input_tokens": 3}, "cache_write_tokens", 3),
+        ({"llm.request.model_name": "claude-x"}, "request_model", "claude-x"),
+        ({"llm.response.model_name": "claude-x-1"}, "model", "claude-x-1"),
+        ({"gen_ai.response.finish_reasons": '["stop"]'}, "finish_reason", "stop"),
+        ({"gen_ai.response.time_to_first_chunk": 0.02}, "ttft_ms", 20.0),
+        ({"gen_ai.client.operation.time_to_first_chunk": 0.5}, "ttft_ms", 500.0),
+        ({"gen_ai.cost.total_cost": 0.25}, "peer_cost_usd", 0.25),
+        ({"gen_ai.usage.input_tokens": "²"}, "input_tokens", None),
+        ({"gen_ai.usage.input_tokens": "9" * 5000}, "input_tokens", None),
+        ({"gen_ai.usage.input_tokens": " 42 "}, "input_tokens", 42),
+    ],
+)
+def test_peer_spellings_land_in_their_fields(attributes: dict[str, Any], field: str, expected: Any) -> None:
+    fields = mapped({"gen_ai.provider.name": "anthropic", "gen_ai.operation.name": "chat", **attributes})
+    assert fields[field] == expected
 
 
 @pytest.mark.parametrize(

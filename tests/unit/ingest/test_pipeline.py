@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
+from tiermix_server.ingest.identity import CallKeys
 from tiermix_server.ingest.pipeline import Pipeline, PipelineConfig, QueueFull, SpoolFull
 from tiermix_server.ingest.process import ACCEPTED, Processed
-from tiermix_server.ingest.recent import RecentSpans
+from tiermix_server.ingest.recent import RecentKeys
 from tiermix_server.ingest.spool import Spool
 from tiermix_server.ingest.stats import IngestStats
-from tiermix_server.ingest.write import CALL_COLUMNS, Batch
+from tiermix_server.ingest.write import CALL_COLUMNS, Batch, Refused
 
 TENANT = CALL_COLUMNS.index("tenant")
 SPAN = CALL_COLUMNS.index("span_id")
+TS = CALL_COLUMNS.index("ts")
 
 
 class MemoryWriter:
@@ -29,11 +32,18 @@ class MemoryWriter:
         self.gate = threading.Event()
         self.gate.set()
 
-    def write(self, batch: Batch) -> None:
+    def write(self, batch: Batch) -> list[Refused]:
         self.gate.wait(10)
         if self.failing:
             raise ConnectionError("ClickHouse is down")
         self.batches.setdefault(batch.token, batch)
+        return []
+
+    def known_keys(self, keys: list[int]) -> set[int]:
+        if self.failing:
+            raise ConnectionError("ClickHouse is down")
+        stored = {key for batch in self.batches.values() for key, _ts in batch.keys}
+        return stored.intersection(keys)
 
     def ping(self) -> None:
         if self.failing:
@@ -47,8 +57,10 @@ def calls(*span_ids: int, tenant: str = "acme") -> Processed:
     out = Processed()
     for span_id in span_ids:
         row = [None] * len(CALL_COLUMNS)
-        row[SPAN], row[TENANT] = span_id, tenant
+        row[SPAN], row[TENANT], row[TS] = span_id, tenant, time.time_ns() // 1000
         out.calls.append(tuple(row))
+        key = hash((tenant, span_id))
+        out.keys.append(CallKeys(lookup=(key,), store=(key,)))
         out.outcomes[(tenant, ACCEPTED, "")] += 1
     return out
 
@@ -69,7 +81,7 @@ def make_pipeline(tmp_path: Path, writer: MemoryWriter, **config: object) -> Pip
         writer=writer,
         spool=Spool(tmp_path / "spool", int(options.pop("spool_max_bytes", 1 << 30))),  # type: ignore[call-overload]
         stats=IngestStats(),
-        recent=RecentSpans(),
+        recent=RecentKeys(),
         config=PipelineConfig(**options),  # type: ignore[arg-type]
     )
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from tiermix_server.ingest.recent import RecentSpans
+from tiermix_server.ingest.identity import CallKeys
+from tiermix_server.ingest.recent import CLOCK_SKEW_S, RecentKeys
 from tiermix_server.ingest.spool import Spool
 from tiermix_server.ingest.write import Batch
 
@@ -56,23 +57,41 @@ def test_unfinished_temporary_files_are_discarded_on_open(tmp_path: Path) -> Non
     assert list(tmp_path.glob("*.tmp")) == []
 
 
-async def test_recent_spans_rotate_generations_by_count() -> None:
-    recent = RecentSpans(max_ids=3, window_s=1e9)
+def keys(*values: int) -> list[CallKeys]:
+    return [CallKeys(lookup=(value,), store=(value,)) for value in values]
+
+
+async def test_recent_keys_rotate_generations_by_count() -> None:
+    recent = RecentKeys(max_keys=3, window_s=1e9)
     recent.seed(range(10))
     assert len(recent) <= 6
     owner: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-    keep, waits = recent.claim([9, 0, 100, 100], owner)
+    keep, waits = recent.claim(keys(9, 0, 100, 100), owner)
     assert keep == [False, True, True, False] and waits == set()
 
 
-async def test_recent_spans_rotate_generations_by_age() -> None:
+async def test_recent_keys_rotate_generations_by_age() -> None:
     now = [0.0]
-    recent = RecentSpans(max_ids=100, window_s=10, clock=lambda: now[0])
+    recent = RecentKeys(max_keys=100, window_s=10, clock=lambda: now[0])
     recent.seed([1])
     now[0] = 11
     recent.seed([2])
     now[0] = 22
     recent.seed([3])
     owner: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-    keep, _ = recent.claim([1, 2, 3], owner)
+    keep, _ = recent.claim(keys(1, 2, 3), owner)
     assert keep == [True, False, False]
+
+
+def test_memory_covers_only_calls_it_watched_being_stored() -> None:
+    now = [1000.0]
+    recent = RecentKeys(max_keys=100, window_s=10, clock=lambda: now[0])
+    assert not recent.covers(999.0)  # started before this process: ask ClickHouse
+    assert recent.covers(1000.0 + CLOCK_SKEW_S)
+    now[0] = 1011.0
+    recent.seed([1])  # rotation: the first generation is still in memory as "previous"
+    assert recent.covers(1000.0 + CLOCK_SKEW_S)
+    now[0] = 1022.0
+    recent.seed([2])  # second rotation: what was stored before 1011 is forgotten
+    assert not recent.covers(1010.0 + CLOCK_SKEW_S)
+    assert recent.covers(1011.0 + CLOCK_SKEW_S)
