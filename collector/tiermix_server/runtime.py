@@ -7,6 +7,7 @@ stay ``None``; each owner module documents the field it fills.
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,3 +24,6 @@ class Runtime:
     alerts: Any = None  # alert evaluator (alerts/evaluate.py)
     stats: Any = None  # self-observability counters (ingest/stats.py)
     extras: dict[str, Any] = field(default_factory=dict)
+    # An ingest credential that lives only in this process's memory, for senders this process starts
+    # itself (the embedded demo): they keep delivering when the first API key turns auth on.
+    process_ingest_key: str = field(default_factory=lambda: "tmx_proc_" + secrets.token_urlsafe(32))

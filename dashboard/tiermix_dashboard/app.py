@@ -17,7 +17,7 @@ import streamlit as st
 
 from tiermix_dashboard import cache, components, filters
 from tiermix_dashboard.api_client import ApiError, ApiUnauthorized
-from tiermix_dashboard.config import DashboardConfig, load_config
+from tiermix_dashboard.config import READ_KEY_COMMAND, DashboardConfig, load_config
 
 VIEWS = Path(__file__).parent / "views"
 PAGES = (
@@ -75,8 +75,8 @@ def _read_key(config: DashboardConfig) -> str | None:
             "Read API key",
             type="password",
             key=_KEY_INPUT,
-            help="A key with scope read (tiermix keys create --scope read). A tenant-bound key shows that "
-            "tenant only.",
+            help=f"A key with scope read ({READ_KEY_COMMAND}). A tenant-bound key (--tenant NAME) shows "
+            "that tenant only.",
         )
         if typed.strip():
             return typed.strip()

@@ -15,6 +15,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from tiermix_dashboard.api_client import ApiError, ApiForbidden, ApiNotFound, ApiUnauthorized, ApiUnreachable
+from tiermix_dashboard.config import READ_KEY_COMMAND
 from tiermix_dashboard.filters import Filters
 from tiermix_dashboard.kpis import Kpi
 
@@ -94,7 +95,10 @@ def table(
     height: int | Literal["auto"] = "auto",
 ) -> None:
     st.dataframe(
-        _blank_missing_text(data), hide_index=True, column_config=column_config, key=f"table_{name}",
+        _blank_missing_text(data),
+        hide_index=True,
+        column_config=column_config,
+        key=f"table_{name}",
         height=height,
     )
     download(data, name)
@@ -160,7 +164,7 @@ def api_error(exc: ApiError) -> None:
     elif isinstance(exc, ApiUnauthorized):
         st.warning(
             "**This tiermix API requires a read key.** Enter one in the sidebar (create it with "
-            f"`tiermix keys create --scope read`). The API said: {exc}",
+            f"`{READ_KEY_COMMAND}`, or `--tenant NAME` instead of `--all-tenants`). The API said: {exc}",
             icon=":material/key:",
         )
     elif isinstance(exc, ApiForbidden):

@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 DEFAULT_API_URL = "http://127.0.0.1:4318"
+# What the dashboard tells a reader to run for a key (a test runs it through the CLI's own parser).
+READ_KEY_COMMAND = "tiermix keys create --all-tenants --scope read"
 
 
 @dataclass(frozen=True, slots=True)

@@ -49,6 +49,9 @@ Settings (``init()`` argument → ``TIERMIX_*`` variable → ``OTEL_*`` variable
 ``spool_dir``             ``TIERMIX_SPOOL_DIR`` (undelivered batches on disk)  none
 ``spool_max_bytes``       ``TIERMIX_SPOOL_MAX_BYTES``                          256 MiB
 ``disabled``              ``TIERMIX_DISABLED``, ``OTEL_SDK_DISABLED``          off
+``stream_usage``          ``TIERMIX_STREAM_USAGE`` (auto/always/never: ask     auto
+                          OpenAI for a stream's usage the app did not ask
+                          for; auto = api.openai.com only)
 (resource attributes)     ``OTEL_RESOURCE_ATTRIBUTES`` (added to the resource)
 ========================  ==================================================  =======================
 
@@ -122,6 +125,7 @@ def init(
     export_timeout_s: float | None = None,
     retry_window_s: float | None = None,
     max_backoff_s: float | None = None,
+    stream_usage: str | None = None,
 ) -> None:
     """Configure the SDK (see the module docstring for every setting and its variable).
 

@@ -12,19 +12,37 @@ block started, and an attempt that ended in an error is never the ``final`` one.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
 
 from . import _runtime
+from ._args import tags as safe_tags
+from ._args import text
 from ._capture import content
 from ._context import call_scope
-from ._log import internal_error, warn_once
+from ._log import internal_error, safe_repr, warn_once
 from ._record import CallOptions, Record, error_type, otel_parent
 from .extract import Extracted, extract
 
 MAX_ERROR_TYPE_CHARS = 256
+_MAX_TOKENS = 2**32 - 1  # the collector's column: a larger count is a bug, not a call
+
+
+def _token_count(value: object) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        count = value
+    elif isinstance(value, float) and value.is_integer():
+        count = int(value)
+    elif isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        count = int(value.strip()) if len(value.strip()) <= 10 else -1
+    else:
+        return None
+    return count if 0 <= count <= _MAX_TOKENS else None
 
 
 class Call:
@@ -60,30 +78,55 @@ class Call:
         cache_write_tokens: int | None = None,
         reasoning_tokens: int | None = None,
     ) -> Call:
-        """Token usage in OTel semantics: input includes cached tokens, output includes reasoning."""
+        """Token usage in OTel semantics: input includes cached tokens, output includes reasoning.
+
+        A count that is not a whole number from 0 up (``"12"`` is fine, ``-1``, ``1.5``, ``"x"`` are not)
+        is ignored with a log line: the SDK never raises into the application.
+        """
         for key, value in (("input_tokens", input_tokens), ("output_tokens", output_tokens),
                            ("cache_read_tokens", cache_read_tokens),
                            ("cache_write_tokens", cache_write_tokens),
                            ("reasoning_tokens", reasoning_tokens)):
-            if value is not None:
-                self._fields[key] = int(value)
+            if value is None:
+                continue
+            count = _token_count(value)
+            if count is None:
+                warn_once(f"call.set_usage:{key}", "tiermix: call.set_usage(%s=%s) ignored: want a whole "
+                          "number >= 0", key, safe_repr(value))
+            else:
+                self._fields[key] = count
         return self
 
     def set_served_model(self, model: str) -> Call:
-        self._fields["model"] = str(model)
+        served = text(model, "set_served_model")
+        if served is not None:
+            self._fields["model"] = served
         return self
 
     def set_finish_reason(self, reason: str) -> Call:
-        self._fields["finish_reason"] = str(reason)
+        finish = text(reason, "set_finish_reason")
+        if finish is not None:
+            self._fields["finish_reason"] = finish
         return self
 
     def set_cost(self, cost_usd: float) -> Call:
-        """The application's own cost figure; otherwise the collector prices the call."""
-        self._cost_usd = float(cost_usd)
+        """The application's own cost figure; otherwise the collector prices the call.
+
+        Anything but a finite number >= 0 is ignored with a log line (the collector then prices it).
+        """
+        try:
+            cost = float(cost_usd)
+            if isinstance(cost_usd, bool) or not math.isfinite(cost) or cost < 0:
+                raise ValueError
+            self._cost_usd = cost
+        except Exception:  # float() of anything at all: TypeError, ValueError, the object's own errors
+            warn_once("call.set_cost", "tiermix: call.set_cost(%s) ignored: want a finite number >= 0",
+                      safe_repr(cost_usd))
         return self
 
     def set_tags(self, tags: Mapping[str, object] | None = None, **more: object) -> Call:
-        self._tags.update((str(k), str(v)) for k, v in {**(tags or {}), **more}.items())
+        self._tags.update(safe_tags(tags, "set_tags"))
+        self._tags.update(safe_tags(more, "set_tags"))
         return self
 
     def set_content(self, prompt: Any = None, completion: Any = None) -> Call:
@@ -102,9 +145,9 @@ class Call:
             if isinstance(start_ns, bool) or isinstance(end_ns, bool) or start < 0 or end < start:
                 raise ValueError
             self._times = (start, end)
-        except (TypeError, ValueError, OverflowError):
-            warn_once("call.set_times", "tiermix: call.set_times(%r, %r) ignored: want 0 <= start_ns <= "
-                      "end_ns (Unix nanoseconds)", start_ns, end_ns)
+        except Exception:
+            warn_once("call.set_times", "tiermix: call.set_times(%s, %s) ignored: want 0 <= start_ns <= "
+                      "end_ns (Unix nanoseconds)", safe_repr(start_ns), safe_repr(end_ns))
         return self
 
     def set_error(self, error_type: str) -> Call:
@@ -113,7 +156,7 @@ class Call:
         ``error_type`` is the error's class name, qualified like OTel's ``error.type``
         (``"openai.RateLimitError"``). An exception raised in the block takes precedence.
         """
-        self._error_type = str(error_type)[:MAX_ERROR_TYPE_CHARS] or None
+        self._error_type = (text(error_type, "set_error") or "")[:MAX_ERROR_TYPE_CHARS] or None
         return self
 
     def first_token(self) -> Call:
@@ -172,5 +215,6 @@ def call(
     tags: Mapping[str, object] | None = None,
 ) -> Call:
     """Record the enclosed block as one LLM call of ``model`` at ``provider``."""
-    return Call(CallOptions(route, operation, provider, model, tier,
-                            tuple((str(k), str(v)) for k, v in (tags or {}).items())))
+    return Call(CallOptions(text(route, "route"), text(operation, "operation") or "chat",
+                            text(provider, "provider"), text(model, "model"), text(tier, "tier"),
+                            safe_tags(tags)))

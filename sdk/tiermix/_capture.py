@@ -71,7 +71,10 @@ def finish(
 class StreamCall:
     """A call that ends when its stream is consumed, closed or fails (at most once)."""
 
-    __slots__ = ("_acc", "_done", "options", "parent", "prompt", "request_model", "rt", "scope", "start_ns")
+    __slots__ = (
+        "_acc", "_done", "hide_usage_chunk", "options", "parent", "prompt", "request_model", "rt", "scope",
+        "start_ns",
+    )
 
     def __init__(
         self,
@@ -92,6 +95,8 @@ class StreamCall:
         self.prompt = prompt
         self._acc = StreamAccumulator(rt.settings.max_content_chars if rt.capture_content else None)
         self._done = False
+        # The SDK asked for usage itself (stream_usage.py): the usage-only chunk is not the app's.
+        self.hide_usage_chunk = False
 
     def chunk(self, item: Any) -> None:
         try:

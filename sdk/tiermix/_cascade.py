@@ -21,7 +21,8 @@ from dataclasses import replace
 from types import TracebackType
 
 from . import _context
-from ._context import Routing, Scope
+from ._args import text
+from ._context import Routing, Scope, routing_of
 from ._log import warn_once
 from ._record import Record
 
@@ -126,11 +127,12 @@ class Cascade:
 
     def decide(self, router: str, reason: str | None = None, score: float | None = None) -> None:
         """Record the routing decision for the next attempt."""
-        self._routing = Routing(str(router), reason, float(score) if score is not None else None)
+        self._routing = routing_of(router, reason, score)
 
-    def _mark(self, what: str, reason: str, detail: str | None) -> None:
-        reason = _reason(reason)
-        detail = detail[:MAX_DETAIL_CHARS] if detail else None
+    def _mark(self, what: str, reason: object, detail: object) -> None:
+        reason = _reason(text(reason, "escalation reason") or "")
+        detail_text = text(detail, "escalation detail")
+        detail = detail_text[:MAX_DETAIL_CHARS] if detail_text else None
         with self._lock:  # the block may be ending on another thread: mark before or not at all
             current = None if self._closed else next(
                 (a for a in reversed(self._attempts) if not a.cancelled), None)

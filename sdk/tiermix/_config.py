@@ -48,6 +48,8 @@ class Settings:
     disabled: bool
     resource_attributes: tuple[tuple[str, str], ...]
     tracer_provider: Any = None
+    # Ask OpenAI for a stream's usage when the application did not (stream_usage.py): auto|always|never
+    stream_usage: str = "auto"
 
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
@@ -155,4 +157,18 @@ def resolve(env: Mapping[str, str], **args: Any) -> Settings:
         disabled=bool(disabled),
         resource_attributes=tuple(resource.items()),
         tracer_provider=args.get("tracer_provider"),
+        stream_usage=_stream_usage(_first(args.get("stream_usage"), env.get("TIERMIX_STREAM_USAGE"))),
     )
+
+
+STREAM_USAGE_MODES = ("auto", "always", "never")
+
+
+def _stream_usage(value: Any) -> str:
+    mode = str(value or "auto").strip().lower()
+    if mode in STREAM_USAGE_MODES:
+        return mode
+    from ._log import warn_once
+
+    warn_once("setting:stream_usage", "tiermix: stream_usage=%r ignored: want auto, always or never", value)
+    return "auto"

@@ -16,6 +16,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ._args import number, text
+from ._args import tags as safe_tags
+
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager as contextlib_cm
 
@@ -72,10 +75,11 @@ def hash_user(user: str) -> str:
 def merge_tags(
     base: tuple[tuple[str, str], ...], extra: Mapping[str, object] | None
 ) -> tuple[tuple[str, str], ...]:
-    if not extra:
+    pairs = safe_tags(extra)
+    if not pairs:
         return base
     merged = dict(base)
-    merged.update((str(k), str(v)) for k, v in extra.items())
+    merged.update(pairs)
     return tuple(merged.items())
 
 
@@ -101,11 +105,12 @@ def context(
     never reaches the export queue.
     """
     outer = _SCOPE.get()
+    tenant, route, user = text(tenant, "tenant"), text(route, "route"), text(user, "user")
     scope = replace(
         outer,
         tenant=tenant if tenant is not None else outer.tenant,
         route=route if route is not None else outer.route,
-        user_hash=hash_user(str(user)) if user is not None else outer.user_hash,
+        user_hash=hash_user(user) if user is not None else outer.user_hash,
         tags=merge_tags(outer.tags, tags),
     )
     return _push(scope)
@@ -116,8 +121,12 @@ def route_decision(
 ) -> contextlib_cm[Scope]:
     """Record that ``router`` chose the model for the calls inside the block (and why)."""
     outer = _SCOPE.get()
-    routing = Routing(str(router), reason, float(score) if score is not None else None)
-    return _push(replace(outer, routing=routing))
+    return _push(replace(outer, routing=routing_of(router, reason, score)))
+
+
+def routing_of(router: object, reason: object, score: object) -> Routing:
+    """A routing decision from the application's arguments (unusable ones dropped, never raised)."""
+    return Routing(text(router, "router"), text(reason, "routing reason"), number(score, "routing score"))
 
 
 def bind(fn: Callable[..., T]) -> Callable[..., T]:

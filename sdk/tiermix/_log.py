@@ -46,3 +46,12 @@ if hasattr(os, "register_at_fork"):
 def reset_for_tests() -> None:
     with _lock:
         _seen.clear()
+
+
+def safe_repr(value: object, limit: int = 80) -> str:
+    """``repr`` for log lines about the application's arguments: never raises, never floods."""
+    try:
+        text = repr(value)
+    except Exception:
+        text = f"<{type(value).__name__} object>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."

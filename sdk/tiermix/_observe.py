@@ -15,6 +15,8 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, overload
 
 from . import _runtime
+from ._args import tags as safe_tags
+from ._args import text
 from ._capture import StreamCall, finish
 from ._context import call_scope, cancel_attempt
 from ._observe_gen import wrap_async_generator, wrap_generator
@@ -30,8 +32,8 @@ def _options(
     route: str | None, operation: str | None, provider: str | None, model: str | None, tier: str | None,
     tags: Mapping[str, object] | None,
 ) -> CallOptions:
-    return CallOptions(route, operation, provider, model, tier,
-                       tuple((str(k), str(v)) for k, v in (tags or {}).items()))
+    return CallOptions(text(route, "route"), text(operation, "operation"), text(provider, "provider"),
+                       text(model, "model"), text(tier, "tier"), safe_tags(tags))
 
 
 def _wrap(fn: Callable[..., Any], opts: CallOptions) -> Callable[..., Any]:

@@ -45,10 +45,18 @@ def stream_kind(obj: Any) -> str | None:
     return kind
 
 
+def _usage_only(item: Any) -> bool:
+    """OpenAI's last chunk when usage was asked for: no choices, only usage."""
+    return getattr(item, "choices", None) == [] and getattr(item, "usage", None) is not None
+
+
 def _sync(it: Iterator[Any], call: StreamCall) -> Iterator[Any]:
+    hide = call.hide_usage_chunk
     try:
         for item in it:
             call.chunk(item)
+            if hide and _usage_only(item):
+                continue
             yield item
     except GeneratorExit:
         call.end(None)
@@ -60,9 +68,12 @@ def _sync(it: Iterator[Any], call: StreamCall) -> Iterator[Any]:
 
 
 async def _async(it: AsyncIterator[Any], call: StreamCall) -> AsyncIterator[Any]:
+    hide = call.hide_usage_chunk
     try:
         async for item in it:
             call.chunk(item)
+            if hide and _usage_only(item):
+                continue
             yield item
     except GeneratorExit:
         call.end(None)

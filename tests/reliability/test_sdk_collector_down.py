@@ -85,7 +85,7 @@ def test_collector_down_keeps_sdk_memory_bounded_and_reports_every_drop_once_it_
                 lambda: stored_calls(server) + reported_drops(server) == calls, 60,
                 "stored + reported dropped = calls made",
             )  # fmt: skip
-            assert tiermix.flush(timeout_s=30)
+            assert tiermix.flush(timeout_s=30) is False  # it finished, and says calls were dropped
             total_dropped = sum(rt.drops.total.values())
             assert reported_drops(server) == total_dropped
             assert stored_calls(server) == calls - total_dropped

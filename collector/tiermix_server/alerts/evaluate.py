@@ -26,12 +26,12 @@ from sqlalchemy import select
 from tiermix_server.alerts import persist
 from tiermix_server.alerts.clock import Clock, SystemClock
 from tiermix_server.alerts.judge import Judgement, judge
-from tiermix_server.alerts.lock import Lease
 from tiermix_server.alerts.metric_adapter import MetricSource, Sample
 from tiermix_server.alerts.notify import Delivery, Notification, dashboard_link, decode_group, deliver
 from tiermix_server.alerts.rules import RuleSpec
 from tiermix_server.alerts.state import InstanceState, Step, Timing, step
 from tiermix_server.alerts.store import RuleRecord, SilenceRecord, list_rules, list_silences
+from tiermix_server.meta.lease import Lease
 from tiermix_server.meta.models import AlertState
 
 log = logging.getLogger("tiermix.alerts")

@@ -15,10 +15,10 @@ from datetime import datetime, timezone
 from typing import Any
 
 from tiermix_server.alerts.evaluate import Evaluator
-from tiermix_server.alerts.lock import Lease
 from tiermix_server.alerts.metric_adapter import ClickHouseMetrics
 from tiermix_server.alerts.notify import Delivery, Notification, dashboard_link, deliver
 from tiermix_server.alerts.store import RuleRecord
+from tiermix_server.meta.lease import Lease
 
 log = logging.getLogger("tiermix.alerts")
 

@@ -13,6 +13,7 @@ the span claims, and ``read_tenant`` turns any tenant filter into that tenant.
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +32,13 @@ class Principal:
 
 
 OPEN_PRINCIPAL = Principal("admin", None, None)
+# The senders this process started itself (runtime.process_ingest_key): ingest only, every tenant.
+PROCESS_PRINCIPAL = Principal("ingest", None, "process")
+
+
+def _is_process_key(request: Any, key: str) -> bool:
+    expected = getattr(request.app.state.runtime, "process_ingest_key", "")
+    return bool(expected) and hmac.compare_digest(key.encode(), expected.encode())
 
 
 def _meta_of(request: Any) -> Any:
@@ -66,6 +74,8 @@ def authenticate(request: Any, needed: str) -> Principal:
     meta = _meta_of(request)
     try:
         key = presented_key(request.headers)
+        if key is not None and needed == "ingest" and _is_process_key(request, key):
+            return PROCESS_PRINCIPAL
     except Unauthorized:
         if not any_active_key(meta):
             return OPEN_PRINCIPAL  # auth is off: a proxy's own Authorization header is no concern of ours

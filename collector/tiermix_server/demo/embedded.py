@@ -7,8 +7,9 @@ it, a background thread waits for ``/healthz``, skips the backfill when the data
 last week (a second ``up --demo`` must not double the history), and creates the default alert rule —
 frontier share per tenant above 30% — that the scripted spike on ``globex`` fires.
 
-When the server has API keys, the demo gets its own ingest key (revoked when the demo stops), and the
-rule and the history check use a short-lived admin key that is revoked right after.
+The demo sends with the server's in-process ingest credential (``Runtime.process_ingest_key``, never
+stored), so it keeps delivering when someone creates the first API key while it runs. When the server
+has API keys at start, the rule and the history check use a short-lived admin key revoked right after.
 """
 
 from __future__ import annotations
@@ -106,7 +107,6 @@ class EmbeddedDemo:
         self.rule_created = threading.Event()
         self._stop = threading.Event()
         self._child: subprocess.Popen[bytes] | None = None
-        self._ingest_key: str | None = None
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="tiermix-demo", daemon=True)
 
@@ -125,8 +125,6 @@ class EmbeddedDemo:
             except subprocess.TimeoutExpired:
                 child.kill()
                 child.wait()
-        self._revoke(self._ingest_key)  # the demo's key lives as long as the demo
-        self._ingest_key = None
 
     @property
     def child(self) -> subprocess.Popen[bytes] | None:
@@ -136,8 +134,7 @@ class EmbeddedDemo:
         try:
             if not self._wait_healthy():
                 return
-            ingest_key, admin_key = self._keys()
-            self._ingest_key = ingest_key
+            admin_key = self._setup_key()
             try:
                 self._ensure_rule(admin_key)
                 recent = self._has_recent_history(admin_key)
@@ -146,7 +143,7 @@ class EmbeddedDemo:
             backfill = 0.0 if recent else self.backfill_days
             if backfill == 0.0 and self.backfill_days:
                 print("tiermix demo: the last week already has calls; skipping the backfill", flush=True)
-            self._spawn(backfill, ingest_key)
+            self._spawn(backfill, self.runtime.process_ingest_key)
         except Exception:
             log.exception("the demo could not start; the server keeps running without it")
 
@@ -163,15 +160,13 @@ class EmbeddedDemo:
         return False
 
     # -- keys: only when the server enforces them ---------------------------------------------------
-    def _keys(self) -> tuple[str | None, str | None]:
+    def _setup_key(self) -> str | None:
         from tiermix_server.meta.keys import any_active_key, create_key
 
         meta = getattr(self.runtime, "meta", None)
         if meta is None or not any_active_key(meta):
-            return None, None
-        ingest = create_key(meta, scope="ingest", tenant=None, name="tiermix up --demo")
-        admin = create_key(meta, scope="admin", tenant=None, name="tiermix up --demo (setup, revoked)")
-        return ingest.key, admin.key
+            return None
+        return create_key(meta, scope="admin", tenant=None, name="tiermix up --demo (setup, revoked)").key
 
     def _revoke(self, key: str | None) -> None:
         if key is None:

@@ -118,8 +118,9 @@ class Pipeline:
             "spool records that failed their checksum (moved to spool/corrupt)",
             lambda: spool.corrupt_records,
         )
-        # Rows about the collector itself (corrupt records, refused rows), written with the next batch.
-        self._own_stats: list[StatsRow] = []
+        # Counts about the collector itself (corrupt records, refused rows, refused requests), written
+        # with the next batch, or by the drainer when no batch comes.
+        self._own_stats: Counter[tuple[int, str, str, str]] = Counter()
         spool.on_corrupt = self._note_corrupt
         for _ in range(spool.corrupt_records):  # found while the spool was read at start-up
             self._note_corrupt("")
@@ -270,12 +271,11 @@ class Pipeline:
         return taken
 
     async def _commit(self, submissions: list[_Submission]) -> None:
-        own, self._own_stats = self._own_stats, []
         batch = Batch(
             token=uuid.uuid4().hex,
             calls=[row for s in submissions for row in s.processed.calls],
             drops=[row for s in submissions for row in s.processed.drops],
-            stats=_stats_rows(submissions) + own,
+            stats=_stats_rows(submissions) + self._take_own_stats(),
             keys=_key_rows(submissions),
         )
         durable = await self._make_durable(batch)
@@ -350,8 +350,7 @@ class Pipeline:
                 self.writer.ping()
                 self._mark_up()
             if self._own_stats and self.storage_up and not self._pending:
-                own, self._own_stats = self._own_stats, []
-                self.writer.write(Batch(uuid.uuid4().hex, [], [], own, []))
+                self.writer.write(Batch(uuid.uuid4().hex, [], [], self._take_own_stats(), []))
             return False
         batch = self.spool.read(records[0])
         if batch is not None:
@@ -377,8 +376,20 @@ class Pipeline:
         self.storage_up = True
         self.storage_error = ""
 
+    def note(self, tenant: str, outcome: str, reason: str, n: int = 1) -> None:
+        """Count an outcome that is not a span of a request (written to ``ingest_stats`` soon)."""
+        self._own_stats[(int(time.time()) // 60 * 60, tenant, outcome, reason)] += n
+
+    def note_refused_request(self, status: int) -> None:
+        """A whole export request refused (401, 403, 413, 429, 503, ...): its sender may give up."""
+        self.note("", "refused_request", f"http_{status}")
+
+    def _take_own_stats(self) -> list[StatsRow]:
+        own, self._own_stats = self._own_stats, Counter()
+        return [(minute, tenant, outcome, reason, n) for (minute, tenant, outcome, reason), n in own.items()]
+
     def _note_corrupt(self, _name: str) -> None:
-        self._own_stats.append((int(time.time()) // 60 * 60, "", "lost", "spool_corrupt_record", 1))
+        self.note("", "lost", "spool_corrupt_record")
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self._drain_wakeup.set)
 
@@ -386,7 +397,6 @@ class Pipeline:
         """Rows ClickHouse refused on their own: kept in ``refused/`` for a person, and counted."""
         if not refused:
             return
-        minute = int(time.time()) // 60 * 60
         by_tenant: Counter[str] = Counter()
         for item in refused:
             self.stats.count("tiermix_rows_refused_total", len(item.rows), table=item.table)
@@ -399,9 +409,8 @@ class Pipeline:
                 self.spool.keep_refused(item),
                 item.error,
             )
-        self._own_stats.extend(
-            (minute, tenant, "refused", "storage_refused", n) for tenant, n in by_tenant.items()
-        )
+        for tenant, n in by_tenant.items():
+            self.note(tenant, "refused", "storage_refused", n)
 
     def _count_written(self, batch: Batch) -> None:
         tables = (("llm_calls", batch.calls), ("sdk_drops", batch.drops), ("ingest_stats", batch.stats))

@@ -16,12 +16,13 @@ import logging
 import time
 from typing import Any
 
+from google.protobuf import json_format
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from tiermix_server.errors import Overloaded, PayloadTooLarge, TiermixError
+from tiermix_server.errors import DecodeError, Overloaded, PayloadTooLarge, TiermixError
 from tiermix_server.ingest.decode import JSON, PROTOBUF, decompress, media_type, parse
 from tiermix_server.ingest.process import Processed, process
 from tiermix_server.ingest.validate import Limits
@@ -33,7 +34,43 @@ _RPC_CODES = {400: 3, 401: 16, 403: 7, 404: 5, 413: 8, 415: 3, 429: 8, 503: 14}
 
 
 def ingest_routes() -> list[BaseRoute]:
-    return [Route("/v1/traces", receive_traces, methods=["POST"])]
+    return [
+        Route("/v1/traces", receive_traces, methods=["POST"]),
+        Route("/v1/metrics", receive_metrics, methods=["POST"]),
+        Route("/v1/logs", receive_logs, methods=["POST"]),
+    ]
+
+
+async def receive_metrics(request: Request) -> Response:
+    return await _receive_ignored(request, "metrics")
+
+
+async def receive_logs(request: Request) -> Response:
+    return await _receive_ignored(request, "logs")
+
+
+async def _receive_ignored(request: Request, signal: str) -> Response:
+    """OTLP metrics and logs: decoded, counted and answered, not stored (tiermix's record is the span).
+
+    OpenLIT and Traceloop export both by default; a 404 made them log an export error on every flush.
+    Per the OTLP spec the answer is a success whose ``partial_success`` says how much was not kept and
+    why, so an exporter neither retries nor reports a failure, and an operator reading its debug log
+    learns that these signals are ignored here. Auth and body limits are those of ``/v1/traces``.
+    """
+    runtime = request.app.state.runtime
+    media = _answer_media(request.headers.get("content-type"))
+    try:
+        _authenticate(request)
+        media_type(request.headers.get("content-type"))
+        body = await _read_body(request, runtime.settings.max_body_bytes)
+        raw = decompress(body, request.headers.get("content-encoding"), runtime.settings.max_body_bytes)
+        ignored = ignored_items(raw, media, signal)
+    except TiermixError as exc:
+        return _error(exc, media)
+    if runtime.stats is not None:
+        runtime.stats.count("tiermix_otlp_ignored_total", ignored, signal=signal)
+    message = f"tiermix keeps LLM-call spans only; {signal} are accepted and not stored"
+    return _partial_success(signal, ignored, message, media)
 
 
 async def receive_traces(request: Request) -> Response:
@@ -50,6 +87,9 @@ async def receive_traces(request: Request) -> Response:
     finally:
         if runtime.stats is not None:
             runtime.stats.count("tiermix_requests_total", code=str(status))
+        if status >= 400 and runtime.pipeline is not None:
+            # Visible in data health too: a sender refused for good (a wrong key) sends nothing else.
+            runtime.pipeline.note_refused_request(status)
 
 
 async def _receive(request: Request, runtime: Any, media: str) -> Response:
@@ -169,3 +209,44 @@ def _count(stats: Any, processed: Processed) -> None:
             stats.count(metric[outcome], n)
         else:
             stats.count(metric[outcome], n, reason=reason)
+
+
+def ignored_items(raw: bytes, media: str, signal: str) -> int:
+    """Data points (metrics) or log records (logs) in an OTLP export body; raises DecodeError (400)."""
+    from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+    from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+
+    message: Any = ExportMetricsServiceRequest() if signal == "metrics" else ExportLogsServiceRequest()
+    try:
+        if media == JSON:
+            json_format.Parse(raw, message, ignore_unknown_fields=True)
+        else:
+            message.ParseFromString(raw)
+    except Exception as exc:  # protobuf's and json_format's errors, and bad UTF-8
+        raise DecodeError(f"body is not a valid OTLP {signal} export request: {exc}"[:300]) from None
+    if signal == "logs":
+        return sum(len(scope.log_records) for res in message.resource_logs for scope in res.scope_logs)
+    points = 0
+    for res in message.resource_metrics:
+        for scope in res.scope_metrics:
+            for metric in scope.metrics:
+                kind = metric.WhichOneof("data")
+                if kind is not None:
+                    points += len(getattr(metric, kind).data_points)
+    return points
+
+
+def _partial_success(signal: str, ignored: int, message: str, media: str) -> Response:
+    from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
+    from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceResponse
+
+    field = "rejected_data_points" if signal == "metrics" else "rejected_log_records"
+    if media == JSON:
+        camel = "rejectedDataPoints" if signal == "metrics" else "rejectedLogRecords"
+        body = {"partialSuccess": {camel: str(ignored), "errorMessage": message}} if ignored else {}
+        return Response(json.dumps(body), media_type=JSON)
+    answer: Any = ExportMetricsServiceResponse() if signal == "metrics" else ExportLogsServiceResponse()
+    if ignored:
+        setattr(answer.partial_success, field, ignored)
+        answer.partial_success.error_message = message
+    return Response(answer.SerializeToString(), media_type=PROTOBUF)

@@ -49,6 +49,13 @@ class DataHealth:
         return self._outcome("lost", "spool_corrupt_record")
 
     @property
+    def refused_requests(self) -> dict[str, int]:
+        """Whole export requests the collector refused, by HTTP status (``http_401``: a wrong key)."""
+        return {
+            row["reason"]: int(row["spans"]) for row in self.ingest if row["outcome"] == "refused_request"
+        }
+
+    @property
     def peer_cost_disagreements(self) -> int:
         """Calls whose instrumentation's own cost differed from the price book's by more than 1%."""
         return self._outcome("clipped", "peer_cost_disagrees")
@@ -72,6 +79,7 @@ class DataHealth:
             "storage_refused": self.storage_refused,
             "spool_corrupt_records": self.spool_corrupt_records,
             "peer_cost_disagreements": self.peer_cost_disagreements,
+            "refused_requests": self.refused_requests,
             "ingest": self.ingest,
         }
 

@@ -11,11 +11,14 @@ How, and why this way:
 2. Those values go into a temporary Join-engine table, and one ``ALTER TABLE llm_calls UPDATE ... =
    joinGet(...)`` mutation (synchronous) rewrites exactly those rows.
 3. Mutations do not flow through materialized views, so every rollup fed from ``llm_calls`` (found in
-   ``system.tables``, so a new rollup is covered without touching this file) is rebuilt for the affected
-   (tenant, route, bucket) groups only: delete them, then re-insert them by running that view's own
-   SELECT over the raw rows of those buckets.
-   Calls arriving for those very groups during the few milliseconds between delete and re-insert may
-   be counted twice in the rollup; run this at a quiet moment for exactness (reported as a known limit).
+   ``system.tables``, so a new rollup is covered without touching this file) gets the *difference*: the
+   changed calls are copied aside before the mutation, and after it one INSERT per rollup adds that
+   view's own SELECT over the changed calls as they are now, minus the same SELECT over their old copy
+   (summing rollups take negative rows; UInt64 counters wrap and sum back exactly). Nothing is deleted,
+   so calls arriving meanwhile — in any group — keep their rollup rows and are counted exactly once.
+4. One rewrite at a time per database, across replicas: a lease in the metadata DB
+   (``meta/lease.py``), renewed as the work goes on. A second re-price (a client retrying after a
+   timeout) is refused with 409 instead of doubling the rollups.
 All values travel as server-side parameters or through inserted tables; identifiers are generated here.
 """
 
@@ -30,6 +33,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from tiermix_server.errors import TiermixError
+from tiermix_server.meta.lease import Lease, rewrite_lock
 from tiermix_server.pricing.enricher import Enricher, build_enricher
 from tiermix_server.settings import Settings
 
@@ -76,6 +80,16 @@ def rollups_of_calls(client: Any, database: str) -> list[Rollup]:
     return found
 
 
+class RewriteInProgress(TiermixError):
+    """Another re-price or re-tier of this database is running (409): retry when it has finished."""
+
+    http_status = 409
+    code = "rewrite_in_progress"
+
+
+_LEASE_TTL_S = 300.0  # renewed at every window: a holder that died frees the database this soon
+
+
 @dataclass(frozen=True, slots=True)
 class RewriteResult:
     scanned: int  # calls looked at
@@ -112,6 +126,8 @@ def reprice(
             unpriced,
         ) = row
         quote = enricher.quote(_aware(ts), row_tenant, provider, model)
+        if quote.table is None and source == "peer":
+            return None  # still no price: the instrumentation's own figure stays (ingest/enrich.py)
         new_cost = 0.0 if quote.table is None else quote.table.cost(i, o, cr, cw, rz) * quote.factor
         if (
             abs(new_cost - cost) <= _EPSILON_USD
@@ -121,8 +137,10 @@ def reprice(
             return None
         return (new_cost, quote.source, quote.unpriced)
 
+    # The application's own cost and a call without usage are not the price book's to change.
     return _rewrite(
-        client, settings.clickhouse_database, since, tenant, "price_source != 'sdk'",
+        client, meta, settings.clickhouse_database, since, tenant,
+        "price_source NOT IN ('sdk', 'no_usage')",
         (("cost_usd", "Float64"), ("price_source", "String"), ("unpriced", "Bool")), new_values,
     )  # fmt: skip
 
@@ -144,6 +162,7 @@ def retier(
 
     return _rewrite(
         client,
+        meta,
         settings.clickhouse_database,
         since,
         tenant,
@@ -180,10 +199,10 @@ class _Staging:
     def __init__(self, client: Any, database: str, columns: tuple[tuple[str, str], ...]) -> None:
         suffix = secrets.token_hex(6)
         self.client, self.database, self.columns = client, database, columns
-        self.values, self.keys, self.groups = (
+        self.values, self.keys, self.old = (
             f"_rewrite_{suffix}",
             f"_rewrite_keys_{suffix}",
-            f"_rewrite_groups_{suffix}",
+            f"_rewrite_old_{suffix}",
         )
         self.pending = 0
         column_defs = ", ".join(f"{name} {kind}" for name, kind in columns)
@@ -193,10 +212,8 @@ class _Staging:
         )
         # A Join table keyed on two columns cannot be read back, so the keys to touch live beside it.
         client.command(f"CREATE TABLE {self.keys} (tenant String, span_id UInt64) ENGINE = Memory")
-        client.command(
-            f"CREATE TABLE {self.groups} (tenant String, route String, minute DateTime('UTC')) "
-            "ENGINE = Memory"
-        )
+        # The changed calls as they were, for the rollups' differences.
+        client.command(f"CREATE TABLE {self.old} AS llm_calls ENGINE = Memory")
 
     def add(self, updates: list[tuple[Any, ...]]) -> None:
         names = ["tenant", "span_id", *[name for name, _ in self.columns]]
@@ -205,8 +222,9 @@ class _Staging:
         self.client.insert(self.keys, keys, column_names=["tenant", "span_id"], settings=_SYNC_INSERT)
         self.pending += len(updates)
 
-    def apply(self, where: str, params: dict[str, Any]) -> None:
-        """Rewrite the staged calls in one synchronous mutation, then empty the staging tables."""
+    def apply(self, where: str, params: dict[str, Any], rollups: list[Rollup]) -> None:
+        """Rewrite the staged calls in one synchronous mutation, add the rollups' differences, then empty
+        the staging tables."""
         if not self.pending:
             return
         # Mutations run without a current database: joinGet needs the qualified name (and a String key).
@@ -215,6 +233,11 @@ class _Staging:
             for name, _ in self.columns
         )
         touched = f"(tenant, span_id) IN (SELECT tenant, span_id FROM {self.keys})"  # noqa: S608
+        self.client.command(
+            f"INSERT INTO {self.old} SELECT * FROM llm_calls WHERE {where} AND {touched}",  # noqa: S608
+            parameters=params,
+            settings=_SYNC_INSERT,
+        )
         try:
             self.client.command(
                 f"ALTER TABLE llm_calls UPDATE {assignments} WHERE {where} AND {touched}",
@@ -227,29 +250,22 @@ class _Staging:
                 "KILL MUTATION WHERE database = currentDatabase() AND table = 'llm_calls' AND NOT is_done"
             )
             raise
-        self.client.command(f"TRUNCATE TABLE {self.values}")
-        self.client.command(f"TRUNCATE TABLE {self.keys}")
+        now = f"SELECT * FROM {self.database}.llm_calls WHERE {touched}"  # noqa: S608
+        was = f"SELECT * FROM {self.database}.{self.old}"  # noqa: S608
+        for rollup in rollups:
+            _add_difference(self.client, self.database, rollup, now, was)
+        for table in (self.values, self.keys, self.old):
+            self.client.command(f"TRUNCATE TABLE {table}")
         self.pending = 0
 
-    def rebuild(
-        self,
-        groups: set[tuple[str, str, datetime]],
-        rollups: list[Rollup],
-        since: datetime,
-        tenant: str | None,
-    ) -> None:
-        names = ["tenant", "route", "minute"]
-        self.client.insert(self.groups, sorted(groups), column_names=names, settings=_SYNC_INSERT)
-        for rollup in rollups:
-            _rebuild_rollup(self.client, self.database, rollup, self.groups, since, tenant)
-
     def drop(self) -> None:
-        for table in (self.values, self.keys, self.groups):
+        for table in (self.values, self.keys, self.old):
             self.client.command(f"DROP TABLE IF EXISTS {table}")
 
 
 def _rewrite(
     client: Any,
+    meta: Any,
     database: str,
     since: datetime,
     tenant: str | None,
@@ -264,11 +280,37 @@ def _rewrite(
         where += " AND tenant = {tenant:String}"
         params["tenant"] = tenant
     rollups = rollups_of_calls(client, database)  # before any change: refuse what cannot be rebuilt
+    lease = Lease(meta, ttl_s=_LEASE_TTL_S, name=rewrite_lock(database))
+    if not lease.acquire():
+        holder = lease.current_holder()
+        raise RewriteInProgress(
+            f"another re-price or re-tier of database {database!r} is running"
+            + (f" ({holder[0]})" if holder else "")
+            + "; try again when it has finished"
+        )
+    try:
+        return _rewrite_held(client, lease, database, since, where, params, rollups, columns, new_values)
+    finally:
+        lease.release()
+
+
+def _rewrite_held(
+    client: Any,
+    lease: Lease,
+    database: str,
+    since: datetime,
+    where: str,
+    params: dict[str, Any],
+    rollups: list[Rollup],
+    columns: tuple[tuple[str, str], ...],
+    new_values: Callable[[tuple[Any, ...]], tuple[Any, ...] | None],
+) -> RewriteResult:
     staging = _Staging(client, database, columns)
     try:
         scanned = changed = 0
         groups: set[tuple[str, str, datetime]] = set()
         for start, stop in _windows(client, since, where, params):
+            _renew(lease, database)
             window = where + " AND ts >= {start:DateTime64(6, 'UTC')} AND ts < {stop:DateTime64(6, 'UTC')}"
             rows = client.query(
                 f"SELECT {_READ_COLUMNS} FROM llm_calls WHERE {window}",  # noqa: S608
@@ -287,11 +329,11 @@ def _rewrite(
                 staging.add(updates)
                 changed += len(updates)
             if staging.pending >= _FLUSH_ROWS:  # bound the memory the staged values take in ClickHouse
-                staging.apply(where, params)
+                staging.apply(where, params, rollups)
         if not changed:
             return RewriteResult(scanned, 0, 0)
-        staging.apply(where, params)
-        staging.rebuild(groups, rollups, since, tenant)
+        _renew(lease, database)
+        staging.apply(where, params, rollups)
         return RewriteResult(scanned, changed, len(groups))
     finally:
         staging.drop()
@@ -302,25 +344,36 @@ def _floor(ts: datetime, bucket_s: int) -> datetime:
     return datetime.fromtimestamp(epoch - epoch % bucket_s, tz=timezone.utc)
 
 
-def _rebuild_rollup(
-    client: Any, database: str, rollup: Rollup, groups_table: str, since: datetime, tenant: str | None
-) -> None:
-    """Replace the affected buckets of ``rollup`` with what its view computes from the raw table now."""
-    bucket = rollup.bucket_function
-    # Generated names only (the bucket function was matched as \w+ in the view's own SQL).
-    affected = "(tenant, route, bucket) IN (SELECT DISTINCT tenant, route, {f}(minute) FROM {t})"
-    affected = affected.replace("{f}", bucket).replace("{t}", groups_table)
-    # Read only raw rows that can fall in an affected bucket: from the start of since's bucket on.
-    source = f"SELECT * FROM {database}.llm_calls WHERE ts >= {bucket}({{since:DateTime64(6, 'UTC')}})"  # noqa: S608
-    params: dict[str, Any] = {"since": since}
-    if tenant is not None:
-        source += " AND tenant = {tenant:String}"
-        params["tenant"] = tenant
-    view_select = rollup.select.replace(f"FROM {database}.llm_calls", f"FROM ({source}) AS llm_calls", 1)
-    columns = ", ".join(row[0] for row in client.query(f"DESCRIBE TABLE {rollup.target}").result_rows)
-    client.command(f"ALTER TABLE {rollup.target} DELETE WHERE {affected}", settings={"mutations_sync": 2})
+def _renew(lease: Lease, database: str) -> None:
+    if not lease.acquire():
+        raise RewriteInProgress(f"lost the rewrite lease of database {database!r} to another process")
+
+
+def _add_difference(client: Any, database: str, rollup: Rollup, now: str, was: str) -> None:
+    """Add ``rollup``'s rows for the changed calls as they are now, minus their rows as they were."""
+    described = client.query(
+        "SELECT name, type, is_in_sorting_key FROM system.columns "
+        "WHERE database = currentDatabase() AND table = {table:String} ORDER BY position",
+        parameters={"table": rollup.target},
+    ).result_rows
+    plus, minus = [], []
+    for name, kind, in_key in described:
+        if in_key:
+            plus.append(name)
+            minus.append(name)
+        elif kind.startswith(("UInt", "Int")):
+            # Int64 on both sides so UNION ALL has one type; the insert wraps negatives into UInt64.
+            plus.append(f"toInt64({name}) AS {name}")
+            minus.append(f"negate(toInt64({name})) AS {name}")
+        else:
+            plus.append(name)
+            minus.append(f"negate({name}) AS {name}")
+    source = f"FROM {database}.llm_calls"
+    view_now = rollup.select.replace(source, f"FROM ({now}) AS llm_calls", 1)
+    view_was = rollup.select.replace(source, f"FROM ({was}) AS llm_calls", 1)
+    names = ", ".join(name for name, _kind, _key in described)
     client.command(
-        f"INSERT INTO {rollup.target} ({columns}) SELECT {columns} FROM ({view_select}) WHERE {affected}",  # noqa: S608
-        parameters=params,
+        f"INSERT INTO {rollup.target} ({names}) "  # noqa: S608 - generated names, the view's own SQL
+        f"SELECT {', '.join(plus)} FROM ({view_now}) UNION ALL SELECT {', '.join(minus)} FROM ({view_was})",
         settings=_SYNC_INSERT,
     )

@@ -66,9 +66,14 @@ class Delivery:
             except Exception:
                 internal_error("tracer_provider mirror")
         for body, count in self._bodies(batch):
-            if self._deliver(transport, body, final):
+            outcome = self._deliver(transport, body, final)
+            if outcome is Outcome.DELIVERED:
                 with self._lock:
                     self.exported_calls += count
+            elif outcome is Outcome.REJECTED:
+                # The collector refused these for good (a wrong or revoked key, a body too large):
+                # resending the same bytes cannot help. Counted, so flush() and stats() say so.
+                self._drops.add("rejected", count)
             elif self._spool is not None:
                 if not self._spool_write(body):
                     self._drops.add("spool_full", count)
@@ -105,26 +110,26 @@ class Delivery:
             warn_once("spool-write", "tiermix: cannot write spool %s: %s", self._spool.directory, exc)
             return False
 
-    def _deliver(self, transport: Transport, body: bytes, final: bool) -> bool:
-        """Send with retries; ``True`` once delivered, ``False`` when given up (caller spools/drops)."""
+    def _deliver(self, transport: Transport, body: bytes, final: bool) -> Outcome:
+        """Send with retries: DELIVERED, REJECTED (4xx), or RETRY when given up (caller spools/drops)."""
         spooling = self._spool is not None
         if self._clock() < self._down_until and (spooling or final):
-            return False  # known down: do not stall the queue, spool or drop right away
+            return Outcome.RETRY  # known down: do not stall the queue, spool or drop right away
         deadline = self._clock() + (0.0 if (spooling or final) else self._settings.retry_window_s)
         while True:
             result = transport.send(body)
             if result.outcome is Outcome.DELIVERED:
                 self._failures = 0
                 self._down_until = 0.0
-                return True
+                return Outcome.DELIVERED
             if result.outcome is Outcome.REJECTED:
-                return False  # 4xx: resending the same bytes cannot help
+                return Outcome.REJECTED  # 4xx: resending the same bytes cannot help
             delay = self._backoff(result.retry_after_s)
             self._down_until = self._clock() + delay
             if self._clock() + delay > deadline or self._stop.is_set():
-                return False
+                return Outcome.RETRY
             if self._stop.wait(delay):
-                return False
+                return Outcome.RETRY
 
     def _backoff(self, retry_after_s: float | None) -> float:
         self._failures += 1

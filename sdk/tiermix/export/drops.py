@@ -11,7 +11,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-REASONS = ("queue_full", "export_failed", "spool_full", "encode_error")
+REASONS = ("queue_full", "export_failed", "rejected", "spool_full", "encode_error")
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +26,12 @@ class DropCounter:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._counts: dict[str, list[int]] = {}  # reason -> [count, since_ns]
-        self.total: dict[str, int] = {}  # for introspection and tests; never reset
+        self.total: dict[str, int] = {}  # for introspection, stats() and flush(); never reset
+
+    @property
+    def total_dropped(self) -> int:
+        with self._lock:
+            return sum(self.total.values())
 
     def add(self, reason: str, count: int = 1) -> None:
         with self._lock:

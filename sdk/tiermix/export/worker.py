@@ -74,6 +74,7 @@ class Worker:
         self._next_housekeeping = 0.0  # at once: resend what a previous run spooled
         self._housekeeping = False
         self._final_claimed = False
+        self._dropped_at_flush = 0  # drops counted when flush() last answered
 
     @property
     def exported_calls(self) -> int:
@@ -98,14 +99,26 @@ class Worker:
             self._cond.notify()
 
     def flush(self, timeout_s: float) -> bool:
-        """Export everything queued so far; ``False`` if that did not finish within ``timeout_s``."""
+        """Export everything queued so far.
+
+        ``False`` if that did not finish within ``timeout_s``, or if any call recorded since the
+        previous flush was dropped instead of delivered (refused by the collector, queue full, ...):
+        ``tiermix.stats().dropped`` says why.
+        """
         if not any(thread.is_alive() for thread in self._threads):
-            return not self._queue
+            return not self._queue and self._no_new_drops()
         with self._cond:
             ticket = _Flush(self._popped + len(self._queue))
             self._flushes.append(ticket)
             self._cond.notify_all()
-            return self._cond.wait_for(lambda: ticket.done, timeout_s)
+            done = self._cond.wait_for(lambda: ticket.done, timeout_s)
+        return self._no_new_drops() and done
+
+    def _no_new_drops(self) -> bool:
+        total = self._drops.total_dropped
+        with self._cond:
+            clean, self._dropped_at_flush = total == self._dropped_at_flush, total
+        return clean
 
     def shutdown(self, timeout_s: float) -> bool:
         self._stop.set()

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .._log import internal_error, warn_once
+from .._args import text
+from .._log import internal_error, safe_repr, warn_once
 from . import anthropic, openai
 from ._patch import Target, patch, unpatch
 
@@ -16,7 +17,17 @@ LIBRARIES: dict[str, list[Target]] = {"openai": openai.TARGETS, "anthropic": ant
 
 
 def _selected(libraries: Iterable[str] | None) -> list[str]:
-    names = list(LIBRARIES) if libraries is None else [str(n) for n in libraries]
+    if libraries is None:
+        names = list(LIBRARIES)
+    elif isinstance(libraries, str):
+        names = [libraries]  # instrument("openai") means what it says
+    else:
+        try:
+            names = [name for name in (text(n, "instrument library") for n in libraries) if name]
+        except Exception:  # not iterable at all
+            warn_once("instrument:args", "tiermix: instrument(%s) ignored: want a list of library names",
+                      safe_repr(libraries))
+            return []
     unknown = [n for n in names if n not in LIBRARIES]
     for name in unknown:
         warn_once("instrument:" + name, "tiermix: no instrumentation for %r (known: %s)",

@@ -21,6 +21,7 @@ from .._context import call_scope
 from .._log import warn_once
 from .._record import CallOptions, otel_parent
 from .._streams import stream_kind, watch, watch_async_raw
+from .stream_usage import ask_for_usage
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +32,7 @@ class Target:
     is_async: bool
     provider: str
     operation: str
+    stream_usage: bool = False  # an OpenAI stream whose usage must be asked for (stream_usage.py)
 
 
 # Set by @observe while instrumentation is active, so a patched client call inside an observed
@@ -62,6 +64,13 @@ def _context_options(base: CallOptions) -> CallOptions:
                    operation=outer.operation or base.operation)
 
 
+def _ask(rt: Any, resource: Any, kwargs: dict[str, Any]) -> bool:
+    try:
+        return ask_for_usage(rt.settings.stream_usage, resource, kwargs)
+    except Exception:  # never let our request tweak break the application's call
+        return False
+
+
 def _make_wrapper(original: Callable[..., Any], target: Target) -> Callable[..., Any]:
     base = CallOptions(provider=target.provider, operation=target.operation)
 
@@ -75,6 +84,7 @@ def _make_wrapper(original: Callable[..., Any], target: Target) -> Callable[...,
             opts, scope, parent = _context_options(base), call_scope(), otel_parent()
             start = time.time_ns()
             model, prompt = kwargs.get("model"), _prompt(kwargs) if rt.capture_content else None
+            asked = target.stream_usage and _ask(rt, self, kwargs)
             try:
                 result = await original(self, *args, **kwargs)
             except BaseException as exc:
@@ -83,6 +93,7 @@ def _make_wrapper(original: Callable[..., Any], target: Target) -> Callable[...,
             kind = stream_kind(result)
             if kind is not None:
                 call = StreamCall(rt, opts, scope, parent, start, model, prompt)
+                call.hide_usage_chunk = asked
                 if kind == "async_raw":
                     return await watch_async_raw(result, call)
                 return watch(result, kind, call)
@@ -99,6 +110,7 @@ def _make_wrapper(original: Callable[..., Any], target: Target) -> Callable[...,
         opts, scope, parent = _context_options(base), call_scope(), otel_parent()
         start = time.time_ns()
         model, prompt = kwargs.get("model"), _prompt(kwargs) if rt.capture_content else None
+        asked = target.stream_usage and _ask(rt, self, kwargs)
         try:
             result = original(self, *args, **kwargs)
         except BaseException as exc:
@@ -106,7 +118,9 @@ def _make_wrapper(original: Callable[..., Any], target: Target) -> Callable[...,
             raise
         kind = stream_kind(result)
         if kind is not None:
-            return watch(result, kind, StreamCall(rt, opts, scope, parent, start, model, prompt))
+            call = StreamCall(rt, opts, scope, parent, start, model, prompt)
+            call.hide_usage_chunk = asked
+            return watch(result, kind, call)
         finish(rt, opts, scope, parent, start, result, None, model, prompt)
         return result
 

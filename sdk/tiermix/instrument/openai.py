@@ -17,8 +17,8 @@ _EMBEDDINGS = "openai.resources.embeddings"
 _COMPLETIONS = "openai.resources.completions"
 
 TARGETS = [
-    Target(_CHAT, "Completions", "create", False, "openai", "chat"),
-    Target(_CHAT, "AsyncCompletions", "create", True, "openai", "chat"),
+    Target(_CHAT, "Completions", "create", False, "openai", "chat", stream_usage=True),
+    Target(_CHAT, "AsyncCompletions", "create", True, "openai", "chat", stream_usage=True),
     Target(_CHAT, "Completions", "parse", False, "openai", "chat"),
     Target(_CHAT, "AsyncCompletions", "parse", True, "openai", "chat"),
     Target(_RESPONSES, "Responses", "create", False, "openai", "chat"),
@@ -27,6 +27,6 @@ TARGETS = [
     Target(_RESPONSES, "AsyncResponses", "parse", True, "openai", "chat"),
     Target(_EMBEDDINGS, "Embeddings", "create", False, "openai", "embeddings"),
     Target(_EMBEDDINGS, "AsyncEmbeddings", "create", True, "openai", "embeddings"),
-    Target(_COMPLETIONS, "Completions", "create", False, "openai", "text_completion"),
-    Target(_COMPLETIONS, "AsyncCompletions", "create", True, "openai", "text_completion"),
+    Target(_COMPLETIONS, "Completions", "create", False, "openai", "text_completion", stream_usage=True),
+    Target(_COMPLETIONS, "AsyncCompletions", "create", True, "openai", "text_completion", stream_usage=True),
 ]

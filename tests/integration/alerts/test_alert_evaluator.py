@@ -15,10 +15,10 @@ import pytest
 from tiermix_server.alerts.channels.webhook import SIGNATURE_HEADER, verify
 from tiermix_server.alerts.clock import ManualClock
 from tiermix_server.alerts.evaluate import CycleReport, Evaluator
-from tiermix_server.alerts.lock import Lease
 from tiermix_server.alerts.metric_adapter import Sample
 from tiermix_server.alerts.rules import RuleSpec, parse_rule
 from tiermix_server.alerts.store import create_rule, create_silence, list_events, list_states
+from tiermix_server.meta.lease import Lease
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
 SECRET = "hmac-secret"

@@ -59,7 +59,7 @@ def test_up_demo_backfills_keeps_traffic_live_and_the_scripted_spike_fires_the_d
         assert [r["name"] for r in get(f"{url}/api/v1/alerts/rules")["rules"]] == [DEFAULT_RULE_NAME]
 
 
-def test_with_api_keys_the_demo_ingests_with_its_own_key_and_revokes_its_setup_key(
+def test_with_api_keys_the_demo_ingests_with_the_process_credential_and_revokes_its_setup_key(
     make_settings: Callable[..., Any],
 ) -> None:
     from tiermix_server.meta.db import open_meta
@@ -79,8 +79,31 @@ def test_with_api_keys_the_demo_ingests_with_its_own_key_and_revokes_its_setup_k
         with urllib.request.urlopen(request, timeout=10) as response:
             assert [r["name"] for r in json.loads(response.read())["rules"]] == [DEFAULT_RULE_NAME]
         keys = {k.name: k for k in list_keys(app.state.runtime.meta)}
-        assert keys["tiermix up --demo"].scope == "ingest" and keys["tiermix up --demo"].active
+        assert set(keys) == {"operator", "tiermix up --demo (setup, revoked)"}  # no stored ingest key
         setup = keys["tiermix up --demo (setup, revoked)"]
         assert setup.scope == "admin" and not setup.active
     after = {k.name: k for k in list_keys(open_meta(settings))}
-    assert not after["tiermix up --demo"].active and after["operator"].active
+    assert after["operator"].active
+
+
+def test_creating_the_first_key_while_the_demo_runs_does_not_stop_its_traffic(
+    make_settings: Callable[..., Any],
+) -> None:
+    """Auth turns on with the first key; the demo's in-process credential keeps it delivering."""
+    from tiermix_server.meta.keys import create_key
+
+    settings = make_settings()
+    app = create_app(settings)
+    attach_demo(app, settings, backfill_days=0.002)
+    with serving(app, settings.port):
+        demo = app.state.demo
+        assert wait_until(lambda: demo.child is not None, timeout_s=30)
+        client = connect(settings)
+        assert wait_until(lambda: stored_calls(client) > 10, timeout_s=60)
+        create_key(app.state.runtime.meta, scope="admin", tenant=None, name="first key")
+        before = stored_calls(client)
+        assert wait_until(lambda: stored_calls(client) > before + 10, timeout_s=60), "demo stopped delivering"
+        refused = client.query(
+            "SELECT sum(spans) FROM ingest_stats WHERE outcome = 'refused_request'"
+        ).result_rows[0][0]
+        assert not refused

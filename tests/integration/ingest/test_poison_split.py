@@ -78,7 +78,7 @@ def test_a_missing_table_is_an_outage_not_poison(writer: Any) -> None:
     ch_writer, client = writer
     client.command("DETACH TABLE llm_calls")
     try:
-        with pytest.raises(Exception, match="UNKNOWN_TABLE|does not exist"):
+        with pytest.raises(Exception, match=r"UNKNOWN_TABLE|does not exist"):
             ch_writer.write(Batch("outage-batch", [call_row(1), call_row(2)], [], []))
     finally:
         client.command("ATTACH TABLE llm_calls")

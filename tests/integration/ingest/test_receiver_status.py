@@ -8,6 +8,7 @@ import threading
 from typing import Any
 
 import httpx
+import pytest
 from google.rpc import status_pb2
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
@@ -203,3 +204,47 @@ def test_metrics_and_readyz_need_a_read_key_once_keys_exist_while_healthz_stays_
 
     revoke_key(meta, read_key.info.prefix)
     assert get("/metrics", read_key.key).status_code == 401  # a revoked key is refused at once
+
+
+@pytest.mark.parametrize("signal", ["metrics", "logs"])
+def test_otlp_metrics_and_logs_are_answered_with_a_partial_success_not_404(
+    collector: Collector, signal: str
+) -> None:
+    from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
+        ExportLogsServiceRequest,
+        ExportLogsServiceResponse,
+    )
+    from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+        ExportMetricsServiceRequest,
+        ExportMetricsServiceResponse,
+    )
+
+    if signal == "metrics":
+        request: Any = ExportMetricsServiceRequest()
+        metric = request.resource_metrics.add().scope_metrics.add().metrics.add()
+        metric.name = "gen_ai.client.token.usage"
+        metric.sum.data_points.add().as_int = 19
+        metric.sum.data_points.add().as_int = 7
+        answer: Any = ExportMetricsServiceResponse()
+    else:
+        request = ExportLogsServiceRequest()
+        request.resource_logs.add().scope_logs.add().log_records.add().body.string_value = "hi"
+        answer = ExportLogsServiceResponse()
+    response = collector.http.post(
+        f"/v1/{signal}",
+        content=request.SerializeToString(),
+        headers={"Content-Type": "application/x-protobuf"},
+    )
+    assert response.status_code == 200
+    answer.ParseFromString(response.content)
+    rejected = (
+        answer.partial_success.rejected_data_points
+        if signal == "metrics"
+        else (answer.partial_success.rejected_log_records)
+    )
+    assert rejected == (2 if signal == "metrics" else 1)
+    assert "not stored" in answer.partial_success.error_message
+    bad = collector.http.post(
+        f"/v1/{signal}", content=b"\xff\xff", headers={"Content-Type": "application/x-protobuf"}
+    )
+    assert bad.status_code == 400

@@ -50,7 +50,7 @@ def assert_rollups_agree(client: Any) -> None:
         ).result_rows[0][0]
         keys = [part.strip() for part in key.split(",")]
         columns = [row[0] for row in client.query(f"DESCRIBE TABLE {rollup.target}").result_rows]
-        sums = ", ".join(f"round(sum({c}), 9)" for c in columns if c not in keys)
+        sums = ", ".join(f"sum({c})" for c in columns if c not in keys)
         group = f"GROUP BY {key} ORDER BY ALL"
         rolled = client.query(f"SELECT {key}, {sums} FROM {rollup.target} {group}").result_rows
         raw = client.query(f"SELECT {key}, {sums} FROM ({rollup.select}) {group}").result_rows
@@ -58,7 +58,17 @@ def assert_rollups_agree(client: Any) -> None:
         def nonzero(rows: Any, width: int = len(keys)) -> list[tuple[Any, ...]]:
             return [tuple(row) for row in rows if any(value != 0 for value in row[width:])]
 
-        assert nonzero(rolled) == nonzero(raw), rollup.target
+        # Keys and counters exactly; money up to float rounding (a sum of differences is not bit-identical).
+        rolled_rows, raw_rows = nonzero(rolled), nonzero(raw)
+        assert [row[: len(keys)] for row in rolled_rows] == [row[: len(keys)] for row in raw_rows], (
+            rollup.target
+        )
+        for got, want in zip(rolled_rows, raw_rows, strict=True):
+            width = len(keys)
+            assert list(got[width:]) == pytest.approx(list(want[width:]), rel=1e-9, abs=1e-12), (
+                rollup.target,
+                got,
+            )
 
 
 def test_first_reprice_makes_stored_costs_genai_prices_and_keeps_rollups_in_agreement(
@@ -215,3 +225,70 @@ def test_every_rollup_view_reads_the_raw_table_in_the_form_the_rebuild_narrows(
     assert rollups
     for rollup in rollups:
         assert f"FROM {settings.clickhouse_database}.llm_calls" in rollup.select
+
+
+def test_a_rewrite_is_refused_while_another_holds_the_database(
+    clickhouse: Any, settings: Any, history: Any
+) -> None:
+    from tiermix_server.meta.lease import Lease, rewrite_lock
+    from tiermix_server.store.reprice import RewriteInProgress
+
+    other = Lease(history, ttl_s=60, name=rewrite_lock(settings.clickhouse_database), holder="replica-b")
+    assert other.acquire()
+    stores.add_override(history, model="gpt-4o", kind="discount", discount_pct=40, effective_from=START)
+    before = calls(clickhouse)
+    with pytest.raises(RewriteInProgress, match="replica-b") as refused:
+        reprice(clickhouse, settings, history, START)
+    assert refused.value.http_status == 409
+    assert calls(clickhouse) == before  # nothing was touched
+    other.release()
+    assert reprice(clickhouse, settings, history, START).changed > 0
+    assert_rollups_agree(clickhouse)
+
+
+def test_two_reprices_at_once_leave_the_rollups_exact(clickhouse: Any, settings: Any, history: Any) -> None:
+    """A client retrying after a timeout: the second run waits its turn or is refused, never doubles."""
+    import threading
+
+    from tiermix_server.store.reprice import RewriteInProgress
+
+    stores.add_override(history, model="gpt-4o*", kind="discount", discount_pct=30, effective_from=START)
+    outcomes: list[str] = []
+
+    def run() -> None:
+        try:
+            reprice(clickhouse, settings, history, START)
+            outcomes.append("done")
+        except RewriteInProgress:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert "done" in outcomes and len(outcomes) == 2
+    assert_rollups_agree(clickhouse)
+
+
+def test_calls_arriving_during_a_reprice_are_counted_once(
+    clickhouse: Any, settings: Any, history: Any
+) -> None:
+    """New calls land in the very (tenant, route, minute) groups being rewritten while it runs."""
+    import threading
+
+    stores.add_override(history, model="gpt-4o*", kind="discount", discount_pct=50, effective_from=START)
+    arrivals = generate_calls(START, END, seed=99, scenario=Scenario(requests=1_500))
+    done = threading.Event()
+
+    def arrive() -> None:
+        for offset in range(0, len(arrivals), 25):  # many small inserts, spread over the rewrite
+            insert_calls(clickhouse, arrivals[offset : offset + 25])
+        done.set()
+
+    sender = threading.Thread(target=arrive)
+    sender.start()
+    reprice(clickhouse, settings, history, START)
+    sender.join(120)
+    assert done.is_set()
+    assert_rollups_agree(clickhouse)

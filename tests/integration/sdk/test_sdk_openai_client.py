@@ -85,6 +85,50 @@ def test_instrumented_stream_ends_when_consumed_with_final_chunk_usage_and_ttft(
     assert span.attributes["gen_ai.response.finish_reasons"] == ["stop"]
 
 
+@pytest.mark.parametrize("asynchronous", [False, True])
+def test_a_stream_without_include_usage_gets_its_usage_and_the_app_sees_its_own_chunks(
+    sdk: Callable[..., None], sink: OtlpSink, providers: FakeProviders, asynchronous: bool
+) -> None:
+    import asyncio
+
+    sdk(stream_usage="always")  # the fake is not api.openai.com: "auto" would leave the request alone
+    tiermix.instrument(["openai"])
+    messages = [{"role": "user", "content": "hi"}]
+    if asynchronous:
+
+        async def read() -> list[object]:
+            async with openai.AsyncOpenAI(
+                base_url=providers.openai_base_url, api_key="t", max_retries=0
+            ) as c:
+                stream = await c.chat.completions.create(model="gpt-4o", messages=messages, stream=True)
+                return [chunk async for chunk in stream]
+
+        chunks = asyncio.run(read())
+    else:
+        with openai.OpenAI(base_url=providers.openai_base_url, api_key="t", max_retries=0) as c:
+            chunks = list(c.chat.completions.create(model="gpt-4o", messages=messages, stream=True))
+    assert providers.requests[-1][1]["stream_options"] == {"include_usage": True}
+    # Exactly what the app would have read without tiermix: every chunk has choices, none is usage-only.
+    assert all(chunk.choices for chunk in chunks) and len(chunks) == 3  # type: ignore[attr-defined]
+    assert_openai_usage(one_span(sink))
+
+
+def test_stream_usage_auto_leaves_other_servers_alone_and_never_overrides_the_app(
+    sdk: Callable[..., None], sink: OtlpSink, client: openai.OpenAI, providers: FakeProviders
+) -> None:
+    tiermix.instrument(["openai"])
+    list(client.chat.completions.create(model="gpt-4o", messages=[], stream=True))
+    assert "stream_options" not in providers.requests[-1][1]  # auto: only api.openai.com is asked
+    sdk(stream_usage="always")
+    chunks = list(
+        client.chat.completions.create(
+            model="gpt-4o", messages=[], stream=True, stream_options={"include_usage": False}
+        )
+    )
+    assert providers.requests[-1][1]["stream_options"] == {"include_usage": False}
+    assert len(chunks) == 3
+
+
 def test_instrumented_stream_closed_early_is_recorded_once(
     sdk: Callable[..., None], sink: OtlpSink, client: openai.OpenAI
 ) -> None:

@@ -74,10 +74,10 @@ def test_a_rejected_batch_is_counted_and_reported_not_retried_forever(
 ) -> None:
     sink.fail_with(400, times=1)
     call_model()
-    assert tiermix.flush(5)
+    assert tiermix.flush(5) is False  # the collector refused it: not delivered
     assert sink.wait_for(lambda s: total_reported(s) == 1, timeout_s=5)
     [report] = sink.drop_reports()
-    assert report.attributes["tiermix.drop.reason"] == "export_failed"
+    assert report.attributes["tiermix.drop.reason"] == "rejected"
 
 
 def test_a_collector_that_never_answers_does_not_block_calls_or_flush(sdk: Callable[..., None]) -> None:
@@ -138,8 +138,23 @@ def test_spool_budget_overflow_is_counted_as_spool_full(
     sdk(spool_dir=str(tmp_path), spool_max_bytes=1, batch_size=10)
     for _ in range(30):
         call_model()
-    assert tiermix.flush(5)
+    assert tiermix.flush(5) is False  # finished, and every call was dropped
     rt = _runtime.RT
     assert rt is not None
     assert rt.drops.total == {"spool_full": 30}
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("status", [401, 403, 413])
+def test_a_collector_that_refuses_makes_flush_report_failure_and_stats_say_why(
+    sdk: Callable[..., None], sink: OtlpSink, status: int
+) -> None:
+    sink.fail_with(status)
+    for _ in range(5):
+        call_model()
+    assert tiermix.flush(5.0) is False  # refused: nothing of it was delivered
+    assert tiermix.stats().dropped.get("rejected") == 5
+    sink.succeed()
+    call_model()
+    assert tiermix.flush(5.0) is True  # the next flush covers only what came since, all delivered
+    assert tiermix.stats().exported_calls == 1

@@ -1,4 +1,7 @@
-"""A lease in the metadata DB so that one replica evaluates alerts, and another takes over when it dies.
+"""A lease in the metadata DB: one holder at a time across replicas, taken over when the holder dies.
+
+Used so that one replica evaluates alerts (``EVALUATOR_LOCK``), and so that re-pricing and re-tiering
+run one at a time per ClickHouse database (``rewrite_lock``).
 
 The holder renews the lease every cycle; a lease not renewed for ``ttl_s`` is free for anyone. Taking
 it is one conditional ``UPDATE`` (or an ``INSERT`` for the very first holder), which SQLite and
@@ -11,16 +14,29 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import datetime, timedelta, timezone
+from typing import Any, Protocol
 
 from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
 
-from tiermix_server.alerts.clock import Clock, SystemClock
 from tiermix_server.meta.models import LeaderLock
 
 EVALUATOR_LOCK = "alerts-evaluator"
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(timezone.utc)
+
+
+def rewrite_lock(database: str) -> str:
+    """The lease that serialises re-pricing and re-tiering of one ClickHouse database."""
+    return f"rewrite:{database}"
 
 
 def holder_id() -> str:
