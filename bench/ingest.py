@@ -251,10 +251,14 @@ from tiermix_server.settings import Settings
 from tiermix_server.store.clickhouse import connect
 client = connect(Settings(data_dir=sys.argv[1]), create_database=False)
 client.command("OPTIMIZE TABLE llm_calls FINAL")
-rows, size = client.query(
-    "SELECT sum(rows), sum(bytes_on_disk) FROM system.parts WHERE database = currentDatabase()"
-    " AND table = 'llm_calls' AND active").result_rows[0]
-print(json.dumps({"rows": rows, "bytes": size}))
+client.command("OPTIMIZE TABLE call_keys FINAL")
+def measure(table):
+    return client.query(
+        "SELECT sum(rows), sum(bytes_on_disk) FROM system.parts WHERE database = currentDatabase()"
+        " AND table = {t:String} AND active", parameters={"t": table}).result_rows[0]
+rows, size = measure("llm_calls")
+key_rows, key_bytes = measure("call_keys")
+print(json.dumps({"rows": rows, "bytes": size, "key_rows": key_rows, "key_bytes": key_bytes}))
 """
 
 
@@ -374,6 +378,16 @@ def run(quick: bool) -> list[dict[str, Any]]:
             _row(
                 "bytes per stored call (llm_calls, compressed, after merge)",
                 storage["bytes"] / storage["rows"],
+                "bytes/call",
+                result["wire_bytes_per_span"],
+                "OTLP gzip bytes per span",
+                "",
+            )
+        )
+        rows.append(
+            _row(
+                "bytes per stored call, all it leaves (llm_calls + call_keys)",
+                (storage["bytes"] + (storage.get("key_bytes") or 0)) / storage["rows"],
                 "bytes/call",
                 result["wire_bytes_per_span"],
                 "OTLP gzip bytes per span",
