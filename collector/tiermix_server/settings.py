@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -47,6 +47,14 @@ class Settings(BaseSettings):
     queue_max_bytes: int = Field(256 * 1024**2, ge=1024**2)
     batch_max_rows: int = Field(50_000, ge=1)
     batch_max_delay_s: float = Field(0.5, gt=0)
+    replicas: Literal["one", "many"] = Field(
+        "one",
+        description="many: several collectors write this database, so every batch is checked for "
+        "duplicates in ClickHouse (a retry may have reached another replica)",
+    )
+    merge_window_s: float = Field(
+        1.0, ge=0, description="how long a call another span may still join waits before it is written"
+    )
     capture_content: bool = Field(False, description="keep prompt/completion attributes at ingest")
     ignore_scopes: str = Field(
         "",

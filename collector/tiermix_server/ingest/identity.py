@@ -72,6 +72,11 @@ class CallKeys:
     lookup: tuple[int, ...]
     store: tuple[int, ...]
 
+    @property
+    def mergeable(self) -> bool:
+        """Another span of this call may still come (it has a parent or a response id to be met by)."""
+        return len(self.store) > 1
+
 
 def _key(kind: bytes, *parts: Any) -> int:
     digest = hashlib.blake2b(kind, digest_size=8)
@@ -140,7 +145,7 @@ def _completeness(fields: dict[str, Any], scope: str, depth: int) -> tuple[int, 
     return (1 if scope == TIERMIX_SCOPE else 0, usage, 1 if scope in PROVIDER_SDK_SCOPES else 0, depth)
 
 
-Merged = list[tuple[dict[str, Any], list[Member]]]
+Merged = list[tuple[dict[str, Any], list[Member], str]]  # fields, the spans, the leader's scope
 
 
 def collapse(calls: list[tuple[dict[str, Any], str]]) -> tuple[Merged, list[dict[str, Any]]]:
@@ -195,13 +200,28 @@ def collapse(calls: list[tuple[dict[str, Any], str]]) -> tuple[Merged, list[dict
             members, key=lambda i: _completeness(calls[i][0], calls[i][1], depth[i]), reverse=True
         )
         merged = dict(calls[ranked[0]][0])
+        scope = calls[ranked[0]][1]
         for other in ranked[1:]:
             _fill(merged, calls[other][0])
         for up in aggregates:  # calls inside an aggregate inherit the attribution it alone has
             if any(i in children[up] for i in members):
                 _fill(merged, calls[up][0], usage=False)
-        out.append((merged, [Member(calls[i][0]["span_id"], calls[i][0]["parent_span_id"]) for i in members]))
+        out.append(
+            (merged, [Member(calls[i][0]["span_id"], calls[i][0]["parent_span_id"]) for i in members], scope)
+        )
     return out, [calls[i][0] for i in sorted(aggregates)]
+
+
+def merge_two(
+    first: dict[str, Any], first_scope: str, second: dict[str, Any], second_scope: str
+) -> tuple[dict[str, Any], str]:
+    """Two spans of one call met in different requests: the more complete leads, the other fills in."""
+    if _completeness(second, second_scope, 0) > _completeness(first, first_scope, 0):
+        first, first_scope, second = second, second_scope, first
+    merged = dict(first)
+    _fill(merged, second)
+    merged["tags"] = {**second["tags"], **first["tags"]}
+    return merged, first_scope
 
 
 def _depth(i: int, calls: list[tuple[dict[str, Any], str]], by_span: dict[tuple[Any, Any, Any], int]) -> int:

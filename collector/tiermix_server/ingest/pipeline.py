@@ -21,6 +21,10 @@ Invariants:
   ``recent.py`` (a call that comes again). A call older than what memory covers is checked against
   ``call_keys`` in ClickHouse before it is accepted; while ClickHouse cannot answer, such requests get
   503 + Retry-After rather than a guess.
+- Parking (``merge.py``): a batch holding a call that another span may still join (it has a parent span
+  or a response id) is spooled (fsync) and its requests are answered at once, but its insert waits
+  ``merge_window_s``; a span of one of its calls arriving meanwhile is merged into the row and the
+  record is written again before that span's request is answered. Exporters never wait for the window.
 - Poison never blocks the queue: a batch ClickHouse refuses while it is otherwise healthy is split
   (``write.py``), the rows it refuses alone are kept aside in the spool's ``refused/`` folder and
   counted, and the rest is stored.
@@ -31,19 +35,32 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from tiermix_server.errors import Overloaded
 from tiermix_server.ingest.identity import CallKeys
+from tiermix_server.ingest.merge import Reprice, merge_rows
 from tiermix_server.ingest.process import ACCEPTED, SKIPPED, TENANT_INDEX, Processed
 from tiermix_server.ingest.recent import RecentKeys
 from tiermix_server.ingest.spool import Spool
 from tiermix_server.ingest.stats import IngestStats
-from tiermix_server.ingest.write import TS_INDEX, Batch, CallRow, CallWriter, KeyRow, Refused, StatsRow
+from tiermix_server.ingest.write import (
+    SPAN_ID_INDEX,
+    TS_INDEX,
+    Batch,
+    CallRow,
+    CallWriter,
+    DropRow,
+    KeyRow,
+    Refused,
+    StatsRow,
+)
 
 log = logging.getLogger("tiermix.ingest")
 
@@ -75,6 +92,8 @@ class PipelineConfig:
     queue_max_bytes: int = 256 * 1024**2
     retry_after_s: int = 2
     drain_backoff_s: tuple[float, float] = (0.5, 10.0)
+    # How long a call that may have another span on its way waits in the batcher for it (merge.py).
+    merge_window_s: float = 1.0
 
 
 @dataclass(slots=True)
@@ -83,6 +102,28 @@ class _Submission:
     future: asyncio.Future[None]
     enqueued_at: float
     keys: list[CallKeys] = field(default_factory=list)
+    mergeable: bool = False  # holds a call another span may still be merged into
+    parked: _Parked | None = None  # answered, durable in the spool, its insert waiting (merge window)
+
+
+@dataclass(eq=False)
+class _Parked:
+    """A batch answered once spooled, whose insert waits ``merge_window_s`` for spans of its calls."""
+
+    submissions: list[_Submission]
+    token: str
+    drops: list[DropRow]
+    stats: list[StatsRow]
+    deadline: float
+    path: Path | None = None
+    closing: bool = False
+    done: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def batch(self) -> Batch:
+        """The batch as its rows are now (merges change them); the token stays: replays stay exact."""
+        calls = [row for s in self.submissions for row in s.processed.calls]
+        return Batch(self.token, calls, self.drops, self.stats, _key_rows(self.submissions))
 
 
 class Pipeline:
@@ -94,8 +135,15 @@ class Pipeline:
         stats: IngestStats,
         recent: RecentKeys,
         config: PipelineConfig,
+        reprice: Reprice | None = None,
     ) -> None:
         self.writer, self.spool, self.stats, self.recent, self.config = writer, spool, stats, recent, config
+        self._reprice: Reprice = reprice or (lambda _fields: None)
+        # Keys of calls still pending in the batcher → (submission, row index): a second span of the same
+        # call merges into that row instead of being dropped (merge.py).
+        self._open: dict[int, tuple[_Submission, int]] = {}
+        self._parked: list[_Parked] = []
+        self._park_wakeup = asyncio.Event()
         self.storage_up = True
         self.storage_error = ""
         self.queued_requests = 0
@@ -156,10 +204,15 @@ class Pipeline:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
         await self._drop_stored(processed)
-        waits = self._drop_resent(processed, future)
+        merged_into = self._merge_into_pending(processed)
+        waits = self._drop_resent(processed, future) | merged_into
         if processed.calls or processed.drops or processed.outcomes:
             submission = _Submission(processed, future, time.monotonic())
             submission.keys = processed.keys
+            submission.mergeable = any(keys.mergeable for keys in processed.keys)
+            for index, keys in enumerate(processed.keys):
+                for key in keys.store:
+                    self._open[key] = (submission, index)
             self._pending.append(submission)
             self._pending_rows += len(processed.calls)
             self._wakeup.set()
@@ -196,6 +249,45 @@ class Pipeline:
             stored = {i for i in old if not found.isdisjoint(processed.keys[i].lookup)}
             self._skip(processed, [i not in stored for i in range(len(processed.calls))])
 
+    def _merge_into_pending(self, processed: Processed) -> set[asyncio.Future[None]]:
+        """Merge calls whose keys meet a call still pending in the batcher; returns their futures."""
+        if not self._open or not processed.calls:
+            return set()
+        open_rows = self._open
+        keep: list[bool] = []
+        waits: set[asyncio.Future[None]] = set()
+        respool: set[_Parked] = set()
+        for index, keys in enumerate(processed.keys):
+            target = next((open_rows[key] for key in keys.lookup if key in open_rows), None)
+            if target is None:
+                keep.append(True)
+                continue
+            submission, row_index = target
+            pending = submission.processed
+            row, scope = processed.calls[index], processed.scopes[index]
+            resent = row[SPAN_ID_INDEX] == pending.calls[row_index][SPAN_ID_INDEX]
+            if not resent:
+                pending.calls[row_index], pending.scopes[row_index] = merge_rows(
+                    pending.calls[row_index], pending.scopes[row_index], row, scope, self._reprice
+                )
+                old = pending.keys[row_index]
+                pending.keys[row_index] = CallKeys(
+                    tuple(dict.fromkeys(old.lookup + keys.lookup)),
+                    tuple(dict.fromkeys(old.store + keys.store)),
+                )
+                for key in keys.store:
+                    open_rows[key] = target
+                if submission.parked is not None:
+                    respool.add(submission.parked)
+            keep.append(False)
+            waits.add(submission.future)  # answered once the merged row is durable
+            self._skip_one(processed, row, "duplicate" if resent else "same_call")
+        if not all(keep):
+            _keep_only(processed, keep)
+        for parked in respool:
+            waits.add(asyncio.ensure_future(asyncio.to_thread(self._respool, parked)))
+        return waits
+
     def _drop_resent(self, processed: Processed, owner: asyncio.Future[None]) -> set[asyncio.Future[None]]:
         if not processed.calls:
             return set()
@@ -204,19 +296,19 @@ class Pipeline:
             self._skip(processed, keep)
         return waits
 
-    @staticmethod
-    def _skip(processed: Processed, keep: list[bool]) -> None:
+    @classmethod
+    def _skip(cls, processed: Processed, keep: list[bool]) -> None:
         """Drop the calls not kept, counting each as a duplicate."""
-        calls, keys = [], []
-        for row, call_keys, new in zip(processed.calls, processed.keys, keep, strict=True):
-            if new:
-                calls.append(row)
-                keys.append(call_keys)
-                continue
-            tenant = row[TENANT_INDEX]
-            processed.outcomes[(tenant, ACCEPTED, "")] -= 1
-            processed.outcomes[(tenant, SKIPPED, "duplicate")] += 1
-        processed.calls, processed.keys = calls, keys
+        for row, new in zip(processed.calls, keep, strict=True):
+            if not new:
+                cls._skip_one(processed, row, "duplicate")
+        _keep_only(processed, keep)
+
+    @staticmethod
+    def _skip_one(processed: Processed, row: CallRow, reason: str) -> None:
+        tenant = row[TENANT_INDEX]
+        processed.outcomes[(tenant, ACCEPTED, "")] -= 1
+        processed.outcomes[(tenant, SKIPPED, reason)] += 1
 
     # -- background work -----------------------------------------------------------------------------
     async def start(self) -> None:
@@ -224,6 +316,7 @@ class Pipeline:
         self._tasks = [
             asyncio.create_task(self._run_batcher(), name="tiermix-batcher"),
             asyncio.create_task(self._run_drainer(), name="tiermix-drainer"),
+            asyncio.create_task(self._run_parking(), name="tiermix-parking"),
         ]
 
     async def stop(self) -> None:
@@ -231,6 +324,7 @@ class Pipeline:
         self._stopping = True
         self._wakeup.set()
         self._drain_wakeup.set()
+        self._park_wakeup.set()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
@@ -270,15 +364,37 @@ class Pipeline:
         self._pending_rows -= rows
         return taken
 
+    def _close(self, submissions: list[_Submission]) -> None:
+        """From here on a late span of these calls is a duplicate: nothing merges into them any more."""
+        for submission in submissions:
+            for keys in submission.keys:
+                for key in keys.store:
+                    if self._open.get(key, (None,))[0] is submission:
+                        del self._open[key]
+
     async def _commit(self, submissions: list[_Submission]) -> None:
-        batch = Batch(
-            token=uuid.uuid4().hex,
-            calls=[row for s in submissions for row in s.processed.calls],
-            drops=[row for s in submissions for row in s.processed.drops],
-            stats=_stats_rows(submissions) + self._take_own_stats(),
-            keys=_key_rows(submissions),
-        )
+        token = uuid.uuid4().hex
+        drops = [row for s in submissions for row in s.processed.drops]
+        stats = _stats_rows(submissions) + self._take_own_stats()
+        if (
+            self.config.merge_window_s > 0
+            and self.storage_up
+            and not self._stopping
+            and any(s.mergeable for s in submissions)
+        ):
+            parked = await asyncio.to_thread(self._park, submissions, token, drops, stats)
+            if parked is not None:
+                self._answer(submissions, durable=True)
+                self._parked.append(parked)
+                self._park_wakeup.set()
+                return
+        self._close(submissions)
+        batch = Batch(token, [row for s in submissions for row in s.processed.calls], drops, stats,
+                      _key_rows(submissions))  # fmt: skip
         durable = await self._make_durable(batch)
+        self._answer(submissions, durable)
+
+    def _answer(self, submissions: list[_Submission], durable: bool) -> None:
         for submission in submissions:
             self.recent.settle(submission.keys, durable)
             if submission.future.done():
@@ -287,6 +403,73 @@ class Pipeline:
                 submission.future.set_result(None)
             else:
                 submission.future.set_exception(SpoolFull("storage is unavailable and the spool is full", 10))
+
+    # -- parking: calls another span may still join wait, durable in the spool, already answered -------
+    def _park(
+        self, submissions: list[_Submission], token: str, drops: list[DropRow], stats: list[StatsRow]
+    ) -> _Parked | None:
+        """Spool the batch (held) so its requests can be answered now; None when the spool cannot."""
+        parked = _Parked(submissions, token, drops, stats, time.monotonic() + self.config.merge_window_s)
+        record = self.spool.encode(parked.batch())
+        if not self.spool.has_room(len(record)):
+            return None
+        try:
+            parked.path = self.spool.append(parked.batch(), record, held=True)
+        except OSError:
+            log.exception("cannot write the spool")
+            return None
+        for submission in submissions:
+            submission.parked = parked
+        self.stats.count("tiermix_parked_batches_total")
+        return parked
+
+    def _respool(self, parked: _Parked) -> None:
+        """A span was merged into a parked call: make the merged row durable before answering its request."""
+        with parked.lock:
+            if parked.closing or parked.done:
+                return  # its insert reads the rows after the merge: nothing to do
+            old = parked.path
+            parked.path = self.spool.append(parked.batch(), held=True)
+            if old is not None:
+                self.spool.remove(old)
+
+    def _insert_parked(self, parked: _Parked) -> None:
+        with parked.lock:
+            batch = parked.batch()
+            try:
+                if not self.storage_up:
+                    raise ConnectionError(self.storage_error or "storage is down")
+                refused = self.writer.write(batch)
+            except Exception as exc:
+                self._mark_down(exc)
+                if parked.path is not None:
+                    self.spool.release(parked.path)  # the drainer inserts it under the same token
+                    self.stats.count("tiermix_spooled_batches_total")
+                    if self._loop is not None:
+                        self._loop.call_soon_threadsafe(self._drain_wakeup.set)
+            else:
+                self._set_aside(refused)
+                self._count_written(batch)
+                if parked.path is not None:
+                    self.spool.remove(parked.path)
+            parked.done = True
+
+    async def _run_parking(self) -> None:
+        while True:
+            now = time.monotonic()
+            due = [p for p in self._parked if p.deadline <= now or self._stopping]
+            for parked in due:
+                self._parked.remove(parked)
+                parked.closing = True  # on the event loop, like every merge: none can come after this
+                self._close(parked.submissions)
+                await asyncio.to_thread(self._insert_parked, parked)
+            if self._stopping and not self._parked and not self._pending:
+                return
+            next_deadline = min((p.deadline for p in self._parked), default=None)
+            self._park_wakeup.clear()
+            timeout = None if next_deadline is None else max(0.0, next_deadline - time.monotonic())
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._park_wakeup.wait(), 0.5 if timeout is None else timeout)
 
     async def _make_durable(self, batch: Batch) -> bool:
         return await asyncio.to_thread(self._write_ahead_and_insert, batch)
@@ -417,6 +600,12 @@ class Pipeline:
         for table, rows in tables:
             if rows:
                 self.stats.count("tiermix_rows_written_total", len(rows), table=table)
+
+
+def _keep_only(processed: Processed, keep: list[bool]) -> None:
+    processed.calls = [row for row, kept in zip(processed.calls, keep, strict=True) if kept]
+    processed.keys = [keys for keys, kept in zip(processed.keys, keep, strict=True) if kept]
+    processed.scopes = [scope for scope, kept in zip(processed.scopes, keep, strict=True) if kept]
 
 
 def _key_rows(submissions: list[_Submission]) -> list[KeyRow]:

@@ -44,9 +44,12 @@ _Pending = tuple[Mapped, str, list[Member]]  # an LLM span's fields, its scope, 
 
 @dataclass(slots=True)
 class Processed:
+    """What one request becomes. ``calls``, ``keys`` and ``scopes`` are parallel: one entry per call."""
+
     calls: list[CallRow] = field(default_factory=list)
     drops: list[DropRow] = field(default_factory=list)
     keys: list[CallKeys] = field(default_factory=list)  # one per call row: how it is recognised again
+    scopes: list[str] = field(default_factory=list)  # one per call row: the instrumentation that led
     # (tenant, outcome, reason) → spans; clipped counts values, not spans
     outcomes: Counter[tuple[str, str, str]] = field(default_factory=Counter)
 
@@ -108,7 +111,7 @@ def process(
         calls.append((mapped, span.scope, [Member(fields["span_id"], fields["parent_span_id"])]))
     if len(calls) > 1:
         calls = _collapse(calls, outcomes)
-    for mapped, _scope, members in calls:
+    for mapped, scope, members in calls:
         fields = mapped.fields
         provider, response_id = fields["provider"], fields.pop("response_id")
         fields.pop("logfire_span_type")
@@ -119,6 +122,7 @@ def process(
         out.calls.append(row)
         row_tenant = row[TENANT_INDEX]
         out.keys.append(call_keys(row_tenant, fields["trace_id"], members, provider, response_id))
+        out.scopes.append(scope)
         outcomes[(row_tenant, ACCEPTED, "")] += 1
         for reason in mapped.clipped:
             outcomes[(row_tenant, CLIPPED, reason)] += 1
@@ -132,9 +136,9 @@ def _collapse(calls: list[_Pending], outcomes: Counter[tuple[str, str, str]]) ->
     for fields in aggregates:
         outcomes[(fields["tenant"], SKIPPED, "aggregate_span")] += 1
     out: list[_Pending] = []
-    for fields, members in merged:
+    for fields, members, scope in merged:
         clipped = [reason for member in members for reason in clipped_of.get(member.span_id, ())]
-        out.append((Mapped(fields, clipped), "", members))
+        out.append((Mapped(fields, clipped), scope, members))
         if len(members) > 1:
             outcomes[(fields["tenant"], SKIPPED, "same_call")] += len(members) - 1
     return out

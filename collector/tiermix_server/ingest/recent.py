@@ -12,7 +12,9 @@ Bounds: two generations of keys, rotated when the current one is older than ``wi
 longer in memory is in ClickHouse (``call_keys``): ``covers(ts)`` says whether memory alone can answer
 for a call that started at ``ts`` (epoch seconds) — only calls that started after the oldest generation
 in memory began, less a margin for client clock skew. The pipeline asks ClickHouse about the others, so
-a re-send after any downtime is still caught.
+a re-send after any downtime is still caught. With several collectors writing one database
+(``TIERMIX_REPLICAS=many``) memory covers nothing: every batch is checked against ClickHouse, because
+a client's retry may have reached another replica.
 
 A call whose first copy is still in flight (not yet durable) is not acknowledged on the strength of
 that copy alone: the second request waits for the first copy's outcome, and fails with it.
@@ -26,7 +28,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 from tiermix_server.ingest.identity import CallKeys
 
-CLOCK_SKEW_S = 300.0  # a client clock this far ahead of the collector's still gets an exact answer
+CLOCK_SKEW_S = 30.0  # a client clock this far ahead of the collector's still gets an exact answer (NTP keeps hosts far closer)
 
 
 class RecentKeys:
@@ -36,7 +38,11 @@ class RecentKeys:
         max_keys: int = 500_000,
         window_s: float = 600.0,
         clock: Callable[[], float] = time.time,
+        alone: bool = True,
     ) -> None:
+        # alone: this collector is the only one writing the database, so what it did not store lately
+        # (memory) nobody did; with replicas behind a balancer a re-send may have gone to another one.
+        self._alone = alone
         self._max_keys = max_keys
         self._window_s = window_s
         self._clock = clock
@@ -52,7 +58,7 @@ class RecentKeys:
 
     def covers(self, ts_s: float) -> bool:
         """True when a call started at ``ts_s`` could only have been stored while memory was watching."""
-        return ts_s >= self._covered_since + CLOCK_SKEW_S
+        return self._alone and ts_s >= self._covered_since + CLOCK_SKEW_S
 
     def predates(self, ts_s: float) -> bool:
         """True when a call started at ``ts_s`` began before memory was watching: only storage can tell."""

@@ -24,6 +24,7 @@ _HELP = {
     "tiermix_insert_failures_total": "ClickHouse batch inserts that failed",
     "tiermix_spooled_batches_total": "batches written to the local spool",
     "tiermix_rows_refused_total": "rows ClickHouse refused on their own (kept in spool/refused), by table",
+    "tiermix_parked_batches_total": "batches answered once spooled, inserted after the merge window",
     "tiermix_otlp_ignored_total": "OTLP metric data points and log records accepted and not stored",
 }
 

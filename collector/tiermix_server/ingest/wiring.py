@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from tiermix_server.ingest.merge import enrich_again
 from tiermix_server.ingest.pipeline import Pipeline, PipelineConfig
 from tiermix_server.ingest.recent import RecentKeys
 from tiermix_server.ingest.spool import Spool
@@ -27,7 +28,7 @@ def build_pipeline(runtime: Any, writer: Any = None) -> Pipeline:
     if writer is None:
         writer = ClickHouseWriter(runtime.clickhouse, stats.observe_insert)
     spool = Spool(settings.spool_dir, settings.spool_max_bytes)
-    recent = RecentKeys(max_keys=RECENT_MAX_KEYS, window_s=RECENT_WINDOW_S)
+    recent = RecentKeys(max_keys=RECENT_MAX_KEYS, window_s=RECENT_WINDOW_S, alone=settings.replicas == "one")
     _seed_recent(recent, spool)
     if runtime.enricher is None:
         from tiermix_server.pricing.enricher import build_enricher
@@ -38,8 +39,16 @@ def build_pipeline(runtime: Any, writer: Any = None) -> Pipeline:
         batch_max_delay_s=settings.batch_max_delay_s,
         queue_max_requests=settings.queue_max_requests,
         queue_max_bytes=settings.queue_max_bytes,
+        merge_window_s=settings.merge_window_s,
     )
-    return Pipeline(writer=writer, spool=spool, stats=stats, recent=recent, config=config)
+    return Pipeline(
+        writer=writer,
+        spool=spool,
+        stats=stats,
+        recent=recent,
+        config=config,
+        reprice=enrich_again(runtime.enricher),
+    )
 
 
 def _seed_recent(recent: RecentKeys, spool: Spool) -> None:

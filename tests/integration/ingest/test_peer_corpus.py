@@ -147,3 +147,35 @@ def test_the_corpus_covers_every_peer_the_docs_list() -> None:
     docs = (Path(__file__).parents[3] / "docs" / "peers.md").read_text()
     for path in corpora():
         assert f"`{path.stem}`" in docs, f"docs/peers.md has no row for {path.stem}"
+
+
+def one_span_per_request(corpus: dict[str, Any], reverse: bool) -> dict[str, Any]:
+    """The same spans, each in an export request of its own (an exporter's batch closed between them)."""
+    singles = []
+    for request in corpus["requests"]:
+        for resource in request.get("resourceSpans", []):
+            for scope in resource.get("scopeSpans", []):
+                for span in scope.get("spans", []):
+                    singles.append(
+                        {"resourceSpans": [{**resource, "scopeSpans": [{**scope, "spans": [span]}]}]}
+                    )
+    return {**corpus, "requests": singles[::-1] if reverse else singles}
+
+
+@pytest.mark.parametrize("reverse", [False, True], ids=["in-order", "reversed"])
+@pytest.mark.parametrize("peer", ["openllmetry", "traceloop", "logfire", "openinference"])
+def test_spans_of_one_call_in_separate_requests_in_either_order_land_as_one_complete_row(
+    peer: str, reverse: bool, make_collector: Any
+) -> None:
+    """Requests go one after another, each answered before the next (an OTel batch exporter's way)."""
+    corpus = one_span_per_request(json.loads((CORPUS / f"{peer}.json").read_text()), reverse)
+    collector = make_collector(**SETTINGS.get(peer, {}))
+    stored = replay(collector, corpus)
+    truth = sorted(corpus["calls"], key=lambda call: call["provider"])
+    assert len(stored) == len(truth), (peer, stored)
+    for call, row in zip(truth, stored, strict=True):
+        gaps = GAPS.get((peer, call["api"], call["stream"]), frozenset())
+        for field in FIELDS:
+            if field not in gaps and field in call:
+                assert row[field] == call[field], (peer, reverse, call["api"], call["stream"], field, row)
+        assert not row["unpriced"], (peer, row)

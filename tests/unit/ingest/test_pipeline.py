@@ -61,6 +61,7 @@ def calls(*span_ids: int, tenant: str = "acme") -> Processed:
         out.calls.append(tuple(row))
         key = hash((tenant, span_id))
         out.keys.append(CallKeys(lookup=(key,), store=(key,)))
+        out.scopes.append("test")
         out.outcomes[(tenant, ACCEPTED, "")] += 1
     return out
 

@@ -95,3 +95,8 @@ def test_memory_covers_only_calls_it_watched_being_stored() -> None:
     recent.seed([2])  # second rotation: what was stored before 1011 is forgotten
     assert not recent.covers(1010.0 + CLOCK_SKEW_S)
     assert recent.covers(1011.0 + CLOCK_SKEW_S)
+
+
+def test_with_replicas_memory_covers_nothing_and_every_batch_is_checked_in_storage() -> None:
+    recent = RecentKeys(clock=lambda: 1000.0, alone=False)
+    assert not recent.covers(1e12)  # another replica may have stored it: ask ClickHouse
