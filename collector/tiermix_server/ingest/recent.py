@@ -28,7 +28,8 @@ from collections.abc import Callable, Iterable, Sequence
 
 from tiermix_server.ingest.identity import CallKeys
 
-CLOCK_SKEW_S = 30.0  # a client clock this far ahead of the collector's still gets an exact answer (NTP keeps hosts far closer)
+# A client clock this far ahead of the collector's still gets an exact answer (NTP keeps hosts far closer).
+CLOCK_SKEW_S = 30.0
 
 
 class RecentKeys:
