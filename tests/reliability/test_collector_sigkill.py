@@ -59,3 +59,46 @@ def test_sigkill_during_sustained_ingest_loses_no_acknowledged_span_and_counts_e
     assert counts["calls_1m"] == counts["calls_1h"] == len(sent)  # rollups: each span counted once
     assert counts["distinct"] == len(sent)
     assert counts["rows"] == len(sent)
+
+
+def test_sigkill_while_a_call_waits_for_its_other_spans_loses_nothing_and_counts_it_once(
+    tmp_path: Path,
+) -> None:
+    """A call that another span may still join is answered once spooled, inserted after the window:
+    a crash inside the window is replayed from the spool, and the span's retry is a duplicate."""
+    from tests.unit.ingest.builders import body, next_span_id, sdk_attributes, span
+
+    data_dir = tmp_path / "data"
+    port = free_port()
+    # A long window: the kill surely comes while the batch is parked.
+    collector = CollectorProcess(data_dir, port, merge_window_s=30).start()
+    span_id = next_span_id()
+    parked = span(sdk_attributes(**{"gen_ai.response.id": "chatcmpl-kill"}), span_id=span_id)
+    try:
+        with httpx.Client(timeout=30) as client:
+            answer = client.post(
+                f"{collector.url}/v1/traces", content=body([parked]),
+                headers={"Content-Type": "application/x-protobuf"},
+            )  # fmt: skip
+            assert answer.status_code == 200  # answered at once, not after the 30 s window
+        assert any((data_dir / "spool").glob("*.batch"))
+        collector.kill()
+    finally:
+        collector.stop()
+    restarted = CollectorProcess(data_dir, port, merge_window_s=30).start()
+    try:
+        with httpx.Client(timeout=30) as client:  # the exporter retries what it is unsure of
+            assert send_body(client, restarted.url, body([parked])) == 200
+        wait_for(lambda: restarted.metric("tiermix_spool_bytes") == 0, what="spool drained")
+    finally:
+        restarted.stop()
+    counts = inspect_data_dir(data_dir, [span_id])
+    assert counts["missing_acked"] == 0
+    assert counts["calls_1m"] == counts["calls_1h"] == counts["distinct"] == 1
+
+
+def send_body(client: httpx.Client, url: str, content: bytes) -> int:
+    answer = client.post(
+        f"{url}/v1/traces", content=content, headers={"Content-Type": "application/x-protobuf"}
+    )
+    return answer.status_code

@@ -382,12 +382,17 @@ class Pipeline:
             and not self._stopping
             and any(s.mergeable for s in submissions)
         ):
-            parked = await asyncio.to_thread(self._park, submissions, token, drops, stats)
-            if parked is not None:
+            # Parked on the event loop first: a span merged while the record is written waits for it.
+            parked = _Parked(submissions, token, drops, stats, time.monotonic() + self.config.merge_window_s)
+            for submission in submissions:
+                submission.parked = parked
+            if await asyncio.to_thread(self._park, parked):
                 self._answer(submissions, durable=True)
                 self._parked.append(parked)
                 self._park_wakeup.set()
                 return
+            for submission in submissions:
+                submission.parked = None
         self._close(submissions)
         batch = Batch(token, [row for s in submissions for row in s.processed.calls], drops, stats,
                       _key_rows(submissions))  # fmt: skip
@@ -405,33 +410,36 @@ class Pipeline:
                 submission.future.set_exception(SpoolFull("storage is unavailable and the spool is full", 10))
 
     # -- parking: calls another span may still join wait, durable in the spool, already answered -------
-    def _park(
-        self, submissions: list[_Submission], token: str, drops: list[DropRow], stats: list[StatsRow]
-    ) -> _Parked | None:
-        """Spool the batch (held) so its requests can be answered now; None when the spool cannot."""
-        parked = _Parked(submissions, token, drops, stats, time.monotonic() + self.config.merge_window_s)
-        record = self.spool.encode(parked.batch())
-        if not self.spool.has_room(len(record)):
-            return None
-        try:
-            parked.path = self.spool.append(parked.batch(), record, held=True)
-        except OSError:
-            log.exception("cannot write the spool")
-            return None
-        for submission in submissions:
-            submission.parked = parked
+    def _park(self, parked: _Parked) -> bool:
+        """Spool the batch (held) so its requests can be answered now; False when the spool cannot."""
+        with parked.lock:
+            batch = parked.batch()
+            record = self.spool.encode(batch)
+            if not self.spool.has_room(len(record)):
+                return False
+            try:
+                parked.path = self.spool.append(batch, record, held=True)
+            except OSError:
+                log.exception("cannot write the spool")
+                return False
         self.stats.count("tiermix_parked_batches_total")
-        return parked
+        return True
 
     def _respool(self, parked: _Parked) -> None:
         """A span was merged into a parked call: make the merged row durable before answering its request."""
         with parked.lock:
-            if parked.closing or parked.done:
-                return  # its insert reads the rows after the merge: nothing to do
+            if parked.closing or parked.done or parked.path is None:
+                # Inserted (or about to be) with the merge already in its rows, or never parked: the
+                # batch is then written by the normal path, which reads the rows after the merge too.
+                return
             old = parked.path
-            parked.path = self.spool.append(parked.batch(), held=True)
-            if old is not None:
-                self.spool.remove(old)
+            try:
+                parked.path = self.spool.append(parked.batch(), held=True)
+            except OSError:
+                raise SpoolFull(
+                    "cannot make the merged call durable: the spool cannot be written", 10
+                ) from None
+            self.spool.remove(old)
 
     def _insert_parked(self, parked: _Parked) -> None:
         with parked.lock:
@@ -462,7 +470,12 @@ class Pipeline:
                 self._parked.remove(parked)
                 parked.closing = True  # on the event loop, like every merge: none can come after this
                 self._close(parked.submissions)
-                await asyncio.to_thread(self._insert_parked, parked)
+                try:
+                    await asyncio.to_thread(self._insert_parked, parked)
+                except Exception:  # a bug here must not strand the others: this one is in the spool
+                    log.exception("inserting a parked batch failed; its spool record is drained later")
+                    if parked.path is not None:
+                        self.spool.release(parked.path)
             if self._stopping and not self._parked and not self._pending:
                 return
             next_deadline = min((p.deadline for p in self._parked), default=None)
