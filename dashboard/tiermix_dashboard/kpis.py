@@ -282,3 +282,30 @@ def scored_segments(
         return daily, 0
     has_baseline = pd.to_numeric(daily["baseline_calls"], errors="coerce").fillna(0) >= min_baseline_calls
     return daily[has_baseline].reset_index(drop=True), int((~has_baseline).sum())
+
+
+def health_warnings(health: Mapping[str, Any]) -> list[str]:
+    """What data health says the numbers on the page may be missing, one sentence each (none: empty)."""
+    notes: list[str] = []
+    refused = {str(k): int(v) for k, v in (health.get("refused_requests") or {}).items() if v}
+    if refused:
+        parts = ", ".join(
+            f"{n:,} with HTTP {status.removeprefix('http_')}" for status, n in sorted(refused.items())
+        )
+        why = (
+            " (401/403: a sender with a wrong or revoked API key)"
+            if {"http_401", "http_403"} & set(refused)
+            else ""
+        )
+        notes.append(
+            f"The collector refused {sum(refused.values()):,} export requests: {parts}{why}. "
+            "The calls in them are not counted here."
+        )
+    for key, text in (
+        ("storage_refused", "calls were refused by ClickHouse and set aside in the collector's spool"),
+        ("spool_corrupt_records", "spool records failed their checksum: the calls in them are lost"),
+    ):
+        value = int(health.get(key) or 0)
+        if value:
+            notes.append(f"{value:,} {text}.")
+    return notes

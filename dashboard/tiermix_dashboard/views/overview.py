@@ -22,6 +22,8 @@ else:
     current = {**summary, "sdk_dropped": health.get("sdk_dropped")}
     before = {**summary_before, "sdk_dropped": health_before.get("sdk_dropped")}
     components.kpi_row(kpis.headline_kpis(current, before))
+    for note in kpis.health_warnings(health):
+        st.warning(f"**Data health:** {note}", icon=":material/warning:")
     st.caption(f"Changes compare with the previous period of equal length ({previous.range_text}).")
 
     mix = cache.load("mix", filters, by="tier")

@@ -35,7 +35,20 @@ GAPS: dict[tuple[str, str, bool], frozenset[str]] = {
     ("anthropic-native", "anthropic", True): frozenset({"finish_reason"}),
     ("traceloop", "anthropic", False): frozenset({"finish_reason"}),
     ("traceloop", "anthropic", True): frozenset({"finish_reason"}),
+    # OpenInference's OpenAI spans name only the served model (llm.model_name).
+    ("openinference", "openai", False): frozenset({"request_model"}),
+    ("openinference", "openai", True): frozenset({"request_model"}),
+    ("openinference-langchain", "openai", False): frozenset({"request_model"}),
 }
+# (peer, api, stream) that report a time to first token; every other row must store none (not invent one).
+# OpenLLMetry and Traceloop get it from the anthropic SDK's own span, merged into theirs.
+SENDS_TTFT = {
+    ("anthropic-native", "anthropic", True),
+    ("openlit", "openai", False), ("openlit", "openai", True),
+    ("openlit", "anthropic", False), ("openlit", "anthropic", True),
+    ("openllmetry", "anthropic", True),
+    ("traceloop", "anthropic", True),
+}  # fmt: skip
 # OpenLLMetry reports finish reasons in the OTel vocabulary ("stop" for Anthropic's "end_turn").
 SAME_FINISH = {"end_turn": {"end_turn", "stop"}, "stop": {"stop"}}
 SETTINGS: dict[str, dict[str, Any]] = {
@@ -105,8 +118,8 @@ def replay(collector: Any, corpus: dict[str, Any]) -> list[dict[str, Any]]:
         assert response.status_code == 200, response.text
     expected = len(corpus["calls"])
     collector.wait_for(lambda: collector.scalar("SELECT count() FROM llm_calls") >= expected)
-    columns = ", ".join((*FIELDS, "finish_reason", "cost_usd", "unpriced", "ttft_ms", "duration_ms"))
-    names = (*FIELDS, "finish_reason", "cost_usd", "unpriced", "ttft_ms", "duration_ms")
+    names = (*FIELDS, "request_model", "finish_reason", "cost_usd", "unpriced", "ttft_ms", "duration_ms")
+    columns = ", ".join(names)
     rows = collector.rows(f"SELECT {columns} FROM llm_calls ORDER BY provider, ts")
     return [dict(zip(names, row, strict=True)) for row in rows]
 
@@ -127,6 +140,12 @@ def test_every_peer_call_lands_once_with_its_true_usage_and_price(path: Path, ma
             assert row[field] == call[field], (peer, call["api"], call["stream"], field, row)
         if "finish_reason" not in gaps:
             assert row["finish_reason"] in SAME_FINISH[call["finish_reason"]], (peer, call, row)
+        if "request_model" not in gaps:
+            assert row["request_model"] == call["model"], (peer, call, row)
+        if (peer, call["api"], call["stream"]) in SENDS_TTFT:
+            assert row["ttft_ms"] is not None and 0 < row["ttft_ms"] < row["duration_ms"], (peer, row)
+        else:
+            assert row["ttft_ms"] is None, (peer, row)
         assert row["duration_ms"] > 0, (peer, row)
         if not gaps & {"input_tokens", "cache_read_tokens", "cache_write_tokens"}:
             assert not row["unpriced"], (peer, row)

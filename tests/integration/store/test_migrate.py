@@ -62,3 +62,17 @@ def test_cluster_settings_render_on_cluster_and_replicated_engines(make_settings
     statements = bundled_migrations()[0].statements(clustered)
     assert "ON CLUSTER prod" in statements[0]
     assert "ReplicatedReplacingMergeTree" in statements[0]
+
+
+def test_every_table_has_a_retention_and_it_is_the_configured_one(clickhouse: Any, settings: Any) -> None:
+    """Docs promise that rollups and data-health tables follow TIERMIX_RAW_TTL_DAYS like raw calls."""
+    tables = clickhouse.query(
+        "SELECT name, create_table_query FROM system.tables WHERE database = currentDatabase() "
+        "AND engine LIKE '%MergeTree' AND name != 'schema_migrations'"
+    ).result_rows
+    assert {name for name, _ in tables} >= {
+        "llm_calls", "llm_calls_1m", "llm_calls_1h", "llm_escalations_1m", "llm_escalations_1h",
+        "sdk_drops", "ingest_stats", "call_keys",
+    }  # fmt: skip
+    for name, create in tables:
+        assert "TTL " in create and f"toIntervalDay({settings.raw_ttl_days})" in create, (name, create)

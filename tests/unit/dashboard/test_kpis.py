@@ -76,3 +76,14 @@ def test_the_decomposition_runs_from_baseline_through_both_shifts_to_now() -> No
     )
     assert [measure for _, _, measure in steps] == ["absolute", "relative", "relative", "total"]
     assert sum(value or 0 for _, value, measure in steps if measure != "total") == 0.3
+
+
+def test_health_warnings_say_what_the_numbers_are_missing() -> None:
+    from tiermix_dashboard.kpis import health_warnings
+
+    assert health_warnings({}) == []
+    assert health_warnings({"refused_requests": {}, "storage_refused": 0}) == []
+    notes = health_warnings({"refused_requests": {"http_401": 3, "http_413": 1}, "spool_corrupt_records": 2})
+    assert notes[0].startswith("The collector refused 4 export requests: 3 with HTTP 401, 1 with HTTP 413")
+    assert "wrong or revoked API key" in notes[0]
+    assert notes[1] == "2 spool records failed their checksum: the calls in them are lost."

@@ -100,3 +100,34 @@ def test_memory_covers_only_calls_it_watched_being_stored() -> None:
 def test_with_replicas_memory_covers_nothing_and_every_batch_is_checked_in_storage() -> None:
     recent = RecentKeys(clock=lambda: 1000.0, alone=False)
     assert not recent.covers(1e12)  # another replica may have stored it: ask ClickHouse
+
+
+def test_a_record_that_cannot_be_written_whole_leaves_no_temporary_file(tmp_path: Path) -> None:
+    import errno
+    import os
+
+    import pytest
+
+    spool = Spool(tmp_path, 1 << 20)
+
+    def disk_full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(os, "fsync", disk_full)
+        with pytest.raises(OSError):
+            spool.append(batch("full"))
+    assert list(tmp_path.glob("*.tmp")) == [] and spool.records() == []
+    assert spool.size_bytes == 0
+    spool.append(batch("after"))  # the spool still works once the disk has room
+    assert len(spool.records()) == 1
+
+
+def test_files_that_are_not_records_are_left_alone(tmp_path: Path) -> None:
+    (tmp_path / "notes.batch").write_text("an operator's note")
+    (tmp_path / "README").write_text("hello")
+    spool = Spool(tmp_path, 1 << 20)
+    assert spool.records() == []
+    spool.append(batch("a"))
+    assert [path.name.endswith("-a.batch") for path in spool.records()] == [True]
+    assert (tmp_path / "notes.batch").exists()
