@@ -66,6 +66,11 @@ class NotFound(TiermixError):
     code = "not_found"
 
 
+class Conflict(TiermixError):
+    http_status = 409
+    code = "conflict"
+
+
 class Overloaded(TiermixError):
     """The collector cannot take more right now; clients retry after ``retry_after_s``."""
 

@@ -29,7 +29,12 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path(".tiermix"), description="where embedded data (chDB, SQLite, spool) lives")
     clickhouse_url: str = Field("", description="ClickHouse DSN; default chdb:///<data_dir>/clickhouse")
     clickhouse_database: str = Field("tiermix", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
-    clickhouse_cluster: str = Field("", description="cluster name for ON CLUSTER migrations; empty: none")
+    # An identifier, checked like the database name: it is written into DDL (ON CLUSTER, Distributed()).
+    clickhouse_cluster: str = Field(
+        "",
+        pattern=r"^([A-Za-z_][A-Za-z0-9_]*)?$",
+        description="cluster name for ON CLUSTER migrations; empty: none",
+    )
     database_url: str = Field("", description="metadata DB URL; default sqlite:///<data_dir>/tiermix.db")
 
     host: str = "127.0.0.1"

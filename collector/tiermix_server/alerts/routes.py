@@ -20,6 +20,7 @@ from tiermix_server.alerts.http import in_thread, json_body, meta_of, time_param
 from tiermix_server.alerts.rules import parse_rule
 from tiermix_server.alerts.silence_routes import silence_routes
 from tiermix_server.api.auth import Principal, authenticate
+from tiermix_server.api.params import row_id
 from tiermix_server.api.render import json_response
 from tiermix_server.errors import BadRequest, Forbidden, NotFound
 
@@ -67,7 +68,7 @@ def _may_change(principal: Principal, tenant: str | None) -> None:
 
 
 def _readable_rule(request: Request, principal: Principal) -> store.RuleRecord:
-    rule = store.get_rule(meta_of(request), request.path_params["rule_id"])
+    rule = store.get_rule(meta_of(request), row_id(request.path_params["rule_id"], "rule_id"))
     if not _visible(principal, rule):
         raise NotFound(f"no alert rule {rule.id}")
     return rule
@@ -163,9 +164,7 @@ def _rule_filter(request: Request) -> int | None:
     value = request.query_params.get("rule_id")
     if value in (None, ""):
         return None
-    if not value.isdigit():
-        raise BadRequest("rule_id must be an integer")
-    return int(value)
+    return row_id(value, "rule_id")
 
 
 async def _list_states(request: Request) -> Response:

@@ -17,6 +17,7 @@ from tiermix_server.alerts import store
 from tiermix_server.alerts.http import in_thread, json_body, meta_of, time_param
 from tiermix_server.alerts.rules import parse_duration
 from tiermix_server.api.auth import authenticate
+from tiermix_server.api.params import row_id
 from tiermix_server.api.render import json_response
 from tiermix_server.errors import BadRequest, Forbidden, NotFound
 
@@ -101,7 +102,7 @@ async def _expire_silence(request: Request) -> Response:
     def run() -> Response:
         principal = authenticate(request, "admin")
         meta = meta_of(request)
-        silence_id = request.path_params["silence_id"]
+        silence_id = row_id(request.path_params["silence_id"], "silence_id")
         if principal.tenant is not None:
             mine = [s for s in store.list_silences(meta) if s.id == silence_id]
             if not mine or mine[0].group.get("tenant") != principal.tenant:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
@@ -19,9 +19,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from tiermix_server.api.auth import Principal, authenticate
-from tiermix_server.errors import BadRequest, Forbidden, NotFound
+from tiermix_server.api.params import row_id
+from tiermix_server.errors import BadRequest, Conflict, Forbidden, NotFound
 from tiermix_server.meta import keys as key_store
 from tiermix_server.meta import stores
+from tiermix_server.meta.stores import MAX_USD_PER_MTOK
 from tiermix_server.pricing.enricher import Enricher, build_enricher
 from tiermix_server.pricing.prices import parse_instant
 from tiermix_server.pricing.tiers import build_tier_map
@@ -30,7 +32,13 @@ PREFIX = "/api/v1/admin"
 
 
 class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    # allow_inf_nan=False: NaN and Infinity (which Python's JSON reader accepts) are refused with a 400
+    # before anything is written; a NaN price once made every cost of its tenant NaN.
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, allow_inf_nan=False)
+
+
+# A price in USD per million tokens: finite, not negative, and below anything real (1e400 is infinity).
+Price = Annotated[float, Field(ge=0, le=MAX_USD_PER_MTOK)]
 
 
 class PriceBody(_Body):
@@ -39,10 +47,10 @@ class PriceBody(_Body):
     tenant: str | None = Field(None, max_length=200)
     kind: Literal["discount", "custom"]
     discount_pct: float | None = None
-    input_usd_per_mtok: float | None = None
-    output_usd_per_mtok: float | None = None
-    cache_read_usd_per_mtok: float | None = None
-    cache_write_usd_per_mtok: float | None = None
+    input_usd_per_mtok: Price | None = None
+    output_usd_per_mtok: Price | None = None
+    cache_read_usd_per_mtok: Price | None = None
+    cache_write_usd_per_mtok: Price | None = None
     effective_from: str | None = None
     note: str = Field("", max_length=1000)
 
@@ -58,7 +66,7 @@ class RuleBody(_Body):
 
 class TierItem(_Body):
     name: str = Field(min_length=1, max_length=50)
-    band_max_usd_per_mtok: float | None = None
+    band_max_usd_per_mtok: Price | None = None
     description: str = Field("", max_length=500)
 
 
@@ -220,7 +228,7 @@ def add_price(request: Request, principal: Principal, raw: bytes) -> Any:
 
 
 def delete_price(request: Request, principal: Principal, _body: bytes) -> Any:
-    override_id = int(request.path_params["id"])
+    override_id = row_id(request.path_params["id"], "id")
     meta = _meta(request)
     row = next((row for row in stores.list_overrides(meta) if row.id == override_id), None)
     if row is None or (principal.tenant is not None and row.tenant != principal.tenant):
@@ -303,7 +311,7 @@ def add_tier_rule(request: Request, principal: Principal, raw: bytes) -> Any:
 
 def delete_tier_rule(request: Request, principal: Principal, _body: bytes) -> Any:
     _global_admin(principal, "the tier map")
-    rule_id = int(request.path_params["id"])
+    rule_id = row_id(request.path_params["id"], "id")
     stores.delete_rule(_meta(request), rule_id)
     _refresh_enricher(request)
     return {"deleted": rule_id}
@@ -357,6 +365,12 @@ def revoke_key(request: Request, principal: Principal, _body: bytes) -> Any:
     found = next((k for k in key_store.list_keys(meta) if k.prefix == prefix), None)
     if found is None or (principal.tenant is not None and found.tenant != principal.tenant):
         raise NotFound(f"no API key {prefix!r}")
+    if key_store.is_last_admin_key(meta, prefix) and request.query_params.get("force") != "true":
+        raise Conflict(
+            f"{prefix!r} is the last active all-tenants admin key: revoking it leaves nobody able to manage "
+            "keys through the API (authentication stays on). Create another first, or repeat with "
+            "?force=true; the server's host can always mint one with `tiermix keys create`"
+        )
     return _key_json(key_store.revoke_key(meta, prefix))
 
 

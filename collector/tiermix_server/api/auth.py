@@ -1,10 +1,13 @@
 """API-key authentication and tenant scoping for every route except ``/healthz`` (DESIGN.md §10).
 
 ``authenticate(request, needed)`` returns the caller's ``Principal`` or raises ``Unauthorized`` (no,
-unknown or revoked key) / ``Forbidden`` (key lacks the scope). Auth is off only while the metadata DB
-holds no active key; from the first key on, every call needs one. Nothing positive is cached: each call
-looks its key up (one indexed read), so a key revoked by the CLI in another process is refused on the
-very next request.
+unknown or revoked key) / ``Forbidden`` (key lacks the scope). Authentication is a property of the
+deployment, decided on every request (``auth_required``): it is off only on a loopback listener (or one
+started with ``--insecure``) whose metadata DB has never held a key. From the first key on it stays on —
+revoking every key locks the API, it never opens it — and the CLI on the host can always mint a key
+(``tiermix keys create`` writes the metadata DB directly). Nothing positive is cached: each call looks
+its key up (one indexed read), so a key revoked by the CLI in another process is refused on the very
+next request.
 
 Scopes: ``admin`` may do anything; ``read`` reads ``/api/v1/*``; ``ingest`` writes ``/v1/traces``. A key
 bound to a tenant confines its caller to that tenant: ``ingest_tenant`` stamps it on every span whatever
@@ -65,6 +68,19 @@ def presented_key(headers: Any) -> str | None:
     return None
 
 
+MINT_HINT = "create one on the server's host with `tiermix keys create --all-tenants --scope admin`"
+
+
+def auth_required(request: Any, meta: Any) -> bool:
+    """Whether this deployment authenticates (see the module docstring); checked on every request."""
+    from tiermix_server.meta.keys import keys_ever_created
+
+    settings = request.app.state.runtime.settings
+    if not (settings.listens_on_loopback or settings.insecure):
+        return True
+    return keys_ever_created(meta)
+
+
 def authenticate(request: Any, needed: str) -> Principal:
     """The principal behind ``request`` if it may do ``needed`` (``ingest``, ``read`` or ``admin``)."""
     from tiermix_server.meta.keys import any_active_key, verify_key
@@ -77,16 +93,18 @@ def authenticate(request: Any, needed: str) -> Principal:
         if key is not None and needed == "ingest" and _is_process_key(request, key):
             return PROCESS_PRINCIPAL
     except Unauthorized:
-        if not any_active_key(meta):
+        if not auth_required(request, meta):
             return OPEN_PRINCIPAL  # auth is off: a proxy's own Authorization header is no concern of ours
         raise
     if key is None:
-        if not any_active_key(meta):
+        if not auth_required(request, meta):
             return OPEN_PRINCIPAL
+        if not any_active_key(meta):
+            raise Unauthorized(f"this server requires an API key and none is active: {MINT_HINT}")
         raise Unauthorized("an API key is required (Authorization: Bearer <key> or x-api-key)")
     info = verify_key(meta, key)
     if info is None:
-        if not any_active_key(meta):
+        if not auth_required(request, meta):
             return OPEN_PRINCIPAL  # auth is off: a stale key from a previous setup is not an error
         raise Unauthorized("unknown or revoked API key")
     principal = Principal(info.scope, info.tenant, info.prefix)

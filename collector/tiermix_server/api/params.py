@@ -19,6 +19,7 @@ from tiermix_server.metrics.filters import (
     Filters,
     GroupBy,
 )
+from tiermix_server.store.clickhouse import EARLIEST, LATEST
 
 DEFAULT_RANGE = timedelta(hours=24)
 MAX_TEXT_CHARS = 256
@@ -54,8 +55,24 @@ def choice(query: Mapping[str, str], name: str, allowed: tuple[str, ...], defaul
     return value
 
 
+MAX_ID = 2**63 - 1  # the metadata DB's integer ids (SQLite and PostgreSQL BIGINT)
+
+
+def row_id(value: object, name: str) -> int:
+    """A metadata-DB id from a path or query: a whole number from 1 to 2^63 - 1, else 400."""
+    text_value = str(value)
+    if (
+        not text_value.isascii()
+        or not text_value.isdigit()
+        or len(text_value) > 19
+        or not 0 < int(text_value) <= MAX_ID
+    ):
+        raise BadRequest(f"{name} must be a whole number from 1 to {MAX_ID}")
+    return int(text_value)
+
+
 def timestamp(value: str, name: str) -> datetime:
-    """ISO-8601; a date means its midnight; no offset means timezone.utc."""
+    """ISO-8601; a date means its midnight; no offset means timezone.utc; within what tables can hold."""
     try:
         if len(value) == 10:
             parsed = datetime.combine(date.fromisoformat(value), datetime.min.time())
@@ -65,7 +82,13 @@ def timestamp(value: str, name: str) -> datetime:
         raise BadRequest(
             f"{name}={value[:64]!r} is not an ISO-8601 time (e.g. 2026-11-24T10:00:00Z)"
         ) from None
-    return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed.astimezone(timezone.utc)
+    parsed = parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed.astimezone(timezone.utc)
+    if not EARLIEST <= parsed <= LATEST:  # what the tables can hold (store/clickhouse.py)
+        raise BadRequest(
+            f"{name}={value[:64]!r} is outside the times tiermix can store "
+            f"({EARLIEST:%Y-%m-%d} to {LATEST:%Y-%m-%d})"
+        )
+    return parsed
 
 
 def duration(query: Mapping[str, str], name: str, default: timedelta) -> timedelta:

@@ -128,6 +128,24 @@ def any_active_key(meta: MetaDB) -> bool:
         )
 
 
+def keys_ever_created(meta: MetaDB) -> bool:
+    """Whether this metadata DB has ever held a key, revoked or not: from the first key on, the
+    deployment uses API keys, and revoking them all must never turn authentication off again."""
+    with meta.session() as session:
+        return session.scalars(select(ApiKey.id).limit(1)).first() is not None
+
+
+def is_last_admin_key(meta: MetaDB, prefix: str) -> bool:
+    """True when ``prefix`` is the only active all-tenants admin key: revoking it locks out the API."""
+    with meta.session() as session:
+        rows = session.execute(
+            select(ApiKey.prefix).where(
+                ApiKey.revoked_at.is_(None), ApiKey.scope == "admin", ApiKey.tenant.is_(None)
+            )
+        ).all()
+    return [row[0] for row in rows] == [prefix]
+
+
 def count_active_keys(settings: Settings) -> int:
     """Active keys in the metadata DB of ``settings`` (the start-up check in security.py uses this)."""
     meta = open_meta(settings)

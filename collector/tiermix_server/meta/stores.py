@@ -80,6 +80,9 @@ def pricing_version(meta: MetaDB) -> int:
 # ---- price overrides -----------------------------------------------------------------------------------
 
 
+MAX_USD_PER_MTOK = 1e6  # far above any model; a larger figure is a typo (or 1e400, infinity)
+
+
 def add_override(meta: MetaDB, **fields: Any) -> OverrideRow:
     """Add a discount or custom price (fields as ``PriceOverride``); validated here for CLI and API alike."""
     kind = fields.get("kind")
@@ -100,8 +103,11 @@ def add_override(meta: MetaDB, **fields: Any) -> OverrideRow:
     else:
         if fields.get("input_usd_per_mtok") is None or fields.get("output_usd_per_mtok") is None:
             raise BadRequest("a custom price needs input and output USD per 1M tokens")
-        if any(value is not None and float(value) < 0 for value in prices):
-            raise BadRequest("prices cannot be negative")
+        # NaN fails every comparison: "not 0 <= x" refuses it, like infinity, for every caller (API, CLI).
+        if any(value is not None and not 0 <= float(value) <= MAX_USD_PER_MTOK for value in prices):
+            raise BadRequest(
+                f"prices must be finite numbers from 0 to {MAX_USD_PER_MTOK:g} USD per 1M tokens"
+            )
         if fields.get("discount_pct") is not None:
             raise BadRequest("a custom price takes per-token prices, not discount_pct")
     fields["model"] = str(fields["model"]).strip().lower()

@@ -133,9 +133,13 @@ def parse_instant(text: str, *, what: str = "date") -> datetime:
     from datetime import timezone
 
     from tiermix_server.errors import BadRequest
+    from tiermix_server.store.clickhouse import EARLIEST, LATEST
 
     try:
         value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
         raise BadRequest(f"{what} {text!r} is not an ISO-8601 date or timestamp (e.g. 2026-01-05)") from None
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    value = value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    if not EARLIEST <= value <= LATEST:
+        raise BadRequest(f"{what} {text!r} is outside {EARLIEST:%Y-%m-%d} to {LATEST:%Y-%m-%d}")
+    return value

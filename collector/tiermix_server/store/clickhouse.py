@@ -10,12 +10,18 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from tiermix_server.errors import DataDirInUse, StorageUnavailable
 from tiermix_server.settings import Settings
+
+# The instants the tables can hold: rollup buckets are ClickHouse DateTime (1970 to 2106), raw calls
+# DateTime64. A query or a price dated outside this is refused with a 400, never sent to ClickHouse.
+EARLIEST = datetime(1970, 1, 2, tzinfo=timezone.utc)
+LATEST = datetime(2105, 12, 1, tzinfo=timezone.utc)
 
 _clients: dict[tuple[str, str], Any] = {}
 _clients_lock = threading.Lock()

@@ -21,9 +21,8 @@ class Admin:
         self.headers = {"Authorization": f"Bearer {key}"}
 
     def __call__(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        return httpx.request(
-            method, f"{self.url}/api/v1/admin{path}", headers=self.headers, timeout=60, **kwargs
-        )
+        headers = {**self.headers, **kwargs.pop("headers", {})}
+        return httpx.request(method, f"{self.url}/api/v1/admin{path}", headers=headers, timeout=60, **kwargs)
 
 
 @pytest.fixture
@@ -140,3 +139,39 @@ def test_the_cli_goes_through_the_server_that_holds_the_data_dir(admin: Admin, s
     elsewhere = settings.model_copy(update={"api_url": "http://127.0.0.1:1"})
     with pytest.raises(DataDirInUse, match="no tiermix server answers"):
         _rewrite_through_server(elsewhere, "retier", datetime(2026, 1, 1, tzinfo=UTC), None, key, in_use)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '{"model": "x", "kind": "custom", "input_usd_per_mtok": NaN, "output_usd_per_mtok": 1}',
+        '{"model": "x", "kind": "custom", "input_usd_per_mtok": Infinity, "output_usd_per_mtok": 1}',
+        '{"model": "x", "kind": "custom", "input_usd_per_mtok": 1, "output_usd_per_mtok": -Infinity}',
+        '{"model": "x", "kind": "discount", "discount_pct": NaN}',
+        '{"model": "x", "kind": "custom", "input_usd_per_mtok": 1e400, "output_usd_per_mtok": 1}',
+        '{"model": "x", "kind": "custom", "input_usd_per_mtok": -1, "output_usd_per_mtok": 1}',
+    ],
+)
+def test_non_finite_or_negative_prices_are_400_and_nothing_is_written(admin: Admin, raw: str) -> None:
+    response = admin("POST", "/prices", content=raw, headers={"Content-Type": "application/json"})
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["message"]
+    listed = admin("GET", "/prices")
+    assert listed.status_code == 200 and listed.json()["overrides"] == []
+
+
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [
+        ("/api/v1/export/chargeback", {"end": "9999-12-31T23:59:59"}),
+        ("/api/v1/export/chargeback", {"start": "0001-01-01T00:00:00", "end": "0001-02-01T00:00:00"}),
+        ("/api/v1/alerts/events", {"rule_id": "9" * 90}),
+        ("/api/v1/alerts/states", {"rule_id": "9" * 90}),
+        ("/api/v1/alerts/events", {"rule_id": "-1"}),
+        ("/api/v1/summary", {"start": "1969-12-31T00:00:00", "end": "1970-01-01T00:00:00"}),
+    ],
+)
+def test_out_of_range_query_values_are_400_not_500(admin: Admin, path: str, params: dict[str, str]) -> None:
+    response = httpx.get(admin.url + path, params=params, headers=admin.headers, timeout=10)
+    assert response.status_code == 400, (path, params, response.status_code, response.text)
+    assert response.json()["error"]["message"]

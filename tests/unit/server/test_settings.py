@@ -46,6 +46,10 @@ def test_flags_given_as_none_fall_back_to_environment(monkeypatch: pytest.Monkey
         ("database_url", "oracle://x", "TIERMIX_DATABASE_URL"),
         ("port", "70000", "TIERMIX_PORT"),
         ("clickhouse_database", "drop table;", "TIERMIX_CLICKHOUSE_DATABASE"),
+        ("clickhouse_cluster", "c ON CLUSTER x; DROP TABLE llm_calls", "TIERMIX_CLICKHOUSE_CLUSTER"),
+        ("clickhouse_cluster", "two words", "TIERMIX_CLICKHOUSE_CLUSTER"),
+        ("replicas", "several", "TIERMIX_REPLICAS"),
+        ("merge_window_s", "-1", "TIERMIX_MERGE_WINDOW_S"),
     ],
 )
 def test_bad_values_raise_one_line_errors_naming_the_variable(name: str, value: str, fragment: str) -> None:
