@@ -40,11 +40,15 @@ def alert_routes() -> list[BaseRoute]:
     ]
 
 
-def rule_json(rule: store.RuleRecord, *, show_secrets: bool = False) -> dict[str, Any]:
+def rule_json(
+    rule: store.RuleRecord, *, show_secrets: bool = False, principal: Principal | None = None
+) -> dict[str, Any]:
     spec = rule.spec.to_json()
+    # A tenant-bound key may read a global (operator's) rule, but not where it notifies.
+    targets = principal is None or principal.tenant is None or rule.tenant is not None
     return {
         "id": rule.id,
-        **(spec if show_secrets else redact(spec)),
+        **(spec if show_secrets else redact(spec, targets=targets)),
         "created_at": rule.created_at,
         "updated_at": rule.updated_at,
     }
@@ -80,7 +84,11 @@ def _readable_rule(request: Request, principal: Principal) -> store.RuleRecord:
 async def _list_rules(request: Request) -> Response:
     def run() -> Response:
         principal = authenticate(request, "read")
-        rules = [rule_json(r) for r in store.list_rules(meta_of(request)) if _visible(principal, r)]
+        rules = [
+            rule_json(r, principal=principal)
+            for r in store.list_rules(meta_of(request))
+            if _visible(principal, r)
+        ]
         return json_response({"rules": rules})
 
     return await in_thread(run)
@@ -88,7 +96,8 @@ async def _list_rules(request: Request) -> Response:
 
 async def _get_rule(request: Request) -> Response:
     def run() -> Response:
-        return json_response(rule_json(_readable_rule(request, authenticate(request, "read"))))
+        principal = authenticate(request, "read")
+        return json_response(rule_json(_readable_rule(request, principal), principal=principal))
 
     return await in_thread(run)
 
