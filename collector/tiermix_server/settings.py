@@ -66,6 +66,11 @@ class Settings(BaseSettings):
         description="comma-separated instrumentation scopes whose spans are skipped at ingest "
         "(e.g. com.anthropic.sdk.python when another instrumentation reports the same calls)",
     )
+    channel_allow: str = Field(
+        "",
+        description="networks and host names every alert channel may reach, comma-separated "
+        "(tenant-scoped rules may not reach private or loopback addresses otherwise)",
+    )
     alerts_enabled: bool = True
     alerts_interval_s: float = Field(30.0, gt=0)
 

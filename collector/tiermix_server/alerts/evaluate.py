@@ -25,6 +25,7 @@ from sqlalchemy import select
 
 from tiermix_server.alerts import persist
 from tiermix_server.alerts.clock import Clock, SystemClock
+from tiermix_server.alerts.destinations import policy_for
 from tiermix_server.alerts.judge import Judgement, judge
 from tiermix_server.alerts.metric_adapter import MetricSource, Sample
 from tiermix_server.alerts.notify import Delivery, Notification, dashboard_link, decode_group, deliver
@@ -57,8 +58,10 @@ class Evaluator:
         clock: Clock | None = None,
         lease: Lease | None = None,
         backoff_s: float = 0.5,
+        channel_allow: str = "",
     ) -> None:
         self.meta = meta
+        self.channel_allow = channel_allow  # TIERMIX_CHANNEL_ALLOW (destinations.py)
         self.metrics = metrics
         self.dashboard_url = dashboard_url
         self.clock = clock or SystemClock()
@@ -204,7 +207,13 @@ class Evaluator:
         todo = [channel_id for channel_id in wanted if channel_id not in sent]
         results = await asyncio.gather(
             *(
-                deliver(item.notification, channels[channel_id], channel_id, backoff_s=self.backoff_s)
+                deliver(
+                    item.notification,
+                    channels[channel_id],
+                    channel_id,
+                    backoff_s=self.backoff_s,
+                    policy=policy_for(item.spec.filters.tenant, self.channel_allow),
+                )
                 for channel_id in todo
             )
         )

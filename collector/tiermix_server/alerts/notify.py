@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
+from tiermix_server.alerts.destinations import DestinationPolicy
 from tiermix_server.alerts.rules import Channel, RuleSpec
 
 log = logging.getLogger("tiermix.alerts")
@@ -159,7 +160,7 @@ class Delivery:
     error: str = ""
 
 
-Sender = Callable[[Notification, Any], Awaitable[None]]
+Sender = Callable[[Notification, Any, DestinationPolicy], Awaitable[None]]
 
 
 def sender_for(channel: Channel) -> Sender:
@@ -170,15 +171,22 @@ def sender_for(channel: Channel) -> Sender:
 
 
 async def deliver(
-    notification: Notification, channel: Channel, channel_id: str, *, backoff_s: float = 0.5
+    notification: Notification,
+    channel: Channel,
+    channel_id: str,
+    *,
+    backoff_s: float = 0.5,
+    policy: DestinationPolicy,
 ) -> Delivery:
-    """Send to one channel, retrying retryable failures with exponential backoff; never raises."""
+    """Send to one channel, retrying retryable failures with exponential backoff; never raises.
+
+    ``policy`` (destinations.py) says where this rule's channels may connect."""
     attempts = channel.max_attempts
     send = sender_for(channel)
     error = ""
     for attempt in range(attempts):
         try:
-            await send(notification, channel)
+            await send(notification, channel, policy)
             return Delivery(channel_id, True)
         except ChannelError as exc:
             error = str(exc)

@@ -9,6 +9,7 @@ read ``***``, and an update that sends ``***`` back keeps the stored secret.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -16,8 +17,9 @@ from starlette.routing import BaseRoute, Route
 
 from tiermix_server.alerts import store
 from tiermix_server.alerts.channel_secrets import keep_secrets, redact, with_generated_secrets
+from tiermix_server.alerts.destinations import DestinationRefused, Unresolvable, policy_for
 from tiermix_server.alerts.http import in_thread, json_body, meta_of, time_param
-from tiermix_server.alerts.rules import parse_rule
+from tiermix_server.alerts.rules import RuleSpec, parse_rule
 from tiermix_server.alerts.silence_routes import silence_routes
 from tiermix_server.api.auth import Principal, authenticate
 from tiermix_server.api.params import row_id
@@ -71,6 +73,23 @@ def _may_change(principal: Principal, tenant: str | None) -> None:
         raise Forbidden(f"this API key is bound to tenant {principal.tenant!r}: rules must filter on it")
 
 
+def _check_destinations(request: Request, spec: RuleSpec) -> None:
+    """Refuse a channel the policy forbids at once (it is checked again, resolved afresh, at each send)."""
+    policy = policy_for(spec.filters.tenant, request.app.state.runtime.settings.channel_allow)
+    for index, channel in enumerate(spec.channels):
+        if channel.type == "email":
+            host, port = channel.smtp_host, channel.smtp_port
+        else:
+            parts = urlsplit(channel.url)
+            host, port = parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
+        try:
+            policy.resolve(host, port)
+        except Unresolvable:
+            continue  # may resolve later (DNS being set up): judged at each send
+        except DestinationRefused as exc:
+            raise BadRequest(f"channels.{index}: {exc}") from None
+
+
 def _readable_rule(request: Request, principal: Principal) -> store.RuleRecord:
     rule = store.get_rule(meta_of(request), row_id(request.path_params["rule_id"], "rule_id"))
     if not _visible(principal, rule):
@@ -109,6 +128,7 @@ async def _create_rule(request: Request) -> Response:
         principal = authenticate(request, "admin")
         spec = parse_rule(with_generated_secrets(body))
         _may_change(principal, spec.filters.tenant)
+        _check_destinations(request, spec)
         return json_response(rule_json(store.create_rule(meta_of(request), spec), show_secrets=True), 201)
 
     return await in_thread(run)
@@ -123,6 +143,7 @@ async def _replace_rule(request: Request) -> Response:
         _may_change(principal, old.tenant)
         spec = parse_rule(with_generated_secrets(keep_secrets(_editable(body), old.spec.to_json())))
         _may_change(principal, spec.filters.tenant)
+        _check_destinations(request, spec)
         return json_response(rule_json(store.replace_rule(meta_of(request), old.id, spec)))
 
     return await in_thread(run)
@@ -139,6 +160,7 @@ async def _patch_rule(request: Request) -> Response:
         stored = old.spec.to_json()
         spec = parse_rule(with_generated_secrets(keep_secrets({**stored, **_editable(body)}, stored)))
         _may_change(principal, spec.filters.tenant)
+        _check_destinations(request, spec)
         return json_response(rule_json(store.replace_rule(meta_of(request), old.id, spec)))
 
     return await in_thread(run)
@@ -161,8 +183,14 @@ async def _test_rule(request: Request) -> Response:
     principal = await in_thread(authenticate, request, "admin")
     rule = await in_thread(_readable_rule, request, principal)
     settings = request.app.state.runtime.settings
-    deliveries = await send_test(meta_of(request), rule, settings.dashboard_url)
-    results = [{"channel": d.channel_id, "ok": d.ok, "error": d.error} for d in deliveries]
+    deliveries = await send_test(meta_of(request), rule, settings.dashboard_url, settings.channel_allow)
+    # A tenant key learns whether delivery worked, not why not: the reasons (refused, timed out, port
+    # closed) would map the operator's network for it.
+    detail = principal.tenant is None
+    results = [
+        {"channel": d.channel_id, "ok": d.ok, "error": d.error if detail or d.ok else "delivery failed"}
+        for d in deliveries
+    ]
     return json_response({"rule_id": rule.id, "deliveries": results}, 200)
 
 

@@ -14,6 +14,7 @@ import logging
 from datetime import datetime, timezone
 from typing import Any
 
+from tiermix_server.alerts.destinations import policy_for
 from tiermix_server.alerts.evaluate import Evaluator
 from tiermix_server.alerts.metric_adapter import ClickHouseMetrics
 from tiermix_server.alerts.notify import Delivery, Notification, dashboard_link, deliver
@@ -44,6 +45,7 @@ def build_evaluator(runtime: Any) -> Evaluator:
         clock=runtime.extras.get("alerts_clock"),
         lease=Lease(runtime.meta, ttl_s=ttl_s),
         backoff_s=runtime.extras.get("alerts_backoff_s", 0.5),
+        channel_allow=settings.channel_allow,
     )
 
 
@@ -69,7 +71,9 @@ async def start_alerts(runtime: Any, stack: contextlib.AsyncExitStack) -> None:
     log.info("alert evaluator started (every %gs)", settings.alerts_interval_s)
 
 
-async def send_test(meta: Any, rule: RuleRecord, dashboard_url: str) -> list[Delivery]:
+async def send_test(
+    meta: Any, rule: RuleRecord, dashboard_url: str, channel_allow: str = ""
+) -> list[Delivery]:
     """Send a ``test`` notification for ``rule`` to each of its channels now; record each outcome."""
     from tiermix_server.meta.models import AlertNotification
 
@@ -85,7 +89,7 @@ async def send_test(meta: Any, rule: RuleRecord, dashboard_url: str) -> list[Del
     channel_ids = [f"{index}:{channel.type}" for index, channel in enumerate(spec.channels)]
     deliveries = await asyncio.gather(
         *(
-            deliver(notification, channel, cid)
+            deliver(notification, channel, cid, policy=policy_for(spec.filters.tenant, channel_allow))
             for cid, channel in zip(channel_ids, spec.channels, strict=True)
         )
     )

@@ -147,7 +147,7 @@ def run_test(args: argparse.Namespace) -> int:
     if not rule.spec.channels:
         print(f"rule {rule.name!r} has no channels: nothing to send")
         return 1
-    deliveries = asyncio.run(send_test(meta, rule, settings.dashboard_url))
+    deliveries = asyncio.run(send_test(meta, rule, settings.dashboard_url, settings.channel_allow))
     for delivery in deliveries:
         print(f"{delivery.channel_id}: {'sent' if delivery.ok else 'FAILED: ' + delivery.error}")
     return 0 if all(delivery.ok for delivery in deliveries) else 1

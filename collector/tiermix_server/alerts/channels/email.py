@@ -7,6 +7,7 @@ import smtplib
 from email.message import EmailMessage
 from typing import Any
 
+from tiermix_server.alerts.destinations import DestinationPolicy, DestinationRefused
 from tiermix_server.alerts.notify import ChannelError, Notification
 
 
@@ -29,8 +30,11 @@ def message_of(notification: Notification, channel: Any) -> EmailMessage:
     return message
 
 
-def _send_blocking(message: EmailMessage, channel: Any) -> None:
-    with smtplib.SMTP(channel.smtp_host, channel.smtp_port, timeout=channel.timeout_s) as smtp:
+def _send_blocking(message: EmailMessage, channel: Any, policy: DestinationPolicy) -> None:
+    # Resolve, then connect to the address that was checked (destinations.py).
+    address = policy.resolve(channel.smtp_host, channel.smtp_port)
+    with smtplib.SMTP(address, channel.smtp_port, timeout=channel.timeout_s) as smtp:
+        smtp._host = channel.smtp_host  # type: ignore[attr-defined]  # STARTTLS names the host (SNI)
         if channel.starttls:
             smtp.starttls()
         if channel.username:
@@ -38,10 +42,12 @@ def _send_blocking(message: EmailMessage, channel: Any) -> None:
         smtp.send_message(message)
 
 
-async def send(notification: Notification, channel: Any) -> None:
+async def send(notification: Notification, channel: Any, policy: DestinationPolicy) -> None:
     message = message_of(notification, channel)
     try:
-        await asyncio.to_thread(_send_blocking, message, channel)
+        await asyncio.to_thread(_send_blocking, message, channel, policy)
+    except DestinationRefused as exc:
+        raise ChannelError(str(exc), retryable=False) from None
     except smtplib.SMTPResponseException as exc:
         # 4xx is a temporary refusal (greylisting, rate limit); 5xx is final.
         raise ChannelError(

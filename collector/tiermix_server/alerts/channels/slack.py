@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from tiermix_server.alerts.channels.webhook import post_json
+from tiermix_server.alerts.destinations import DestinationPolicy
 from tiermix_server.alerts.notify import Notification
 
 _EMOJI = {"firing": ":rotating_light:", "repeat": ":rotating_light:", "resolved": ":white_check_mark:"}
@@ -21,6 +22,6 @@ def message_of(notification: Notification) -> dict[str, Any]:
     return {"text": text, "unfurl_links": False}
 
 
-async def send(notification: Notification, channel: Any) -> None:
+async def send(notification: Notification, channel: Any, policy: DestinationPolicy) -> None:
     body = json.dumps(message_of(notification)).encode()
-    await post_json(channel.url, body, {"Content-Type": "application/json"}, channel.timeout_s)
+    await post_json(channel.url, body, {"Content-Type": "application/json"}, channel.timeout_s, policy)

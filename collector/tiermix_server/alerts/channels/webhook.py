@@ -12,7 +12,9 @@ import hashlib
 import hmac
 import json
 from typing import Any
+from urllib.parse import urlsplit
 
+from tiermix_server.alerts.destinations import DestinationPolicy, DestinationRefused, url_for_address
 from tiermix_server.alerts.notify import ChannelError, Notification
 
 SIGNATURE_HEADER = "X-Tiermix-Signature"
@@ -33,12 +35,26 @@ def body_of(notification: Notification, channel_id: str = "") -> bytes:
     return json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
 
 
-async def post_json(url: str, body: bytes, headers: dict[str, str], timeout_s: float) -> None:
+async def post_json(
+    url: str, body: bytes, headers: dict[str, str], timeout_s: float, policy: DestinationPolicy
+) -> None:
+    """POST to ``url`` at the address the policy checked (resolve, then connect: destinations.py)."""
     import httpx
 
+    parts = urlsplit(url)
+    https = parts.scheme == "https"
     try:
-        async with httpx.AsyncClient(timeout=timeout_s) as client:
-            response = await client.post(url, content=body, headers=headers)
+        address = await policy.resolve_async(parts.hostname or "", parts.port or (443 if https else 80))
+    except DestinationRefused as exc:
+        raise ChannelError(str(exc), retryable=False) from None
+    target, host_header = url_for_address(url, address)
+    extensions = {"sni_hostname": parts.hostname} if https else {}
+    try:
+        # trust_env=False: no proxy from the environment in between; redirects are never followed.
+        async with httpx.AsyncClient(timeout=timeout_s, trust_env=False, follow_redirects=False) as client:
+            response = await client.post(
+                target, content=body, headers={**headers, "Host": host_header}, extensions=extensions
+            )
     except httpx.HTTPError as exc:
         raise ChannelError(f"{type(exc).__name__} posting to {_origin(url)}: {exc}") from None
     if response.status_code >= 500 or response.status_code == 429:
@@ -47,7 +63,7 @@ async def post_json(url: str, body: bytes, headers: dict[str, str], timeout_s: f
         raise ChannelError(f"{_origin(url)} answered {response.status_code}", retryable=False)
 
 
-async def send(notification: Notification, channel: Any) -> None:
+async def send(notification: Notification, channel: Any, policy: DestinationPolicy) -> None:
     body = body_of(notification)
     headers = {
         **channel.headers,
@@ -57,12 +73,10 @@ async def send(notification: Notification, channel: Any) -> None:
     }
     if channel.secret:
         headers[SIGNATURE_HEADER] = sign(channel.secret, body)
-    await post_json(channel.url, body, headers, channel.timeout_s)
+    await post_json(channel.url, body, headers, channel.timeout_s, policy)
 
 
 def _origin(url: str) -> str:
     """Host and port only: webhook paths often carry tokens that must not reach logs or events."""
-    from urllib.parse import urlsplit
-
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}"
