@@ -41,6 +41,13 @@ class DecodeError(BadRequest):
     code = "decode_error"
 
 
+class RequestTimeout(TiermixError):
+    """The client did not send its request body in time (slow or stalled upload)."""
+
+    http_status = 408
+    code = "request_timeout"
+
+
 class PayloadTooLarge(TiermixError):
     http_status = 413
     code = "payload_too_large"

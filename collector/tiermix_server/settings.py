@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     spool_max_bytes: int = Field(2 * 1024**3, ge=1024**2)
     queue_max_requests: int = Field(256, ge=1)
     queue_max_bytes: int = Field(256 * 1024**2, ge=1024**2)
+    queue_share: float = Field(
+        0.5, gt=0, le=1, description="the most of the ingest queue one API key (or client) may hold"
+    )
+    body_timeout_s: float = Field(30.0, gt=0, description="a request body not read in full by then gets 408")
     batch_max_rows: int = Field(50_000, ge=1)
     batch_max_delay_s: float = Field(0.5, gt=0)
     replicas: Literal["one", "many"] = Field(

@@ -7,9 +7,11 @@ Invariants:
   any point leaves each acknowledged batch in ClickHouse or in the spool, and a batch whose insert
   was cut short is replayed under its first token. ``submit`` raises ``SpoolFull`` (503) when neither
   is possible.
-- The queue is bounded by requests and by bytes (``admit``): past either bound new requests get 429
-  with Retry-After, before their bodies are decoded. With ClickHouse down and the spool at its disk
-  budget, new requests get 503 with Retry-After.
+- The queue is bounded by requests and by bytes (``admit``), and so is each sender's share of it
+  (``queue_share``: an API key, or a client address without keys): past either bound new requests get
+  429 with Retry-After, before their bodies are decoded, and one sender can never fill the queue for
+  the others. Room is reserved for the bytes actually received, never for a claimed length. With
+  ClickHouse down and the spool at its disk budget, new requests get 503 with Retry-After.
 - The batcher closes a batch at ``batch_max_rows``, at ``batch_max_delay_s`` after its first request,
   or as soon as every admitted request is waiting in it: OTLP clients wait for their answer, so when
   nobody else is on the way, waiting longer only adds latency and cannot grow the batch. Under load
@@ -90,6 +92,7 @@ class PipelineConfig:
     batch_max_delay_s: float = 0.5
     queue_max_requests: int = 256
     queue_max_bytes: int = 256 * 1024**2
+    queue_share: float = 0.5  # the most of either bound one sender (``admit(owner=...)``) may hold
     retry_after_s: int = 2
     drain_backoff_s: tuple[float, float] = (0.5, 10.0)
     # How long a call that may have another span on its way waits in the batcher for it (merge.py).
@@ -148,6 +151,7 @@ class Pipeline:
         self.storage_error = ""
         self.queued_requests = 0
         self.queued_bytes = 0
+        self._held: dict[str, tuple[int, int]] = {}  # owner → (requests, bytes) in the queue
         self._pending: list[_Submission] = []
         self._pending_rows = 0
         self._wakeup = asyncio.Event()
@@ -174,8 +178,9 @@ class Pipeline:
             self._note_corrupt("")
 
     # -- admission -----------------------------------------------------------------------------------
-    def admit(self, nbytes: int) -> None:
-        """Reserve queue room for a request of ``nbytes``; raises 429/503 when there is none."""
+    def admit(self, nbytes: int, owner: str = "") -> None:
+        """Reserve queue room for a request of ``nbytes`` from ``owner``; raises 429/503 when there is
+        none, or when ``owner`` already holds its share (``queue_share``) of the queue."""
         config = self.config
         if not self.storage_up and not self.spool.has_room(nbytes):
             raise SpoolFull("storage is unavailable and the spool is at its disk budget", 10)
@@ -183,12 +188,25 @@ class Pipeline:
             self.queued_requests and self.queued_bytes + nbytes > config.queue_max_bytes
         ):
             raise QueueFull("the ingest queue is full", config.retry_after_s)
+        held_requests, held_bytes = self._held.get(owner, (0, 0))
+        if held_requests and (
+            held_requests + 1 > max(1, int(config.queue_max_requests * config.queue_share))
+            or held_bytes + nbytes > config.queue_max_bytes * config.queue_share
+        ):
+            self.stats.count("tiermix_queue_share_refusals_total")
+            raise QueueFull("this sender holds its share of the ingest queue", config.retry_after_s)
+        self._held[owner] = (held_requests + 1, held_bytes + nbytes)
         self.queued_requests += 1
         self.queued_bytes += nbytes
 
-    def release(self, nbytes: int) -> None:
+    def release(self, nbytes: int, owner: str = "") -> None:
         self.queued_requests -= 1
         self.queued_bytes -= nbytes
+        held_requests, held_bytes = self._held.get(owner, (1, nbytes))
+        if held_requests <= 1:
+            self._held.pop(owner, None)
+        else:
+            self._held[owner] = (held_requests - 1, held_bytes - nbytes)
         self._wakeup.set()  # the batcher may be waiting for this request
 
     def readiness(self) -> tuple[bool, str]:

@@ -11,6 +11,7 @@ that a thread could not run in parallel anyway (the GIL), and it keeps per-reque
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -22,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from tiermix_server.errors import DecodeError, Overloaded, PayloadTooLarge, TiermixError
+from tiermix_server.errors import DecodeError, Overloaded, PayloadTooLarge, RequestTimeout, TiermixError
 from tiermix_server.ingest.decode import JSON, PROTOBUF, decompress, media_type, parse
 from tiermix_server.ingest.process import Processed, process
 from tiermix_server.ingest.validate import Limits
@@ -30,7 +31,7 @@ from tiermix_server.ingest.validate import Limits
 log = logging.getLogger("tiermix.ingest")
 
 # HTTP status → google.rpc.Code, for the Status body of error answers.
-_RPC_CODES = {400: 3, 401: 16, 403: 7, 404: 5, 413: 8, 415: 3, 429: 8, 503: 14}
+_RPC_CODES = {400: 3, 401: 16, 403: 7, 404: 5, 408: 4, 413: 8, 415: 3, 429: 8, 503: 14}
 
 
 def ingest_routes() -> list[BaseRoute]:
@@ -94,13 +95,19 @@ async def receive_traces(request: Request) -> Response:
 
 async def _receive(request: Request, runtime: Any, media: str) -> Response:
     settings = runtime.settings
-    tenant = _authenticate(request)
+    principal = _principal(request)
+    tenant = principal.tenant or None
     media_type(request.headers.get("content-type"))
     pipeline = runtime.pipeline
-    nbytes = _content_length(request)
-    pipeline.admit(nbytes)
+    if _content_length(request) > settings.max_body_bytes:  # refused before a byte is read
+        raise PayloadTooLarge(f"Content-Length exceeds the limit of {settings.max_body_bytes} bytes")
+    # The body first, within a deadline: queue room is reserved for bytes that arrived, never for a
+    # claimed length, so a client trickling a huge body holds its connection and nothing else.
+    body = await _read_body_in_time(request, settings.max_body_bytes, settings.body_timeout_s)
+    owner = _owner(request, principal)
+    nbytes = len(body)
+    pipeline.admit(nbytes, owner)
     try:
-        body = await _read_body(request, settings.max_body_bytes)
         raw = decompress(body, request.headers.get("content-encoding"), settings.max_body_bytes)
         otlp = parse(raw, media)
         processed = process(
@@ -113,17 +120,36 @@ async def _receive(request: Request, runtime: Any, media: str) -> Response:
         )
         await pipeline.submit(processed)
     finally:
-        pipeline.release(nbytes)
+        pipeline.release(nbytes, owner)
     _count(runtime.stats, processed)
     return _success(processed, media)
 
 
-def _authenticate(request: Request) -> str | None:
-    """The tenant a tenant-bound ingest key stamps on every span (None: spans keep their own)."""
+def _principal(request: Request) -> Any:
+    """The ingest principal; a tenant-bound key's tenant is stamped on every span."""
     from tiermix_server.api.auth import authenticate
 
-    principal = authenticate(request, "ingest")
-    return principal.tenant or None
+    return authenticate(request, "ingest")
+
+
+def _authenticate(request: Request) -> str | None:
+    """The tenant a tenant-bound ingest key stamps on every span (None: spans keep their own)."""
+    return _principal(request).tenant or None
+
+
+def _owner(request: Request, principal: Any) -> str:
+    """Whose share of the queue a request takes: its API key, else the client's address."""
+    if principal.key_id:
+        return f"key:{principal.key_id}"
+    client = request.client
+    return f"addr:{client.host}" if client is not None else "addr:?"
+
+
+async def _read_body_in_time(request: Request, max_body_bytes: int, timeout_s: float) -> bytes:
+    try:
+        return await asyncio.wait_for(_read_body(request, max_body_bytes), timeout_s)
+    except asyncio.TimeoutError:
+        raise RequestTimeout(f"the request body did not arrive within {timeout_s:g} s") from None
 
 
 def _content_length(request: Request) -> int:

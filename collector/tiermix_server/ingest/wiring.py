@@ -39,6 +39,7 @@ def build_pipeline(runtime: Any, writer: Any = None) -> Pipeline:
         batch_max_delay_s=settings.batch_max_delay_s,
         queue_max_requests=settings.queue_max_requests,
         queue_max_bytes=settings.queue_max_bytes,
+        queue_share=settings.queue_share,
         merge_window_s=settings.merge_window_s,
     )
     return Pipeline(

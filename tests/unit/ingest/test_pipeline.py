@@ -172,13 +172,30 @@ async def test_storage_down_and_spool_full_answers_503(tmp_path: Path) -> None:
 
 async def test_full_queue_answers_429_with_retry_after(tmp_path: Path) -> None:
     pipeline = make_pipeline(tmp_path, MemoryWriter(), queue_max_requests=2, queue_max_bytes=1 << 20)
-    pipeline.admit(10)
-    pipeline.admit(10)
+    pipeline.admit(10, "a")
+    pipeline.admit(10, "b")
     with pytest.raises(QueueFull) as raised:
-        pipeline.admit(10)
+        pipeline.admit(10, "c")
     assert raised.value.http_status == 429 and raised.value.retry_after_s > 0
-    pipeline.release(10)
-    pipeline.admit(10)
+    pipeline.release(10, "a")
+    pipeline.admit(10, "c")
+
+
+async def test_one_sender_cannot_take_more_than_its_share_of_the_queue(tmp_path: Path) -> None:
+    pipeline = make_pipeline(tmp_path, MemoryWriter(), queue_max_requests=8, queue_max_bytes=1 << 20)
+    for _ in range(4):
+        pipeline.admit(10, "noisy")
+    with pytest.raises(QueueFull, match="share"):
+        pipeline.admit(10, "noisy")  # half of 8 requests is its share
+    for _ in range(4):
+        pipeline.admit(10, "quiet")  # the others still have their room
+    pipeline.release(10, "noisy")
+    pipeline.admit(10, "noisy")
+    big = make_pipeline(tmp_path / "b", MemoryWriter(), queue_max_requests=8, queue_max_bytes=1 << 20)
+    big.admit(400_000, "noisy")
+    with pytest.raises(QueueFull, match="share"):
+        big.admit(200_000, "noisy")  # half of the bytes too
+    big.admit(200_000, "quiet")
 
 
 async def test_queue_is_bounded_by_bytes_too(tmp_path: Path) -> None:
