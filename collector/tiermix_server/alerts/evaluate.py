@@ -91,8 +91,9 @@ class Evaluator:
         now = self.clock.now()
         report = CycleReport(leader=True, now=now)
         outbox = await asyncio.to_thread(self._evaluate_all, now, report)
-        for item in outbox:
-            report.deliveries.extend(await self._deliver(item))
+        # Every notification at once: one tenant's hanging receiver never delays another's alert.
+        for delivered in await asyncio.gather(*(self._deliver(item) for item in outbox)):
+            report.deliveries.extend(delivered)
         return self._finish(report)
 
     def _finish(self, report: CycleReport) -> CycleReport:
@@ -217,5 +218,5 @@ class Evaluator:
                 for channel_id in todo
             )
         )
-        await asyncio.to_thread(persist.record_deliveries, self.meta, item, list(results))
+        await asyncio.to_thread(persist.record_deliveries, self.meta, item, list(results), self.clock.now())
         return results

@@ -158,7 +158,10 @@ class Delivery:
     channel_id: str
     ok: bool
     error: str = ""
+    retryable: bool = True  # a failure a later cycle may fix (not a 4xx, not a refused destination)
 
+
+ATTEMPT_GRACE_S = 1.0  # beyond the channel's timeout, for connection setup and TLS
 
 Sender = Callable[[Notification, Any, DestinationPolicy], Awaitable[None]]
 
@@ -184,22 +187,29 @@ async def deliver(
     attempts = channel.max_attempts
     send = sender_for(channel)
     error = ""
+    retryable = True
     for attempt in range(attempts):
         try:
-            await send(notification, channel, policy)
+            # A hard deadline per attempt: a receiver that trickles its answer (or SMTP that stalls)
+            # cannot hold the delivery longer than the channel's own timeout.
+            await asyncio.wait_for(send(notification, channel, policy), channel.timeout_s + ATTEMPT_GRACE_S)
             return Delivery(channel_id, True)
         except ChannelError as exc:
             error = str(exc)
             if not exc.retryable:
+                retryable = False
                 break
+        except asyncio.TimeoutError:
+            error = f"no answer within {channel.timeout_s:g} s"
         except Exception as exc:  # a bug in one channel must not stop the others
             log.exception("alert channel %s crashed", channel_id)
             error = f"{type(exc).__name__}: {exc}"
+            retryable = False
             break
         if attempt + 1 < attempts:
             await asyncio.sleep(backoff_s * 2**attempt)
     log.warning("alert %r to channel %s failed: %s", notification.rule_name, channel_id, error)
-    return Delivery(channel_id, False, error)
+    return Delivery(channel_id, False, error, retryable)
 
 
 def _human(seconds: int) -> str:

@@ -10,7 +10,7 @@ again, whatever restarts happened in between.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import select
@@ -151,8 +151,13 @@ def already_sent(meta: Any, notification: Notification, channel_ids: list[str]) 
         return {fingerprints[fingerprint] for fingerprint in rows}
 
 
-def record_deliveries(meta: Any, item: OutboxItem, deliveries: list[Delivery]) -> None:
-    """Record each delivery under its fingerprint and take the entry out of the state's outbox."""
+# A notification whose delivery failed is tried again on later cycles, for this long at the most.
+RETRY_FOR = timedelta(hours=24)
+
+
+def record_deliveries(meta: Any, item: OutboxItem, deliveries: list[Delivery], now: datetime) -> None:
+    """Record each delivery under its fingerprint; take the entry out of the state's outbox once no
+    channel is left to try (delivered, refused for good, or failing for longer than ``RETRY_FOR``)."""
     sent_at = datetime.now(timezone.utc)
     notification = item.notification
     with meta.session() as session:
@@ -188,10 +193,21 @@ def record_deliveries(meta: Any, item: OutboxItem, deliveries: list[Delivery]) -
                     },
                 )
             )
+        retry = [
+            d.channel_id
+            for d in deliveries
+            if not d.ok and d.retryable and now - notification.at < RETRY_FOR  # the evaluator's clock
+        ]
         row = session.get(AlertState, (item.rule_id, item.group_key))
         if row is not None:
             details = dict(row.details or {})
-            details["outbox"] = [entry for entry in details.get("outbox", []) if entry["id"] != item.entry_id]
+            outbox = []
+            for entry in details.get("outbox", []):
+                if entry["id"] != item.entry_id:
+                    outbox.append(entry)
+                elif retry:
+                    outbox.append({**entry, "channels": retry})  # the next cycle tries these again
+            details["outbox"] = outbox
             row.details = details
 
 

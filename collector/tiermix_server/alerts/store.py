@@ -65,6 +65,10 @@ def replace_rule(meta: Any, rule_id: int, spec: RuleSpec) -> RuleRecord:
                 spec.to_json(),
                 spec.enabled,
             )
+            if not spec.enabled:
+                # A disabled rule judges nothing: its pending and firing states would freeze as they
+                # are, and show as firing forever. Cleared; enabling it again starts from ok.
+                session.execute(delete(AlertState).where(AlertState.rule_id == rule_id))
             session.flush()
             return RuleRecord.of(row)
     except IntegrityError:

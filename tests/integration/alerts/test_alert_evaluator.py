@@ -306,3 +306,75 @@ def test_slack_channel_posts_a_readable_message(meta, receiver, metrics, clock):
     (message,) = receiver.bodies()
     assert message["text"].startswith(":rotating_light: *[FIRING] frontier spike (tenant=acme)*")
     assert "frontier share 60.0%" in message["text"] and "|open in tiermix>" in message["text"]
+
+
+def test_a_hanging_receiver_does_not_delay_another_rules_notification(meta, receiver, metrics, clock):
+    """One tenant's receiver hangs; the operator's alert still goes out at once, in the same cycle."""
+    import contextlib
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    release = threading.Event()
+
+    class Hanging(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            release.wait(30)
+            with contextlib.suppress(OSError):
+                self.send_response(200)
+                self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    hanging = ThreadingHTTPServer(("127.0.0.1", 0), Hanging)
+    threading.Thread(target=hanging.serve_forever, daemon=True).start()
+    try:
+        slow = [{"type": "webhook", "url": f"http://127.0.0.1:{hanging.server_address[1]}/", "timeout_s": 5}]
+        create_rule(
+            meta, parse_rule(rule_body(receiver.url, name="slow tenant", channels=slow, **{"for": "0s"}))
+        )
+        create_rule(meta, parse_rule(rule_body(receiver.url, name="operator", **{"for": "0s"})))
+        metrics.samples = {"tenant=acme": HIGH}
+        evaluator = make_evaluator(meta, metrics, clock)
+        running = threading.Thread(target=cycle, args=(evaluator, clock))
+        running.start()
+        deadline = time_now() + 4  # well inside the slow channel's 3 attempts x 5 s
+        while not receiver.requests and time_now() < deadline:
+            threading.Event().wait(0.05)
+        assert kinds(receiver) == [("firing", {"tenant": "acme"})], "the operator's alert waited"
+        release.set()
+        running.join(60)
+    finally:
+        release.set()
+        hanging.shutdown()
+        hanging.server_close()
+
+
+def time_now() -> float:
+    import time
+
+    return time.monotonic()
+
+
+def test_a_notification_that_failed_every_attempt_is_retried_on_later_cycles(meta, receiver, metrics, clock):
+    create_rule(meta, parse_rule(rule_body(receiver.url, **{"for": "0s"})))
+    receiver.statuses = [503, 503, 503]  # every attempt of the first cycle fails
+    metrics.samples = {"tenant=acme": HIGH}
+    evaluator = make_evaluator(meta, metrics, clock)
+    first = cycle(evaluator, clock)
+    assert [d.ok for d in first.deliveries] == [False]
+    second = cycle(evaluator, clock, 30)  # still firing: no new notification, the old one again
+    assert [d.ok for d in second.deliveries] == [True]
+    assert [kind for kind, _ in kinds(receiver)] == ["firing"] * 4  # 3 failed tries, then delivered
+    assert cycle(evaluator, clock, 30).deliveries == []  # delivered: not sent again
+
+
+def test_disabling_a_firing_rule_clears_its_states(meta, receiver, metrics, clock):
+    from tiermix_server.alerts.store import replace_rule
+
+    rule = create_rule(meta, parse_rule(rule_body(receiver.url, **{"for": "0s"})))
+    metrics.samples = {"tenant=acme": HIGH}
+    cycle(make_evaluator(meta, metrics, clock), clock)
+    assert [s["state"] for s in list_states(meta, rule.id)] == ["firing"]
+    replace_rule(meta, rule.id, parse_rule({**rule.spec.to_json(), "enabled": False}))
+    assert list_states(meta, rule.id) == []
