@@ -59,9 +59,13 @@ class Evaluator:
         lease: Lease | None = None,
         backoff_s: float = 0.5,
         channel_allow: str = "",
+        delivery_wait_s: float = 10.0,
     ) -> None:
         self.meta = meta
         self.channel_allow = channel_allow  # TIERMIX_CHANNEL_ALLOW (destinations.py)
+        self.delivery_wait_s = delivery_wait_s
+        self._delivering: set[str] = set()  # outbox entries whose delivery is under way
+        self._delivery_tasks: set[asyncio.Task[Any]] = set()
         self.metrics = metrics
         self.dashboard_url = dashboard_url
         self.clock = clock or SystemClock()
@@ -82,6 +86,8 @@ class Evaluator:
                 with contextlib.suppress(asyncio.TimeoutError):  # not the builtin before 3.11
                     await asyncio.wait_for(stop.wait(), interval_s)
         finally:
+            if self._delivery_tasks:  # let deliveries under way finish (bounded), then hand over
+                await asyncio.wait(set(self._delivery_tasks), timeout=30)
             if self.lease is not None:
                 await asyncio.to_thread(self.lease.release)
 
@@ -91,9 +97,24 @@ class Evaluator:
         now = self.clock.now()
         report = CycleReport(leader=True, now=now)
         outbox = await asyncio.to_thread(self._evaluate_all, now, report)
-        # Every notification at once: one tenant's hanging receiver never delays another's alert.
-        for delivered in await asyncio.gather(*(self._deliver(item) for item in outbox)):
-            report.deliveries.extend(delivered)
+        # Every notification at once, outside the cycle: one tenant's hanging receiver delays neither
+        # another's alert nor the next evaluation. The cycle waits ``delivery_wait_s`` for them, so its
+        # report has what finished; the rest goes on and is recorded when it ends. An entry still being
+        # delivered is not started again by the next cycle (it stays in the outbox until recorded).
+        started = []
+        for item in outbox:
+            if item.entry_id in self._delivering:
+                continue
+            self._delivering.add(item.entry_id)
+            task = asyncio.create_task(self._deliver_and_forget(item))
+            self._delivery_tasks.add(task)
+            task.add_done_callback(self._delivery_tasks.discard)
+            started.append(task)
+        if started:
+            done, _pending = await asyncio.wait(started, timeout=self.delivery_wait_s)
+            for task in done:
+                if task.exception() is None:
+                    report.deliveries.extend(task.result())
         return self._finish(report)
 
     def _finish(self, report: CycleReport) -> CycleReport:
@@ -200,6 +221,12 @@ class Evaluator:
         )
 
     # ---- delivery ------------------------------------------------------------------------------------
+
+    async def _deliver_and_forget(self, item: persist.OutboxItem) -> Iterable[Delivery]:
+        try:
+            return await self._deliver(item)
+        finally:
+            self._delivering.discard(item.entry_id)
 
     async def _deliver(self, item: persist.OutboxItem) -> Iterable[Delivery]:
         channels = {f"{index}:{channel.type}": channel for index, channel in enumerate(item.spec.channels)}
