@@ -36,7 +36,15 @@ def test_a_rule_created_in_the_form_is_stored_and_listed(
     assert stored["condition"]["threshold"] == 0.25
     assert stored["group_by"] == ["tenant"]
     assert stored["filters"]["route"] == "support.answer"
-    assert stored["channels"][0]["url"] == "http://127.0.0.1:9/hook"
+    # Readers see where it goes, not its path (docs/security.md); the metadata DB holds the URL typed.
+    assert stored["channels"][0]["url"] == "http://127.0.0.1:9/***"
+    from tiermix_server.alerts.store import list_rules
+    from tiermix_server.meta.db import open_meta
+
+    [kept] = [
+        r for r in list_rules(open_meta(seeded_api.settings)) if r.name == "frontier spike from the page"
+    ]
+    assert kept.spec.channels[0].url == "http://127.0.0.1:9/hook"  # type: ignore[union-attr]
     listed = table_with(app, "condition")
     assert "value > 0.25" in listed[listed["name"] == "frontier spike from the page"]["condition"].tolist()
 
