@@ -89,6 +89,25 @@ class Overloaded(TiermixError):
         self.retry_after_s = retry_after_s
 
 
+class SpoolFull(Overloaded):
+    """ClickHouse is down and the spool is at its disk budget: nothing more can be made durable (503)."""
+
+    code = "storage_unavailable"
+
+
+class QueueFull(Overloaded):
+    """Too many requests waiting to become durable: the client should slow down (429)."""
+
+    http_status = 429
+    code = "queue_full"
+
+
+class DedupUnavailable(Overloaded):
+    """A call older than memory covers cannot be checked against storage now: retry later (503)."""
+
+    code = "storage_unavailable"
+
+
 class StorageUnavailable(TiermixError):
     """ClickHouse cannot be reached or refused a write."""
 

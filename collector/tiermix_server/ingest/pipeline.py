@@ -37,53 +37,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import threading
 import time
 import uuid
 from collections import Counter
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
-from tiermix_server.errors import Overloaded
-from tiermix_server.ingest.identity import CallKeys
-from tiermix_server.ingest.merge import Reprice, merge_rows
-from tiermix_server.ingest.process import ACCEPTED, SKIPPED, TENANT_INDEX, Processed
+from tiermix_server.errors import QueueFull, SpoolFull
+from tiermix_server.ingest import dedup, parking
+from tiermix_server.ingest.merge import Reprice
+from tiermix_server.ingest.process import TENANT_INDEX, Processed
 from tiermix_server.ingest.recent import RecentKeys
 from tiermix_server.ingest.spool import Spool
 from tiermix_server.ingest.stats import IngestStats
-from tiermix_server.ingest.write import (
-    SPAN_ID_INDEX,
-    TS_INDEX,
-    Batch,
-    CallRow,
-    CallWriter,
-    DropRow,
-    KeyRow,
-    Refused,
-    StatsRow,
-)
+from tiermix_server.ingest.submission import Parked, Submission, key_rows, submission_key_rows
+from tiermix_server.ingest.write import Batch, CallWriter, Refused, StatsRow
+
+__all__ = ["Pipeline", "PipelineConfig", "QueueFull", "SpoolFull", "key_rows", "start_pipeline"]
 
 log = logging.getLogger("tiermix.ingest")
-
-
-class SpoolFull(Overloaded):
-    """ClickHouse is down and the spool is at its disk budget: nothing more can be made durable (503)."""
-
-    code = "storage_unavailable"
-
-
-class DedupUnavailable(Overloaded):
-    """A call older than memory covers cannot be checked against storage now: retry later (503)."""
-
-    code = "storage_unavailable"
-
-
-class QueueFull(Overloaded):
-    """Too many requests waiting to become durable: the client should slow down (429)."""
-
-    http_status = 429
-    code = "queue_full"
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,36 +69,6 @@ class PipelineConfig:
     drain_backoff_s: tuple[float, float] = (0.5, 10.0)
     # How long a call that may have another span on its way waits in the batcher for it (merge.py).
     merge_window_s: float = 1.0
-
-
-@dataclass(slots=True)
-class _Submission:
-    processed: Processed
-    future: asyncio.Future[None]
-    enqueued_at: float
-    keys: list[CallKeys] = field(default_factory=list)
-    mergeable: bool = False  # holds a call another span may still be merged into
-    parked: _Parked | None = None  # answered, durable in the spool, its insert waiting (merge window)
-
-
-@dataclass(eq=False)
-class _Parked:
-    """A batch answered once spooled, whose insert waits ``merge_window_s`` for spans of its calls."""
-
-    submissions: list[_Submission]
-    token: str
-    drops: list[DropRow]
-    stats: list[StatsRow]
-    deadline: float
-    path: Path | None = None
-    closing: bool = False
-    done: bool = False
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def batch(self) -> Batch:
-        """The batch as its rows are now (merges change them); the token stays: replays stay exact."""
-        calls = [row for s in self.submissions for row in s.processed.calls]
-        return Batch(self.token, calls, self.drops, self.stats, _key_rows(self.submissions))
 
 
 class Pipeline:
@@ -144,15 +86,15 @@ class Pipeline:
         self._reprice: Reprice = reprice or (lambda _fields: None)
         # Keys of calls still pending in the batcher → (submission, row index): a second span of the same
         # call merges into that row instead of being dropped (merge.py).
-        self._open: dict[int, tuple[_Submission, int]] = {}
-        self._parked: list[_Parked] = []
+        self._open: dict[int, tuple[Submission, int]] = {}
+        self._parked: list[Parked] = []
         self._park_wakeup = asyncio.Event()
         self.storage_up = True
         self.storage_error = ""
         self.queued_requests = 0
         self.queued_bytes = 0
         self._held: dict[str, tuple[int, int]] = {}  # owner → (requests, bytes) in the queue
-        self._pending: list[_Submission] = []
+        self._pending: list[Submission] = []
         self._pending_rows = 0
         self._wakeup = asyncio.Event()
         self._drain_wakeup = asyncio.Event()
@@ -221,11 +163,11 @@ class Pipeline:
         """Return once ``processed`` is durable; raise ``SpoolFull`` if it cannot be made so."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
-        await self._drop_stored(processed)
-        merged_into = self._merge_into_pending(processed)
-        waits = self._drop_resent(processed, future) | merged_into
+        await dedup.drop_stored(self, processed)
+        merged_into = dedup.merge_into_pending(self, processed)
+        waits = dedup.drop_resent(self, processed, future) | merged_into
         if processed.calls or processed.drops or processed.outcomes:
-            submission = _Submission(processed, future, time.monotonic())
+            submission = Submission(processed, future, time.monotonic())
             submission.keys = processed.keys
             submission.mergeable = any(keys.mergeable for keys in processed.keys)
             for index, keys in enumerate(processed.keys):
@@ -241,100 +183,18 @@ class Pipeline:
             if isinstance(outcome, BaseException):
                 raise outcome
 
-    async def _drop_stored(self, processed: Processed) -> None:
-        """Skip calls that ClickHouse already holds, for the calls memory cannot answer for."""
-        covers = self.recent.covers
-        old = [i for i, row in enumerate(processed.calls) if not covers(row[TS_INDEX] / 1e6)]
-        if not old:
-            return
-        lookup = [key for i in old for key in processed.keys[i].lookup]
-        try:
-            if not self.storage_up:
-                raise ConnectionError(self.storage_error or "storage is down")
-            found = await asyncio.to_thread(self.writer.known_keys, lookup)
-        except Exception as exc:
-            log.warning("cannot check calls for duplicates in storage: %s", str(exc).splitlines()[:1])
-            # Calls that started before this process cannot be told from a copy stored back then: refuse
-            # them for now (the client retries). Calls within the clock-skew margin are taken unchecked.
-            if any(self.recent.predates(processed.calls[i][TS_INDEX] / 1e6) for i in old):
-                raise DedupUnavailable(
-                    "storage is unavailable, and these calls are older than what the collector can check "
-                    "for duplicates without it",
-                    self.config.retry_after_s,
-                ) from None
-            return
-        if found:
-            stored = {i for i in old if not found.isdisjoint(processed.keys[i].lookup)}
-            self._skip(processed, [i not in stored for i in range(len(processed.calls))])
-
-    def _merge_into_pending(self, processed: Processed) -> set[asyncio.Future[None]]:
-        """Merge calls whose keys meet a call still pending in the batcher; returns their futures."""
-        if not self._open or not processed.calls:
-            return set()
-        open_rows = self._open
-        keep: list[bool] = []
-        waits: set[asyncio.Future[None]] = set()
-        respool: set[_Parked] = set()
-        for index, keys in enumerate(processed.keys):
-            target = next((open_rows[key] for key in keys.lookup if key in open_rows), None)
-            if target is None:
-                keep.append(True)
-                continue
-            submission, row_index = target
-            pending = submission.processed
-            row, scope = processed.calls[index], processed.scopes[index]
-            resent = row[SPAN_ID_INDEX] == pending.calls[row_index][SPAN_ID_INDEX]
-            if not resent:
-                pending.calls[row_index], pending.scopes[row_index] = merge_rows(
-                    pending.calls[row_index], pending.scopes[row_index], row, scope, self._reprice
-                )
-                old = pending.keys[row_index]
-                pending.keys[row_index] = CallKeys(
-                    tuple(dict.fromkeys(old.lookup + keys.lookup)),
-                    tuple(dict.fromkeys(old.store + keys.store)),
-                )
-                for key in keys.store:
-                    open_rows[key] = target
-                if submission.parked is not None:
-                    respool.add(submission.parked)
-            keep.append(False)
-            waits.add(submission.future)  # answered once the merged row is durable
-            self._skip_one(processed, row, "duplicate" if resent else "same_call")
-        if not all(keep):
-            _keep_only(processed, keep)
-        for parked in respool:
-            waits.add(asyncio.ensure_future(asyncio.to_thread(self._respool, parked)))
-        return waits
-
-    def _drop_resent(self, processed: Processed, owner: asyncio.Future[None]) -> set[asyncio.Future[None]]:
-        if not processed.calls:
-            return set()
-        keep, waits = self.recent.claim(processed.keys, owner)
-        if not all(keep):
-            self._skip(processed, keep)
-        return waits
-
-    @classmethod
-    def _skip(cls, processed: Processed, keep: list[bool]) -> None:
-        """Drop the calls not kept, counting each as a duplicate."""
-        for row, new in zip(processed.calls, keep, strict=True):
-            if not new:
-                cls._skip_one(processed, row, "duplicate")
-        _keep_only(processed, keep)
-
-    @staticmethod
-    def _skip_one(processed: Processed, row: CallRow, reason: str) -> None:
-        tenant = row[TENANT_INDEX]
-        processed.outcomes[(tenant, ACCEPTED, "")] -= 1
-        processed.outcomes[(tenant, SKIPPED, reason)] += 1
-
     # -- background work -----------------------------------------------------------------------------
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._tasks = [
             asyncio.create_task(self._run_batcher(), name="tiermix-batcher"),
             asyncio.create_task(self._run_drainer(), name="tiermix-drainer"),
-            asyncio.create_task(self._run_parking(), name="tiermix-parking"),
+            asyncio.create_task(
+                parking.run_parking(
+                    self,
+                ),
+                name="tiermix-parking",
+            ),
         ]
 
     async def stop(self) -> None:
@@ -370,8 +230,8 @@ class Pipeline:
                     await asyncio.wait_for(self._wakeup.wait(), remaining_s)
             await self._commit(self._take_batch())
 
-    def _take_batch(self) -> list[_Submission]:
-        taken: list[_Submission] = []
+    def _take_batch(self) -> list[Submission]:
+        taken: list[Submission] = []
         rows = 0
         while self._pending:
             nxt = len(self._pending[0].processed.calls)
@@ -382,7 +242,7 @@ class Pipeline:
         self._pending_rows -= rows
         return taken
 
-    def _close(self, submissions: list[_Submission]) -> None:
+    def _close(self, submissions: list[Submission]) -> None:
         """From here on a late span of these calls is a duplicate: nothing merges into them any more."""
         for submission in submissions:
             for keys in submission.keys:
@@ -390,7 +250,7 @@ class Pipeline:
                     if self._open.get(key, (None,))[0] is submission:
                         del self._open[key]
 
-    async def _commit(self, submissions: list[_Submission]) -> None:
+    async def _commit(self, submissions: list[Submission]) -> None:
         token = uuid.uuid4().hex
         drops = [row for s in submissions for row in s.processed.drops]
         stats = _stats_rows(submissions) + self._take_own_stats()
@@ -401,10 +261,10 @@ class Pipeline:
             and any(s.mergeable for s in submissions)
         ):
             # Parked on the event loop first: a span merged while the record is written waits for it.
-            parked = _Parked(submissions, token, drops, stats, time.monotonic() + self.config.merge_window_s)
+            parked = Parked(submissions, token, drops, stats, time.monotonic() + self.config.merge_window_s)
             for submission in submissions:
                 submission.parked = parked
-            if await asyncio.to_thread(self._park, parked):
+            if await asyncio.to_thread(parking.park, self, parked):
                 self._answer(submissions, durable=True)
                 self._parked.append(parked)
                 self._park_wakeup.set()
@@ -413,11 +273,11 @@ class Pipeline:
                 submission.parked = None
         self._close(submissions)
         batch = Batch(token, [row for s in submissions for row in s.processed.calls], drops, stats,
-                      _key_rows(submissions))  # fmt: skip
+                      submission_key_rows(submissions))  # fmt: skip
         durable = await self._make_durable(batch)
         self._answer(submissions, durable)
 
-    def _answer(self, submissions: list[_Submission], durable: bool) -> None:
+    def _answer(self, submissions: list[Submission], durable: bool) -> None:
         for submission in submissions:
             self.recent.settle(submission.keys, durable)
             if submission.future.done():
@@ -426,81 +286,6 @@ class Pipeline:
                 submission.future.set_result(None)
             else:
                 submission.future.set_exception(SpoolFull("storage is unavailable and the spool is full", 10))
-
-    # -- parking: calls another span may still join wait, durable in the spool, already answered -------
-    def _park(self, parked: _Parked) -> bool:
-        """Spool the batch (held) so its requests can be answered now; False when the spool cannot."""
-        with parked.lock:
-            batch = parked.batch()
-            record = self.spool.encode(batch)
-            if not self.spool.has_room(len(record)):
-                return False
-            try:
-                parked.path = self.spool.append(batch, record, held=True)
-            except OSError:
-                log.exception("cannot write the spool")
-                return False
-        self.stats.count("tiermix_parked_batches_total")
-        return True
-
-    def _respool(self, parked: _Parked) -> None:
-        """A span was merged into a parked call: make the merged row durable before answering its request."""
-        with parked.lock:
-            if parked.closing or parked.done or parked.path is None:
-                # Inserted (or about to be) with the merge already in its rows, or never parked: the
-                # batch is then written by the normal path, which reads the rows after the merge too.
-                return
-            old = parked.path
-            try:
-                parked.path = self.spool.append(parked.batch(), held=True)
-            except OSError:
-                raise SpoolFull(
-                    "cannot make the merged call durable: the spool cannot be written", 10
-                ) from None
-            self.spool.remove(old)
-
-    def _insert_parked(self, parked: _Parked) -> None:
-        with parked.lock:
-            batch = parked.batch()
-            try:
-                if not self.storage_up:
-                    raise ConnectionError(self.storage_error or "storage is down")
-                refused = self.writer.write(batch)
-            except Exception as exc:
-                self._mark_down(exc)
-                if parked.path is not None:
-                    self.spool.release(parked.path)  # the drainer inserts it under the same token
-                    self.stats.count("tiermix_spooled_batches_total")
-                    if self._loop is not None:
-                        self._loop.call_soon_threadsafe(self._drain_wakeup.set)
-            else:
-                self._set_aside(refused)
-                self._count_written(batch)
-                if parked.path is not None:
-                    self.spool.remove(parked.path)
-            parked.done = True
-
-    async def _run_parking(self) -> None:
-        while True:
-            now = time.monotonic()
-            due = [p for p in self._parked if p.deadline <= now or self._stopping]
-            for parked in due:
-                self._parked.remove(parked)
-                parked.closing = True  # on the event loop, like every merge: none can come after this
-                self._close(parked.submissions)
-                try:
-                    await asyncio.to_thread(self._insert_parked, parked)
-                except Exception:  # a bug here must not strand the others: this one is in the spool
-                    log.exception("inserting a parked batch failed; its spool record is drained later")
-                    if parked.path is not None:
-                        self.spool.release(parked.path)
-            if self._stopping and not self._parked and not self._pending:
-                return
-            next_deadline = min((p.deadline for p in self._parked), default=None)
-            self._park_wakeup.clear()
-            timeout = None if next_deadline is None else max(0.0, next_deadline - time.monotonic())
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._park_wakeup.wait(), 0.5 if timeout is None else timeout)
 
     async def _make_durable(self, batch: Batch) -> bool:
         return await asyncio.to_thread(self._write_ahead_and_insert, batch)
@@ -633,26 +418,7 @@ class Pipeline:
                 self.stats.count("tiermix_rows_written_total", len(rows), table=table)
 
 
-def _keep_only(processed: Processed, keep: list[bool]) -> None:
-    processed.calls = [row for row, kept in zip(processed.calls, keep, strict=True) if kept]
-    processed.keys = [keys for keys, kept in zip(processed.keys, keep, strict=True) if kept]
-    processed.scopes = [scope for scope, kept in zip(processed.scopes, keep, strict=True) if kept]
-
-
-def _key_rows(submissions: list[_Submission]) -> list[KeyRow]:
-    return [row for s in submissions for row in key_rows(s.processed.calls, s.keys)]
-
-
-def key_rows(calls: list[CallRow], keys: list[CallKeys]) -> list[KeyRow]:
-    """The ``call_keys`` rows of ``calls``: each call's store keys with its start second (for the TTL)."""
-    rows: list[KeyRow] = []
-    for row, call_keys in zip(calls, keys, strict=True):
-        ts_s = row[TS_INDEX] // 1_000_000
-        rows.extend((key, ts_s) for key in call_keys.store)
-    return rows
-
-
-def _stats_rows(submissions: list[_Submission]) -> list[StatsRow]:
+def _stats_rows(submissions: list[Submission]) -> list[StatsRow]:
     minute = int(time.time()) // 60 * 60
     totals: Counter[tuple[str, str, str]] = Counter()
     for submission in submissions:

@@ -1,0 +1,121 @@
+"""The pipeline's counting-once steps at submission: a call already stored, already pending, or in flight.
+
+Three checks, in order, for the calls of a request before it joins a batch:
+- ``drop_stored``: calls that started before memory covers (``recent.py``) are looked up in
+  ``call_keys``; while ClickHouse cannot answer, calls that predate this process are refused (503);
+- ``merge_into_pending``: a call whose keys meet one still pending or parked is merged into it
+  (``merge.py``) and the request waits until the merged row is durable;
+- ``drop_resent``: the rest claims its keys in memory; a copy in flight makes the request wait for it.
+Each call dropped is counted as ``duplicate`` (or ``same_call`` when merged).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+from tiermix_server.errors import DedupUnavailable
+from tiermix_server.ingest.identity import CallKeys
+from tiermix_server.ingest.merge import merge_rows
+from tiermix_server.ingest.parking import respool
+from tiermix_server.ingest.process import ACCEPTED, SKIPPED, TENANT_INDEX, Processed
+from tiermix_server.ingest.submission import Parked, keep_only
+from tiermix_server.ingest.write import SPAN_ID_INDEX, TS_INDEX, CallRow
+
+if TYPE_CHECKING:
+    from tiermix_server.ingest.pipeline import Pipeline
+
+log = logging.getLogger("tiermix.ingest")
+
+
+async def drop_stored(pipeline: Pipeline, processed: Processed) -> None:
+    """Skip calls that ClickHouse already holds, for the calls memory cannot answer for."""
+    covers = pipeline.recent.covers
+    old = [i for i, row in enumerate(processed.calls) if not covers(row[TS_INDEX] / 1e6)]
+    if not old:
+        return
+    lookup = [key for i in old for key in processed.keys[i].lookup]
+    try:
+        if not pipeline.storage_up:
+            raise ConnectionError(pipeline.storage_error or "storage is down")
+        found = await asyncio.to_thread(pipeline.writer.known_keys, lookup)
+    except Exception as exc:
+        log.warning("cannot check calls for duplicates in storage: %s", str(exc).splitlines()[:1])
+        # Calls that started before this process cannot be told from a copy stored back then: refuse
+        # them for now (the client retries). Calls within the clock-skew margin are taken unchecked.
+        if any(pipeline.recent.predates(processed.calls[i][TS_INDEX] / 1e6) for i in old):
+            raise DedupUnavailable(
+                "storage is unavailable, and these calls are older than what the collector can check "
+                "for duplicates without it",
+                pipeline.config.retry_after_s,
+            ) from None
+        return
+    if found:
+        stored = {i for i in old if not found.isdisjoint(processed.keys[i].lookup)}
+        skip(processed, [i not in stored for i in range(len(processed.calls))])
+
+
+def merge_into_pending(pipeline: Pipeline, processed: Processed) -> set[asyncio.Future[None]]:
+    """Merge calls whose keys meet a call still pending in the batcher; returns their futures."""
+    if not pipeline._open or not processed.calls:
+        return set()
+    open_rows = pipeline._open
+    keep: list[bool] = []
+    waits: set[asyncio.Future[None]] = set()
+    to_respool: set[Parked] = set()
+    for index, keys in enumerate(processed.keys):
+        target = next((open_rows[key] for key in keys.lookup if key in open_rows), None)
+        if target is None:
+            keep.append(True)
+            continue
+        submission, row_index = target
+        pending = submission.processed
+        row, scope = processed.calls[index], processed.scopes[index]
+        resent = row[SPAN_ID_INDEX] == pending.calls[row_index][SPAN_ID_INDEX]
+        if not resent:
+            pending.calls[row_index], pending.scopes[row_index] = merge_rows(
+                pending.calls[row_index], pending.scopes[row_index], row, scope, pipeline._reprice
+            )
+            old = pending.keys[row_index]
+            pending.keys[row_index] = CallKeys(
+                tuple(dict.fromkeys(old.lookup + keys.lookup)),
+                tuple(dict.fromkeys(old.store + keys.store)),
+            )
+            for key in keys.store:
+                open_rows[key] = target
+            if submission.parked is not None:
+                to_respool.add(submission.parked)
+        keep.append(False)
+        waits.add(submission.future)  # answered once the merged row is durable
+        skip_one(processed, row, "duplicate" if resent else "same_call")
+    if not all(keep):
+        keep_only(processed, keep)
+    for parked in to_respool:
+        waits.add(asyncio.ensure_future(asyncio.to_thread(respool, pipeline, parked)))
+    return waits
+
+
+def drop_resent(
+    pipeline: Pipeline, processed: Processed, owner: asyncio.Future[None]
+) -> set[asyncio.Future[None]]:
+    if not processed.calls:
+        return set()
+    keep, waits = pipeline.recent.claim(processed.keys, owner)
+    if not all(keep):
+        skip(processed, keep)
+    return waits
+
+
+def skip(processed: Processed, keep: list[bool]) -> None:
+    """Drop the calls not kept, counting each as a duplicate."""
+    for row, new in zip(processed.calls, keep, strict=True):
+        if not new:
+            skip_one(processed, row, "duplicate")
+    keep_only(processed, keep)
+
+
+def skip_one(processed: Processed, row: CallRow, reason: str) -> None:
+    tenant = row[TENANT_INDEX]
+    processed.outcomes[(tenant, ACCEPTED, "")] -= 1
+    processed.outcomes[(tenant, SKIPPED, reason)] += 1
