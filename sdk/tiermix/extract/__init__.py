@@ -42,16 +42,39 @@ _BY_TYPE: dict[type, Extractor | None] = {}
 
 
 def extract(obj: Any) -> Extracted | None:
-    """The :class:`Extracted` fields of ``obj``, or ``None`` when it is no known response shape."""
-    cls = type(obj)
-    if cls is dict:
-        fn = _classify(obj)
-    else:
-        try:
-            fn = _BY_TYPE[cls]
-        except KeyError:
-            fn = _BY_TYPE[cls] = _classify(obj)
-    return fn(obj) if fn is not None else None
+    """The :class:`Extracted` fields of ``obj``, or ``None`` when it is no known response shape.
+
+    Never raises: a response of a known shape with odd contents (a list where a string goes, a
+    negative count) yields what can be read, or ``None`` — the SDK never raises into the application.
+    """
+    try:
+        cls = type(obj)
+        if cls is dict:
+            fn = _classify(obj)
+        else:
+            try:
+                fn = _BY_TYPE[cls]
+            except KeyError:
+                fn = _BY_TYPE[cls] = _classify(obj)
+        return sane(fn(obj)) if fn is not None else None
+    except (TypeError, ValueError, AttributeError, KeyError, IndexError, OverflowError):
+        return None
+
+
+_COUNTS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens")
+
+
+def sane(found: Extracted | None) -> Extracted | None:
+    """Counts that are not whole numbers from 0 up are unknown (``None``), never passed on."""
+    if found is None:
+        return None
+    fixes = {
+        name: None
+        for name in _COUNTS
+        if (value := getattr(found, name)) is not None
+        and (isinstance(value, bool) or not isinstance(value, int) or value < 0)
+    }
+    return found._replace(**fixes) if fixes else found
 
 
 def output_text(obj: Any) -> str | None:

@@ -37,6 +37,13 @@ class StreamAccumulator:
         return "".join(self._text) if self._text else None
 
     def feed(self, chunk: Any) -> None:
+        """Take one chunk into account; a chunk of odd contents is skipped, never raised on."""
+        try:  # noqa: SIM105 - once per streamed chunk: a bare try is cheaper than contextlib.suppress
+            self._feed(chunk)
+        except (TypeError, ValueError, AttributeError, KeyError, IndexError, OverflowError):
+            pass  # the SDK never raises into the application's iteration
+
+    def _feed(self, chunk: Any) -> None:
         if self._text is not None and self._text_room > 0:
             piece = text_delta(chunk)
             if piece:
@@ -111,7 +118,11 @@ class StreamAccumulator:
                 parts[key] = value
 
     def result(self) -> Extracted:
-        return Extracted(**self._parts)
+        from . import sane  # late: the package imports this module
+
+        found = sane(Extracted(**self._parts))
+        assert found is not None
+        return found
 
 
 def text_delta(chunk: Any) -> str | None:

@@ -150,19 +150,16 @@ def test_unknown_objects_give_nothing() -> None:
     )
 )
 def test_extraction_of_arbitrary_data_never_raises_or_invents_negative_usage(data: Any) -> None:
-    try:
-        found = extract(data)
-    except (TypeError, AttributeError, IndexError, KeyError):
-        found = None  # the capture layer catches these; what matters is no wrong numbers below
+    found = extract(data)  # raises nothing, whatever the shape
     acc = StreamAccumulator()
-    try:
-        acc.feed(data)
-        acc.result()
-    except (TypeError, AttributeError, IndexError, KeyError, ValueError):
-        pass
-    if found is not None:
-        for tokens in (found.input_tokens, found.output_tokens):
-            assert tokens is None or isinstance(tokens, int)
+    acc.feed(data)
+    streamed = acc.result()
+    for result in (found, streamed):
+        if result is None:
+            continue
+        for tokens in (result.input_tokens, result.output_tokens, result.cache_read_tokens,
+                       result.cache_write_tokens, result.reasoning_tokens):
+            assert tokens is None or (isinstance(tokens, int) and tokens >= 0), result
 
 
 def test_openai_chat_stream_takes_usage_from_the_final_chunk_and_ttft_from_the_first_token() -> None:
