@@ -86,6 +86,8 @@ def run(
             for request in model.between(segment_start, segment_end):
                 if stop.is_set():
                     break
+                if request.end_ns > anchor_ns:
+                    continue  # still running at the anchor: the live phase sends it once it has ended
                 sender.send(request)
                 stats.backfill_requests += 1
                 progress.update(stats.backfill_requests, sender.calls_sent)
@@ -96,6 +98,9 @@ def run(
     if plan.duration_s is None or plan.duration_s > 0:
         _live(plan, model, anchor_ns, sender, stats, clock_ns, stop, stream, show_progress)
     return stats
+
+
+LOOKBACK_NS = 5 * MINUTE_NS  # far longer than any demo request's attempts take
 
 
 def backfill_segments(start_ns: int, anchor_ns: int) -> list[tuple[int, int]]:
@@ -154,11 +159,16 @@ def _live(
     progress.finish("stopped")
 
 
-def _arrivals(model: TrafficModel, start_ns: int) -> Iterator[DemoRequest]:
-    """Requests from ``start_ns`` on, for ever, generated a minute at a time."""
-    minute = start_ns // MINUTE_NS
+def _arrivals(model: TrafficModel, anchor_ns: int) -> Iterator[DemoRequest]:
+    """Requests that end after ``anchor_ns``, for ever, in start order, generated a minute at a time.
+
+    The backfill sends the requests that ended by the anchor, this phase the rest — including those
+    that started before the anchor and were still running — so no call is sent before it happened
+    (a backfilled call dated after "now" made the dashboard's last bucket and its tests flaky).
+    """
+    minute = (anchor_ns - LOOKBACK_NS) // MINUTE_NS
     while True:
         for request in model.minute(minute):
-            if request.ts_ns >= start_ns:
+            if request.end_ns > anchor_ns and request.ts_ns >= anchor_ns - LOOKBACK_NS:
                 yield request
         minute += 1

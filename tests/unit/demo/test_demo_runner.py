@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 
 from tiermix_server.demo.cascade import DemoRequest
 from tiermix_server.demo.progress import Progress
-from tiermix_server.demo.runner import DemoPlan, run
+from tiermix_server.demo.runner import LOOKBACK_NS, DemoPlan, run
 from tiermix_server.demo.scenario import DAY_NS, HOUR_NS, NS_PER_S, Scenario
 from tiermix_server.demo.traffic import TrafficModel
 
@@ -70,8 +70,10 @@ def test_backfill_sends_the_last_half_hour_first_then_every_older_request_in_ord
     assert older == sorted(older) and older[-1] < split
     assert ANCHOR_NS - 2 * DAY_NS <= older[0] < ANCHOR_NS - 2 * DAY_NS + HOUR_NS
     assert split <= recent[0] and recent[-1] < ANCHOR_NS
-    expected = TrafficModel(5, 0.2, Scenario.default(ANCHOR_NS)).between(ANCHOR_NS - 2 * DAY_NS, ANCHOR_NS)
-    assert sorted(stamps) == [r.ts_ns for r in expected]
+    model = TrafficModel(5, 0.2, Scenario.default(ANCHOR_NS))
+    expected = [r for r in model.between(ANCHOR_NS - 2 * DAY_NS, ANCHOR_NS) if r.end_ns <= ANCHOR_NS]
+    assert sorted(stamps) == [r.ts_ns for r in expected]  # only what ended by the anchor
+    assert all(r.end_ns <= ANCHOR_NS for r in sender.requests)  # nothing dated after "now"
     assert stats.backfill_requests == len(sender.requests) and stats.backfill_calls == sender.calls_sent
     assert stats.live_requests == 0 and sender.flushes >= 1
 
@@ -88,7 +90,11 @@ def test_live_traffic_is_sent_once_each_request_has_ended_and_stops_after_the_du
     # Only the requests still running at the deadline are sent before they end: on the way out.
     assert all(sent >= deadline_ns and r.ts_ns < deadline_ns for r, sent in early)
     assert len(early) < len(sender.requests) / 10
-    assert all(ANCHOR_NS <= r.ts_ns < ANCHOR_NS + 601 * NS_PER_S for r in sender.requests)
+    # Requests still running at the anchor belong here, not to the backfill: started before, ended after.
+    assert all(
+        ANCHOR_NS - LOOKBACK_NS <= r.ts_ns < ANCHOR_NS + 601 * NS_PER_S and r.end_ns > ANCHOR_NS
+        for r in sender.requests
+    )
 
 
 def test_live_traffic_catches_up_from_the_anchor_after_a_backfill() -> None:
@@ -96,8 +102,10 @@ def test_live_traffic_catches_up_from_the_anchor_after_a_backfill() -> None:
     sender = RecordingSender(clock)
     plan = DemoPlan(rate_per_s=1.0, duration_s=1, seed=2, anchor_ns=ANCHOR_NS, tick_s=0.5)
     run(plan, sender, clock_ns=clock, stop=AdvancingStop(clock), show_progress=False)
-    first = min(r.ts_ns for r in sender.requests)
-    assert ANCHOR_NS <= first < ANCHOR_NS + 30 * NS_PER_S  # no gap between history and live
+    first = min(sender.requests, key=lambda r: r.ts_ns)
+    # No gap between history and live: the first live request is one still running at the anchor or
+    # one that started right after it.
+    assert first.end_ns > ANCHOR_NS and ANCHOR_NS - LOOKBACK_NS <= first.ts_ns < ANCHOR_NS + 30 * NS_PER_S
 
 
 def test_a_stop_request_ends_the_live_loop() -> None:
