@@ -104,7 +104,10 @@ def process(
             outcomes[(row_tenant, SKIPPED, "drop_report")] += 1
             continue
         fields = mapped.fields
-        fields["tenant"] = (tenant or fields["tenant"] or DEFAULT_TENANT)[:MAX_TENANT]
+        claimed = tenant or fields["tenant"] or DEFAULT_TENANT
+        if len(claimed) > MAX_TENANT:  # resolved here already: the same-call keys are tenant-scoped
+            mapped.clipped.append("string_too_long")
+        fields["tenant"] = claimed[:MAX_TENANT]
         if is_pair_half(fields, span.scope):
             outcomes[(fields["tenant"], SKIPPED, "stream_request_half")] += 1
             continue
