@@ -6,7 +6,8 @@ Each size runs in its own child process with its own chDB data dir (chDB binds o
 In the child: calls are generated inside the engine (tests/support/calls.py ``generate_in_engine``), with
 the rollup views detached during the bulk load and the rollups then filled from the raw table with the
 views' own aggregates (metrics/sources.py ``COUNTERS``) — the same rows the views would have written, in
-seconds instead of the minutes the views cost at insert time (FACTS.md). Then the real app serves
+seconds instead of the minutes the views cost at insert time (docs/architecture.md, measured facts). Then
+the real app serves
 ``/api/v1/{summary,mix,cost,escalations,drift}`` over HTTP for a 7-day, all-tenant range ending at an
 unaligned instant, and each endpoint's handler is also run in-process under ``raw_only()`` as the
 baseline: same code, same SQL shape, raw ``llm_calls`` only.

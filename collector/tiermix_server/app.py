@@ -23,7 +23,7 @@ log = logging.getLogger("tiermix.server")
 
 
 def error_response(exc: TiermixError) -> Response:
-    """The JSON error shape of DESIGN.md §9: ``{"error": {"code", "message"}}``."""
+    """The JSON error shape of docs/architecture.md, interfaces: ``{"error": {"code", "message"}}``."""
     headers = {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, Overloaded) else None
     return JSONResponse(
         {"error": {"code": exc.code, "message": str(exc)}}, status_code=exc.http_status, headers=headers

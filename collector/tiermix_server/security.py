@@ -1,4 +1,4 @@
-"""Start-up security checks (DESIGN.md §10): auth may be off only on loopback."""
+"""Start-up security checks (docs/security.md): auth may be off only on loopback."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Alert rules through the query API: read, normalise, and build the rule JSON the API accepts.
 
-The rule shape is issue 8's (``POST /api/v1/alerts/rules``): metric, group_by, filters, window,
+The rule shape of ``POST /api/v1/alerts/rules`` (docs/alerts.md): metric, group_by, filters, window,
 condition, min_volume, for, severity, channels, enabled. Answers are normalised tolerantly (a list, or
 ``{"rules": [...]}`` / ``{"rows": [...]}``; a rule's fields flat or under ``spec``) so the page keeps
 working while the alerts API settles. Writes are not cached; the caller clears the read cache after.

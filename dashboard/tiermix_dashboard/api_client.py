@@ -4,7 +4,7 @@ Every failure becomes one of a few ``ApiError`` subclasses carrying a sentence a
 on, so pages show a clear message instead of a traceback: the API is down (``ApiUnreachable``), wants
 a key (``ApiUnauthorized``), refuses the key (``ApiForbidden``), lacks an endpoint (``ApiNotFound``,
 e.g. a collector older than the dashboard), rejected the input (``ApiBadRequest``) or failed
-(``ApiServerError``). Error bodies follow DESIGN.md §9: ``{"error": {"code", "message"}}``.
+(``ApiServerError``). Error bodies are ``{"error": {"code", "message"}}`` (docs/api.md).
 """
 
 from __future__ import annotations

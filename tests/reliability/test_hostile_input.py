@@ -3,7 +3,8 @@
 Fuzzed and truncated protobuf, OTLP/JSON with wrong types, gzip bombs, huge attribute values, unbounded
 tag cardinality, wrong and revoked keys — each against the real collector on 127.0.0.1 (OTLP/HTTP
 specification: 400 for a body that cannot be decoded, partial success for spans rejected inside a
-decodable body; DESIGN.md §10 and §11 for the limits). After every kind of abuse a good request is still
+decodable body; docs/security.md and docs/architecture.md, reliability for the limits). After every kind of
+abuse a good request is still
 answered 200 and stored: nothing hostile may take the receiver down or poison the spans around it.
 """
 

@@ -92,7 +92,8 @@ class AppThreads:
 class AckChecker:
     """An OTLP exporter beside the SDK that checks each 200 it gets: acknowledged means stored *now*.
 
-    DESIGN.md §11: the collector answers 200 only once the batch is durable; with ClickHouse healthy
+    docs/architecture.md, reliability: the collector answers 200 only once the batch is durable; with
+    ClickHouse healthy
     that means inserted, so the spans of every acknowledged batch must be queryable right away.
     """
 

@@ -1,6 +1,6 @@
 """Tenant isolation and SQL injection across the whole API, against the real collector with API keys.
 
-Tenants ``alpha`` (A) and ``bravo`` (B) each have ingest, read and admin keys (DESIGN.md §10: a key
+Tenants ``alpha`` (A) and ``bravo`` (B) each have ingest, read and admin keys (docs/security.md: a key
 bound to a tenant stamps it on what it ingests and sees only that tenant, whatever the query says).
 B's data carries markers — its tenant name, its route ``bravo.secret``, its span and request ids —
 that no answer to one of A's keys may ever contain, for any route or parameter combination. A's ingest

@@ -1,6 +1,7 @@
 """Alert rules as users write them (API body, CLI file): parsed and validated here, once.
 
-A rule names a metric (DESIGN.md §7), scope filters, how to group (one alert instance per tenant and/or
+A rule names a metric (docs/architecture.md, metrics), scope filters, how to group (one alert instance per
+tenant and/or
 route), a window, a condition (a static threshold, or the value relative to a trailing baseline: the same
 window on each of the previous ``baseline_days`` days, as a ratio or a z-score), a minimum volume below
 which the instance is ``no_data``, timing (``for``, ``keep_firing_for``, ``repeat_interval``), severity and

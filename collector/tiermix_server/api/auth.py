@@ -1,4 +1,4 @@
-"""API-key authentication and tenant scoping for every route except ``/healthz`` (DESIGN.md §10).
+"""API-key authentication and tenant scoping for every route except ``/healthz`` (docs/security.md).
 
 ``authenticate(request, needed)`` returns the caller's ``Principal`` or raises ``Unauthorized`` (no,
 unknown or revoked key) / ``Forbidden`` (key lacks the scope). Authentication is a property of the

@@ -1,7 +1,7 @@
 """Operations endpoints: ``/healthz`` (the process answers), ``/readyz`` (it can take traffic now),
 ``/metrics`` (Prometheus text).
 
-Only ``/healthz`` is open whatever the keys (DESIGN.md §10, issue 5): once any API key exists,
+Only ``/healthz`` is open whatever the keys (docs/security.md): once any API key exists,
 ``/readyz`` and ``/metrics`` need a key with ``read`` scope (or ``admin``), because queue depth, spool
 size and per-reason counters describe the deployment even though they carry no tenant's rows. While no
 key exists (auth off, loopback only) they answer anyone, like every other route.

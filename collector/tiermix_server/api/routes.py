@@ -1,4 +1,4 @@
-"""``/api/v1/*``: the query API of DESIGN.md §9 (shapes documented in docs/api.md).
+"""``/api/v1/*``: the query API of docs/architecture.md, interfaces (shapes documented in docs/api.md).
 
 Each handler authenticates (scope ``read``; a tenant-bound key is confined to its tenant), parses its
 parameters into a ``Filters`` (api/params.py), calls the metric (tiermix_server.metrics, the one

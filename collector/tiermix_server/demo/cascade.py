@@ -56,7 +56,7 @@ class Attempt:
     cache_read_tokens: int
     reasoning_tokens: int
     outcome: Outcome
-    reason: str | None = None  # escalation / failover reason (DESIGN.md §5)
+    reason: str | None = None  # escalation / failover reason (docs/architecture.md, cascades)
     detail: str | None = None
     error_type: str | None = None
     finish_reason: str | None = None

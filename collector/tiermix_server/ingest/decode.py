@@ -30,7 +30,7 @@ from tiermix_server.errors import DecodeError, PayloadTooLarge, UnsupportedMedia
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
 
-# Attributes that carry prompt or completion text (DESIGN.md §10), by exact name and by prefix.
+# Attributes that carry prompt or completion text (docs/security.md), by exact name and by prefix.
 CONTENT_KEYS = frozenset(
     {
         "gen_ai.input.messages",

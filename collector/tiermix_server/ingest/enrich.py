@@ -5,7 +5,7 @@ it once per call and writes the answer into the call's fields. Enrichment is nev
 batch: if the enricher raises, the call is stored unpriced with its explicit tier (if any) and the
 failure is counted.
 
-Never a silent $0 (DESIGN.md §3):
+Never a silent $0 (docs/architecture.md, the call record):
 - a successful call that reports no usage at all (an OpenAI stream without ``include_usage``, a peer
   that sends no token counts) is stored *unpriced*, counted as ``usage_missing``;
 - a peer instrumentation's cost (``gen_ai.usage.cost``) is a hint: the price book's cost is kept, the

@@ -1,4 +1,5 @@
-"""Spans from any GenAI instrumentation → call-record fields (DESIGN.md §3, §4), table-driven.
+"""Spans from any GenAI instrumentation → call-record fields (docs/architecture.md, the call record;
+docs/wire.md), table-driven.
 
 Each call-record field lists the attributes it may come from, in precedence order: the tiermix SDK and
 the current OTel GenAI conventions (v1.41) first, then older OTel names, then OpenLLMetry, OpenLIT,

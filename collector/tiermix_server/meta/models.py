@@ -152,7 +152,7 @@ class ApiKey(Base):
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
-# ---- alerts (issue 8) ---------------------------------------------------------------------------------
+# ---- alerts ---------------------------------------------------------------------------------------------
 
 
 class AlertRule(Base):

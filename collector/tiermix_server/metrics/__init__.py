@@ -1,4 +1,5 @@
-"""Every metric of DESIGN.md §7, defined once; the API, the dashboard (through the API) and alerts use these.
+"""Every metric of docs/architecture.md, metrics, defined once; the API, the dashboard (through the API)
+and alerts use these.
 
 The alert-facing functions below all take a ``Filters`` (scope and time range), an optional
 ``GroupBy`` (tenant and/or route) and an optional ``window`` (then the range is ``[end - window, end)``),

@@ -2,7 +2,7 @@
 
 One rollup query (``scope_rows``: counters per group x route x provider x model x tier) feeds both the
 summary and the savings estimate, so a summary costs one pass over the hourly rollup. Definitions are
-DESIGN.md §7; ``docs/api.md`` repeats them for API users.
+docs/architecture.md, metrics; ``docs/api.md`` repeats them for API users.
 
 Escalated requests are counted without a per-request scan, by their *first* escalation: an escalated first
 attempt, or an escalated later attempt on the bottom tier (an escalation goes to a higher tier, so one

@@ -1,4 +1,5 @@
-"""Every metric recomputed in plain Python from the rows a test generated (DESIGN.md §7, row by row).
+"""Every metric recomputed in plain Python from the rows a test generated (docs/architecture.md, metrics;
+row by row).
 
 Deliberately naive (lists, dicts, sorting) and independent of the SQL in tiermix_server.metrics, so the
 API is checked against a second reading of the definitions, not against itself.

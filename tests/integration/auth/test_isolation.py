@@ -1,4 +1,4 @@
-"""Tenant isolation and key enforcement through the real HTTP routes (DESIGN.md §10, issue 5)."""
+"""Tenant isolation and key enforcement through the real HTTP routes (docs/security.md)."""
 
 from __future__ import annotations
 

@@ -17,7 +17,8 @@ def test_overview_shows_the_headline_figures_of_the_seeded_day(
     assert figures["Requests"] == f"{requests_of(rows):,}"
     assert figures["Spend"] == f"${sum(row.cost_usd for row in rows):,.2f}"
     assert figures["Cost per request"] == f"${sum(row.cost_usd for row in rows) / requests_of(rows):,.4f}"
-    # Request-level rates are the API's definitions (DESIGN.md §7): the page must show exactly its value.
+    # Request-level rates are the API's definitions (docs/architecture.md, metrics): the page must show
+    # exactly its value.
     summary = api_json(seeded_api, "/api/v1/summary")
     assert figures["Frontier share"] == f"{summary['frontier_share']:.1%}"
     assert figures["Escalation rate"] == f"{summary['escalation_rate']:.1%}"
