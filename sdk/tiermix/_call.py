@@ -12,15 +12,14 @@ block started, and an attempt that ended in an error is never the ``final`` one.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
 
 from . import _runtime
+from ._args import number, text
 from ._args import tags as safe_tags
-from ._args import text
 from ._capture import content
 from ._context import call_scope
 from ._log import internal_error, safe_repr, warn_once
@@ -114,14 +113,12 @@ class Call:
 
         Anything but a finite number >= 0 is ignored with a log line (the collector then prices it).
         """
-        try:
-            cost = float(cost_usd)
-            if isinstance(cost_usd, bool) or not math.isfinite(cost) or cost < 0:
-                raise ValueError
+        cost = number(cost_usd, "set_cost")
+        if cost is not None and cost < 0:
+            warn_once("call.set_cost", "tiermix: call.set_cost(%s) ignored: want a number >= 0", cost)
+            cost = None
+        if cost is not None:
             self._cost_usd = cost
-        except Exception:  # float() of anything at all: TypeError, ValueError, the object's own errors
-            warn_once("call.set_cost", "tiermix: call.set_cost(%s) ignored: want a finite number >= 0",
-                      safe_repr(cost_usd))
         return self
 
     def set_tags(self, tags: Mapping[str, object] | None = None, **more: object) -> Call:

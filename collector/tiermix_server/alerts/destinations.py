@@ -25,6 +25,7 @@ import ipaddress
 import socket
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -112,6 +113,20 @@ def parse_allow(allow: str | Iterable[str]) -> tuple[tuple[Network, ...], frozen
         except ValueError:
             hosts.add(part.lower())
     return tuple(networks), frozenset(hosts)
+
+
+def endpoint(channel: Any) -> tuple[str, int]:
+    """(host, port) a channel connects to: its SMTP server, or its URL's host and port."""
+    if getattr(channel, "type", "") == "email":
+        return str(channel.smtp_host), int(channel.smtp_port)
+    return url_endpoint(str(channel.url))
+
+
+def url_endpoint(url: str) -> tuple[str, int]:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
 
 
 def url_for_address(url: str, address: str) -> tuple[str, str]:

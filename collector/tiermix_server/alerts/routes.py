@@ -9,7 +9,6 @@ read ``***``, and an update that sends ``***`` back keeps the stored secret.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -17,7 +16,7 @@ from starlette.routing import BaseRoute, Route
 
 from tiermix_server.alerts import store
 from tiermix_server.alerts.channel_secrets import keep_secrets, redact, with_generated_secrets
-from tiermix_server.alerts.destinations import DestinationRefused, Unresolvable, policy_for
+from tiermix_server.alerts.destinations import DestinationRefused, Unresolvable, endpoint, policy_for
 from tiermix_server.alerts.http import in_thread, json_body, meta_of, time_param
 from tiermix_server.alerts.rules import RuleSpec, parse_rule
 from tiermix_server.alerts.silence_routes import silence_routes
@@ -77,13 +76,8 @@ def _check_destinations(request: Request, spec: RuleSpec) -> None:
     """Refuse a channel the policy forbids at once (it is checked again, resolved afresh, at each send)."""
     policy = policy_for(spec.filters.tenant, request.app.state.runtime.settings.channel_allow)
     for index, channel in enumerate(spec.channels):
-        if channel.type == "email":
-            host, port = channel.smtp_host, channel.smtp_port
-        else:
-            parts = urlsplit(channel.url)
-            host, port = parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
         try:
-            policy.resolve(host, port)
+            policy.resolve(*endpoint(channel))
         except Unresolvable:
             continue  # may resolve later (DNS being set up): judged at each send
         except DestinationRefused as exc:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
@@ -23,7 +23,6 @@ from tiermix_server.api.params import row_id
 from tiermix_server.errors import BadRequest, Conflict, Forbidden, NotFound
 from tiermix_server.meta import keys as key_store
 from tiermix_server.meta import stores
-from tiermix_server.meta.stores import MAX_USD_PER_MTOK
 from tiermix_server.pricing.enricher import Enricher, build_enricher
 from tiermix_server.pricing.prices import parse_instant
 from tiermix_server.pricing.tiers import build_tier_map
@@ -37,20 +36,16 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, allow_inf_nan=False)
 
 
-# A price in USD per million tokens: finite, not negative, and below anything real (1e400 is infinity).
-Price = Annotated[float, Field(ge=0, le=MAX_USD_PER_MTOK)]
-
-
 class PriceBody(_Body):
     model: str = Field(min_length=1, max_length=300)
     provider: str | None = Field(None, max_length=100)
     tenant: str | None = Field(None, max_length=200)
     kind: Literal["discount", "custom"]
     discount_pct: float | None = None
-    input_usd_per_mtok: Price | None = None
-    output_usd_per_mtok: Price | None = None
-    cache_read_usd_per_mtok: Price | None = None
-    cache_write_usd_per_mtok: Price | None = None
+    input_usd_per_mtok: float | None = None
+    output_usd_per_mtok: float | None = None
+    cache_read_usd_per_mtok: float | None = None
+    cache_write_usd_per_mtok: float | None = None
     effective_from: str | None = None
     note: str = Field("", max_length=1000)
 
@@ -66,7 +61,7 @@ class RuleBody(_Body):
 
 class TierItem(_Body):
     name: str = Field(min_length=1, max_length=50)
-    band_max_usd_per_mtok: Price | None = None
+    band_max_usd_per_mtok: float | None = None
     description: str = Field("", max_length=500)
 
 

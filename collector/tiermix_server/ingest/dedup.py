@@ -36,12 +36,13 @@ async def drop_stored(pipeline: Pipeline, processed: Processed) -> None:
     if not old:
         return
     lookup = [key for i in old for key in processed.keys[i].lookup]
-    try:
-        if not pipeline.storage_up:
-            raise ConnectionError(pipeline.storage_error or "storage is down")
-        found = await asyncio.to_thread(pipeline.writer.known_keys, lookup)
-    except Exception as exc:
-        log.warning("cannot check calls for duplicates in storage: %s", str(exc).splitlines()[:1])
+    found: set[int] | None = None
+    if pipeline.storage_up:  # known down: do not wait on a dead ClickHouse for the answer
+        try:
+            found = await asyncio.to_thread(pipeline.writer.known_keys, lookup)
+        except Exception as exc:
+            log.warning("cannot check calls for duplicates in storage: %s", str(exc).splitlines()[:1])
+    if found is None:
         # Calls that started before this process cannot be told from a copy stored back then: refuse
         # them for now (the client retries). Calls within the clock-skew margin are taken unchecked.
         if any(pipeline.recent.predates(processed.calls[i][TS_INDEX] / 1e6) for i in old):
@@ -49,7 +50,7 @@ async def drop_stored(pipeline: Pipeline, processed: Processed) -> None:
                 "storage is unavailable, and these calls are older than what the collector can check "
                 "for duplicates without it",
                 pipeline.config.retry_after_s,
-            ) from None
+            )
         return
     if found:
         stored = {i for i in old if not found.isdisjoint(processed.keys[i].lookup)}

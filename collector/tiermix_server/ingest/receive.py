@@ -61,7 +61,7 @@ async def _receive_ignored(request: Request, signal: str) -> Response:
     runtime = request.app.state.runtime
     media = _answer_media(request.headers.get("content-type"))
     try:
-        _authenticate(request)
+        _principal(request)
         media_type(request.headers.get("content-type"))
         body = await _read_body(request, runtime.settings.max_body_bytes)
         raw = decompress(body, request.headers.get("content-encoding"), runtime.settings.max_body_bytes)
@@ -130,11 +130,6 @@ def _principal(request: Request) -> Any:
     from tiermix_server.api.auth import authenticate
 
     return authenticate(request, "ingest")
-
-
-def _authenticate(request: Request) -> str | None:
-    """The tenant a tenant-bound ingest key stamps on every span (None: spans keep their own)."""
-    return _principal(request).tenant or None
 
 
 def _owner(request: Request, principal: Any) -> str:

@@ -14,7 +14,12 @@ import json
 from typing import Any
 from urllib.parse import urlsplit
 
-from tiermix_server.alerts.destinations import DestinationPolicy, DestinationRefused, url_for_address
+from tiermix_server.alerts.destinations import (
+    DestinationPolicy,
+    DestinationRefused,
+    url_endpoint,
+    url_for_address,
+)
 from tiermix_server.alerts.notify import ChannelError, Notification
 
 SIGNATURE_HEADER = "X-Tiermix-Signature"
@@ -41,14 +46,13 @@ async def post_json(
     """POST to ``url`` at the address the policy checked (resolve, then connect: destinations.py)."""
     import httpx
 
-    parts = urlsplit(url)
-    https = parts.scheme == "https"
+    host, port = url_endpoint(url)
     try:
-        address = await policy.resolve_async(parts.hostname or "", parts.port or (443 if https else 80))
+        address = await policy.resolve_async(host, port)
     except DestinationRefused as exc:
         raise ChannelError(str(exc), retryable=False) from None
     target, host_header = url_for_address(url, address)
-    extensions = {"sni_hostname": parts.hostname} if https else {}
+    extensions = {"sni_hostname": host} if url.startswith("https:") else {}
     try:
         # trust_env=False: no proxy from the environment in between; redirects are never followed.
         async with httpx.AsyncClient(timeout=timeout_s, trust_env=False, follow_redirects=False) as client:
