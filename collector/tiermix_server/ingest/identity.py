@@ -30,8 +30,9 @@ from dataclasses import dataclass
 from typing import Any
 
 TIERMIX_SCOPE = "tiermix"
-# Instrumentation scopes of the providers' own SDKs: closest to the wire, so they lead a merge on ties.
-PROVIDER_SDK_SCOPES = frozenset({"com.anthropic.sdk.python", "openai"})
+# Instrumentation scopes of the providers' own SDKs (seen in the peer corpus): closest to the wire, so
+# they lead a merge on ties.
+PROVIDER_SDK_SCOPES = frozenset({"com.anthropic.sdk.python"})
 # Fields a merge fills from other members when the leader has them empty (never ids or timestamps).
 _FILLABLE = (
     "provider",

@@ -107,11 +107,6 @@ class Pipeline:
             "tiermix_spool_bytes", "bytes of acknowledged batches in the spool", lambda: spool.size_bytes
         )
         stats.gauge("tiermix_storage_up", "1 while ClickHouse writes succeed", lambda: self.storage_up)
-        stats.gauge(
-            "tiermix_spool_corrupt_records_total",
-            "spool records that failed their checksum (moved to spool/corrupt)",
-            lambda: spool.corrupt_records,
-        )
         # Counts about the collector itself (corrupt records, refused rows, refused requests), written
         # with the next batch, or by the drainer when no batch comes.
         self._own_stats: Counter[tuple[int, str, str, str]] = Counter()
@@ -388,6 +383,7 @@ class Pipeline:
         return [(minute, tenant, outcome, reason, n) for (minute, tenant, outcome, reason), n in own.items()]
 
     def _note_corrupt(self, _name: str) -> None:
+        self.stats.count("tiermix_spool_corrupt_records_total")
         self.note("", "lost", "spool_corrupt_record")
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self._drain_wakeup.set)

@@ -23,6 +23,7 @@ _HELP = {
     "tiermix_requests_total": "OTLP export requests answered, by HTTP status",
     "tiermix_insert_failures_total": "ClickHouse batch inserts that failed",
     "tiermix_spooled_batches_total": "batches written to the local spool",
+    "tiermix_spool_corrupt_records_total": "spool records that failed their checksum (in spool/corrupt)",
     "tiermix_queue_share_refusals_total": "requests refused 429 because their sender held its queue share",
     "tiermix_rows_refused_total": "rows ClickHouse refused on their own (kept in spool/refused), by table",
     "tiermix_parked_batches_total": "batches answered once spooled, inserted after the merge window",
