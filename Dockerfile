@@ -1,21 +1,20 @@
-# tiermix server image: the `tiermix` CLI with the server extra (collector, query API, alerts, dashboard).
+# tiermix server image: the `tiermix` CLI from the tiermix-server distribution with its dashboard extra
+# (collector, query API, alerts, dashboard), installed from wheels built here.
 # One image, several roles: docker-compose.yml runs `tiermix migrate`, `tiermix collector` and
 # `tiermix dashboard` from it.
 FROM python:3.11-slim AS build
 WORKDIR /src
-COPY pyproject.toml README.md ./
 COPY sdk ./sdk
 COPY collector ./collector
 COPY dashboard ./dashboard
-COPY migrations ./migrations
-RUN pip wheel --no-cache-dir --wheel-dir /wheels ".[server]"
+RUN pip wheel --no-cache-dir --wheel-dir /wheels ./sdk "./collector[dashboard]" ./dashboard
 
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     TIERMIX_DATA_DIR=/var/lib/tiermix
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
-    pip install --no-cache-dir --no-index --find-links=/wheels "tiermix[server]" \
+    pip install --no-cache-dir --no-index --find-links=/wheels "tiermix-server[dashboard]" \
     && useradd --system --uid 10001 --home-dir /var/lib/tiermix --create-home tiermix
 USER tiermix
 WORKDIR /var/lib/tiermix

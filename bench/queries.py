@@ -128,7 +128,7 @@ def measure(calls: int, repeats: int, raw_repeats: int, data_dir: Path) -> list[
 
     from tests.support.calls import generate_in_engine
     from tiermix_server.api import handlers, params
-    from tiermix_server.api.routes import Query
+    from tiermix_server.api.query import Query
     from tiermix_server.metrics.sources import raw_only
     from tiermix_server.settings import Settings
     from tiermix_server.store.clickhouse import connect

@@ -1,25 +1,65 @@
 #!/usr/bin/env bash
-# The whole test suite, from a fresh clone: installs what the tests need, then lint, types and pytest.
-#   bash scripts/test.sh            everything (what CI runs)
-#   bash scripts/test.sh -k drift   extra arguments go to pytest
+# The whole test suite, from a fresh clone: installs what the tests need, then format, lint, import
+# contract, types and pytest. Safe to re-run: each install step is skipped when it is already done.
+#   bash scripts/test.sh                 everything (what CI runs)
+#   bash scripts/test.sh --unit          the fast inner loop: checks + tests/unit only, no apt installs
+#   bash scripts/test.sh -k drift        extra arguments go to pytest
+# With CI=true (or --wheels) the three distributions are built into wheels and installed from them, so
+# the suite runs against what users install; otherwise they are editable installs of this checkout.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-python3 -m venv .venv
+unit=0
+mode=editable
+[ "${CI:-}" = "true" ] && mode=wheels
+args=()
+for arg in "$@"; do
+  case "$arg" in
+    --unit) unit=1 ;;
+    --wheels) mode=wheels ;;
+    *) args+=("$arg") ;;
+  esac
+done
+
+[ -x .venv/bin/python ] || python3 -m venv .venv
 # shellcheck disable=SC1091
 . .venv/bin/activate
-python -m pip install --quiet --upgrade pip
-python -m pip install --quiet -e ".[dev]"
 
-# System packages the tests drive for real: Debian's chromium (dashboard tests) and PostgreSQL.
-bash scripts/install_browser.sh
-bash scripts/postgres.sh install
+# Dependencies change only when these files do: a stamp of their hash skips a no-op pip run.
+stamp=.venv/.tiermix-installed
+wanted="$mode $(cat requirements-dev.txt sdk/pyproject.toml collector/pyproject.toml collector/setup.py \
+  dashboard/pyproject.toml | sha256sum | cut -d' ' -f1)"
+if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
+  python -m pip install --quiet --upgrade pip
+  python -m pip install --quiet -r requirements-dev.txt
+  if [ "$mode" = editable ]; then
+    python -m pip install --quiet -e "./sdk[openai,anthropic,otel]" -e "./collector[dashboard]" -e ./dashboard
+  fi
+  echo "$wanted" >"$stamp"
+fi
+if [ "$mode" = wheels ]; then
+  # Rebuilt every run: the code, not only the dependencies, is what changes between runs.
+  rm -rf .venv/wheels && python -m pip wheel --quiet --no-deps -w .venv/wheels ./sdk ./collector ./dashboard
+  python -m pip install --quiet --force-reinstall --no-deps .venv/wheels/*.whl
+  python -m pip install --quiet ".venv/wheels/$(cd .venv/wheels && ls tiermix_server-*.whl)[dashboard]" \
+    --find-links .venv/wheels
+fi
 
-echo "== ruff"; ruff check .
+if [ "$unit" -eq 0 ]; then
+  # System packages the tests drive for real: Debian's chromium (dashboard tests) and PostgreSQL.
+  bash scripts/install_browser.sh
+  bash scripts/postgres.sh install
+fi
+
+echo "== ruff format"; ruff format --check --quiet .
+echo "== ruff"; ruff check --quiet .
+echo "== import contract"; lint-imports --no-cache
 echo "== mypy"; mypy
 echo "== pytest"
+targets=()
+[ "$unit" -eq 1 ] && targets=(tests/unit)
 set +e
-python -m pytest -q -p no:cacheprovider "$@"
+python -m pytest -q -p no:cacheprovider "${targets[@]}" "${args[@]}"
 status=$?
 set -e
 if [ "$status" -eq 5 ]; then

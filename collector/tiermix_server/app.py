@@ -2,7 +2,8 @@
 
 No I/O happens at import time. The lifespan opens storage, applies migrations, starts the ingest
 pipeline and the alert evaluator, and stops them again in reverse order; every long-lived object is
-kept on one ``Runtime`` (``app.state.runtime``). Routes come from the module that owns each concern.
+kept on one ``Runtime`` (``app.state.runtime``). Every route is declared in api/ with
+``endpoint(..., scope=...)`` (api/endpoint.py).
 """
 
 from __future__ import annotations
@@ -36,11 +37,11 @@ async def _on_tiermix_error(_request: Request, exc: Exception) -> Response:
 
 
 def create_app(settings: Settings) -> Starlette:
-    from tiermix_server.alerts.routes import alert_routes
     from tiermix_server.api.admin import admin_routes
+    from tiermix_server.api.alert_routes import alert_routes
     from tiermix_server.api.ops import ops_routes
+    from tiermix_server.api.otlp_routes import otlp_routes
     from tiermix_server.api.routes import api_routes
-    from tiermix_server.ingest.receive import ingest_routes
 
     runtime = Runtime(settings=settings)
 
@@ -51,7 +52,7 @@ def create_app(settings: Settings) -> Starlette:
             yield
 
     app = Starlette(
-        routes=[*ops_routes(), *ingest_routes(), *api_routes(), *alert_routes(), *admin_routes()],
+        routes=[*ops_routes(), *otlp_routes(), *api_routes(), *alert_routes(), *admin_routes()],
         lifespan=lifespan,
         exception_handlers={TiermixError: _on_tiermix_error},
     )
@@ -61,7 +62,7 @@ def create_app(settings: Settings) -> Starlette:
 
 async def start_components(runtime: Runtime, stack: contextlib.AsyncExitStack) -> None:
     """Open storage and start background work; ``stack`` stops it all in reverse order."""
-    from tiermix_server.ingest.pipeline import start_pipeline
+    from tiermix_server.ingest.wiring import start_pipeline
     from tiermix_server.store.clickhouse import connect
     from tiermix_server.store.migrate import migrate
 

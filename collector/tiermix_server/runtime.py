@@ -27,3 +27,11 @@ class Runtime:
     # An ingest credential that lives only in this process's memory, for senders this process starts
     # itself (the embedded demo): they keep delivering when the first API key turns auth on.
     process_ingest_key: str = field(default_factory=lambda: "tmx_proc_" + secrets.token_urlsafe(32))
+
+    def metadata(self) -> Any:
+        """The metadata DB, opened on first use (a CLI-built app or a test may never need it)."""
+        if self.meta is None:
+            from tiermix_server.meta.db import open_meta
+
+            self.meta = open_meta(self.settings)
+        return self.meta

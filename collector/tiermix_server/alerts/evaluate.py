@@ -28,7 +28,8 @@ from tiermix_server.alerts.clock import Clock, SystemClock
 from tiermix_server.alerts.destinations import policy_for
 from tiermix_server.alerts.judge import Judgement, judge
 from tiermix_server.alerts.metric_adapter import MetricSource, Sample
-from tiermix_server.alerts.notify import Delivery, Notification, dashboard_link, decode_group, deliver
+from tiermix_server.alerts.notification import Notification, dashboard_link, decode_group
+from tiermix_server.alerts.notify import Delivery, deliver
 from tiermix_server.alerts.rules import RuleSpec
 from tiermix_server.alerts.state import InstanceState, Step, Timing, step
 from tiermix_server.alerts.store import RuleRecord, SilenceRecord, list_rules, list_silences

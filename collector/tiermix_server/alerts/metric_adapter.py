@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from tiermix_server.alerts.notify import encode_group
+from tiermix_server.alerts.notification import encode_group
 from tiermix_server.alerts.rules import RuleSpec
 
 
@@ -25,7 +25,7 @@ class Sample:
 
 class MetricSource(Protocol):
     def measure(self, spec: RuleSpec, start: datetime, end: datetime) -> dict[str, Sample]:
-        """The rule's metric for ``[start, end)``, per group key (``notify.encode_group``)."""
+        """The rule's metric for ``[start, end)``, per group key (``notification.encode_group``)."""
         ...
 
 

@@ -16,7 +16,8 @@ from typing import Any
 from sqlalchemy import select
 
 from tiermix_server.alerts.judge import Judgement
-from tiermix_server.alerts.notify import Delivery, Notification
+from tiermix_server.alerts.notification import Notification
+from tiermix_server.alerts.notify import Delivery
 from tiermix_server.alerts.rules import RuleSpec
 from tiermix_server.alerts.state import InstanceState, Status, Step
 from tiermix_server.alerts.store import RuleRecord

@@ -17,7 +17,8 @@ from typing import Any
 from tiermix_server.alerts.destinations import policy_for
 from tiermix_server.alerts.evaluate import Evaluator
 from tiermix_server.alerts.metric_adapter import ClickHouseMetrics
-from tiermix_server.alerts.notify import Delivery, Notification, dashboard_link, deliver
+from tiermix_server.alerts.notification import Notification, dashboard_link
+from tiermix_server.alerts.notify import Delivery, deliver
 from tiermix_server.alerts.store import RuleRecord
 from tiermix_server.meta.lease import Lease
 
@@ -63,7 +64,7 @@ async def start_alerts(runtime: Any, stack: contextlib.AsyncExitStack) -> None:
         stop.set()
         try:
             await asyncio.wait_for(task, timeout=30)
-        except asyncio.TimeoutError:  # not the builtin before Python 3.11
+        except TimeoutError:  # not the builtin before Python 3.11
             task.cancel()
             log.warning("alert evaluator did not stop within 30 s; cancelled")
 

@@ -15,7 +15,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from tiermix_server.alerts.notify import decode_group, encode_group
+from tiermix_server.alerts.notification import decode_group, encode_group
 from tiermix_server.alerts.rules import RuleSpec, parse_rule
 from tiermix_server.errors import BadRequest, NotFound, TiermixError
 from tiermix_server.meta.models import AlertEvent, AlertNotification, AlertRule, AlertSilence, AlertState

@@ -3,7 +3,8 @@
 Reads need a ``read`` key, changes an ``admin`` key. A tenant-bound key stays inside its tenant: it sees
 global prices and its own tenant's, may add prices and keys for its own tenant only, and may re-price its
 own tenant's history; the tier map and global prices are shared by every tenant, so changing them takes an
-all-tenants admin key. Every handler is blocking (metadata DB, ClickHouse) and runs in the thread pool.
+all-tenants admin key. Every handler is blocking (metadata DB, ClickHouse) and runs in the thread pool
+(api/endpoint.py).
 """
 
 from __future__ import annotations
@@ -13,13 +14,10 @@ from datetime import datetime, timezone
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
-from tiermix_server.api.auth import Principal, authenticate
-from tiermix_server.api.params import row_id
+from tiermix_server.api.endpoint import Call, endpoint
+from tiermix_server.auth import Principal
 from tiermix_server.errors import BadRequest, Conflict, Forbidden, NotFound
 from tiermix_server.meta import keys as key_store
 from tiermix_server.meta import stores
@@ -103,41 +101,19 @@ def _own_tenant(principal: Principal, tenant: str | None) -> None:
         raise Forbidden(f"this API key is bound to tenant {principal.tenant!r}")
 
 
-def _refresh_enricher(request: Request) -> None:
-    enricher = getattr(request.app.state.runtime, "enricher", None)
+def _refresh_enricher(call: Call) -> None:
+    enricher = getattr(call.runtime, "enricher", None)
     if enricher is not None and hasattr(enricher, "refresh"):
         enricher.refresh(force=True)
 
 
-Handler = Callable[[Request, Principal, bytes], Any]
-
-
-def _endpoint(scope: str, handler: Handler, status: int = 200) -> Callable[[Request], Any]:
-    async def wrapped(request: Request) -> Response:
-        principal = await run_in_threadpool(authenticate, request, scope)
-        body = await request.body()
-        result = await run_in_threadpool(handler, request, principal, body)
-        return JSONResponse(result, status_code=status)
-
-    return wrapped
-
-
-def _enricher(request: Request) -> Enricher:
+def _enricher(call: Call) -> Enricher:
     """The running collector's enricher (fresh), or one built for this request."""
-    runtime = request.app.state.runtime
+    runtime = call.runtime
     if isinstance(runtime.enricher, Enricher):
         runtime.enricher.refresh()
         return runtime.enricher
-    return build_enricher(runtime.settings, _meta(request), background=False)
-
-
-def _meta(request: Request) -> Any:
-    runtime = request.app.state.runtime
-    if runtime.meta is None:
-        from tiermix_server.meta.db import open_meta
-
-        runtime.meta = open_meta(runtime.settings)
-    return runtime.meta
+    return build_enricher(runtime.settings, call.meta, background=False)
 
 
 # ---- prices ---------------------------------------------------------------------------------------------
@@ -160,24 +136,26 @@ def _override_json(row: stores.OverrideRow) -> dict[str, Any]:
     }
 
 
-def list_prices(request: Request, principal: Principal, _body: bytes) -> Any:
-    rows = stores.list_overrides(_meta(request))
-    visible = [row for row in rows if principal.tenant is None or row.tenant in (None, principal.tenant)]
+def list_prices(call: Call) -> Any:
+    rows = stores.list_overrides(call.meta)
+    visible = [
+        row for row in rows if call.principal.tenant is None or row.tenant in (None, call.principal.tenant)
+    ]
     return {"overrides": [_override_json(row) for row in visible]}
 
 
-def quote_price(request: Request, principal: Principal, _body: bytes) -> Any:
-    query = request.query_params
+def quote_price(call: Call) -> Any:
+    query = call.query
     model = query.get("model", "").strip()
     if not model:
         raise BadRequest("model is required")
     provider = query.get("provider", "")
     tenant = query.get("tenant") or ""
-    if principal.tenant is not None:
-        _own_tenant(principal, tenant or principal.tenant)
-        tenant = principal.tenant
+    if call.principal.tenant is not None:
+        _own_tenant(call.principal, tenant or call.principal.tenant)
+        tenant = call.principal.tenant
     at = parse_instant(query["at"], what="at") if query.get("at") else datetime.now(timezone.utc)
-    quote = _enricher(request).quote(at, tenant, provider, model)
+    quote = _enricher(call).quote(at, tenant, provider, model)
     segments = []
     if quote.table is not None:
         starts = (0, *quote.table.thresholds)
@@ -206,30 +184,30 @@ def quote_price(request: Request, principal: Principal, _body: bytes) -> Any:
     }
 
 
-def add_price(request: Request, principal: Principal, raw: bytes) -> Any:
-    body: PriceBody = _parse(PriceBody, raw)
+def add_price(call: Call) -> Any:
+    body: PriceBody = _parse(PriceBody, call.body)
     if body.tenant is None:
-        _global_admin(principal, "a price for every tenant")
-    _own_tenant(principal, body.tenant)
+        _global_admin(call.principal, "a price for every tenant")
+    _own_tenant(call.principal, body.tenant)
     fields = body.model_dump(exclude={"effective_from"})
     effective_from = (
         parse_instant(body.effective_from, what="effective_from")
         if body.effective_from
         else datetime.now(timezone.utc)
     )
-    row = stores.add_override(_meta(request), effective_from=effective_from, **fields)
-    _refresh_enricher(request)
+    row = stores.add_override(call.meta, effective_from=effective_from, **fields)
+    _refresh_enricher(call)
     return _override_json(row)
 
 
-def delete_price(request: Request, principal: Principal, _body: bytes) -> Any:
-    override_id = row_id(request.path_params["id"], "id")
-    meta = _meta(request)
+def delete_price(call: Call) -> Any:
+    override_id = call.path_id("id")
+    meta = call.meta
     row = next((row for row in stores.list_overrides(meta) if row.id == override_id), None)
-    if row is None or (principal.tenant is not None and row.tenant != principal.tenant):
+    if row is None or (call.principal.tenant is not None and row.tenant != call.principal.tenant):
         raise NotFound(f"no price override {override_id}")
     stores.delete_override(meta, override_id)
-    _refresh_enricher(request)
+    _refresh_enricher(call)
     return {"deleted": override_id}
 
 
@@ -248,8 +226,8 @@ def _rule_json(row: stores.RuleRow) -> dict[str, Any]:
     }
 
 
-def show_tiers(request: Request, _principal: Principal, _body: bytes) -> Any:
-    meta = _meta(request)
+def show_tiers(call: Call) -> Any:
+    meta = call.meta
     rules = stores.list_rules(meta)
     tier_map = build_tier_map(stores.list_tiers(meta), rules)
     defaults = [rule for rule in tier_map.rules if rule.origin == "default"]
@@ -277,12 +255,12 @@ def show_tiers(request: Request, _principal: Principal, _body: bytes) -> Any:
     }
 
 
-def explain_tier(request: Request, _principal: Principal, _body: bytes) -> Any:
-    model = request.query_params.get("model", "").strip()
+def explain_tier(call: Call) -> Any:
+    model = call.query.get("model", "").strip()
     if not model:
         raise BadRequest("model is required")
-    provider = request.query_params.get("provider", "")
-    decision = _enricher(request).explain(model, provider)
+    provider = call.query.get("provider", "")
+    decision = _enricher(call).explain(model, provider)
     return {
         "model": model,
         "provider": provider,
@@ -292,36 +270,36 @@ def explain_tier(request: Request, _principal: Principal, _body: bytes) -> Any:
     }
 
 
-def add_tier_rule(request: Request, principal: Principal, raw: bytes) -> Any:
-    _global_admin(principal, "the tier map")
-    body: RuleBody = _parse(RuleBody, raw)
-    meta = _meta(request)
+def add_tier_rule(call: Call) -> Any:
+    _global_admin(call.principal, "the tier map")
+    body: RuleBody = _parse(RuleBody, call.body)
+    meta = call.meta
     known = build_tier_map(stores.list_tiers(meta), stores.list_rules(meta)).names
     if body.tier not in known:
         raise BadRequest(f"unknown tier {body.tier!r}: tiers are {', '.join(known)}")
     row = stores.add_rule(meta, **body.model_dump())
-    _refresh_enricher(request)
+    _refresh_enricher(call)
     return _rule_json(row)
 
 
-def delete_tier_rule(request: Request, principal: Principal, _body: bytes) -> Any:
-    _global_admin(principal, "the tier map")
-    rule_id = row_id(request.path_params["id"], "id")
-    stores.delete_rule(_meta(request), rule_id)
-    _refresh_enricher(request)
+def delete_tier_rule(call: Call) -> Any:
+    _global_admin(call.principal, "the tier map")
+    rule_id = call.path_id("id")
+    stores.delete_rule(call.meta, rule_id)
+    _refresh_enricher(call)
     return {"deleted": rule_id}
 
 
-def set_tier_list(request: Request, principal: Principal, raw: bytes) -> Any:
-    _global_admin(principal, "the tier list")
-    body: TiersBody = _parse(TiersBody, raw)
+def set_tier_list(call: Call) -> Any:
+    _global_admin(call.principal, "the tier list")
+    body: TiersBody = _parse(TiersBody, call.body)
     rows = [
         stores.TierRow(t.name, rank, t.band_max_usd_per_mtok, t.description)
         for rank, t in enumerate(body.tiers)
     ]
-    stores.set_tiers(_meta(request), rows)
-    _refresh_enricher(request)
-    return show_tiers(request, principal, b"")
+    stores.set_tiers(call.meta, rows)
+    _refresh_enricher(call)
+    return show_tiers(call)
 
 
 # ---- keys -----------------------------------------------------------------------------------------------
@@ -340,27 +318,27 @@ def _key_json(info: key_store.KeyInfo) -> dict[str, Any]:
     }
 
 
-def list_keys(request: Request, principal: Principal, _body: bytes) -> Any:
-    keys = key_store.list_keys(_meta(request))
-    visible = [k for k in keys if principal.tenant is None or k.tenant == principal.tenant]
+def list_keys(call: Call) -> Any:
+    keys = key_store.list_keys(call.meta)
+    visible = [k for k in keys if call.principal.tenant is None or k.tenant == call.principal.tenant]
     return {"keys": [_key_json(info) for info in visible]}
 
 
-def create_key(request: Request, principal: Principal, raw: bytes) -> Any:
-    body: KeyBody = _parse(KeyBody, raw)
-    if principal.tenant is not None:
-        _own_tenant(principal, body.tenant)
-    created = key_store.create_key(_meta(request), scope=body.scope, tenant=body.tenant, name=body.name)
+def create_key(call: Call) -> Any:
+    body: KeyBody = _parse(KeyBody, call.body)
+    if call.principal.tenant is not None:
+        _own_tenant(call.principal, body.tenant)
+    created = key_store.create_key(call.meta, scope=body.scope, tenant=body.tenant, name=body.name)
     return {**_key_json(created.info), "key": created.key}
 
 
-def revoke_key(request: Request, principal: Principal, _body: bytes) -> Any:
-    prefix = str(request.path_params["prefix"])
-    meta = _meta(request)
+def revoke_key(call: Call) -> Any:
+    prefix = str(call.request.path_params["prefix"])
+    meta = call.meta
     found = next((k for k in key_store.list_keys(meta) if k.prefix == prefix), None)
-    if found is None or (principal.tenant is not None and found.tenant != principal.tenant):
+    if found is None or (call.principal.tenant is not None and found.tenant != call.principal.tenant):
         raise NotFound(f"no API key {prefix!r}")
-    if key_store.is_last_admin_key(meta, prefix) and request.query_params.get("force") != "true":
+    if key_store.is_last_admin_key(meta, prefix) and call.query.get("force") != "true":
         raise Conflict(
             f"{prefix!r} is the last active all-tenants admin key: revoking it leaves nobody able to manage "
             "keys through the API (authentication stays on). Create another first, or repeat with "
@@ -372,40 +350,41 @@ def revoke_key(request: Request, principal: Principal, _body: bytes) -> Any:
 # ---- reprice / retier -----------------------------------------------------------------------------------
 
 
-def _rewrite(kind: str) -> Handler:
-    def handler(request: Request, principal: Principal, raw: bytes) -> Any:
-        from tiermix_server.store import reprice as rewrite
+def _rewrite(kind: str) -> Callable[[Call], Any]:
+    def handler(call: Call) -> Any:
+        from tiermix_server.pricing import reprice as rewrite
 
-        body: RewriteBody = _parse(RewriteBody, raw)
+        body: RewriteBody = _parse(RewriteBody, call.body)
         tenant = body.tenant
-        if principal.tenant is not None:
+        if call.principal.tenant is not None:
             if kind == "retier":
-                _global_admin(principal, "re-tiering")
-            _own_tenant(principal, tenant or principal.tenant)
-            tenant = principal.tenant
+                _global_admin(call.principal, "re-tiering")
+            _own_tenant(call.principal, tenant or call.principal.tenant)
+            tenant = call.principal.tenant
         since = parse_instant(body.since, what="since")
-        runtime = request.app.state.runtime
+        runtime = call.runtime
         function = rewrite.reprice if kind == "reprice" else rewrite.retier
-        _refresh_enricher(request)
-        return function(runtime.clickhouse, runtime.settings, _meta(request), since, tenant).as_dict()
+        _refresh_enricher(call)
+        return function(runtime.clickhouse, runtime.settings, call.meta, since, tenant).as_dict()
 
     return handler
 
 
 def admin_routes() -> list[BaseRoute]:
+    p = PREFIX
     return [
-        Route(f"{PREFIX}/prices", _endpoint("read", list_prices), methods=["GET"]),
-        Route(f"{PREFIX}/prices", _endpoint("admin", add_price, 201), methods=["POST"]),
-        Route(f"{PREFIX}/prices/quote", _endpoint("read", quote_price), methods=["GET"]),
-        Route(f"{PREFIX}/prices/{{id:int}}", _endpoint("admin", delete_price), methods=["DELETE"]),
-        Route(f"{PREFIX}/tiers", _endpoint("read", show_tiers), methods=["GET"]),
-        Route(f"{PREFIX}/tiers", _endpoint("admin", set_tier_list), methods=["PUT"]),
-        Route(f"{PREFIX}/tiers/explain", _endpoint("read", explain_tier), methods=["GET"]),
-        Route(f"{PREFIX}/tiers/rules", _endpoint("admin", add_tier_rule, 201), methods=["POST"]),
-        Route(f"{PREFIX}/tiers/rules/{{id:int}}", _endpoint("admin", delete_tier_rule), methods=["DELETE"]),
-        Route(f"{PREFIX}/keys", _endpoint("admin", list_keys), methods=["GET"]),
-        Route(f"{PREFIX}/keys", _endpoint("admin", create_key, 201), methods=["POST"]),
-        Route(f"{PREFIX}/keys/{{prefix}}", _endpoint("admin", revoke_key), methods=["DELETE"]),
-        Route(f"{PREFIX}/reprice", _endpoint("admin", _rewrite("reprice")), methods=["POST"]),
-        Route(f"{PREFIX}/retier", _endpoint("admin", _rewrite("retier")), methods=["POST"]),
+        endpoint("GET", f"{p}/prices", list_prices, scope="read"),
+        endpoint("POST", f"{p}/prices", add_price, scope="admin", status=201),
+        endpoint("GET", f"{p}/prices/quote", quote_price, scope="read"),
+        endpoint("DELETE", f"{p}/prices/{{id:int}}", delete_price, scope="admin"),
+        endpoint("GET", f"{p}/tiers", show_tiers, scope="read"),
+        endpoint("PUT", f"{p}/tiers", set_tier_list, scope="admin"),
+        endpoint("GET", f"{p}/tiers/explain", explain_tier, scope="read"),
+        endpoint("POST", f"{p}/tiers/rules", add_tier_rule, scope="admin", status=201),
+        endpoint("DELETE", f"{p}/tiers/rules/{{id:int}}", delete_tier_rule, scope="admin"),
+        endpoint("GET", f"{p}/keys", list_keys, scope="admin"),
+        endpoint("POST", f"{p}/keys", create_key, scope="admin", status=201),
+        endpoint("DELETE", f"{p}/keys/{{prefix}}", revoke_key, scope="admin"),
+        endpoint("POST", f"{p}/reprice", _rewrite("reprice"), scope="admin"),
+        endpoint("POST", f"{p}/retier", _rewrite("retier"), scope="admin"),
     ]

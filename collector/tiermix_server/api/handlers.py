@@ -7,11 +7,12 @@ from ``tiermix_server.metrics``.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from starlette.responses import Response
 
 from tiermix_server.api import params
+from tiermix_server.api.query import Query
 from tiermix_server.api.render import respond
 from tiermix_server.errors import BadRequest, NotFound
 from tiermix_server.metrics import calls as calls_metric
@@ -24,9 +25,6 @@ from tiermix_server.metrics.health import data_health
 from tiermix_server.metrics.mix import MIX_KEYS, mix
 from tiermix_server.metrics.savings import BaselineChoice, Savings, savings_from
 from tiermix_server.metrics.summary import scope_rows, summarise
-
-if TYPE_CHECKING:
-    from tiermix_server.api.routes import Query
 
 _BASELINE_ROUTE_PREFIX = "baseline_model."
 

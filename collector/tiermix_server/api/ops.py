@@ -12,36 +12,28 @@ spans into its spool, but it reports 503 so a load balancer prefers a healthy re
 
 from __future__ import annotations
 
-from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
-from tiermix_server.api.auth import authenticate
+from tiermix_server.api.endpoint import PUBLIC, Call, endpoint
 
 PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
 
 
 def ops_routes() -> list[BaseRoute]:
     return [
-        Route("/healthz", healthz, methods=["GET"]),
-        Route("/readyz", readyz, methods=["GET"]),
-        Route("/metrics", metrics, methods=["GET"]),
+        endpoint("GET", "/healthz", healthz, scope=PUBLIC),
+        endpoint("GET", "/readyz", readyz, scope="read"),
+        endpoint("GET", "/metrics", metrics, scope="read"),
     ]
 
 
-async def healthz(_request: Request) -> Response:
+async def healthz(_call: Call) -> Response:
     return JSONResponse({"status": "ok"})
 
 
-async def _require_read(request: Request) -> None:
-    # The key lookup is a blocking metadata-DB read: keep it off the event loop that ingest runs on.
-    await run_in_threadpool(authenticate, request, "read")
-
-
-async def readyz(request: Request) -> Response:
-    await _require_read(request)
-    pipeline = request.app.state.runtime.pipeline
+async def readyz(call: Call) -> Response:
+    pipeline = call.runtime.pipeline
     if pipeline is None:
         return JSONResponse({"status": "starting"}, status_code=503)
     ready, reason = pipeline.readiness()
@@ -50,8 +42,7 @@ async def readyz(request: Request) -> Response:
     )
 
 
-async def metrics(request: Request) -> Response:
-    await _require_read(request)
-    stats = request.app.state.runtime.stats
+async def metrics(call: Call) -> Response:
+    stats = call.runtime.stats
     text = stats.render() if stats is not None else ""
     return PlainTextResponse(text, media_type=PROMETHEUS_TEXT)

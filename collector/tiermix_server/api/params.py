@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta, timezone
+from typing import Any
 
 from tiermix_server.errors import BadRequest
 from tiermix_server.metrics.filters import (
@@ -172,3 +173,12 @@ def hex_id(value: str, name: str) -> int:
     if not re.fullmatch(r"[0-9a-fA-F]{1,16}", value):
         raise BadRequest(f"{name} must be up to 16 hex digits")
     return int(value, 16)
+
+
+def time_param(value: Any, name: str) -> datetime | None:
+    """An optional ISO-8601 time from a JSON body (no offset means UTC)."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise BadRequest(f"{name} must be an ISO-8601 time")
+    return timestamp(value, name)

@@ -72,7 +72,7 @@ def _print_json(value: Any) -> None:
 
 def run_create(args: argparse.Namespace) -> int:
     from tiermix_server.alerts.channel_secrets import with_generated_secrets
-    from tiermix_server.alerts.routes import rule_json
+    from tiermix_server.alerts.rule_view import rule_json
     from tiermix_server.alerts.rules import parse_rule
     from tiermix_server.alerts.store import create_rule
 
@@ -122,7 +122,7 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_show(args: argparse.Namespace) -> int:
-    from tiermix_server.alerts.routes import rule_json
+    from tiermix_server.alerts.rule_view import rule_json
     from tiermix_server.alerts.store import find_rule, list_events, list_states
 
     meta = _meta(args)

@@ -191,7 +191,7 @@ def run_rewrite(args: argparse.Namespace, kind: str) -> int:
 
 def _rewrite_locally(settings: Settings, kind: str, since: datetime, tenant: str | None) -> dict[str, int]:
     from tiermix_server.meta.db import open_meta
-    from tiermix_server.store import reprice as rewrite
+    from tiermix_server.pricing import reprice as rewrite
     from tiermix_server.store.clickhouse import connect
     from tiermix_server.store.migrate import migrate
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import importlib.util
 import os
 import signal
 import subprocess
@@ -16,7 +17,10 @@ import sys
 from importlib import resources
 
 from tiermix_server.commands.common import add_storage_flags, settings_from
+from tiermix_server.errors import TiermixError
 from tiermix_server.settings import Settings
+
+DASHBOARD_MISSING = 'the dashboard is a separate distribution: pip install "tiermix-server[dashboard]"'
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -78,7 +82,12 @@ def _exit_on_sigterm() -> None:
 def run_up(args: argparse.Namespace) -> int:
     settings = _listen_settings(args)
     _exit_on_sigterm()
-    dashboard = None if args.no_dashboard else start_dashboard(settings)
+    dashboard = None
+    if not args.no_dashboard:
+        if dashboard_installed():
+            dashboard = start_dashboard(settings)
+        else:
+            print(f"tiermix: running without a dashboard: {DASHBOARD_MISSING}", file=sys.stderr, flush=True)
     try:
         serve_collector(settings, demo=args.demo)
     finally:
@@ -88,6 +97,8 @@ def run_up(args: argparse.Namespace) -> int:
 
 
 def run_dashboard(args: argparse.Namespace) -> int:
+    if not dashboard_installed():
+        raise TiermixError(DASHBOARD_MISSING)
     settings = settings_from(args, api_url=args.api_url, dashboard_port=args.dashboard_port, host=args.host)
     _exit_on_sigterm()
     child = start_dashboard(settings)
@@ -114,6 +125,10 @@ def serve_collector(settings: Settings, *, demo: bool = False) -> None:
         app, host=settings.host, port=settings.port, log_level="warning", access_log=False, lifespan="on"
     )
     uvicorn.Server(config).run()
+
+
+def dashboard_installed() -> bool:
+    return importlib.util.find_spec("tiermix_dashboard") is not None
 
 
 def start_dashboard(settings: Settings) -> subprocess.Popen[bytes]:

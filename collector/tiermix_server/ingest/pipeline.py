@@ -41,7 +41,6 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any
 
 from tiermix_server.errors import QueueFull, SpoolFull
 from tiermix_server.ingest import dedup, parking
@@ -53,7 +52,7 @@ from tiermix_server.ingest.stats import IngestStats
 from tiermix_server.ingest.submission import Parked, Submission, key_rows, submission_key_rows
 from tiermix_server.ingest.write import Batch, CallWriter, Refused, StatsRow
 
-__all__ = ["Pipeline", "PipelineConfig", "QueueFull", "SpoolFull", "key_rows", "start_pipeline"]
+__all__ = ["Pipeline", "PipelineConfig", "QueueFull", "SpoolFull", "key_rows"]
 
 log = logging.getLogger("tiermix.ingest")
 
@@ -420,14 +419,3 @@ def _stats_rows(submissions: list[Submission]) -> list[StatsRow]:
     for submission in submissions:
         totals.update(submission.processed.outcomes)
     return [(minute, tenant, outcome, reason, n) for (tenant, outcome, reason), n in totals.items() if n > 0]
-
-
-async def start_pipeline(runtime: Any, stack: contextlib.AsyncExitStack) -> None:
-    """Build the pipeline for ``runtime`` (fills ``runtime.pipeline`` and ``runtime.stats``)."""
-    from tiermix_server.ingest.wiring import build_pipeline
-
-    pipeline = await asyncio.to_thread(build_pipeline, runtime)
-    await pipeline.start()
-    stack.push_async_callback(pipeline.stop)
-    runtime.pipeline = pipeline
-    runtime.stats = pipeline.stats

@@ -1,5 +1,7 @@
 """``POST /v1/traces``: the OTLP/HTTP receiver (OTLP specification, "OTLP/HTTP Response").
 
+Its routes, and the API-key check before any byte of the body is read, are in api/otlp_routes.py.
+
 Answers in the request's own content type: 200 with an ``ExportTraceServiceResponse`` (carrying
 ``partial_success`` with the rejected count and reasons when validation dropped some spans), 400 with a
 ``google.rpc.Status`` for an undecodable body, 413 when the body exceeds the limit after
@@ -21,8 +23,8 @@ from google.protobuf import json_format
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
 
+from tiermix_server.auth import Principal
 from tiermix_server.errors import DecodeError, Overloaded, PayloadTooLarge, RequestTimeout, TiermixError
 from tiermix_server.ingest.decode import JSON, PROTOBUF, decompress, media_type, parse
 from tiermix_server.ingest.process import Processed, process
@@ -34,23 +36,7 @@ log = logging.getLogger("tiermix.ingest")
 _RPC_CODES = {400: 3, 401: 16, 403: 7, 404: 5, 408: 4, 413: 8, 415: 3, 429: 8, 503: 14}
 
 
-def ingest_routes() -> list[BaseRoute]:
-    return [
-        Route("/v1/traces", receive_traces, methods=["POST"]),
-        Route("/v1/metrics", receive_metrics, methods=["POST"]),
-        Route("/v1/logs", receive_logs, methods=["POST"]),
-    ]
-
-
-async def receive_metrics(request: Request) -> Response:
-    return await _receive_ignored(request, "metrics")
-
-
-async def receive_logs(request: Request) -> Response:
-    return await _receive_ignored(request, "logs")
-
-
-async def _receive_ignored(request: Request, signal: str) -> Response:
+async def receive_ignored(request: Request, signal: str) -> Response:
     """OTLP metrics and logs: decoded, counted and answered, not stored (tiermix's record is the span).
 
     OpenLIT and Traceloop export both by default; a 404 made them log an export error on every flush.
@@ -61,7 +47,6 @@ async def _receive_ignored(request: Request, signal: str) -> Response:
     runtime = request.app.state.runtime
     media = _answer_media(request.headers.get("content-type"))
     try:
-        _principal(request)
         media_type(request.headers.get("content-type"))
         body = await _read_body(request, runtime.settings.max_body_bytes)
         raw = decompress(body, request.headers.get("content-encoding"), runtime.settings.max_body_bytes)
@@ -74,28 +59,41 @@ async def _receive_ignored(request: Request, signal: str) -> Response:
     return _partial_success(signal, ignored, message, media)
 
 
-async def receive_traces(request: Request) -> Response:
+async def receive_traces(request: Request, principal: Principal) -> Response:
+    """One authenticated export request (api/otlp_routes.py authenticates it with scope ``ingest``)."""
     runtime = request.app.state.runtime
     media = _answer_media(request.headers.get("content-type"))
-    status = 500
     try:
-        response = await _receive(request, runtime, media)
-        status = response.status_code
-        return response
+        response = await _receive(request, runtime, media, principal)
     except TiermixError as exc:
-        status = exc.http_status
-        return _error(exc, media)
-    finally:
-        if runtime.stats is not None:
-            runtime.stats.count("tiermix_requests_total", code=str(status))
-        if status >= 400 and runtime.pipeline is not None:
-            # Visible in data health too: a sender refused for good (a wrong key) sends nothing else.
-            runtime.pipeline.note_refused_request(status)
+        return refused(request, exc)
+    except BaseException:
+        _count_request(runtime, 500)
+        raise
+    _count_request(runtime, response.status_code)
+    return response
 
 
-async def _receive(request: Request, runtime: Any, media: str) -> Response:
+def refused(request: Request, exc: TiermixError) -> Response:
+    """A refused export request (authentication included): counted, answered in the request's media."""
+    _count_request(request.app.state.runtime, exc.http_status)
+    return answer_error(request, exc)
+
+
+def answer_error(request: Request, exc: TiermixError) -> Response:
+    return _error(exc, _answer_media(request.headers.get("content-type")))
+
+
+def _count_request(runtime: Any, status: int) -> None:
+    if runtime.stats is not None:
+        runtime.stats.count("tiermix_requests_total", code=str(status))
+    if status >= 400 and runtime.pipeline is not None:
+        # Visible in data health too: a sender refused for good (a wrong key) sends nothing else.
+        runtime.pipeline.note_refused_request(status)
+
+
+async def _receive(request: Request, runtime: Any, media: str, principal: Principal) -> Response:
     settings = runtime.settings
-    principal = _principal(request)
     tenant = principal.tenant or None
     media_type(request.headers.get("content-type"))
     pipeline = runtime.pipeline
@@ -125,14 +123,7 @@ async def _receive(request: Request, runtime: Any, media: str) -> Response:
     return _success(processed, media)
 
 
-def _principal(request: Request) -> Any:
-    """The ingest principal; a tenant-bound key's tenant is stamped on every span."""
-    from tiermix_server.api.auth import authenticate
-
-    return authenticate(request, "ingest")
-
-
-def _owner(request: Request, principal: Any) -> str:
+def _owner(request: Request, principal: Principal) -> str:
     """Whose share of the queue a request takes: its API key, else the client's address."""
     if principal.key_id:
         return f"key:{principal.key_id}"
@@ -143,7 +134,7 @@ def _owner(request: Request, principal: Any) -> str:
 async def _read_body_in_time(request: Request, max_body_bytes: int, timeout_s: float) -> bytes:
     try:
         return await asyncio.wait_for(_read_body(request, max_body_bytes), timeout_s)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         raise RequestTimeout(f"the request body did not arrive within {timeout_s:g} s") from None
 
 

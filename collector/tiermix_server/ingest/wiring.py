@@ -6,6 +6,8 @@ resend filter) and tests can build one around a writer that fails on purpose.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from typing import Any
 
@@ -62,3 +64,12 @@ def _seed_recent(recent: RecentKeys, spool: Spool) -> None:
         batch = spool.read(path)
         if batch is not None:
             recent.seed(key for key, _ts in batch.keys)
+
+
+async def start_pipeline(runtime: Any, stack: contextlib.AsyncExitStack) -> None:
+    """Build the pipeline for ``runtime`` (fills ``runtime.pipeline`` and ``runtime.stats``)."""
+    pipeline = await asyncio.to_thread(build_pipeline, runtime)
+    await pipeline.start()
+    stack.push_async_callback(pipeline.stop)
+    runtime.pipeline = pipeline
+    runtime.stats = pipeline.stats

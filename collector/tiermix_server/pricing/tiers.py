@@ -12,6 +12,7 @@ from __future__ import annotations
 import fnmatch
 import functools
 import re
+import tomllib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from importlib import resources
@@ -119,11 +120,6 @@ class TierMap:
 @functools.lru_cache(maxsize=1)
 def default_map_data() -> tuple[tuple[Tier, ...], tuple[Rule, ...]]:
     """The shipped tier list and rules from ``default_tiers.toml``."""
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib  # type: ignore[no-redef]
-
     text = (resources.files("tiermix_server.pricing") / "default_tiers.toml").read_text(encoding="utf-8")
     data = tomllib.loads(text)
     tiers = tuple(

@@ -10,7 +10,7 @@ import pytest
 from tests.support.calls import Scenario, generate_calls, insert_calls
 from tiermix_server.meta import stores
 from tiermix_server.meta.db import open_meta
-from tiermix_server.store.reprice import reprice, retier
+from tiermix_server.pricing.reprice import reprice, retier
 
 UTC = timezone.utc
 # Recent days: the raw table's TTL (90 days) drops older rows whenever a mutation rewrites a part.
@@ -38,7 +38,7 @@ def calls(client: Any) -> dict[int, tuple[Any, ...]]:
 
 def assert_rollups_agree(client: Any) -> None:
     """Every rollup fed by llm_calls holds exactly what its own view computes from the raw table now."""
-    from tiermix_server.store.reprice import rollups_of_calls
+    from tiermix_server.pricing.reprice import rollups_of_calls
 
     database = client.query("SELECT currentDatabase()").result_rows[0][0]
     rollups = rollups_of_calls(client, database)
@@ -200,7 +200,7 @@ def test_the_cli_reprices_locally_when_no_server_holds_the_data(
 def test_small_windows_and_several_mutations_give_the_same_result(
     clickhouse: Any, settings: Any, history: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tiermix_server.store import reprice as module
+    from tiermix_server.pricing import reprice as module
 
     monkeypatch.setattr(module, "_WINDOW_ROWS", 97)
     monkeypatch.setattr(module, "_FLUSH_ROWS", 50)
@@ -219,7 +219,7 @@ def test_small_windows_and_several_mutations_give_the_same_result(
 def test_every_rollup_view_reads_the_raw_table_in_the_form_the_rebuild_narrows(
     clickhouse: Any, settings: Any
 ) -> None:
-    from tiermix_server.store.reprice import rollups_of_calls
+    from tiermix_server.pricing.reprice import rollups_of_calls
 
     rollups = rollups_of_calls(clickhouse, settings.clickhouse_database)
     assert rollups
@@ -231,7 +231,7 @@ def test_a_rewrite_is_refused_while_another_holds_the_database(
     clickhouse: Any, settings: Any, history: Any
 ) -> None:
     from tiermix_server.meta.lease import Lease, rewrite_lock
-    from tiermix_server.store.reprice import RewriteInProgress
+    from tiermix_server.pricing.reprice import RewriteInProgress
 
     other = Lease(history, ttl_s=60, name=rewrite_lock(settings.clickhouse_database), holder="replica-b")
     assert other.acquire()
@@ -250,7 +250,7 @@ def test_two_reprices_at_once_leave_the_rollups_exact(clickhouse: Any, settings:
     """A client retrying after a timeout: the second run waits its turn or is refused, never doubles."""
     import threading
 
-    from tiermix_server.store.reprice import RewriteInProgress
+    from tiermix_server.pricing.reprice import RewriteInProgress
 
     stores.add_override(history, model="gpt-4o*", kind="discount", discount_pct=30, effective_from=START)
     outcomes: list[str] = []

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from urllib.parse import parse_qs, urlsplit
 
 from tiermix_server.alerts.channels import email, slack, webhook
-from tiermix_server.alerts.notify import Notification, dashboard_link, decode_group, encode_group
+from tiermix_server.alerts.notification import Notification, dashboard_link, decode_group, encode_group
 from tiermix_server.alerts.rules import parse_rule
 
 AT = datetime(2026, 1, 5, 12, 0, tzinfo=timezone.utc)

@@ -8,7 +8,7 @@ from email.message import EmailMessage
 from typing import Any
 
 from tiermix_server.alerts.destinations import DestinationPolicy, DestinationRefused
-from tiermix_server.alerts.notify import ChannelError, Notification
+from tiermix_server.alerts.notification import ChannelError, Notification
 
 
 def message_of(notification: Notification, channel: Any) -> EmailMessage:

@@ -7,7 +7,7 @@ from typing import Any
 
 from tiermix_server.alerts.channels.webhook import post_json
 from tiermix_server.alerts.destinations import DestinationPolicy
-from tiermix_server.alerts.notify import Notification
+from tiermix_server.alerts.notification import Notification
 
 _EMOJI = {"firing": ":rotating_light:", "repeat": ":rotating_light:", "resolved": ":white_check_mark:"}
 

@@ -20,7 +20,7 @@ from tiermix_server.alerts.destinations import (
     url_endpoint,
     url_for_address,
 )
-from tiermix_server.alerts.notify import ChannelError, Notification
+from tiermix_server.alerts.notification import ChannelError, Notification
 
 SIGNATURE_HEADER = "X-Tiermix-Signature"
 

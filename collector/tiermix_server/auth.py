@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from tiermix_server.errors import Forbidden, Unauthorized
 
-SCOPES = ("ingest", "read", "admin")
+Scope = Literal["ingest", "read", "admin"]
+SCOPES: tuple[Scope, ...] = ("ingest", "read", "admin")
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,15 +43,6 @@ PROCESS_PRINCIPAL = Principal("ingest", None, "process")
 def _is_process_key(request: Any, key: str) -> bool:
     expected = getattr(request.app.state.runtime, "process_ingest_key", "")
     return bool(expected) and hmac.compare_digest(key.encode(), expected.encode())
-
-
-def _meta_of(request: Any) -> Any:
-    runtime = request.app.state.runtime
-    if runtime.meta is None:
-        from tiermix_server.meta.db import open_meta
-
-        runtime.meta = open_meta(runtime.settings)
-    return runtime.meta
 
 
 def presented_key(headers: Any) -> str | None:
@@ -87,7 +79,7 @@ def authenticate(request: Any, needed: str) -> Principal:
 
     if needed not in SCOPES:
         raise ValueError(f"unknown scope {needed!r}")
-    meta = _meta_of(request)
+    meta = request.app.state.runtime.metadata()
     try:
         key = presented_key(request.headers)
         if key is not None and needed == "ingest" and _is_process_key(request, key):

@@ -1,0 +1,27 @@
+"""Only what pyproject.toml cannot say: the version from the one VERSION file, and exact pins on the
+SDK (the wire format) and the dashboard (the API it reads) of that same version."""
+
+from pathlib import Path
+
+from setuptools import setup
+
+VERSION = (Path(__file__).parent / "VERSION").read_text(encoding="utf-8").strip()
+
+setup(
+    version=VERSION,
+    install_requires=[
+        f"tiermix=={VERSION}",
+        "clickhouse-connect>=0.8",
+        "chdb>=3.0",
+        "starlette>=0.40",
+        "uvicorn>=0.30",
+        "pydantic>=2.6",
+        "pydantic-settings>=2.3",
+        "sqlalchemy>=2.0",
+        "alembic>=1.13",
+        "genai-prices>=0.0.30",
+        "httpx>=0.27",
+        "psycopg[binary]>=3.1",
+    ],
+    extras_require={"dashboard": [f"tiermix-dashboard=={VERSION}"]},
+)
