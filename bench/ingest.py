@@ -194,9 +194,9 @@ def floors_main(quick: bool) -> None:
 
 
 def _call_columns() -> tuple[str, ...]:
-    from tiermix_server.ingest.write import CALL_COLUMNS
+    from tiermix_server.ingest.write import LLM_CALLS_COLUMNS
 
-    return CALL_COLUMNS
+    return LLM_CALLS_COLUMNS
 
 
 # -- orchestration -------------------------------------------------------------------------------

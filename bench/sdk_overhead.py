@@ -62,18 +62,41 @@ s.serve_forever()
 def chat_completion() -> Any:
     from openai.types.chat import ChatCompletion
 
-    return ChatCompletion.model_validate({
-        "id": "chatcmpl-B9MBs8CjcvOU2jLn4n570S5qMJKcT", "object": "chat.completion", "created": 1_741_569_952,
-        "model": "gpt-4o-mini-2024-07-18", "system_fingerprint": "fp_06737a9306", "service_tier": "default",
-        "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None, "message": {
-            "role": "assistant", "refusal": None, "annotations": [],
-            "content": "Your order #4512 shipped yesterday and should arrive on Thursday."}}],
-        "usage": {"prompt_tokens": 1_214, "completion_tokens": 96, "total_tokens": 1_310,
-                  "prompt_tokens_details": {"cached_tokens": 1_024, "audio_tokens": 0},
-                  "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0,
-                                                "accepted_prediction_tokens": 0,
-                                                "rejected_prediction_tokens": 0}},
-    })
+    return ChatCompletion.model_validate(
+        {
+            "id": "chatcmpl-B9MBs8CjcvOU2jLn4n570S5qMJKcT",
+            "object": "chat.completion",
+            "created": 1_741_569_952,
+            "model": "gpt-4o-mini-2024-07-18",
+            "system_fingerprint": "fp_06737a9306",
+            "service_tier": "default",
+            "choices": [
+                {
+                    "index": 0,
+                    "finish_reason": "stop",
+                    "logprobs": None,
+                    "message": {
+                        "role": "assistant",
+                        "refusal": None,
+                        "annotations": [],
+                        "content": "Your order #4512 shipped yesterday and should arrive on Thursday.",
+                    },
+                }
+            ],
+            "usage": {
+                "prompt_tokens": 1_214,
+                "completion_tokens": 96,
+                "total_tokens": 1_310,
+                "prompt_tokens_details": {"cached_tokens": 1_024, "audio_tokens": 0},
+                "completion_tokens_details": {
+                    "reasoning_tokens": 0,
+                    "audio_tokens": 0,
+                    "accepted_prediction_tokens": 0,
+                    "rejected_prediction_tokens": 0,
+                },
+            },
+        }
+    )
 
 
 def per_call_p50_us(fn: Callable[[], Any], batches: int) -> float:
@@ -105,16 +128,20 @@ def otel_variant(response: Any) -> tuple[Callable[[], Any], Any]:
         with tracer.start_as_current_span("chat gpt-4o-mini", kind=SpanKind.CLIENT) as span:
             result = response
             usage = result.usage
-            span.set_attributes({
-                "gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai",
-                "gen_ai.response.model": result.model,
-                "gen_ai.usage.input_tokens": usage.prompt_tokens,
-                "gen_ai.usage.output_tokens": usage.completion_tokens,
-                "gen_ai.usage.cache_read.input_tokens": usage.prompt_tokens_details.cached_tokens,
-                "gen_ai.usage.reasoning.output_tokens": usage.completion_tokens_details.reasoning_tokens,
-                "gen_ai.response.finish_reasons": [result.choices[0].finish_reason],
-                "tiermix.tenant": "acme", "tiermix.route": "support.answer",
-            })
+            span.set_attributes(
+                {
+                    "gen_ai.operation.name": "chat",
+                    "gen_ai.provider.name": "openai",
+                    "gen_ai.response.model": result.model,
+                    "gen_ai.usage.input_tokens": usage.prompt_tokens,
+                    "gen_ai.usage.output_tokens": usage.completion_tokens,
+                    "gen_ai.usage.cache_read.input_tokens": usage.prompt_tokens_details.cached_tokens,
+                    "gen_ai.usage.reasoning.output_tokens": usage.completion_tokens_details.reasoning_tokens,
+                    "gen_ai.response.finish_reasons": [result.choices[0].finish_reason],
+                    "tiermix.tenant": "acme",
+                    "tiermix.route": "support.answer",
+                }
+            )
             return result
 
     return with_span, provider
@@ -142,12 +169,19 @@ def official_encoder_us_per_span(spans: int) -> float | None:
     tracer = provider.get_tracer("bench")
     for _ in range(spans):
         with tracer.start_as_current_span("chat gpt-4o-mini") as span:
-            span.set_attributes({"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai",
-                                 "gen_ai.response.model": "gpt-4o-mini-2024-07-18",
-                                 "gen_ai.usage.input_tokens": 1214, "gen_ai.usage.output_tokens": 96,
-                                 "gen_ai.usage.cache_read.input_tokens": 1024,
-                                 "gen_ai.response.finish_reasons": ["stop"],
-                                 "tiermix.tenant": "acme", "tiermix.route": "support.answer"})
+            span.set_attributes(
+                {
+                    "gen_ai.operation.name": "chat",
+                    "gen_ai.provider.name": "openai",
+                    "gen_ai.response.model": "gpt-4o-mini-2024-07-18",
+                    "gen_ai.usage.input_tokens": 1214,
+                    "gen_ai.usage.output_tokens": 96,
+                    "gen_ai.usage.cache_read.input_tokens": 1024,
+                    "gen_ai.response.finish_reasons": ["stop"],
+                    "tiermix.tenant": "acme",
+                    "tiermix.route": "support.answer",
+                }
+            )
     finished = memory.get_finished_spans()
     start = time.perf_counter()
     encode_spans(finished).SerializeToString()
@@ -181,10 +215,17 @@ def export_throughput_rows(record: Callable[[], Any], seconds: float) -> list[di
         finally:
             sink.terminate()
             sink.wait(5)
-        rows.append({"name": f"exported calls/s, app flat out ({label})", "value": round(now),
-                     "unit": "calls/s", "baseline": round(earlier),
-                     "baseline_name": "512-call batches, 1 request in flight",
-                     "ratio": round(now / earlier, 2) if earlier else None, "target": ">= 20000"})
+        rows.append(
+            {
+                "name": f"exported calls/s, app flat out ({label})",
+                "value": round(now),
+                "unit": "calls/s",
+                "baseline": round(earlier),
+                "baseline_name": "512-call batches, 1 request in flight",
+                "ratio": round(now / earlier, 2) if earlier else None,
+                "target": ">= 20000",
+            }
+        )
     return rows
 
 
@@ -193,8 +234,13 @@ def import_ms(module: str, runs: int) -> float:
     samples = []
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "sdk"), os.environ.get("PYTHONPATH", "")])}
     for _ in range(runs):
-        out = subprocess.run([sys.executable, "-X", "importtime", "-c", f"import {module}"], env=env,
-                             capture_output=True, text=True, check=True).stderr
+        out = subprocess.run(
+            [sys.executable, "-X", "importtime", "-c", f"import {module}"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stderr
         line = [row for row in out.splitlines() if row.rstrip().endswith(f"| {module}")][-1]
         samples.append(int(line.split("|")[1]) / 1000)
     return min(samples)
@@ -227,13 +273,33 @@ def run(quick: bool) -> list[dict[str, Any]]:
         dropped = sum(tiermix.stats().dropped.values())
         added, otel_added = sdk_us - bare_us, otel_us - bare_us
         rows += [
-            {"name": "sdk added per call p50 (app thread)", "value": round(added, 3), "unit": "us",
-             "baseline": round(otel_added, 3), "baseline_name": "OTel SDK span + BatchSpanProcessor",
-             "ratio": round(added / otel_added, 3) if otel_added > 0 else None, "target": "<= 5 us"},
-            {"name": "bare call p50", "value": round(bare_us, 3), "unit": "us", "baseline": None,
-             "baseline_name": "", "ratio": None, "target": ""},
-            {"name": "calls dropped during latency run", "value": dropped, "unit": "calls", "baseline": None,
-             "baseline_name": "", "ratio": None, "target": "0"},
+            {
+                "name": "sdk added per call p50 (app thread)",
+                "value": round(added, 3),
+                "unit": "us",
+                "baseline": round(otel_added, 3),
+                "baseline_name": "OTel SDK span + BatchSpanProcessor",
+                "ratio": round(added / otel_added, 3) if otel_added > 0 else None,
+                "target": "<= 5 us",
+            },
+            {
+                "name": "bare call p50",
+                "value": round(bare_us, 3),
+                "unit": "us",
+                "baseline": None,
+                "baseline_name": "",
+                "ratio": None,
+                "target": "",
+            },
+            {
+                "name": "calls dropped during latency run",
+                "value": dropped,
+                "unit": "calls",
+                "baseline": None,
+                "baseline_name": "",
+                "ratio": None,
+                "target": "0",
+            },
         ]
         tiermix.flush(30)
 
@@ -249,10 +315,17 @@ def run(quick: bool) -> list[dict[str, Any]]:
         exported = tiermix.stats().exported_calls
         baseline = official_encoder_us_per_span(2_000 if quick else 10_000)
         bg_us = background / max(exported, 1) * 1e6
-        rows.append({"name": "background CPU per exported call", "value": round(bg_us, 2), "unit": "us/call",
-                     "baseline": round(baseline, 2) if baseline else None,
-                     "baseline_name": "official OTLP encoder only, per span",
-                     "ratio": round(bg_us / baseline, 3) if baseline else None, "target": "report"})
+        rows.append(
+            {
+                "name": "background CPU per exported call",
+                "value": round(bg_us, 2),
+                "unit": "us/call",
+                "baseline": round(baseline, 2) if baseline else None,
+                "baseline_name": "official OTLP encoder only, per span",
+                "ratio": round(bg_us / baseline, 3) if baseline else None,
+                "target": "report",
+            }
+        )
     finally:
         tiermix.shutdown(5)
         sink.terminate()
@@ -273,19 +346,41 @@ def run(quick: bool) -> list[dict[str, Any]]:
         held = tiermix.stats().queued
         used = max(after - before, 0)
         rows += [
-            {"name": f"memory at queue cap ({cap} calls)", "value": round(used / 2**20, 2), "unit": "MiB",
-             "baseline": None, "baseline_name": "", "ratio": None, "target": "bounded"},
-            {"name": "memory per queued call", "value": round(used / max(held, 1)), "unit": "bytes/call",
-             "baseline": None, "baseline_name": "", "ratio": None, "target": "report"},
+            {
+                "name": f"memory at queue cap ({cap} calls)",
+                "value": round(used / 2**20, 2),
+                "unit": "MiB",
+                "baseline": None,
+                "baseline_name": "",
+                "ratio": None,
+                "target": "bounded",
+            },
+            {
+                "name": "memory per queued call",
+                "value": round(used / max(held, 1)),
+                "unit": "bytes/call",
+                "baseline": None,
+                "baseline_name": "",
+                "ratio": None,
+                "target": "report",
+            },
         ]
     finally:
         tiermix.shutdown(0.5)
     runs = 3 if quick else 7
     sdk_ms = import_ms("tiermix", runs)
     proto_ms = import_ms("opentelemetry.proto.collector.trace.v1.trace_service_pb2", runs)
-    rows.append({"name": "import tiermix", "value": round(sdk_ms, 1), "unit": "ms",
-                 "baseline": round(proto_ms, 1), "baseline_name": "import of the OTLP protobuf classes",
-                 "ratio": round(sdk_ms / proto_ms, 3), "target": "no protobuf"})
+    rows.append(
+        {
+            "name": "import tiermix",
+            "value": round(sdk_ms, 1),
+            "unit": "ms",
+            "baseline": round(proto_ms, 1),
+            "baseline_name": "import of the OTLP protobuf classes",
+            "ratio": round(sdk_ms / proto_ms, 3),
+            "target": "no protobuf",
+        }
+    )
     return rows
 
 

@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
-from tiermix_dashboard import cache, components, filters
+from tiermix_dashboard import cache, components, filters, tiers
 from tiermix_dashboard.api_client import ApiError, ApiUnauthorized
 from tiermix_dashboard.config import READ_KEY_COMMAND, DashboardConfig, load_config
 
@@ -49,6 +49,7 @@ def main() -> None:
     try:
         now = datetime.now(timezone.utc)
         options = cache.load("dimensions", filters.preset_range("1h", now)[1])
+        tiers.remember(cache.load("tier_names"))
         components.use_filters(filters.sidebar_filters(options, now))
         page.run()
     except ApiUnauthorized as exc:

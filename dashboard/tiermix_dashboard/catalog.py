@@ -35,6 +35,12 @@ OVERRIDE_COLUMNS = ("tenant", "provider", "model", "kind", "discount_pct", "inpu
                     "output_usd_per_mtok", "effective_from", "note")  # fmt: skip
 
 
+def tier_names(client: ApiClient) -> tuple[str, ...]:
+    """The ordered tier list in force, bottom … top (tiers.py)."""
+    listed = sorted(client.get(f"{ADMIN_PATH}/tiers").get("tiers", []), key=lambda tier: tier["rank"])
+    return tuple(str(tier["name"]) for tier in listed)
+
+
 def tier_map(client: ApiClient) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The ordered tiers and every tier-map rule, yours first then the shipped defaults, in the order
     they are tried (highest priority first). Admin API (docs/admin-api.md)."""

@@ -1,7 +1,8 @@
-"""DataFrame → Plotly figure. Pure: no I/O, no Streamlit.
+"""DataFrame → Plotly figure. No I/O: besides the frame, only the tier list in force is read (tiers.py).
 
 Every figure has a title, axis titles that carry the unit, and hover text with the exact values.
-Tiers keep one colour everywhere (small green, mid amber, frontier red) so a reader learns it once.
+Tiers keep one colour everywhere (by rank in the tier list: the cheapest green, the dearest red) so a
+reader learns it once.
 """
 
 from __future__ import annotations
@@ -13,20 +14,25 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
-TIER_ORDER = ("small", "mid", "frontier")
-TIER_COLOURS = {"small": "#2e9e5b", "mid": "#e0a526", "frontier": "#d1495b", "unknown": "#8a8f98"}
+from tiermix_dashboard import tiers
+
+COST_UP, COST_DOWN = "#d1495b", "#2e9e5b"
 _PALETTE = ("#3b6fb6", "#e07b39", "#6a4c93", "#1b998b", "#c44569", "#8d6e63", "#5c7cfa", "#20c997")
 _TIME_AXIS = "Time (UTC)"
 
 
-def ordered_keys(keys: Sequence[str]) -> list[str]:
-    """Tiers in their cost order first, then anything else alphabetically."""
-    known = [tier for tier in TIER_ORDER if tier in keys]
+def ordered_keys(keys: Sequence[str], tier_list: Sequence[str] | None = None) -> list[str]:
+    """Tiers in their cost order (the tier list in force, tiers.py) first, then the rest alphabetically."""
+    order = tiers.in_force() if tier_list is None else tier_list
+    known = [tier for tier in order if tier in keys]
     return known + sorted(str(key) for key in set(keys) - set(known))
 
 
-def colour_for(key: str, index: int) -> str:
-    return TIER_COLOURS.get(key, _PALETTE[index % len(_PALETTE)])
+def colour_for(key: str, index: int, tier_list: Sequence[str] | None = None) -> str:
+    if key == "unknown":
+        return tiers.UNKNOWN_COLOUR
+    by_tier = tiers.colours(tiers.in_force() if tier_list is None else tier_list)
+    return by_tier.get(key, _PALETTE[index % len(_PALETTE)])
 
 
 TimeRange = tuple[datetime, datetime]
@@ -190,7 +196,7 @@ def bars(
     categories = [str(label) for label in frame[x].unique()] if not frame.empty else []
     if (
         categories
-        and set(categories) & set(TIER_ORDER)
+        and set(categories) & set(tiers.in_force())
         and not pd.api.types.is_datetime64_any_dtype(frame[x])
     ):
         category_axis(categoryorder="array", categoryarray=ordered_keys(categories))
@@ -299,8 +305,8 @@ def waterfall(
             texttemplate=f"%{{y:{y_format}}}",
             textposition="outside",
             hovertemplate=f"%{{x}}: %{{y:{y_format}}}<extra></extra>",
-            increasing={"marker": {"color": TIER_COLOURS["frontier"]}},
-            decreasing={"marker": {"color": TIER_COLOURS["small"]}},
+            increasing={"marker": {"color": COST_UP}},
+            decreasing={"marker": {"color": COST_DOWN}},
             totals={"marker": {"color": "#3b6fb6"}},
         )
     )

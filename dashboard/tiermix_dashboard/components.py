@@ -95,7 +95,10 @@ def table(
     height: int | Literal["auto"] = "auto",
 ) -> None:
     st.dataframe(
-        _blank_missing_text(data), hide_index=True, column_config=column_config, key=f"table_{name}",
+        _blank_missing_text(data),
+        hide_index=True,
+        column_config=column_config,
+        key=f"table_{name}",
         height=height,
     )
     download(data, name)

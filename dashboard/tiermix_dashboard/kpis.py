@@ -165,7 +165,7 @@ def _num(value: Any) -> float | None:
     return None if number != number else number  # NaN is "no value"
 
 
-def trend_from_mix(mix: pd.DataFrame, top_tier: str = "frontier") -> pd.DataFrame:
+def trend_from_mix(mix: pd.DataFrame, top_tier: str | None) -> pd.DataFrame:
     """Per bucket: requests, spend, and frontier share (answered requests on ``top_tier``)."""
     if mix.empty:
         return pd.DataFrame(columns=["bucket", "requests", "cost_usd", "answered", "frontier_share"])

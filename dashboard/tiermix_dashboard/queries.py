@@ -68,7 +68,8 @@ COST_COLUMNS = (
     "savings_usd",
     "unpriced_calls",
 )
-CALL_COLUMNS = (
+# The columns of the Calls page's frame (a subset of the API's call fields, in display order).
+CALL_FRAME_COLUMNS = (
     "ts",
     "tenant",
     "route",
@@ -213,12 +214,12 @@ def calls_page(
         "tier": tier,
     }
     body = client.get("/api/v1/calls", params)
-    return frame(body.get("rows", []), CALL_COLUMNS, times=["ts"]), body.get("next_cursor")
+    return frame(body.get("rows", []), CALL_FRAME_COLUMNS, times=["ts"]), body.get("next_cursor")
 
 
 def request_detail(client: ApiClient, request_id: str, tenant: str | None = None) -> dict[str, Any]:
     body = dict(client.get(f"/api/v1/requests/{request_id}", {"tenant": tenant}))
-    body["attempts"] = frame(body.get("attempts", []), CALL_COLUMNS, times=["ts"])
+    body["attempts"] = frame(body.get("attempts", []), CALL_FRAME_COLUMNS, times=["ts"])
     return body
 
 

@@ -176,4 +176,3 @@ def shutdown(timeout_s: float = _runtime.SHUTDOWN_TIMEOUT_S) -> bool:
     except Exception:
         internal_error("shutdown")
         return False
-

@@ -22,8 +22,9 @@ def text(value: object, what: str) -> str | None:
     try:
         return str(value)[:MAX_TEXT_CHARS]
     except Exception:
-        warn_once(f"arg:{what}", "tiermix: %s=%s ignored: it cannot be turned into text", what,
-                  safe_repr(value))
+        warn_once(
+            f"arg:{what}", "tiermix: %s=%s ignored: it cannot be turned into text", what, safe_repr(value)
+        )
         return None
 
 

@@ -82,16 +82,23 @@ class Call:
         A count that is not a whole number from 0 up (``"12"`` is fine, ``-1``, ``1.5``, ``"x"`` are not)
         is ignored with a log line: the SDK never raises into the application.
         """
-        for key, value in (("input_tokens", input_tokens), ("output_tokens", output_tokens),
-                           ("cache_read_tokens", cache_read_tokens),
-                           ("cache_write_tokens", cache_write_tokens),
-                           ("reasoning_tokens", reasoning_tokens)):
+        for key, value in (
+            ("input_tokens", input_tokens),
+            ("output_tokens", output_tokens),
+            ("cache_read_tokens", cache_read_tokens),
+            ("cache_write_tokens", cache_write_tokens),
+            ("reasoning_tokens", reasoning_tokens),
+        ):
             if value is None:
                 continue
             count = _token_count(value)
             if count is None:
-                warn_once(f"call.set_usage:{key}", "tiermix: call.set_usage(%s=%s) ignored: want a whole "
-                          "number >= 0", key, safe_repr(value))
+                warn_once(
+                    f"call.set_usage:{key}",
+                    "tiermix: call.set_usage(%s=%s) ignored: want a whole number >= 0",
+                    key,
+                    safe_repr(value),
+                )
             else:
                 self._fields[key] = count
         return self
@@ -143,8 +150,12 @@ class Call:
                 raise ValueError
             self._times = (start, end)
         except Exception:
-            warn_once("call.set_times", "tiermix: call.set_times(%s, %s) ignored: want 0 <= start_ns <= "
-                      "end_ns (Unix nanoseconds)", safe_repr(start_ns), safe_repr(end_ns))
+            warn_once(
+                "call.set_times",
+                "tiermix: call.set_times(%s, %s) ignored: want 0 <= start_ns <= end_ns (Unix nanoseconds)",
+                safe_repr(start_ns),
+                safe_repr(end_ns),
+            )
         return self
 
     def set_error(self, error_type: str) -> Call:
@@ -212,6 +223,13 @@ def call(
     tags: Mapping[str, object] | None = None,
 ) -> Call:
     """Record the enclosed block as one LLM call of ``model`` at ``provider``."""
-    return Call(CallOptions(text(route, "route"), text(operation, "operation") or "chat",
-                            text(provider, "provider"), text(model, "model"), text(tier, "tier"),
-                            safe_tags(tags)))
+    return Call(
+        CallOptions(
+            text(route, "route"),
+            text(operation, "operation") or "chat",
+            text(provider, "provider"),
+            text(model, "model"),
+            text(tier, "tier"),
+            safe_tags(tags),
+        )
+    )

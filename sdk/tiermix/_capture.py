@@ -55,8 +55,9 @@ def finish(
     try:
         end_ns = time.time_ns()
         extracted = extract(result) if result is not None else None
-        record = Record(start_ns, end_ns, options, scope, extracted,
-                        error_type(exc) if exc is not None else None, parent)
+        record = Record(
+            start_ns, end_ns, options, scope, extracted, error_type(exc) if exc is not None else None, parent
+        )
         if request_model is not None:
             record.request_model = request_model
         if rt.capture_content:
@@ -72,7 +73,15 @@ class StreamCall:
     """A call that ends when its stream is consumed, closed or fails (at most once)."""
 
     __slots__ = (
-        "_acc", "_done", "hide_usage_chunk", "options", "parent", "prompt", "request_model", "rt", "scope",
+        "_acc",
+        "_done",
+        "hide_usage_chunk",
+        "options",
+        "parent",
+        "prompt",
+        "request_model",
+        "rt",
+        "scope",
         "start_ns",
     )
 
@@ -114,8 +123,17 @@ class StreamCall:
         if self._done:
             return
         self._done = True
-        finish(self.rt, self.options, self.scope, self.parent, self.start_ns, response, None,
-               self.request_model, self.prompt)
+        finish(
+            self.rt,
+            self.options,
+            self.scope,
+            self.parent,
+            self.start_ns,
+            response,
+            None,
+            self.request_model,
+            self.prompt,
+        )
 
     def end(self, exc: BaseException | None) -> None:
         if self._done:
@@ -123,8 +141,15 @@ class StreamCall:
         self._done = True
         try:
             extracted: Extracted = self._acc.result()
-            record = Record(self.start_ns, time.time_ns(), self.options, self.scope, extracted,
-                            error_type(exc) if exc is not None else None, self.parent)
+            record = Record(
+                self.start_ns,
+                time.time_ns(),
+                self.options,
+                self.scope,
+                extracted,
+                error_type(exc) if exc is not None else None,
+                self.parent,
+            )
             record.request_model = self.request_model
             first = self._acc.first_token_ns
             if first is not None:

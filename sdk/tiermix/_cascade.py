@@ -134,8 +134,9 @@ class Cascade:
         detail_text = text(detail, "escalation detail")
         detail = detail_text[:MAX_DETAIL_CHARS] if detail_text else None
         with self._lock:  # the block may be ending on another thread: mark before or not at all
-            current = None if self._closed else next(
-                (a for a in reversed(self._attempts) if not a.cancelled), None)
+            current = (
+                None if self._closed else next((a for a in reversed(self._attempts) if not a.cancelled), None)
+            )
             if current is not None:
                 if what == "escalate":
                     current.escalated = True
@@ -147,8 +148,9 @@ class Cascade:
         if closed:
             warn_once("cascade-closed:" + what, "tiermix: cascade.%s() after the block ended; ignored", what)
         else:
-            warn_once("cascade-empty:" + what, "tiermix: cascade.%s() before any attempt started; ignored",
-                      what)
+            warn_once(
+                "cascade-empty:" + what, "tiermix: cascade.%s() before any attempt started; ignored", what
+            )
 
     def close(self, failed: bool) -> list[Record]:
         """End the block: number the attempts, pick the final one, return the finished records.

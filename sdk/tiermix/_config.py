@@ -122,16 +122,20 @@ def resolve(env: Mapping[str, str], **args: Any) -> Settings:
         resource.get("deployment.environment"),
     )
     service = _first(
-        args.get("service"), env.get("TIERMIX_SERVICE"), env.get("OTEL_SERVICE_NAME"),
-        resource.get("service.name"), "unknown_service",
+        args.get("service"),
+        env.get("TIERMIX_SERVICE"),
+        env.get("OTEL_SERVICE_NAME"),
+        resource.get("service.name"),
+        "unknown_service",
     )
     capture = _first(args.get("capture_content"), _flag(env.get("TIERMIX_CAPTURE_CONTENT")), False)
     disabled = _first(
         args.get("disabled"), _flag(env.get("TIERMIX_DISABLED")), _flag(env.get("OTEL_SDK_DISABLED")), False
     )
     max_queue = _num(int, DEFAULT_MAX_QUEUE, args.get("max_queue"), env.get("TIERMIX_MAX_QUEUE"))
-    spool_bytes = _num(int, DEFAULT_SPOOL_MAX_BYTES, args.get("spool_max_bytes"),
-                       env.get("TIERMIX_SPOOL_MAX_BYTES"))
+    spool_bytes = _num(
+        int, DEFAULT_SPOOL_MAX_BYTES, args.get("spool_max_bytes"), env.get("TIERMIX_SPOOL_MAX_BYTES")
+    )
     for key in ("service.name", "deployment.environment.name", "deployment.environment"):
         resource.pop(key, None)
     return Settings(
@@ -146,8 +150,10 @@ def resolve(env: Mapping[str, str], **args: Any) -> Settings:
         redact=args.get("redact"),
         max_queue=max(1, max_queue),
         batch_size=max(1, _num(int, DEFAULT_BATCH_SIZE, args.get("batch_size"))),
-        max_concurrent_exports=min(MAX_CONCURRENT_EXPORTS, max(1, _num(
-            int, DEFAULT_CONCURRENT_EXPORTS, args.get("max_concurrent_exports")))),
+        max_concurrent_exports=min(
+            MAX_CONCURRENT_EXPORTS,
+            max(1, _num(int, DEFAULT_CONCURRENT_EXPORTS, args.get("max_concurrent_exports"))),
+        ),
         export_interval_s=_num(float, 1.0, args.get("export_interval_s")),
         export_timeout_s=_num(float, 10.0, args.get("export_timeout_s")),
         retry_window_s=_num(float, 30.0, args.get("retry_window_s")),

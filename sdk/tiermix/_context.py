@@ -139,4 +139,3 @@ def bind(fn: Callable[..., T]) -> Callable[..., T]:
         return ctx.copy().run(fn, *args, **kwargs)
 
     return run
-

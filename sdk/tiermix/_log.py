@@ -30,8 +30,9 @@ def warn_once(key: str, message: str, *args: object, exc_info: bool = False) -> 
 
 def internal_error(where: str) -> None:
     """Report an unexpected SDK exception (called from an ``except`` block) once per place."""
-    warn_once("internal:" + where, "tiermix: internal error in %s; the call was not recorded", where,
-              exc_info=True)
+    warn_once(
+        "internal:" + where, "tiermix: internal error in %s; the call was not recorded", where, exc_info=True
+    )
 
 
 def _after_fork_in_child() -> None:

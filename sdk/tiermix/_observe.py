@@ -29,11 +29,21 @@ _time_ns = time.time_ns
 
 
 def _options(
-    route: str | None, operation: str | None, provider: str | None, model: str | None, tier: str | None,
+    route: str | None,
+    operation: str | None,
+    provider: str | None,
+    model: str | None,
+    tier: str | None,
     tags: Mapping[str, object] | None,
 ) -> CallOptions:
-    return CallOptions(text(route, "route"), text(operation, "operation"), text(provider, "provider"),
-                       text(model, "model"), text(tier, "tier"), safe_tags(tags))
+    return CallOptions(
+        text(route, "route"),
+        text(operation, "operation"),
+        text(provider, "provider"),
+        text(model, "model"),
+        text(tier, "tier"),
+        safe_tags(tags),
+    )
 
 
 def _wrap(fn: Callable[..., Any], opts: CallOptions) -> Callable[..., Any]:

@@ -35,9 +35,28 @@ NO_OPTIONS = CallOptions()
 
 class Record:
     __slots__ = (
-        "attempt", "content_in", "content_out", "cost_usd", "end_ns", "error_type", "escalated",
-        "escalation_detail", "escalation_reason", "extracted", "failover", "final", "options", "parent",
-        "request_id", "request_model", "routing", "scope", "start_ns", "tags", "trace_id", "ttft_ms",
+        "attempt",
+        "content_in",
+        "content_out",
+        "cost_usd",
+        "end_ns",
+        "error_type",
+        "escalated",
+        "escalation_detail",
+        "escalation_reason",
+        "extracted",
+        "failover",
+        "final",
+        "options",
+        "parent",
+        "request_id",
+        "request_model",
+        "routing",
+        "scope",
+        "start_ns",
+        "tags",
+        "trace_id",
+        "ttft_ms",
     )
 
     def __init__(

@@ -63,8 +63,16 @@ class Runtime:
         def transport() -> HttpTransport:  # one connection per export thread
             return HttpTransport(s.traces_url, s.headers, s.export_timeout_s)
 
-        return Worker(self.queue, s, self.drops, transport(), spool, mirror, appended=self.appended,
-                      make_transport=transport)
+        return Worker(
+            self.queue,
+            s,
+            self.drops,
+            transport(),
+            spool,
+            mirror,
+            appended=self.appended,
+            make_transport=transport,
+        )
 
     def start(self) -> None:
         if not self.started and not self.disabled:

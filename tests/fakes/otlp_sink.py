@@ -101,8 +101,9 @@ class OtlpSink:
         server.daemon_threads = True
         self.port = server.server_address[1]
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
         return self
 
@@ -171,12 +172,20 @@ class OtlpSink:
                 resource = {kv.key: any_value(kv.value) for kv in rs.resource.attributes}
                 for ss in rs.scope_spans:
                     for span in ss.spans:
-                        out.append(CapturedSpan(
-                            span.name, span.kind, span.trace_id.hex(), span.span_id.hex(),
-                            span.parent_span_id.hex(), span.start_time_unix_nano, span.end_time_unix_nano,
-                            span.status.code, {kv.key: any_value(kv.value) for kv in span.attributes},
-                            resource,
-                        ))
+                        out.append(
+                            CapturedSpan(
+                                span.name,
+                                span.kind,
+                                span.trace_id.hex(),
+                                span.span_id.hex(),
+                                span.parent_span_id.hex(),
+                                span.start_time_unix_nano,
+                                span.end_time_unix_nano,
+                                span.status.code,
+                                {kv.key: any_value(kv.value) for kv in span.attributes},
+                                resource,
+                            )
+                        )
         return out
 
     def call_spans(self) -> list[CapturedSpan]:
@@ -191,6 +200,11 @@ class OtlpSink:
             return self._cond.wait_for(lambda: predicate(self), timeout_s)
 
     def wait_for_spans(self, count: int, timeout_s: float = 10.0) -> list[CapturedSpan]:
-        self.wait_for(lambda s: sum(len(ss.spans) for r in s.requests for rs in r.resource_spans
-                                    for ss in rs.scope_spans) >= count, timeout_s)
+        self.wait_for(
+            lambda s: (
+                sum(len(ss.spans) for r in s.requests for rs in r.resource_spans for ss in rs.scope_spans)
+                >= count
+            ),
+            timeout_s,
+        )
         return self.call_spans()

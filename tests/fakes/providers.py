@@ -28,11 +28,20 @@ from typing import Any
 ANSWER = "Hello world"
 CHUNKS = ("Hello", " world")
 # OpenAI usage: input includes cached, output includes reasoning (as the API reports it).
-OPENAI_USAGE = {"prompt_tokens": 12, "completion_tokens": 7, "cached_tokens": 4, "cache_write_tokens": 1,
-                "reasoning_tokens": 2}
+OPENAI_USAGE = {
+    "prompt_tokens": 12,
+    "completion_tokens": 7,
+    "cached_tokens": 4,
+    "cache_write_tokens": 1,
+    "reasoning_tokens": 2,
+}
 # Anthropic usage: input excludes the cache (as the API reports it).
-ANTHROPIC_USAGE = {"input_tokens": 10, "output_tokens": 9, "cache_read_input_tokens": 5,
-                   "cache_creation_input_tokens": 3}
+ANTHROPIC_USAGE = {
+    "input_tokens": 10,
+    "output_tokens": 9,
+    "cache_read_input_tokens": 5,
+    "cache_creation_input_tokens": 3,
+}
 EMBEDDING_TOKENS = 5
 
 
@@ -47,15 +56,28 @@ def next_id(prefix: str) -> str:
 def chat_completion(model: str, response_id: str = "") -> dict[str, Any]:
     u = OPENAI_USAGE
     return {
-        "id": response_id or next_id("chatcmpl-"), "object": "chat.completion", "created": 1_700_000_000,
+        "id": response_id or next_id("chatcmpl-"),
+        "object": "chat.completion",
+        "created": 1_700_000_000,
         "model": model,
-        "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None,
-                     "message": {"role": "assistant", "content": ANSWER, "refusal": None}}],
-        "usage": {"prompt_tokens": u["prompt_tokens"], "completion_tokens": u["completion_tokens"],
-                  "total_tokens": u["prompt_tokens"] + u["completion_tokens"],
-                  "prompt_tokens_details": {"cached_tokens": u["cached_tokens"],
-                                            "cache_write_tokens": u["cache_write_tokens"]},
-                  "completion_tokens_details": {"reasoning_tokens": u["reasoning_tokens"]}},
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": "stop",
+                "logprobs": None,
+                "message": {"role": "assistant", "content": ANSWER, "refusal": None},
+            }
+        ],
+        "usage": {
+            "prompt_tokens": u["prompt_tokens"],
+            "completion_tokens": u["completion_tokens"],
+            "total_tokens": u["prompt_tokens"] + u["completion_tokens"],
+            "prompt_tokens_details": {
+                "cached_tokens": u["cached_tokens"],
+                "cache_write_tokens": u["cache_write_tokens"],
+            },
+            "completion_tokens_details": {"reasoning_tokens": u["reasoning_tokens"]},
+        },
         "system_fingerprint": "fp_fake",
     }
 
@@ -63,23 +85,45 @@ def chat_completion(model: str, response_id: str = "") -> dict[str, Any]:
 def responses_object(model: str, response_id: str = "") -> dict[str, Any]:
     u = OPENAI_USAGE
     return {
-        "id": response_id or next_id("resp_"), "object": "response", "created_at": 1_700_000_000,
+        "id": response_id or next_id("resp_"),
+        "object": "response",
+        "created_at": 1_700_000_000,
         "model": model,
-        "status": "completed", "parallel_tool_calls": True, "tool_choice": "auto", "tools": [],
-        "output": [{"type": "message", "id": "msg_1", "role": "assistant", "status": "completed",
-                    "content": [{"type": "output_text", "text": ANSWER, "annotations": []}]}],
-        "usage": {"input_tokens": u["prompt_tokens"], "output_tokens": u["completion_tokens"],
-                  "total_tokens": u["prompt_tokens"] + u["completion_tokens"],
-                  "input_tokens_details": {"cached_tokens": u["cached_tokens"],
-                                           "cache_write_tokens": u["cache_write_tokens"]},
-                  "output_tokens_details": {"reasoning_tokens": u["reasoning_tokens"]}},
+        "status": "completed",
+        "parallel_tool_calls": True,
+        "tool_choice": "auto",
+        "tools": [],
+        "output": [
+            {
+                "type": "message",
+                "id": "msg_1",
+                "role": "assistant",
+                "status": "completed",
+                "content": [{"type": "output_text", "text": ANSWER, "annotations": []}],
+            }
+        ],
+        "usage": {
+            "input_tokens": u["prompt_tokens"],
+            "output_tokens": u["completion_tokens"],
+            "total_tokens": u["prompt_tokens"] + u["completion_tokens"],
+            "input_tokens_details": {
+                "cached_tokens": u["cached_tokens"],
+                "cache_write_tokens": u["cache_write_tokens"],
+            },
+            "output_tokens_details": {"reasoning_tokens": u["reasoning_tokens"]},
+        },
     }
 
 
 def anthropic_message(model: str, response_id: str = "") -> dict[str, Any]:
     return {
-        "id": response_id or next_id("msg_"), "type": "message", "role": "assistant", "model": model,
-        "content": [{"type": "text", "text": ANSWER}], "stop_reason": "end_turn", "stop_sequence": None,
+        "id": response_id or next_id("msg_"),
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": [{"type": "text", "text": ANSWER}],
+        "stop_reason": "end_turn",
+        "stop_sequence": None,
         "usage": dict(ANTHROPIC_USAGE),
     }
 
@@ -126,8 +170,9 @@ class FakeProviders:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                         daemon=True).start()
+        threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
         return self
 
     def stop(self) -> None:
@@ -162,14 +207,21 @@ class FakeProviders:
                 return self._sse(h, self._responses_events(model))
             return self._json(h, responses_object(model))
         if path == "/v1/embeddings":
-            return self._json(h, {"object": "list", "model": model,
-                                  "data": [{"object": "embedding", "index": 0, "embedding": [0.1, 0.2]}],
-                                  "usage": {"prompt_tokens": EMBEDDING_TOKENS,
-                                            "total_tokens": EMBEDDING_TOKENS}})
+            return self._json(
+                h,
+                {
+                    "object": "list",
+                    "model": model,
+                    "data": [{"object": "embedding", "index": 0, "embedding": [0.1, 0.2]}],
+                    "usage": {"prompt_tokens": EMBEDDING_TOKENS, "total_tokens": EMBEDDING_TOKENS},
+                },
+            )
         if path == "/v1/completions":
             out = chat_completion(model)
-            out.update(object="text_completion",
-                       choices=[{"index": 0, "text": ANSWER, "finish_reason": "length", "logprobs": None}])
+            out.update(
+                object="text_completion",
+                choices=[{"index": 0, "text": ANSWER, "finish_reason": "length", "logprobs": None}],
+            )
             return self._json(h, out)
         if path == "/v1/messages":
             if stream:
@@ -202,15 +254,21 @@ class FakeProviders:
             pass  # the client stopped reading (a stream closed early): nothing left to send
 
     def _chat_events(self, model: str, include_usage: bool) -> list[tuple[str | None, str]]:
-        base = {"id": next_id("chatcmpl-"), "object": "chat.completion.chunk", "created": 1_700_000_000,
-                "model": model}
+        base = {
+            "id": next_id("chatcmpl-"),
+            "object": "chat.completion.chunk",
+            "created": 1_700_000_000,
+            "model": model,
+        }
         out: list[tuple[str | None, str]] = []
         for i, text in enumerate(CHUNKS):
             delta = {"content": text, **({"role": "assistant"} if i == 0 else {})}
-            out.append((None, json.dumps({**base, "choices": [{"index": 0, "delta": delta,
-                                                                "finish_reason": None}]})))
-        out.append((None, json.dumps({**base, "choices": [{"index": 0, "delta": {},
-                                                            "finish_reason": "stop"}]})))
+            out.append(
+                (None, json.dumps({**base, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}))
+            )
+        out.append(
+            (None, json.dumps({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}))
+        )
         if include_usage:
             usage = chat_completion(model, base["id"])["usage"]
             out.append((None, json.dumps({**base, "choices": [], "usage": usage})))
@@ -226,10 +284,14 @@ class FakeProviders:
         events: list[tuple[str, dict[str, Any]]] = [
             ("response.created", {"response": created}),
             ("response.in_progress", {"response": created}),
-            ("response.output_item.added",
-             {"output_index": 0, "item": {**message, "status": "in_progress", "content": []}}),
-            ("response.content_part.added",
-             {**where, "part": {"type": "output_text", "text": "", "annotations": []}}),
+            (
+                "response.output_item.added",
+                {"output_index": 0, "item": {**message, "status": "in_progress", "content": []}},
+            ),
+            (
+                "response.content_part.added",
+                {**where, "part": {"type": "output_text", "text": "", "annotations": []}},
+            ),
         ]
         events += [("response.output_text.delta", {**where, "delta": t, "logprobs": []}) for t in CHUNKS]
         events += [
@@ -238,23 +300,30 @@ class FakeProviders:
             ("response.output_item.done", {"output_index": 0, "item": message}),
             ("response.completed", {"response": done}),
         ]
-        return [(name, json.dumps({"type": name, "sequence_number": i, **data}))
-                for i, (name, data) in enumerate(events)]
+        return [
+            (name, json.dumps({"type": name, "sequence_number": i, **data}))
+            for i, (name, data) in enumerate(events)
+        ]
 
     def _anthropic_events(self, model: str) -> list[tuple[str | None, str]]:
         start = anthropic_message(model)
-        start.update(content=[], stop_reason=None,
-                     usage={**ANTHROPIC_USAGE, "output_tokens": 1})
+        start.update(content=[], stop_reason=None, usage={**ANTHROPIC_USAGE, "output_tokens": 1})
         events: list[tuple[str, dict[str, Any]]] = [
             ("message_start", {"message": start}),
             ("content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}}),
         ]
-        events += [("content_block_delta", {"index": 0, "delta": {"type": "text_delta", "text": t}})
-                   for t in CHUNKS]
+        events += [
+            ("content_block_delta", {"index": 0, "delta": {"type": "text_delta", "text": t}}) for t in CHUNKS
+        ]
         events += [
             ("content_block_stop", {"index": 0}),
-            ("message_delta", {"delta": {"stop_reason": "end_turn", "stop_sequence": None},
-                               "usage": {"output_tokens": ANTHROPIC_USAGE["output_tokens"]}}),
+            (
+                "message_delta",
+                {
+                    "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                    "usage": {"output_tokens": ANTHROPIC_USAGE["output_tokens"]},
+                },
+            ),
             ("message_stop", {}),
         ]
         return [(name, json.dumps({"type": name, **data})) for name, data in events]

@@ -57,8 +57,9 @@ def sdk(sink: OtlpSink) -> Iterator[Callable[..., None]]:
     """Initialise tiermix against ``sink``; call the fixture value again to re-init with overrides."""
 
     def start(**overrides: Any) -> None:
-        tiermix.init(**{"endpoint": sink.endpoint, "service": "sdk-test", "environment": "test",
-                        **FAST, **overrides})
+        tiermix.init(
+            **{"endpoint": sink.endpoint, "service": "sdk-test", "environment": "test", **FAST, **overrides}
+        )
 
     _log.reset_for_tests()
     start()

@@ -42,18 +42,22 @@ _FROM_SUMMARY: dict[str, Callable[[Any], float | None]] = {
 class ClickHouseMetrics:
     """``MetricSource`` over ClickHouse using the shared definitions."""
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, tier_ends: Callable[[], tuple[str, str]]) -> None:
         self.client = client
+        self.tier_ends = tier_ends  # (bottom, top) of the tier map in force, read at each measurement
 
     def measure(self, spec: RuleSpec, start: datetime, end: datetime) -> dict[str, Sample]:
         from tiermix_server.metrics.filters import Filters, GroupBy
 
+        bottom, top = self.tier_ends()
         filters = Filters(
             start=start,
             end=end,
             tenant=spec.filters.tenant,
             route=spec.filters.route,
             environment=spec.filters.environment,
+            top_tier=top,
+            bottom_tier=bottom,
         )
         group_by = GroupBy(tuple(spec.group_by))
         if spec.metric == "drift_score":

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -39,6 +39,14 @@ METRICS = (
     "unpriced_share",
 )
 GROUP_FIELDS = ("tenant", "route")
+Operator = Literal[">", ">=", "<", "<="]
+ConditionKind = Literal["static", "ratio", "zscore"]
+Severity = Literal["info", "warning", "critical"]
+# The same vocabularies as tuples: the dashboard's rule editor offers exactly these
+# (tests/unit/dashboard/test_vocabulary_contract.py ties the two together).
+OPERATORS: tuple[str, ...] = get_args(Operator)
+CONDITION_KINDS: tuple[str, ...] = get_args(ConditionKind)
+SEVERITIES: tuple[str, ...] = get_args(Severity)
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
 _UNITS_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -150,9 +158,9 @@ class Condition(_Strict):
     ``zscore``: (value - baseline mean) / baseline standard deviation ``op threshold``.
     """
 
-    op: Literal[">", ">=", "<", "<="]
+    op: Operator
     threshold: float
-    kind: Literal["static", "ratio", "zscore"] = "static"
+    kind: ConditionKind = "static"
     baseline_days: int = Field(7, ge=1, le=28)
 
     @field_validator("threshold")
@@ -192,7 +200,7 @@ class RuleSpec(_Strict):
     for_s: Duration = Field(0, alias="for")
     keep_firing_for: Duration = 0
     repeat_interval: Duration = Field(4 * 3600, description="0: notify once per firing episode")
-    severity: Literal["info", "warning", "critical"] = "warning"
+    severity: Severity = "warning"
     channels: tuple[Channel, ...] = ()
     enabled: bool = True
 

@@ -33,15 +33,19 @@ def lease_ttl_s(interval_s: float) -> float:
 
 
 def build_evaluator(runtime: Any) -> Evaluator:
-    from tiermix_server.meta.db import open_meta
+    from tiermix_server.pricing.enricher import configured_tier_map
 
     settings = runtime.settings
-    if runtime.meta is None:
-        runtime.meta = open_meta(settings)
+    runtime.metadata()
+
+    def tier_ends() -> tuple[str, str]:
+        tiers = configured_tier_map(runtime.enricher, runtime.meta)
+        return tiers.bottom, tiers.top
+
     ttl_s = runtime.extras.get("alerts_lease_ttl_s") or lease_ttl_s(settings.alerts_interval_s)
     return Evaluator(
         runtime.meta,
-        ClickHouseMetrics(runtime.clickhouse),
+        ClickHouseMetrics(runtime.clickhouse, tier_ends),
         dashboard_url=settings.dashboard_url,
         clock=runtime.extras.get("alerts_clock"),
         lease=Lease(runtime.meta, ttl_s=ttl_s),

@@ -63,7 +63,9 @@ def summary_view(q: Query) -> Response:
         row.update(_savings_fields(found.get(tuple(item.group[c] for c in group_by.columns))))
         row["savings_is_estimate"] = True
         rows.append(row)
-    head = {"start": q.filters.start, "end": q.filters.end}
+    # Which tiers "frontier share" and "escalated from the bottom" were measured against.
+    head = {"start": q.filters.start, "end": q.filters.end, "top_tier": q.filters.top_tier,
+            "bottom_tier": q.filters.bottom_tier}  # fmt: skip
     payload = {**head, **rows[0]} if not group_by.columns else {**head, "rows": rows}
     return respond(payload, q.fmt, name="summary")
 

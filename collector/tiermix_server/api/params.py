@@ -103,8 +103,16 @@ def duration(query: Mapping[str, str], name: str, default: timedelta) -> timedel
     return timedelta(seconds=int(match.group(1)) * _DURATION_UNITS[match.group(2)])
 
 
-def filters(query: Mapping[str, str], now: Callable[[], datetime], interval: str = "") -> Filters:
-    """The common filters of every endpoint; the range is checked against ``interval``'s maximum."""
+def filters(
+    query: Mapping[str, str],
+    now: Callable[[], datetime],
+    interval: str = "",
+    tier_ends: tuple[str, str] = (DEFAULT_BOTTOM_TIER, DEFAULT_TOP_TIER),
+) -> Filters:
+    """The common filters of every endpoint; the range is checked against ``interval``'s maximum.
+
+    ``tier_ends`` is (bottom, top) of the tier map in force; ``top_tier`` / ``bottom_tier`` in the query
+    override them (what-if: "what share went to mid or above")."""
     # The default end is now rounded up to the next whole minute: nothing exists after now, so the answer
     # is the same, and an aligned range reads rollups only (no raw edge).
     end = timestamp(query["end"], "end") if query.get("end") else _next_minute(now().astimezone(timezone.utc))
@@ -123,8 +131,8 @@ def filters(query: Mapping[str, str], now: Callable[[], datetime], interval: str
         environment=text(query, "environment"),
         model=text(query, "model"),
         tier=text(query, "tier"),
-        top_tier=text(query, "top_tier") or DEFAULT_TOP_TIER,
-        bottom_tier=text(query, "bottom_tier") or DEFAULT_BOTTOM_TIER,
+        top_tier=text(query, "top_tier") or tier_ends[1],
+        bottom_tier=text(query, "bottom_tier") or tier_ends[0],
     )
 
 

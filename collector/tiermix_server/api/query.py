@@ -18,6 +18,7 @@ from tiermix_server.api.endpoint import Call
 from tiermix_server.api.render import FORMATS
 from tiermix_server.auth import read_tenant
 from tiermix_server.metrics.filters import Filters
+from tiermix_server.pricing.enricher import configured_tier_map
 
 Handler = Callable[["Query"], Response]
 
@@ -47,7 +48,8 @@ def _known_tenant(client: Any, tenant: str) -> bool:
 def _prepare(call: Call, interval: str) -> Query:
     query = call.query
     fmt = params.choice(query, "format", FORMATS, "json")
-    filters = params.filters(query, now_utc, interval)
+    tiers = configured_tier_map(call.runtime.enricher, call.meta)
+    filters = params.filters(query, now_utc, interval, (tiers.bottom, tiers.top))
     tenant = read_tenant(call.principal, filters.tenant)
     filters = filters.with_tenant(tenant)
     client = call.runtime.clickhouse

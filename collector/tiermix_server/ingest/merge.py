@@ -15,16 +15,16 @@ from collections.abc import Callable
 from typing import Any
 
 from tiermix_server.ingest.identity import merge_two
-from tiermix_server.ingest.write import CALL_COLUMNS, CallRow
+from tiermix_server.ingest.write import LLM_CALLS_COLUMNS, CallRow
 
 Reprice = Callable[[dict[str, Any]], None]
 
 _USAGE = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens")
-_INDEX = {name: index for index, name in enumerate(CALL_COLUMNS)}
+_INDEX = {name: index for index, name in enumerate(LLM_CALLS_COLUMNS)}
 
 
 def as_fields(row: CallRow) -> dict[str, Any]:
-    return dict(zip(CALL_COLUMNS, row, strict=True))
+    return dict(zip(LLM_CALLS_COLUMNS, row, strict=True))
 
 
 def merge_rows(
@@ -36,7 +36,7 @@ def merge_rows(
     leader = a if merged["span_id"] == a["span_id"] else b
     if any(merged[name] != leader[name] for name in _USAGE) or merged["model"] != leader["model"]:
         reprice(merged)  # usage or model came from the other span: the leader's cost no longer holds
-    return tuple(merged[name] for name in CALL_COLUMNS), scope
+    return tuple(merged[name] for name in LLM_CALLS_COLUMNS), scope
 
 
 def enrich_again(enricher: Any) -> Reprice:

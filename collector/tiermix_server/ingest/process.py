@@ -29,14 +29,14 @@ from tiermix_server.ingest.mapping import (
     map_span,
 )
 from tiermix_server.ingest.validate import DEFAULT_TENANT, MAX_TENANT, Limits, validate
-from tiermix_server.ingest.write import CALL_COLUMNS, CallRow, DropRow
+from tiermix_server.ingest.write import LLM_CALLS_COLUMNS, CallRow, DropRow
 
 ACCEPTED = "accepted"
 REJECTED = "rejected"
 SKIPPED = "skipped"
 CLIPPED = "clipped"
-TENANT_INDEX = CALL_COLUMNS.index("tenant")
-_as_row = operator.itemgetter(*CALL_COLUMNS)  # fields dict → row tuple in column order, in C
+TENANT_INDEX = LLM_CALLS_COLUMNS.index("tenant")
+_as_row = operator.itemgetter(*LLM_CALLS_COLUMNS)  # fields dict → row tuple in column order, in C
 
 
 _Pending = tuple[Mapped, str, list[Member]]  # an LLM span's fields, its scope, the spans it stands for

@@ -27,7 +27,8 @@ from typing import Any, Protocol
 
 from clickhouse_connect.driver.exceptions import DataError
 
-CALL_COLUMNS = (
+# The columns of an `llm_calls` insert, in the order of every CallRow tuple.
+LLM_CALLS_COLUMNS = (
     "ts",
     "duration_ms",
     "ttft_ms",
@@ -68,8 +69,8 @@ CALL_COLUMNS = (
     "finish_reason",
     "tags",
 )
-SPAN_ID_INDEX = CALL_COLUMNS.index("span_id")
-TS_INDEX = CALL_COLUMNS.index("ts")
+SPAN_ID_INDEX = LLM_CALLS_COLUMNS.index("span_id")
+TS_INDEX = LLM_CALLS_COLUMNS.index("ts")
 KEY_COLUMNS = ("key", "ts")
 DROP_COLUMNS = ("ts", "span_id", "since", "tenant", "service", "environment", "reason", "dropped")
 STATS_COLUMNS = ("bucket", "tenant", "outcome", "reason", "spans")
@@ -148,7 +149,7 @@ class ClickHouseWriter:
         started = time.perf_counter()
         refused: list[Refused] = []
         for table, columns, rows in (
-            ("llm_calls", CALL_COLUMNS, batch.calls),
+            ("llm_calls", LLM_CALLS_COLUMNS, batch.calls),
             ("call_keys", KEY_COLUMNS, batch.keys),
             ("sdk_drops", DROP_COLUMNS, batch.drops),
             ("ingest_stats", STATS_COLUMNS, batch.stats),

@@ -16,7 +16,8 @@ from typing import Any
 from tiermix_server.metrics.filters import Filters, Params, raw_where
 from tiermix_server.metrics.mix import as_utc
 
-CALL_COLUMNS = (
+# The fields of each row of `/api/v1/calls` and of a request's attempts (docs/api.md).
+CALL_LIST_FIELDS = (
     "ts",
     "trace_id",
     "span_id",
@@ -54,7 +55,7 @@ CALL_COLUMNS = (
     "duration_ms",
     "ttft_ms",
 )
-_SELECT = ", ".join(f"c.{name} AS {name}" for name in CALL_COLUMNS)
+_SELECT = ", ".join(f"c.{name} AS {name}" for name in CALL_LIST_FIELDS)
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)

@@ -11,8 +11,14 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 
-DEFAULT_TOP_TIER = "frontier"
-DEFAULT_BOTTOM_TIER = "small"
+from tiermix_server.pricing.tiers import default_map_data
+
+# The ends of the shipped tier list (pricing/default_tiers.toml). They only serve callers that have no
+# tier map at hand (tests, benchmarks): the API and the alert evaluator pass the configured map's ends
+# (pricing.enricher.configured_tier_map).
+_SHIPPED_TIERS = default_map_data()[0]
+DEFAULT_BOTTOM_TIER = _SHIPPED_TIERS[0].name
+DEFAULT_TOP_TIER = _SHIPPED_TIERS[-1].name
 
 # Columns a query may filter or group on; all are key columns of the raw table and the rollups.
 FILTER_COLUMNS = ("tenant", "route", "environment", "model", "tier")

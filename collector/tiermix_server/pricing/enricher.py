@@ -205,6 +205,18 @@ def load_from_meta(meta: Any) -> tuple[PriceBook, TierMap, frozenset[str]]:
     return PriceBook(overrides), tier_map, tenants
 
 
+def configured_tier_map(enricher: Any, meta: Any) -> TierMap:
+    """The tier map in force: the running collector's (kept fresh), else read from the metadata DB.
+
+    Metrics take "top" and "bottom" from it, so renaming the tiers (``PUT /admin/tiers``) renames
+    what frontier share counts instead of silently reading 0.
+    """
+    if isinstance(enricher, Enricher):
+        enricher.refresh()
+        return enricher.tier_map
+    return load_from_meta(meta)[1]
+
+
 def build_enricher(
     settings: Any, meta: Any, *, check_interval_s: float = 2.0, background: bool = True
 ) -> Enricher:

@@ -85,7 +85,13 @@ class TierMap:
 
     @property
     def top(self) -> str:
+        """The most expensive tier: what "frontier share" counts, whatever it is named."""
         return self.names[-1]
+
+    @property
+    def bottom(self) -> str:
+        """The cheapest tier: where a cascade starts."""
+        return self.names[0]
 
     def rank(self, tier: str) -> int:
         return self.names.index(tier) if tier in self.names else -1

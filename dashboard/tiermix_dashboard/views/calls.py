@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from tiermix_dashboard import cache, components
+from tiermix_dashboard import cache, components, tiers
 
 PAGE_ROWS = 100
 STATUSES = {"": "Any status", "ok": "OK", "error": "Error"}
@@ -13,7 +13,7 @@ filters = components.page_header("Calls", "Every recorded LLM call (one row per 
 left, middle, right = st.columns(3)
 status = left.selectbox("Status", list(STATUSES), format_func=STATUSES.__getitem__, key="calls_status")
 tier = middle.selectbox(
-    "Tier", ["", "small", "mid", "frontier"], format_func=lambda t: t or "Any tier", key="calls_tier"
+    "Tier", ["", *tiers.in_force()], format_func=lambda t: t or "Any tier", key="calls_tier"
 )
 model = right.text_input("Served model", key="calls_model", placeholder="e.g. gpt-4o-mini").strip()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from tiermix_dashboard import cache, charts, components, kpis
+from tiermix_dashboard import cache, charts, components, kpis, tiers
 
 filters = components.page_header("Overview", "Where LLM money goes, and whether routing works.")
 previous = filters.previous()
@@ -27,7 +27,9 @@ else:
     st.caption(f"Changes compare with the previous period of equal length ({previous.range_text}).")
 
     mix = cache.load("mix", filters, by="tier")
-    trend = kpis.mark_complete(kpis.trend_from_mix(mix), filters.start, filters.end, filters.bucket)
+    trend = kpis.mark_complete(
+        kpis.trend_from_mix(mix, tiers.top()), filters.start, filters.end, filters.bucket
+    )
     left, right = st.columns(2)
     with left:
         components.chart(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from tiermix_dashboard import cache, charts, components
+from tiermix_dashboard import cache, charts, components, tiers
 
 MEASURES = {"calls": ("Calls", "calls"), "tokens": ("Tokens", "tokens"), "cost_usd": ("Cost", "USD")}
 SEGMENT_LIMIT = 12
@@ -32,8 +32,8 @@ cache.prefetch(
         [chosen_shown] if chosen_shown else options_shown,
         SEGMENT_LIMIT,
     ),
-    ("mix", filters, {"by": "model", "tier": st.session_state.get("mix_tier", "frontier")}),
-    ("mix_totals", filters, "model", {"tier": st.session_state.get("mix_tier", "frontier")}),
+    ("mix", filters, {"by": "model", "tier": st.session_state.get("mix_tier", tiers.top())}),
+    ("mix_totals", filters, "model", {"tier": st.session_state.get("mix_tier", tiers.top())}),
 )
 mix = cache.load("mix", filters, by="tier")
 if mix.empty:
@@ -88,8 +88,8 @@ else:
             st.caption(f"Showing {SEGMENT_LIMIT} of {len(options)} {dimension}s; pick one in the sidebar.")
 
     st.subheader("Models within a tier")
-    tiers = charts.ordered_keys(list(mix["key"].astype(str).unique()))
-    tier = st.selectbox("Tier", tiers, index=len(tiers) - 1, key="mix_tier")
+    seen = charts.ordered_keys(list(mix["key"].astype(str).unique()))
+    tier = st.selectbox("Tier", seen, index=len(seen) - 1, key="mix_tier")
     models = cache.load("mix", filters, by="model", tier=tier)
     left, right = st.columns([1, 1])
     with left:

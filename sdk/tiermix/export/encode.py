@@ -28,8 +28,12 @@ _getrandbits = random.getrandbits
 
 def resource_for(settings: Settings) -> Resource:
     resource = Resource()
-    attrs = [("service.name", settings.service), ("telemetry.sdk.name", "tiermix"),
-             ("telemetry.sdk.version", VERSION), ("telemetry.sdk.language", "python")]
+    attrs = [
+        ("service.name", settings.service),
+        ("telemetry.sdk.name", "tiermix"),
+        ("telemetry.sdk.version", VERSION),
+        ("telemetry.sdk.language", "python"),
+    ]
     if settings.environment:
         attrs.append(("deployment.environment.name", settings.environment))
     attrs.extend(settings.resource_attributes)

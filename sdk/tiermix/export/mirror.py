@@ -30,11 +30,15 @@ def make_mirror(tracer_provider: Any, settings: Settings) -> Any:
             if trace_id:
                 parent_id = record.parent[1] if record.parent else None
                 if parent_id:
-                    parent = SpanContext(trace_id, parent_id, is_remote=False,
-                                         trace_flags=TraceFlags(TraceFlags.SAMPLED))
+                    parent = SpanContext(
+                        trace_id, parent_id, is_remote=False, trace_flags=TraceFlags(TraceFlags.SAMPLED)
+                    )
                     context = trace.set_span_in_context(NonRecordingSpan(parent))
             span = tracer.start_span(
-                name, context=context, kind=SpanKind.CLIENT, start_time=record.start_ns,
+                name,
+                context=context,
+                kind=SpanKind.CLIENT,
+                start_time=record.start_ns,
                 attributes={k: list(v) if isinstance(v, tuple) else v for k, v in attrs},
             )
             if record.error_type:

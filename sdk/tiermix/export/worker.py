@@ -88,8 +88,9 @@ class Worker:
         count = max(1, self._settings.max_concurrent_exports) if self._make_transport else 1
         for index in range(count):
             transport = self._transport if index == 0 else self._make_transport()  # type: ignore[misc]
-            thread = threading.Thread(target=self._run, args=(transport,), name=f"tiermix-export-{index}",
-                                      daemon=True)
+            thread = threading.Thread(
+                target=self._run, args=(transport,), name=f"tiermix-export-{index}", daemon=True
+            )
             self._threads.append(thread)
             thread.start()
 

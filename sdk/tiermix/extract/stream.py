@@ -19,8 +19,18 @@ from . import anthropic, bedrock, openai
 from ._shape import Extracted, as_int, g
 
 # Events that announce a stream but carry no token yet: they must not stop the TTFT clock.
-_PREAMBLE = frozenset({"message_start", "response.created", "response.in_progress", "ping", "messageStart",
-                       "content_block_start", "response.output_item.added", "response.content_part.added"})
+_PREAMBLE = frozenset(
+    {
+        "message_start",
+        "response.created",
+        "response.in_progress",
+        "ping",
+        "messageStart",
+        "content_block_start",
+        "response.output_item.added",
+        "response.content_part.added",
+    }
+)
 
 
 class StreamAccumulator:
@@ -58,9 +68,14 @@ class StreamAccumulator:
             self._openai_chunk(chunk)
         elif kind == "message_start":
             start = anthropic.message(g(chunk, "message"))
-            parts.update(provider="anthropic", operation="chat", model=start.model,
-                         input_tokens=start.input_tokens, cache_read_tokens=start.cache_read_tokens,
-                         cache_write_tokens=start.cache_write_tokens)
+            parts.update(
+                provider="anthropic",
+                operation="chat",
+                model=start.model,
+                input_tokens=start.input_tokens,
+                cache_read_tokens=start.cache_read_tokens,
+                cache_write_tokens=start.cache_write_tokens,
+            )
             if start.output_tokens:
                 parts["output_tokens"] = start.output_tokens
         elif kind == "message_delta":
@@ -87,8 +102,13 @@ class StreamAccumulator:
             parts["finish_reason"] = g(choices[0], "finish_reason")
         if g(chunk, "usage") is not None:
             whole = openai.chat(chunk)
-            for key in ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens",
-                        "reasoning_tokens"):
+            for key in (
+                "input_tokens",
+                "output_tokens",
+                "cache_read_tokens",
+                "cache_write_tokens",
+                "reasoning_tokens",
+            ):
                 if getattr(whole, key) is not None:
                     parts[key] = getattr(whole, key)
 

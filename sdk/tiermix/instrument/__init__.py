@@ -25,13 +25,17 @@ def _selected(libraries: Iterable[str] | None) -> list[str]:
         try:
             names = [name for name in (text(n, "instrument library") for n in libraries) if name]
         except Exception:  # not iterable at all
-            warn_once("instrument:args", "tiermix: instrument(%s) ignored: want a list of library names",
-                      safe_repr(libraries))
+            warn_once(
+                "instrument:args",
+                "tiermix: instrument(%s) ignored: want a list of library names",
+                safe_repr(libraries),
+            )
             return []
     unknown = [n for n in names if n not in LIBRARIES]
     for name in unknown:
-        warn_once("instrument:" + name, "tiermix: no instrumentation for %r (known: %s)",
-                  name, list(LIBRARIES))
+        warn_once(
+            "instrument:" + name, "tiermix: no instrumentation for %r (known: %s)", name, list(LIBRARIES)
+        )
     return [n for n in names if n in LIBRARIES]
 
 

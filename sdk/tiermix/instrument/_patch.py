@@ -60,8 +60,9 @@ def _context_options(base: CallOptions) -> CallOptions:
         return base
     marker[1] += 1
     outer: CallOptions = marker[0]
-    return replace(outer, provider=outer.provider or base.provider,
-                   operation=outer.operation or base.operation)
+    return replace(
+        outer, provider=outer.provider or base.provider, operation=outer.operation or base.operation
+    )
 
 
 def _ask(rt: Any, resource: Any, kwargs: dict[str, Any]) -> bool:
@@ -134,8 +135,12 @@ def patch(targets: list[Target]) -> int:
         try:
             cls = getattr(importlib.import_module(target.module), target.cls)
         except (ImportError, AttributeError):
-            warn_once("patch:" + target.module + target.cls,
-                      "tiermix: cannot instrument %s.%s (not in this version)", target.module, target.cls)
+            warn_once(
+                "patch:" + target.module + target.cls,
+                "tiermix: cannot instrument %s.%s (not in this version)",
+                target.module,
+                target.cls,
+            )
             continue
         key = (cls, target.method)
         if key in _PATCHED:

@@ -11,6 +11,7 @@ import pytest
 from tests.support.calls import MODELS, insert_calls, make_request
 from tiermix_server.alerts.metric_adapter import ClickHouseMetrics
 from tiermix_server.alerts.rules import parse_rule
+from tiermix_server.metrics.filters import DEFAULT_BOTTOM_TIER, DEFAULT_TOP_TIER
 
 # Recent: rows older than the raw TTL (90 days) would be dropped by ClickHouse.
 NOW = datetime.now(timezone.utc).replace(second=0, microsecond=0) - timedelta(hours=1)
@@ -42,7 +43,7 @@ def metrics(clickhouse):
         )
     rows += make_request(rng, NOW + timedelta(minutes=1), [FRONTIER], tenant="initech")  # outside the window
     insert_calls(clickhouse, rows)
-    return ClickHouseMetrics(clickhouse)
+    return ClickHouseMetrics(clickhouse, lambda: (DEFAULT_BOTTOM_TIER, DEFAULT_TOP_TIER))
 
 
 def measure(metrics, spec):

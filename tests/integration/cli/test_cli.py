@@ -45,7 +45,7 @@ def test_migrate_twice_is_a_no_op_and_an_edited_migration_is_refused(tmp_path: P
     tamper = (
         f"import clickhouse_connect; c = clickhouse_connect.get_client(dsn={dsn!r}, database='tiermix'); "
         "c.command(\"ALTER TABLE schema_migrations UPDATE checksum = 'x' WHERE version = 1 "
-        "SETTINGS mutations_sync = 2\")"
+        'SETTINGS mutations_sync = 2")'
     )
     subprocess.run([sys.executable, "-c", tamper], check=True, timeout=60)
     edited = tiermix("migrate", "--data-dir", str(tmp_path))

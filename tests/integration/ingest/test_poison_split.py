@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 
-from tiermix_server.ingest.write import CALL_COLUMNS, Batch, ClickHouseWriter
+from tiermix_server.ingest.write import LLM_CALLS_COLUMNS, Batch, ClickHouseWriter
 
-REQUEST_ID = CALL_COLUMNS.index("request_id")
+REQUEST_ID = LLM_CALLS_COLUMNS.index("request_id")
 
 
 def call_row(span_id: int) -> tuple[Any, ...]:
-    values: dict[str, Any] = dict.fromkeys(CALL_COLUMNS, "")
+    values: dict[str, Any] = dict.fromkeys(LLM_CALLS_COLUMNS, "")
     values.update(
         ts=time.time_ns() // 1000,
         duration_ms=1.0,
@@ -42,7 +42,7 @@ def call_row(span_id: int) -> tuple[Any, ...]:
         tenant="acme",
         tags={},
     )
-    return tuple(values[column] for column in CALL_COLUMNS)
+    return tuple(values[column] for column in LLM_CALLS_COLUMNS)
 
 
 @pytest.fixture
@@ -63,9 +63,9 @@ def test_a_row_clickhouse_refuses_is_set_aside_and_the_batch_is_stored(writer: A
     poison[REQUEST_ID] = -1  # UInt64 cannot hold it
     rows[6] = tuple(poison)
     refused = ch_writer.write(Batch("poison-batch", rows, [], []))
-    assert [(item.table, [row[CALL_COLUMNS.index("span_id")] for row in item.rows]) for item in refused] == [
-        ("llm_calls", [7])
-    ]
+    assert [
+        (item.table, [row[LLM_CALLS_COLUMNS.index("span_id")] for row in item.rows]) for item in refused
+    ] == [("llm_calls", [7])]
     assert "request_id" in refused[0].error
     assert client.query("SELECT count() FROM llm_calls").result_rows[0][0] == 9
     assert client.query("SELECT sum(calls) FROM llm_calls_1h").result_rows[0][0] == 9

@@ -57,8 +57,9 @@ async def test_instrumented_async_create_and_stream(
     sdk: Callable[..., None], sink: OtlpSink, providers: FakeProviders
 ) -> None:
     tiermix.instrument(["anthropic"])
-    async with anthropic.AsyncAnthropic(base_url=providers.anthropic_base_url, api_key="t",
-                                        max_retries=0) as client:
+    async with anthropic.AsyncAnthropic(
+        base_url=providers.anthropic_base_url, api_key="t", max_retries=0
+    ) as client:
         await client.messages.create(model="claude-a", max_tokens=10, messages=MSG)
         stream = await client.messages.create(model="claude-b", max_tokens=10, messages=MSG, stream=True)
         async for _ in stream:
@@ -106,8 +107,9 @@ def test_a_failing_messages_stream_is_recorded_with_its_error(
 ) -> None:
     tiermix.instrument(["anthropic"])
     providers.fail_next(400)
-    with pytest.raises(anthropic.BadRequestError), client.messages.stream(
-        model="claude-f", max_tokens=10, messages=MSG
+    with (
+        pytest.raises(anthropic.BadRequestError),
+        client.messages.stream(model="claude-f", max_tokens=10, messages=MSG),
     ):
         pass
     assert tiermix.flush(5)

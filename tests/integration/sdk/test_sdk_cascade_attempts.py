@@ -37,8 +37,7 @@ def by_attempt(sink: OtlpSink, count: int) -> list[CapturedSpan]:
 def summary(spans: list[CapturedSpan]) -> list[tuple[object, ...]]:
     """(requested model, attempt, final, escalated, escalation reason) per span."""
     keys = ("gen_ai.request.model", "tiermix.attempt", "tiermix.final", "tiermix.escalated")
-    return [(*(s.attributes[k] for k in keys), s.attributes.get("tiermix.escalation_reason"))
-            for s in spans]
+    return [(*(s.attributes[k] for k in keys), s.attributes.get("tiermix.escalation_reason")) for s in spans]
 
 
 async def test_async_with_cascade_links_attempts_across_awaits(
@@ -51,8 +50,10 @@ async def test_async_with_cascade_links_attempts_across_awaits(
         c.escalate("verification_failed")
         await client.chat.completions.create(model="gpt-4o", messages=MSG)
     spans = by_attempt(sink, 2)
-    assert summary(spans) == [("gpt-4o-mini", 0, False, True, "verification_failed"),
-                              ("gpt-4o", 1, True, False, None)]
+    assert summary(spans) == [
+        ("gpt-4o-mini", 0, False, True, "verification_failed"),
+        ("gpt-4o", 1, True, False, None),
+    ]
     assert spans[0].attributes["tiermix.request_id"] == spans[1].attributes["tiermix.request_id"]
     assert {s.attributes["tiermix.route"] for s in spans} == {"support.answer"}
 
@@ -76,10 +77,14 @@ async def test_concurrent_tasks_each_keep_their_own_cascade(
     assert tiermix.flush(5)
     spans = sink.wait_for_spans(8)
     for name, request_id in zip((f"r{i}" for i in range(4)), ids, strict=True):
-        mine = sorted((s for s in spans if s.attributes["tiermix.request_id"] == request_id),
-                      key=lambda s: s.attributes["tiermix.attempt"])
-        assert summary(mine) == [(f"{name}-small", 0, False, True, "low_confidence"),
-                                 (f"{name}-big", 1, True, False, None)]
+        mine = sorted(
+            (s for s in spans if s.attributes["tiermix.request_id"] == request_id),
+            key=lambda s: s.attributes["tiermix.attempt"],
+        )
+        assert summary(mine) == [
+            (f"{name}-small", 0, False, True, "low_confidence"),
+            (f"{name}-big", 1, True, False, None),
+        ]
         assert {s.attributes["tiermix.route"] for s in mine} == {name}
 
 
@@ -88,15 +93,18 @@ def test_escalating_while_a_stream_is_still_being_read_marks_that_attempt(
 ) -> None:
     tiermix.instrument(["openai"])
     with tiermix.cascade(route="r") as c:
-        stream = client.chat.completions.create(model="gpt-4o-mini", messages=MSG, stream=True,
-                                                stream_options=USAGE)
+        stream = client.chat.completions.create(
+            model="gpt-4o-mini", messages=MSG, stream=True, stream_options=USAGE
+        )
         next(iter(stream))
         c.escalate("low_confidence", detail="first chunk looked off")  # attempt 0 has not finished
         stream.close()
         client.chat.completions.create(model="gpt-4o", messages=MSG)
     spans = by_attempt(sink, 2)
-    assert summary(spans) == [("gpt-4o-mini", 0, False, True, "low_confidence"),
-                              ("gpt-4o", 1, True, False, None)]
+    assert summary(spans) == [
+        ("gpt-4o-mini", 0, False, True, "low_confidence"),
+        ("gpt-4o", 1, True, False, None),
+    ]
     assert spans[0].attributes["tiermix.escalation_detail"] == "first chunk looked off"
 
 
@@ -122,16 +130,20 @@ def test_escalating_inside_an_anthropic_stream_block(
     sdk: Callable[..., None], sink: OtlpSink, client: openai.OpenAI, providers: FakeProviders
 ) -> None:
     tiermix.instrument()
-    with anthropic.Anthropic(base_url=providers.anthropic_base_url, api_key="t", max_retries=0) as claude, \
-            tiermix.cascade(route="r") as c:
+    with (
+        anthropic.Anthropic(base_url=providers.anthropic_base_url, api_key="t", max_retries=0) as claude,
+        tiermix.cascade(route="r") as c,
+    ):
         with claude.messages.stream(model="claude-haiku-4-5", max_tokens=5, messages=MSG) as stream:
             for _ in stream:
                 c.escalate("verification_failed")
                 break
         client.chat.completions.create(model="gpt-4o", messages=MSG)
     spans = by_attempt(sink, 2)
-    assert summary(spans) == [("claude-haiku-4-5", 0, False, True, "verification_failed"),
-                              ("gpt-4o", 1, True, False, None)]
+    assert summary(spans) == [
+        ("claude-haiku-4-5", 0, False, True, "verification_failed"),
+        ("gpt-4o", 1, True, False, None),
+    ]
 
 
 def test_observe_around_instrumented_clients_numbers_attempts_without_gaps(
@@ -148,5 +160,7 @@ def test_observe_around_instrumented_clients_numbers_attempts_without_gaps(
         c.escalate("verification_failed")
         ask("gpt-4o")
     spans = by_attempt(sink, 2)
-    assert summary(spans) == [("gpt-4o-mini", 0, False, True, "verification_failed"),
-                              ("gpt-4o", 1, True, False, None)]
+    assert summary(spans) == [
+        ("gpt-4o-mini", 0, False, True, "verification_failed"),
+        ("gpt-4o", 1, True, False, None),
+    ]

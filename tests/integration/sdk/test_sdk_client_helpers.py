@@ -50,7 +50,8 @@ def assert_anthropic(span: CapturedSpan, model: str) -> None:
     a, u = span.attributes, ANTHROPIC_USAGE
     assert (a["gen_ai.provider.name"], a["gen_ai.response.model"]) == ("anthropic", model)
     assert a["gen_ai.usage.input_tokens"] == (
-        u["input_tokens"] + u["cache_read_input_tokens"] + u["cache_creation_input_tokens"])
+        u["input_tokens"] + u["cache_read_input_tokens"] + u["cache_creation_input_tokens"]
+    )
     assert a["gen_ai.usage.output_tokens"] == u["output_tokens"]
 
 
@@ -113,7 +114,8 @@ def test_openai_with_raw_response_is_recorded_and_parse_still_works(
     assert raw.headers["content-type"] == "application/json"
     assert raw.parse().choices[0].message.content == ANSWER
     raw_stream = client.chat.completions.with_raw_response.create(
-        model="raw-stream", messages=MSG, stream=True, stream_options=USAGE)
+        model="raw-stream", messages=MSG, stream=True, stream_options=USAGE
+    )
     assert tiermix.flush(5) and len(sink.spans()) == 1  # the stream is still open
     assert "".join(c.choices[0].delta.content or "" for c in raw_stream.parse() if c.choices) == ANSWER
     raw_parse = client.chat.completions.with_raw_response.parse(model="raw-parse", messages=MSG)
@@ -130,8 +132,9 @@ def test_anthropic_parse_and_with_raw_response(
     assert claude.messages.parse(model="claude-parse", max_tokens=5, messages=MSG).content[0].text == ANSWER
     raw = claude.messages.with_raw_response.create(model="claude-raw", max_tokens=5, messages=MSG)
     assert raw.parse().content[0].text == ANSWER
-    raw_stream = claude.messages.with_raw_response.create(model="claude-raw-stream", max_tokens=5,
-                                                          messages=MSG, stream=True)
+    raw_stream = claude.messages.with_raw_response.create(
+        model="claude-raw-stream", max_tokens=5, messages=MSG, stream=True
+    )
     for _ in raw_stream.parse():
         pass
     spans = spans_by_model(sink, 3)
@@ -143,8 +146,9 @@ async def test_anthropic_async_parse_and_with_raw_response(
     sdk: Callable[..., None], sink: OtlpSink, providers: FakeProviders
 ) -> None:
     tiermix.instrument()
-    async with anthropic.AsyncAnthropic(base_url=providers.anthropic_base_url, api_key="t",
-                                        max_retries=0) as claude:
+    async with anthropic.AsyncAnthropic(
+        base_url=providers.anthropic_base_url, api_key="t", max_retries=0
+    ) as claude:
         await claude.messages.parse(model="a-claude-parse", max_tokens=5, messages=MSG)
         raw = await claude.messages.with_raw_response.create(model="a-claude-raw", max_tokens=5, messages=MSG)
         assert (await raw.parse()).content[0].text == ANSWER

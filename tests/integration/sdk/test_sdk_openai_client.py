@@ -38,8 +38,9 @@ def test_readme_example_decorated_chat_completion(
 ) -> None:
     @tiermix.observe(route="support.answer")
     def answer(question: str) -> object:
-        return client.chat.completions.create(model="gpt-4o-mini",
-                                              messages=[{"role": "user", "content": question}])
+        return client.chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": question}]
+        )
 
     with tiermix.context(tenant="acme"):
         answer("Where is my order?")
@@ -71,8 +72,9 @@ def test_instrumented_stream_ends_when_consumed_with_final_chunk_usage_and_ttft(
     sdk: Callable[..., None], sink: OtlpSink, client: openai.OpenAI
 ) -> None:
     tiermix.instrument()
-    stream = client.chat.completions.create(model="gpt-4o", messages=[], stream=True,
-                                            stream_options={"include_usage": True})
+    stream = client.chat.completions.create(
+        model="gpt-4o", messages=[], stream=True, stream_options={"include_usage": True}
+    )
     assert isinstance(stream, openai.Stream)  # the client's own type, untouched
     assert tiermix.flush(5) and sink.spans() == []  # not consumed yet: the call is still open
     text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
@@ -144,8 +146,9 @@ async def test_instrumented_async_call_and_async_stream(
     async with openai.AsyncOpenAI(base_url=providers.openai_base_url, api_key="t", max_retries=0) as client:
         with tiermix.context(tenant="async-tenant"):
             await client.chat.completions.create(model="gpt-4o-mini", messages=[])
-            stream = await client.chat.completions.create(model="gpt-4o", messages=[], stream=True,
-                                                          stream_options={"include_usage": True})
+            stream = await client.chat.completions.create(
+                model="gpt-4o", messages=[], stream=True, stream_options={"include_usage": True}
+            )
             async for _ in stream:
                 pass
     assert tiermix.flush(5)
@@ -239,7 +242,10 @@ def test_cascade_over_the_real_clients_exports_three_linked_attempts(
     assert models == ["gpt-4o-mini", "gpt-4o", "claude-opus-4-1"]
     assert len({s.attributes["tiermix.request_id"] for s in spans}) == 1
     assert [s.attributes.get("tiermix.escalation_reason") for s in spans] == [
-        "verification_failed", "refusal", None]
+        "verification_failed",
+        "refusal",
+        None,
+    ]
     assert [s.attributes["tiermix.final"] for s in spans] == [False, False, True]
 
 
@@ -250,8 +256,9 @@ def test_observed_generator_over_an_instrumented_stream_is_recorded_once(
 
     @tiermix.observe(route="chat.stream")
     def words() -> Iterator[str]:
-        stream = client.chat.completions.create(model="gpt-4o", messages=[], stream=True,
-                                                stream_options={"include_usage": True})
+        stream = client.chat.completions.create(
+            model="gpt-4o", messages=[], stream=True, stream_options={"include_usage": True}
+        )
         for chunk in stream:
             if chunk.choices and chunk.choices[0].delta.content:
                 yield chunk.choices[0].delta.content
@@ -269,7 +276,8 @@ def test_a_decorated_chat_loop_driven_with_send_is_one_call_with_summed_usage(
     def chat(question: str) -> Iterator[object]:
         while question:
             question = yield client.chat.completions.create(
-                model="gpt-4o-mini", messages=[{"role": "user", "content": question}])
+                model="gpt-4o-mini", messages=[{"role": "user", "content": question}]
+            )
 
     loop = chat("hi")
     next(loop)

@@ -107,15 +107,14 @@ CHILD = textwrap.dedent("""
 """)
 
 
-def test_with_a_spool_an_outage_and_an_app_restart_lose_nothing(
-    sink: OtlpSink, tmp_path: Path
-) -> None:
+def test_with_a_spool_an_outage_and_an_app_restart_lose_nothing(sink: OtlpSink, tmp_path: Path) -> None:
     sink.stop()
     spool = tmp_path / "spool"
     calls = 5_000
     env = {**os.environ, "TIERMIX_ENDPOINT": sink.endpoint, "TIERMIX_SPOOL_DIR": str(spool)}
-    subprocess.run([sys.executable, "-c", CHILD, str(ROOT / "sdk"), str(calls)], env=env, check=True,
-                   timeout=60)
+    subprocess.run(
+        [sys.executable, "-c", CHILD, str(ROOT / "sdk"), str(calls)], env=env, check=True, timeout=60
+    )
     assert any(spool.iterdir())
 
     sink.start()

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
+import pytest
 
-from tiermix_dashboard import charts
+from tiermix_dashboard import charts, tiers
 
 T0 = datetime(2026, 11, 24, tzinfo=UTC)
 MIX = pd.DataFrame({
@@ -36,10 +37,21 @@ def test_every_chart_has_a_title_axis_titles_and_hover_text() -> None:
         assert all(trace.hovertemplate for trace in figure.data)
 
 
-def test_tiers_keep_their_colour_and_cost_order() -> None:
+def test_tiers_keep_their_colour_and_cost_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tiers, "in_force", lambda: ("small", "mid", "frontier"))
     figure = charts.stacked_share(MIX, x="bucket", key="key", value="calls", title="Share", unit="calls")
     assert [trace.name for trace in figure.data] == ["small", "mid", "frontier"]
-    assert figure.data[2].line.color == charts.TIER_COLOURS["frontier"]
+    expected = tiers.colours(["small", "mid", "frontier"])
+    assert [trace.line.color for trace in figure.data] == [expected[t] for t in ("small", "mid", "frontier")]
+
+
+def test_renamed_tiers_are_ordered_and_coloured_by_their_rank(monkeypatch: pytest.MonkeyPatch) -> None:
+    renamed = MIX.assign(key=MIX["key"].map({"small": "economy", "mid": "standard", "frontier": "premium"}))
+    monkeypatch.setattr(tiers, "in_force", lambda: ("economy", "standard", "premium"))
+    figure = charts.stacked_share(renamed, x="bucket", key="key", value="calls", title="Share", unit="calls")
+    assert [trace.name for trace in figure.data] == ["economy", "standard", "premium"]
+    bottom, top = figure.data[0].line.color, figure.data[2].line.color
+    assert (bottom, top) == (tiers.colours(["a", "b"])["a"], tiers.colours(["a", "b"])["b"]) and bottom != top
 
 
 def test_shares_of_each_bucket_add_up_to_one() -> None:

@@ -16,11 +16,11 @@ from tiermix_server.ingest.process import ACCEPTED, Processed
 from tiermix_server.ingest.recent import RecentKeys
 from tiermix_server.ingest.spool import Spool
 from tiermix_server.ingest.stats import IngestStats
-from tiermix_server.ingest.write import CALL_COLUMNS, Batch, Refused
+from tiermix_server.ingest.write import LLM_CALLS_COLUMNS, Batch, Refused
 
-TENANT = CALL_COLUMNS.index("tenant")
-SPAN = CALL_COLUMNS.index("span_id")
-TS = CALL_COLUMNS.index("ts")
+TENANT = LLM_CALLS_COLUMNS.index("tenant")
+SPAN = LLM_CALLS_COLUMNS.index("span_id")
+TS = LLM_CALLS_COLUMNS.index("ts")
 
 
 class MemoryWriter:
@@ -56,7 +56,7 @@ class MemoryWriter:
 def calls(*span_ids: int, tenant: str = "acme") -> Processed:
     out = Processed()
     for span_id in span_ids:
-        row = [None] * len(CALL_COLUMNS)
+        row = [None] * len(LLM_CALLS_COLUMNS)
         row[SPAN], row[TENANT], row[TS] = span_id, tenant, time.time_ns() // 1000
         out.calls.append(tuple(row))
         key = hash((tenant, span_id))

@@ -7,7 +7,7 @@ import time
 from tests.unit.ingest.builders import request, sdk_attributes, span
 from tiermix_server.ingest.process import process
 from tiermix_server.ingest.validate import Limits
-from tiermix_server.ingest.write import CALL_COLUMNS
+from tiermix_server.ingest.write import LLM_CALLS_COLUMNS
 from tiermix_server.pricing.enricher import Enrichment
 
 
@@ -28,7 +28,7 @@ def limits() -> Limits:
 
 
 def column(row: tuple[object, ...], name: str) -> object:
-    return row[CALL_COLUMNS.index(name)]
+    return row[LLM_CALLS_COLUMNS.index(name)]
 
 
 def test_every_span_ends_in_exactly_one_outcome() -> None:

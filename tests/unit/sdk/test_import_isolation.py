@@ -8,9 +8,23 @@ import subprocess
 import sys
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
-FORBIDDEN = ("clickhouse_connect", "chdb", "streamlit", "sqlalchemy", "starlette", "uvicorn",
-             "opentelemetry.sdk", "opentelemetry.trace", "openai", "anthropic", "tiermix_server",
-             "tiermix_dashboard", "pydantic", "requests", "httpx")
+FORBIDDEN = (
+    "clickhouse_connect",
+    "chdb",
+    "streamlit",
+    "sqlalchemy",
+    "starlette",
+    "uvicorn",
+    "opentelemetry.sdk",
+    "opentelemetry.trace",
+    "openai",
+    "anthropic",
+    "tiermix_server",
+    "tiermix_dashboard",
+    "pydantic",
+    "requests",
+    "httpx",
+)
 
 
 def test_import_tiermix_loads_no_server_or_provider_module() -> None:
@@ -20,8 +34,14 @@ def test_import_tiermix_loads_no_server_or_provider_module() -> None:
         "print(json.dumps(sorted(sys.modules)))"
     )
     env = {**os.environ, "TIERMIX_ENDPOINT": "http://127.0.0.1:9", "TIERMIX_DISABLED": ""}
-    out = subprocess.run([sys.executable, "-c", code, os.path.join(ROOT, "sdk")], capture_output=True,
-                         text=True, check=True, env=env, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-c", code, os.path.join(ROOT, "sdk")],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+        timeout=60,
+    )
     loaded = json.loads(out.stdout.strip().splitlines()[-1])
     leaked = [m for m in loaded if any(m == f or m.startswith(f + ".") for f in FORBIDDEN)]
     assert leaked == []
@@ -30,10 +50,17 @@ def test_import_tiermix_loads_no_server_or_provider_module() -> None:
 
 def test_import_tiermix_does_not_load_protobuf() -> None:
     # protobuf and the OTLP classes cost ~40 ms; the export worker loads them at its first export.
-    code = ("import sys, json; sys.path.insert(0, sys.argv[1]); import tiermix; "
-            "print(json.dumps(sorted(sys.modules)))")
-    out = subprocess.run([sys.executable, "-c", code, os.path.join(ROOT, "sdk")], capture_output=True,
-                         text=True, check=True, timeout=60)
+    code = (
+        "import sys, json; sys.path.insert(0, sys.argv[1]); import tiermix; "
+        "print(json.dumps(sorted(sys.modules)))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, os.path.join(ROOT, "sdk")],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
     loaded = json.loads(out.stdout.strip().splitlines()[-1])
     assert "tiermix" in loaded
     assert [m for m in loaded if m.startswith(("google.protobuf", "opentelemetry.proto"))] == []

@@ -15,8 +15,13 @@ from tests.fakes.otlp_sink import OtlpSink
 def test_manual_call_records_every_setter(sdk: Callable[..., None], sink: OtlpSink) -> None:
     with tiermix.call(model="llama-3.1-8b", provider="self_hosted", route="summarize", tier="small") as c:
         c.first_token()
-        c.set_usage(input_tokens=100, output_tokens=20, cache_read_tokens=40, cache_write_tokens=10,
-                    reasoning_tokens=5)
+        c.set_usage(
+            input_tokens=100,
+            output_tokens=20,
+            cache_read_tokens=40,
+            cache_write_tokens=10,
+            reasoning_tokens=5,
+        )
         c.set_served_model("llama-3.1-8b-instruct").set_finish_reason("stop").set_cost(0.0004)
         c.set_tags({"batch": "nightly"}, region="eu")
     assert tiermix.flush(5)

@@ -14,8 +14,12 @@ def test_zero_configuration_uses_the_local_collector_default() -> None:
 
 
 def test_argument_beats_tiermix_variable_beats_otel_variable() -> None:
-    env = {"TIERMIX_ENDPOINT": "http://tm:1", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://otel:2",
-           "TIERMIX_SERVICE": "tm-svc", "OTEL_SERVICE_NAME": "otel-svc"}
+    env = {
+        "TIERMIX_ENDPOINT": "http://tm:1",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": "http://otel:2",
+        "TIERMIX_SERVICE": "tm-svc",
+        "OTEL_SERVICE_NAME": "otel-svc",
+    }
     assert resolve(env, endpoint="http://arg:3/").traces_url == "http://arg:3/v1/traces"
     assert resolve(env).traces_url == "http://tm:1/v1/traces"
     assert resolve(env).service == "tm-svc"
@@ -25,8 +29,10 @@ def test_argument_beats_tiermix_variable_beats_otel_variable() -> None:
 
 
 def test_signal_specific_otel_endpoint_is_used_verbatim() -> None:
-    env = {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://c:4318/custom/path",
-           "OTEL_EXPORTER_OTLP_ENDPOINT": "http://ignored:1"}
+    env = {
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://c:4318/custom/path",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": "http://ignored:1",
+    }
     assert resolve(env).traces_url == "http://c:4318/custom/path"
 
 
@@ -44,9 +50,15 @@ def test_resource_attributes_give_service_and_environment_and_the_rest_is_kept()
 
 
 def test_flags_and_numbers_are_read_from_tiermix_variables() -> None:
-    env = {"TIERMIX_CAPTURE_CONTENT": "true", "TIERMIX_DISABLED": "1", "TIERMIX_MAX_QUEUE": "7",
-           "TIERMIX_SPOOL_DIR": "/tmp/x", "TIERMIX_TENANT": "acme", "TIERMIX_ROUTE": "r",
-           "TIERMIX_ENVIRONMENT": "staging"}
+    env = {
+        "TIERMIX_CAPTURE_CONTENT": "true",
+        "TIERMIX_DISABLED": "1",
+        "TIERMIX_MAX_QUEUE": "7",
+        "TIERMIX_SPOOL_DIR": "/tmp/x",
+        "TIERMIX_TENANT": "acme",
+        "TIERMIX_ROUTE": "r",
+        "TIERMIX_ENVIRONMENT": "staging",
+    }
     s = resolve(env)
     assert (s.capture_content, s.disabled, s.max_queue, s.spool_dir) == (True, True, 7, "/tmp/x")
     assert (s.tenant, s.route, s.environment) == ("acme", "r", "staging")

@@ -20,17 +20,34 @@ SETTINGS = resolve({}, service="svc", environment="prod")
 
 @settings(max_examples=200, deadline=None)
 @given(
-    model=st.none() | text, served=st.none() | text, provider=st.none() | text, tenant=st.none() | text,
-    route=st.none() | text, usage=st.tuples(tokens, tokens, tokens, tokens, tokens),
-    finish=st.none() | text, error=st.none() | text, attempt=st.none() | st.integers(0, 9),
-    final=st.none() | st.booleans(), score=st.none() | st.floats(allow_nan=False, allow_infinity=False),
+    model=st.none() | text,
+    served=st.none() | text,
+    provider=st.none() | text,
+    tenant=st.none() | text,
+    route=st.none() | text,
+    usage=st.tuples(tokens, tokens, tokens, tokens, tokens),
+    finish=st.none() | text,
+    error=st.none() | text,
+    attempt=st.none() | st.integers(0, 9),
+    final=st.none() | st.booleans(),
+    score=st.none() | st.floats(allow_nan=False, allow_infinity=False),
     tags=st.dictionaries(st.text(min_size=1, max_size=5), st.text(max_size=5), max_size=3),
     parent=st.none() | st.tuples(st.integers(1, 2**128 - 1), st.integers(1, 2**64 - 1)),
 )
 def test_every_recorded_value_decodes_to_the_same_value_and_type(
-    model: str | None, served: str | None, provider: str | None, tenant: str | None, route: str | None,
-    usage: tuple[int | None, ...], finish: str | None, error: str | None, attempt: int | None,
-    final: bool | None, score: float | None, tags: dict[str, str], parent: tuple[int, int] | None,
+    model: str | None,
+    served: str | None,
+    provider: str | None,
+    tenant: str | None,
+    route: str | None,
+    usage: tuple[int | None, ...],
+    finish: str | None,
+    error: str | None,
+    attempt: int | None,
+    final: bool | None,
+    score: float | None,
+    tags: dict[str, str],
+    parent: tuple[int, int] | None,
 ) -> None:
     scope = Scope(tenant=tenant, tags=tuple(tags.items()))
     extracted = Extracted(provider, "chat", served, *usage, finish)
@@ -38,20 +55,32 @@ def test_every_recorded_value_decodes_to_the_same_value_and_type(
     record.attempt, record.final = attempt, final
     record.routing = Routing("r1", None, score) if score is not None else None
     wire = ExportTraceServiceRequest.FromString(
-        encode.encode([record], SETTINGS, encode.resource_for(SETTINGS)).SerializeToString())
+        encode.encode([record], SETTINGS, encode.resource_for(SETTINGS)).SerializeToString()
+    )
     [span] = wire.resource_spans[0].scope_spans[0].spans
     attrs = {kv.key: any_value(kv.value) for kv in span.attributes}
 
     expected: dict[str, object] = {"gen_ai.operation.name": "chat"}
-    for key, value in (("gen_ai.provider.name", provider), ("gen_ai.request.model", model),
-                       ("gen_ai.response.model", served), ("error.type", error or None),
-                       ("tiermix.tenant", tenant), ("tiermix.route", route),
-                       ("tiermix.attempt", attempt), ("tiermix.final", final),
-                       ("tiermix.routing_score", score)):
+    for key, value in (
+        ("gen_ai.provider.name", provider),
+        ("gen_ai.request.model", model),
+        ("gen_ai.response.model", served),
+        ("error.type", error or None),
+        ("tiermix.tenant", tenant),
+        ("tiermix.route", route),
+        ("tiermix.attempt", attempt),
+        ("tiermix.final", final),
+        ("tiermix.routing_score", score),
+    ):
         if value is not None and value != "":
             expected[key] = value
-    names = ("input_tokens", "output_tokens", "cache_read.input_tokens", "cache_creation.input_tokens",
-             "reasoning.output_tokens")
+    names = (
+        "input_tokens",
+        "output_tokens",
+        "cache_read.input_tokens",
+        "cache_creation.input_tokens",
+        "reasoning.output_tokens",
+    )
     expected.update({f"gen_ai.usage.{n}": v for n, v in zip(names, usage, strict=True) if v is not None})
     if finish:
         expected["gen_ai.response.finish_reasons"] = [finish]
@@ -72,8 +101,9 @@ def test_every_recorded_value_decodes_to_the_same_value_and_type(
 
 
 def test_resource_carries_service_environment_and_sdk_identity() -> None:
-    resource = encode.resource_for(resolve({"OTEL_RESOURCE_ATTRIBUTES": "team=cx"}, service="svc",
-                                           environment="prod"))
+    resource = encode.resource_for(
+        resolve({"OTEL_RESOURCE_ATTRIBUTES": "team=cx"}, service="svc", environment="prod")
+    )
     attrs = {kv.key: any_value(kv.value) for kv in resource.attributes}
     assert attrs["service.name"] == "svc"
     assert attrs["deployment.environment.name"] == "prod"

@@ -31,17 +31,24 @@ def test_responses_api_object_gives_usage_and_status() -> None:
 
 
 def test_incomplete_responses_api_answer_reports_why() -> None:
-    data = {**providers.responses_object("gpt-5"), "status": "incomplete",
-            "incomplete_details": {"reason": "max_output_tokens"}}
+    data = {
+        **providers.responses_object("gpt-5"),
+        "status": "incomplete",
+        "incomplete_details": {"reason": "max_output_tokens"},
+    }
     found = extract(data)
     assert found is not None and found.finish_reason == "max_output_tokens"
 
 
 def test_embeddings_are_an_embeddings_operation_with_input_tokens_only() -> None:
-    obj = CreateEmbeddingResponse.model_validate({
-        "object": "list", "model": "text-embedding-3-small",
-        "data": [{"object": "embedding", "index": 0, "embedding": [0.0]}],
-        "usage": {"prompt_tokens": 5, "total_tokens": 5}})
+    obj = CreateEmbeddingResponse.model_validate(
+        {
+            "object": "list",
+            "model": "text-embedding-3-small",
+            "data": [{"object": "embedding", "index": 0, "embedding": [0.0]}],
+            "usage": {"prompt_tokens": 5, "total_tokens": 5},
+        }
+    )
     assert extract(obj) == Extracted("openai", "embeddings", "text-embedding-3-small", 5)
 
 
@@ -59,12 +66,24 @@ def test_bedrock_converse_reports_the_model_the_prompt_router_invoked() -> None:
         "stopReason": "end_turn",
         "usage": {"inputTokens": 100, "outputTokens": 20, "totalTokens": 120, "cacheReadInputTokens": 30},
         "metrics": {"latencyMs": 300},
-        "trace": {"promptRouter": {"invokedModelId":
-                  "arn:aws:bedrock:us-east-1:123456789012:inference-profile/"
-                  "us.anthropic.claude-3-5-haiku-20241022-v1:0"}},
+        "trace": {
+            "promptRouter": {
+                "invokedModelId": "arn:aws:bedrock:us-east-1:123456789012:inference-profile/"
+                "us.anthropic.claude-3-5-haiku-20241022-v1:0"
+            }
+        },
     }
-    assert extract(result) == Extracted("aws.bedrock", "chat", "us.anthropic.claude-3-5-haiku-20241022-v1:0",
-                                        130, 20, 30, None, None, "end_turn")
+    assert extract(result) == Extracted(
+        "aws.bedrock",
+        "chat",
+        "us.anthropic.claude-3-5-haiku-20241022-v1:0",
+        130,
+        20,
+        30,
+        None,
+        None,
+        "end_turn",
+    )
 
 
 def test_bedrock_converse_without_router_has_no_served_model_but_keeps_usage() -> None:
@@ -85,9 +104,13 @@ ModelResponse.__module__ = "litellm.types.utils"
 
 def test_litellm_response_names_the_provider_that_served() -> None:
     data = providers.chat_completion("claude-3-5-haiku")
-    data["usage"] = {"prompt_tokens": 12, "completion_tokens": 7, "cache_creation_input_tokens": 6,
-                     "prompt_tokens_details": {"cached_tokens": 4},
-                     "completion_tokens_details": {"reasoning_tokens": 2}}
+    data["usage"] = {
+        "prompt_tokens": 12,
+        "completion_tokens": 7,
+        "cache_creation_input_tokens": 6,
+        "prompt_tokens_details": {"cached_tokens": 4},
+        "completion_tokens_details": {"reasoning_tokens": 2},
+    }
     found = extract(ModelResponse(data, "bedrock"))
     assert found == Extracted("aws.bedrock", "chat", "claude-3-5-haiku", 12, 7, 4, 6, 2, "stop")
 
@@ -98,12 +121,34 @@ def test_unknown_objects_give_nothing() -> None:
     assert extract(None) is None
 
 
-@given(st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=5),
-                    lambda inner: st.lists(inner, max_size=3)
-                    | st.dictionaries(st.sampled_from(["usage", "model", "object", "type", "choices",
-                                                        "stopReason", "prompt_tokens", "input_tokens",
-                                                        "message", "delta", "response"]), inner, max_size=5),
-                    max_leaves=15))
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+        lambda inner: (
+            st.lists(inner, max_size=3)
+            | st.dictionaries(
+                st.sampled_from(
+                    [
+                        "usage",
+                        "model",
+                        "object",
+                        "type",
+                        "choices",
+                        "stopReason",
+                        "prompt_tokens",
+                        "input_tokens",
+                        "message",
+                        "delta",
+                        "response",
+                    ]
+                ),
+                inner,
+                max_size=5,
+            )
+        ),
+        max_leaves=15,
+    )
+)
 def test_extraction_of_arbitrary_data_never_raises_or_invents_negative_usage(data: Any) -> None:
     found = extract(data)  # raises nothing, whatever the shape
     acc = StreamAccumulator()
@@ -112,8 +157,13 @@ def test_extraction_of_arbitrary_data_never_raises_or_invents_negative_usage(dat
     for result in (found, streamed):
         if result is None:
             continue
-        for tokens in (result.input_tokens, result.output_tokens, result.cache_read_tokens,
-                       result.cache_write_tokens, result.reasoning_tokens):
+        for tokens in (
+            result.input_tokens,
+            result.output_tokens,
+            result.cache_read_tokens,
+            result.cache_write_tokens,
+            result.reasoning_tokens,
+        ):
             assert tokens is None or (isinstance(tokens, int) and tokens >= 0), result
 
 
@@ -146,9 +196,12 @@ def test_chunks_of_a_plain_shape_are_summed() -> None:
 
 def test_bedrock_converse_stream_metadata_gives_usage() -> None:
     acc = StreamAccumulator()
-    for event in ({"messageStart": {"role": "assistant"}}, {"contentBlockDelta": {"delta": {"text": "h"}}},
-                  {"messageStop": {"stopReason": "end_turn"}},
-                  {"metadata": {"usage": {"inputTokens": 7, "outputTokens": 3}}}):
+    for event in (
+        {"messageStart": {"role": "assistant"}},
+        {"contentBlockDelta": {"delta": {"text": "h"}}},
+        {"messageStop": {"stopReason": "end_turn"}},
+        {"metadata": {"usage": {"inputTokens": 7, "outputTokens": 3}}},
+    ):
         acc.feed(event)
     assert acc.result() == Extracted("aws.bedrock", "chat", None, 7, 3, None, None, None, "end_turn")
 
@@ -168,7 +221,9 @@ def test_answer_text_for_content_capture_comes_from_each_shape() -> None:
 def test_fast_paths_for_client_classes_agree_with_the_generic_dict_readers() -> None:
     import anthropic.types
 
-    for data, cls in ((providers.anthropic_message("claude-x"), anthropic.types.Message),
-                      (providers.responses_object("gpt-5"), Response),
-                      (providers.chat_completion("gpt-4o"), ChatCompletion)):
+    for data, cls in (
+        (providers.anthropic_message("claude-x"), anthropic.types.Message),
+        (providers.responses_object("gpt-5"), Response),
+        (providers.chat_completion("gpt-4o"), ChatCompletion),
+    ):
         assert extract(cls.model_validate(data)) == extract(data)

@@ -38,8 +38,14 @@ def test_bare_decorator_records_model_usage_and_timing(sdk: Callable[..., None],
 
 
 def test_decorator_options_become_attributes(sdk: Callable[..., None], sink: OtlpSink) -> None:
-    @tiermix.observe(route="support.answer", operation="chat", provider="azure.ai.openai",
-                     model="gpt-4o-router", tier="small", tags={"team": "cx"})
+    @tiermix.observe(
+        route="support.answer",
+        operation="chat",
+        provider="azure.ai.openai",
+        model="gpt-4o-router",
+        tier="small",
+        tags={"team": "cx"},
+    )
     def answer() -> dict[str, Any]:
         return completion("gpt-4o-mini-2024-07-18")
 
@@ -151,7 +157,9 @@ def test_context_tenant_and_init_defaults_are_applied(sdk: Callable[..., None], 
         answer()
     first, second = exported(sink, 2)
     assert (first.attributes["tiermix.tenant"], first.attributes["tiermix.route"]) == (
-        "default-tenant", "default-route")
+        "default-tenant",
+        "default-route",
+    )
     assert second.attributes["tiermix.tenant"] == "acme"
     assert second.attributes["tiermix.tag.plan"] == "pro"
     assert len(second.attributes["tiermix.user_hash"]) == 16
