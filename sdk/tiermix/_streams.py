@@ -122,7 +122,7 @@ def _end_on_aclose(owner: Any, name: str, call: StreamCall) -> None:
 def _eager(raw: Any) -> bool:
     """``with_raw_response`` (body read, parse is cheap) but not ``with_streaming_response``."""
     try:
-        return raw.http_response.request.headers.get(RAW_RESPONSE_HEADER) != "stream"
+        return bool(raw.http_response.request.headers.get(RAW_RESPONSE_HEADER) != "stream")
     except Exception:
         return False
 

@@ -134,8 +134,8 @@ class Delivery:
     def _backoff(self, retry_after_s: float | None) -> float:
         self._failures += 1
         if retry_after_s is not None:
-            return min(retry_after_s, self._settings.max_backoff_s)
-        base = min(self._settings.max_backoff_s, 0.1 * (2 ** min(self._failures, 16)))
+            return min(retry_after_s, float(self._settings.max_backoff_s))
+        base: float = min(float(self._settings.max_backoff_s), 0.1 * (2 ** min(self._failures, 16)))
         return base * (0.5 + random.random() / 2)  # jitter: many processes must not retry in step
 
     # -- housekeeping (one thread at a time) ------------------------------------------------------

@@ -120,7 +120,8 @@ def output_text(obj: Any) -> str | None:
     choices = g(obj, "choices")
     if choices:
         message = g(choices[0], "message")
-        return g(message, "content") if message is not None else g(choices[0], "text")
+        text = g(message, "content") if message is not None else g(choices[0], "text")
+        return text if isinstance(text, str) else None
     # ``Response.output_text`` is a property, which the field accessor ``g`` does not see.
     text = obj.get("output_text") if isinstance(obj, dict) else getattr(obj, "output_text", None)
     return text if isinstance(text, str) else None
