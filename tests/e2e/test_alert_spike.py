@@ -148,8 +148,12 @@ def test_frontier_spike_of_one_tenant_fires_once_and_resolves_once(make_settings
         batch_max_delay_s=0.05,
         dashboard_url="http://dash.test:8501",
     )
-    with http_receiver() as hook, smtp_mailbox() as mail, collector(settings, clock) as (base_url, runtime):
-        http = httpx.Client(base_url=base_url, timeout=30)
+    with (
+        http_receiver() as hook,
+        smtp_mailbox() as mail,
+        collector(settings, clock) as (base_url, runtime),
+        httpx.Client(base_url=base_url, timeout=30) as http,
+    ):
         rule = {
             "name": "frontier spike",
             "metric": "frontier_share",

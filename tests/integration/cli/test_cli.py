@@ -92,10 +92,11 @@ def test_up_serves_collector_and_dashboard_and_stops_both_on_a_signal(
     from tests.conftest import free_port
 
     port, dashboard_port = free_port(), free_port()
+    log = (tmp_path / "up.log").open("wb")  # a file, not a pipe nobody reads (it could fill and block)
     process = subprocess.Popen(
         [sys.executable, "-m", "tiermix_server.cli", "up", "--data-dir", str(tmp_path),
          "--port", str(port), "--dashboard-port", str(dashboard_port)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:
         _wait_for(f"http://127.0.0.1:{port}/healthz", 120)
@@ -114,3 +115,4 @@ def test_up_serves_collector_and_dashboard_and_stops_both_on_a_signal(
         if process.poll() is None:
             process.kill()
             process.wait()
+        log.close()

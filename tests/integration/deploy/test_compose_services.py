@@ -79,6 +79,9 @@ def stop(process: subprocess.Popen[str]) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+    for stream in (process.stdout, process.stderr):
+        if stream is not None:
+            stream.close()
 
 
 def test_compose_services_migrate_bootstrap_a_key_ingest_serve_and_show_the_dashboard(
