@@ -120,6 +120,13 @@ class Enricher:
     def tier_map(self) -> TierMap:
         return self._state.tier_map
 
+    def fresh_tier_map(self) -> TierMap:
+        """The tier map, checked against the metadata DB at most every ``check_interval_s`` (as ingest
+        does), so a query path pays no DB read of its own; a change through the API refreshes at once."""
+        if self._clock() >= self._next_check:
+            self._due_check()
+        return self._state.tier_map
+
     def enrich(
         self,
         *,
@@ -212,8 +219,7 @@ def configured_tier_map(enricher: Any, meta: Any) -> TierMap:
     what frontier share counts instead of silently reading 0.
     """
     if isinstance(enricher, Enricher):
-        enricher.refresh()
-        return enricher.tier_map
+        return enricher.fresh_tier_map()
     return load_from_meta(meta)[1]
 
 
