@@ -130,6 +130,7 @@ def measure(calls: int, repeats: int, raw_repeats: int, data_dir: Path) -> list[
     from tiermix_server.api import handlers, params
     from tiermix_server.api.query import Query
     from tiermix_server.metrics.sources import raw_only
+    from tiermix_server.pricing.tiers import default_map_data
     from tiermix_server.settings import Settings
     from tiermix_server.store.clickhouse import connect
     from tiermix_server.store.migrate import migrate
@@ -183,8 +184,11 @@ def measure(calls: int, repeats: int, raw_repeats: int, data_dir: Path) -> list[
 
             api_ms = _timed(over_http, repeats)
             query_params = QueryParams(query)
+            tier_list = tuple(tier.name for tier in default_map_data()[0])
             handler = getattr(handlers, f"{name}_view")
-            q = Query(client, params.filters(query_params, lambda: end), query_params, "json", {})
+            q = Query(
+                client, params.filters(query_params, lambda: end), query_params, "json", {}, tier_list, None
+            )
 
             def raw(handler: Any = handler, q: Any = q) -> None:
                 with raw_only():

@@ -6,6 +6,7 @@ from ``tiermix_server.metrics``.
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import timedelta
 from typing import Any
 
@@ -23,6 +24,7 @@ from tiermix_server.metrics.escalations import escalations
 from tiermix_server.metrics.filters import GroupBy
 from tiermix_server.metrics.health import data_health
 from tiermix_server.metrics.mix import MIX_KEYS, mix
+from tiermix_server.metrics.opportunities import opportunities
 from tiermix_server.metrics.savings import BaselineChoice, Savings, savings_from
 from tiermix_server.metrics.summary import scope_rows, summarise
 
@@ -250,6 +252,31 @@ def request_view(q: Query) -> Response:
 
 def data_health_view(q: Query) -> Response:
     return respond(data_health(q.client, q.filters).to_dict(), q.fmt, name="data_health")
+
+
+OPPORTUNITY_WINDOW = timedelta(days=30)
+
+
+def opportunities_view(q: Query) -> Response:
+    """Ranked right-sizing opportunities (metrics/opportunities.py); the window defaults to 30 days."""
+    from tiermix_server.pricing.enricher import Enricher, build_enricher
+
+    filters = q.filters
+    if not q.query.get("start"):
+        filters = filters.with_range(filters.end - OPPORTUNITY_WINDOW, filters.end)
+    runtime = q.runtime
+    enricher = runtime.enricher
+    if not isinstance(enricher, Enricher):
+        enricher = build_enricher(runtime.settings, runtime.metadata(), background=False)
+    found = opportunities(q.client, filters, q.tier_list, enricher.quote)
+    head = {k: v for k, v in asdict(found).items() if k != "rows"}
+    rows = [row.to_dict() for row in found.rows]
+    payload = {**head, "savings_is_estimate": True, "rows": rows}
+    csv_rows = [
+        {k: v for k, v in row.items() if k not in ("bands", "requests_by_tier", "spend_by_tier")}
+        for row in rows
+    ]
+    return respond(payload, q.fmt, csv_rows=csv_rows, name="opportunities")
 
 
 def chargeback_view(q: Query) -> Response:

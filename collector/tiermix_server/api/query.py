@@ -32,6 +32,8 @@ class Query:
     query: Any  # starlette QueryParams (a multi-dict)
     fmt: str
     path_params: dict[str, Any]
+    tier_list: tuple[str, ...]  # the tier map in force, bottom … top
+    runtime: Any  # for views that price (opportunities: the enricher's price book)
 
 
 def now_utc() -> datetime:
@@ -57,7 +59,7 @@ def _prepare(call: Call, interval: str) -> Query:
     # that never sent a call has most likely mistyped it.
     if tenant is not None and call.principal.tenant is None and not _known_tenant(client, tenant):
         raise params.UnknownTenant(f"unknown tenant {tenant[:64]!r}: no calls were ever recorded for it")
-    return Query(client, filters, query, fmt, dict(call.request.path_params))
+    return Query(client, filters, query, fmt, dict(call.request.path_params), tiers.names, call.runtime)
 
 
 def query_view(handler: Handler, *, interval_param: bool = False) -> Callable[[Call], Response]:
