@@ -26,6 +26,7 @@ PAGES = (
     ("cost.py", "Cost", ":material/payments:"),
     ("escalations.py", "Escalations", ":material/trending_up:"),
     ("drift.py", "Drift", ":material/swap_calls:"),
+    ("opportunities.py", "Opportunities", ":material/savings:"),
     ("alerts.py", "Alerts", ":material/notifications:"),
     ("prices.py", "Prices & tiers", ":material/sell:"),
     ("calls.py", "Calls", ":material/list:"),

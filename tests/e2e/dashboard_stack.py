@@ -30,7 +30,7 @@ BROWSER_ARGS = [
 # url path → the page title the dashboard shows (h1)
 PAGES = {
     "": "Overview", "tier_mix": "Tier mix", "cost": "Cost", "escalations": "Escalations", "drift": "Drift",
-    "alerts": "Alerts", "prices": "Prices & tiers", "calls": "Calls",
+    "opportunities": "Opportunities", "alerts": "Alerts", "prices": "Prices & tiers", "calls": "Calls",
 }  # fmt: skip
 
 
