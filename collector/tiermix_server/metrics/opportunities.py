@@ -15,6 +15,8 @@ by short prompts):
 - **over-specified spend**: the top-direct spend a lower tier would have served at the lower bound, p_low
   x top cost of the bands with evidence; its share of the route's spend is the figure audits quote.
 
+Money is scaled to a month from the span the data covers (first call in the window → end).
+
 Every figure is an estimate and says so; requests on unpriced models are counted and left out of money.
 """
 
@@ -117,8 +119,9 @@ class Opportunity:
 class Opportunities:
     start: datetime
     end: datetime
+    observed_start: datetime  # the first call in the window: money is scaled from [observed_start, end)
     top_tier: str
-    month_factor: float  # 30 days / window length: window figures x this = per month
+    month_factor: float  # 30 days / (end - observed_start): window figures x this = per month
     spend_usd: float
     over_specified_usd: float
     over_specified_share: float | None
@@ -132,7 +135,11 @@ def opportunities(client: Any, filters: Filters, tier_list: tuple[str, ...], quo
     lower = set(tier_list[:-1])
     cells, models = _first_attempts(client, filters)
     spend = _spend_by_tier(client, filters)
-    month_factor = MONTH / (filters.end - filters.start) if filters.end > filters.start else 0.0
+    # Scaled by the span the data covers, not the window asked for: a tenant that started sending a week
+    # ago has a week of traffic, and 30/30 would understate its month four times.
+    observed_start = max(filters.start, _first_call(client, filters) or filters.end)
+    span = filters.end - observed_start
+    month_factor = MONTH / span if span > timedelta(0) else 0.0
     routes = sorted({key[:2] for key in cells} | set(spend))
     rows = []
     for tenant, route in routes:
@@ -158,8 +165,8 @@ def opportunities(client: Any, filters: Filters, tier_list: tuple[str, ...], quo
     total = sum(r.spend_usd for r in rows)
     over = sum(r.over_specified_usd for r in rows)
     return Opportunities(
-        filters.start, filters.end, top, month_factor, total, over, over / total if total > 0 else None,
-        sum(r.monthly_savings_low_usd for r in rows), rows,
+        filters.start, filters.end, observed_start, top, month_factor, total, over,
+        over / total if total > 0 else None, sum(r.monthly_savings_low_usd for r in rows), rows,
     )  # fmt: skip
 
 
@@ -205,6 +212,16 @@ def _cell(values: list[float]) -> Cell:
         for name, value in zip(_CELL_FIELDS, values, strict=True)
     }
     return Cell(**named)
+
+
+def _first_call(client: Any, filters: Filters) -> datetime | None:
+    params = Params()
+    where = raw_where(filters, params, filters.start, filters.end)
+    rows = client.query(f"SELECT min(c.ts), count() FROM llm_calls AS c {where}", parameters=params.values)
+    first, calls = rows.result_rows[0]
+    if not calls:
+        return None
+    return first if first.tzinfo is not None else first.replace(tzinfo=filters.start.tzinfo)
 
 
 def _spend_by_tier(client: Any, filters: Filters) -> dict[tuple[str, str], dict[str, float]]:
@@ -333,14 +350,12 @@ def _opportunity(
 
 
 def _confidence(bands: list[BandEstimate]) -> str:
-    """How tight the evidence is where the money is: the widest acceptance interval among bands with a
-    positive conservative saving (none: no evidence or nothing worth moving)."""
-    widths = [
-        (b.acceptance_high or 0.0) - (b.acceptance_low or 0.0)
-        for b in bands
-        if (b.savings_low_usd or 0.0) > 0
-    ]
-    if not widths:
+    """How tight the evidence is where the money is: the widest acceptance interval among the bands that
+    carry at least a tenth of the route's conservative saving (none: nothing worth moving)."""
+    positive = [b for b in bands if (b.savings_low_usd or 0.0) > 0]
+    total = sum(b.savings_low_usd or 0.0 for b in positive)
+    if not positive or total <= 0:
         return "none"
-    widest = max(widths)
+    carrying = [b for b in positive if (b.savings_low_usd or 0.0) >= 0.1 * total]
+    widest = max((b.acceptance_high or 0.0) - (b.acceptance_low or 0.0) for b in carrying)
     return "high" if widest <= 0.1 else "medium" if widest <= 0.25 else "low"

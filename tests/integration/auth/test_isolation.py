@@ -22,6 +22,7 @@ READ_ROUTES = [
     "/api/v1/calls",
     "/api/v1/health/data",
     "/api/v1/export/chargeback",
+    "/api/v1/opportunities",
     "/api/v1/alerts/rules",
     "/api/v1/alerts/events",
     "/api/v1/alerts/states",
