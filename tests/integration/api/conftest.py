@@ -8,28 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.api.seeded import Api, day_before_yesterday, seeded_settings
-from tests.support.calls import Scenario, generate_calls, insert_calls
-from tests.support.server import running_server
+from tests.integration.api.seeded import Api, day_before_yesterday, seeded_server
+from tests.support.calls import Scenario, generate_calls
 
 TENANTS = ("acme", "globex", "initech", "umbrella")
 
 
 @pytest.fixture(scope="module")
 def api(chdb_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    from tiermix_server.store.clickhouse import connect
-    from tiermix_server.store.migrate import migrate
-
-    settings = seeded_settings(chdb_dir, tmp_path_factory.mktemp("api"))
-    client = connect(settings)
-    migrate(client, settings)
     day = day_before_yesterday()
     start = day + timedelta(hours=21, minutes=37, seconds=13, microseconds=500_000)
     end = day + timedelta(days=1, hours=2, minutes=11, seconds=47)
     rows = generate_calls(start, end, seed=11, scenario=Scenario(requests=700, tenants=TENANTS))
-    insert_calls(client, rows, batch_rows=97)
-    try:
-        with running_server(settings) as url:
-            yield Api(url, rows, start, end, client)
-    finally:
-        client.command(f"DROP DATABASE IF EXISTS {settings.clickhouse_database}")
+    with seeded_server(chdb_dir, tmp_path_factory.mktemp("api"), rows, batch_rows=97) as (url, client):
+        yield Api(url, rows, start, end, client)

@@ -12,13 +12,15 @@ import os
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 from tests.conftest import free_port
-from tests.support.calls import CallRow
+from tests.support.calls import CallRow, insert_calls
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,3 +70,24 @@ def seeded_settings(chdb_dir: Path, data_dir: Path) -> Any:
         dashboard_port=free_port(),
         alerts_enabled=False,
     )
+
+
+@contextmanager
+def seeded_server(
+    chdb_dir: Path, data_dir: Path, rows: Sequence[CallRow], *, batch_rows: int
+) -> Iterator[tuple[str, Any]]:
+    """A migrated database of its own holding ``rows`` (in ``batch_rows`` inserts), served over HTTP:
+    yields (url, ClickHouse client); the database is dropped afterwards."""
+    from tests.support.server import running_server
+    from tiermix_server.store.clickhouse import connect
+    from tiermix_server.store.migrate import migrate
+
+    settings = seeded_settings(chdb_dir, data_dir)
+    client = connect(settings)
+    migrate(client, settings)
+    insert_calls(client, rows, batch_rows=batch_rows)
+    try:
+        with running_server(settings) as url:
+            yield url, client
+    finally:
+        client.command(f"DROP DATABASE IF EXISTS {settings.clickhouse_database}")

@@ -18,9 +18,8 @@ from typing import Any
 
 import pytest
 
-from tests.integration.api.seeded import Api, day_before_yesterday, seeded_settings
-from tests.support.calls import CallRow, cost_of, insert_calls, make_request
-from tests.support.server import running_server
+from tests.integration.api.seeded import Api, day_before_yesterday, seeded_server
+from tests.support.calls import CallRow, cost_of, make_request
 from tiermix_server.metrics.wilson import wilson
 
 SMALL = ("small", "openai", "gpt-4o-mini")
@@ -62,20 +61,10 @@ def script(start: Any) -> list[CallRow]:
 
 @pytest.fixture(scope="module")
 def month(chdb_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    from tiermix_server.store.clickhouse import connect
-    from tiermix_server.store.migrate import migrate
-
-    settings = seeded_settings(chdb_dir, tmp_path_factory.mktemp("opportunities"))
-    client = connect(settings)
-    migrate(client, settings)
     start = day_before_yesterday()
     rows = script(start)
-    insert_calls(client, rows, batch_rows=113)
-    try:
-        with running_server(settings) as url:
-            yield Api(url, rows, start, start + timedelta(days=1), client)
-    finally:
-        client.command(f"DROP DATABASE IF EXISTS {settings.clickhouse_database}")
+    with seeded_server(chdb_dir, tmp_path_factory.mktemp("opportunities"), rows, batch_rows=113) as (url, ch):
+        yield Api(url, rows, start, start + timedelta(days=1), ch)
 
 
 def by_route(body: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -16,41 +16,30 @@ from pathlib import Path
 import pytest
 
 from tests.integration.api import reference as ref
-from tests.integration.api.seeded import Api, day_before_yesterday, seeded_settings
-from tests.support.calls import Scenario, generate_calls, insert_calls
-from tests.support.server import running_server
+from tests.integration.api.seeded import Api, day_before_yesterday, seeded_server
+from tests.support.calls import Scenario, generate_calls
 
 RENAMED = {"small": "economy", "mid": "standard", "frontier": "premium"}
 
 
 @pytest.fixture(scope="module")
 def renamed(chdb_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    from tiermix_server.store.clickhouse import connect
-    from tiermix_server.store.migrate import migrate
-
-    settings = seeded_settings(chdb_dir, tmp_path_factory.mktemp("tiers"))
-    client = connect(settings)
-    migrate(client, settings)
     start = day_before_yesterday() + timedelta(hours=3)
     end = start + timedelta(hours=5)
     original = generate_calls(start, end, seed=5, scenario=Scenario(requests=300, tenants=("acme", "globex")))
     rows = [dataclasses.replace(row, tier=RENAMED.get(row.tier, row.tier)) for row in original]
-    insert_calls(client, rows, batch_rows=101)
-    try:
-        with running_server(settings) as url:
-            bands = (1.0, 10.0, None)  # every tier but the top needs a band maximum, rising
-            named = zip(RENAMED.values(), bands, strict=True)
-            body = {"tiers": [{"name": n, "band_max_usd_per_mtok": b} for n, b in named]}
-            request = urllib.request.Request(
-                f"{url}/api/v1/admin/tiers", data=json.dumps(body).encode(), method="PUT",
-                headers={"content-type": "application/json"},
-            )  # fmt: skip
-            with urllib.request.urlopen(request, timeout=30) as answer:
-                assert answer.status == 200
-            # The reference metrics are computed on the rows with the shipped names.
-            yield Api(url, original, start, end, client)
-    finally:
-        client.command(f"DROP DATABASE IF EXISTS {settings.clickhouse_database}")
+    with seeded_server(chdb_dir, tmp_path_factory.mktemp("tiers"), rows, batch_rows=101) as (url, client):
+        bands = (1.0, 10.0, None)  # every tier but the top needs a band maximum, rising
+        named = zip(RENAMED.values(), bands, strict=True)
+        body = {"tiers": [{"name": n, "band_max_usd_per_mtok": b} for n, b in named]}
+        request = urllib.request.Request(
+            f"{url}/api/v1/admin/tiers", data=json.dumps(body).encode(), method="PUT",
+            headers={"content-type": "application/json"},
+        )  # fmt: skip
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            assert answer.status == 200
+        # The reference metrics are computed on the rows with the shipped names.
+        yield Api(url, original, start, end, client)
 
 
 def test_frontier_share_counts_the_renamed_top_tier(renamed: Api) -> None:
