@@ -21,7 +21,7 @@ from tiermix_server.auth import Principal
 from tiermix_server.errors import BadRequest, Conflict, Forbidden, NotFound
 from tiermix_server.meta import keys as key_store
 from tiermix_server.meta import stores
-from tiermix_server.pricing.enricher import Enricher, build_enricher
+from tiermix_server.pricing.enricher import running_enricher
 from tiermix_server.pricing.prices import parse_instant
 from tiermix_server.pricing.tiers import build_tier_map
 
@@ -107,15 +107,6 @@ def _refresh_enricher(call: Call) -> None:
         enricher.refresh(force=True)
 
 
-def _enricher(call: Call) -> Enricher:
-    """The running collector's enricher (fresh), or one built for this request."""
-    runtime = call.runtime
-    if isinstance(runtime.enricher, Enricher):
-        runtime.enricher.refresh()
-        return runtime.enricher
-    return build_enricher(runtime.settings, call.meta, background=False)
-
-
 # ---- prices ---------------------------------------------------------------------------------------------
 
 
@@ -155,7 +146,7 @@ def quote_price(call: Call) -> Any:
         _own_tenant(call.principal, tenant or call.principal.tenant)
         tenant = call.principal.tenant
     at = parse_instant(query["at"], what="at") if query.get("at") else datetime.now(timezone.utc)
-    quote = _enricher(call).quote(at, tenant, provider, model)
+    quote = running_enricher(call.runtime).quote(at, tenant, provider, model)
     segments = []
     if quote.table is not None:
         starts = (0, *quote.table.thresholds)
@@ -260,7 +251,7 @@ def explain_tier(call: Call) -> Any:
     if not model:
         raise BadRequest("model is required")
     provider = call.query.get("provider", "")
-    decision = _enricher(call).explain(model, provider)
+    decision = running_enricher(call.runtime).explain(model, provider)
     return {
         "model": model,
         "provider": provider,

@@ -24,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from tiermix_server.api.params import row_id
 from tiermix_server.api.render import json_response
 from tiermix_server.auth import Principal, Scope, authenticate
 from tiermix_server.errors import BadRequest, TiermixError
@@ -57,8 +58,6 @@ class Call:
         return self.request.query_params
 
     def path_id(self, name: str) -> int:
-        from tiermix_server.api.params import row_id
-
         return row_id(self.request.path_params[name], name)
 
     def json(self) -> dict[str, Any]:

@@ -259,16 +259,12 @@ OPPORTUNITY_WINDOW = timedelta(days=30)
 
 def opportunities_view(q: Query) -> Response:
     """Ranked right-sizing opportunities (metrics/opportunities.py); the window defaults to 30 days."""
-    from tiermix_server.pricing.enricher import Enricher, build_enricher
+    from tiermix_server.pricing.enricher import running_enricher
 
     filters = q.filters
     if not q.query.get("start"):
         filters = filters.with_range(filters.end - OPPORTUNITY_WINDOW, filters.end)
-    runtime = q.runtime
-    enricher = runtime.enricher
-    if not isinstance(enricher, Enricher):
-        enricher = build_enricher(runtime.settings, runtime.metadata(), background=False)
-    found = opportunities(q.client, filters, q.tier_list, enricher.quote)
+    found = opportunities(q.client, filters, q.tier_list, running_enricher(q.runtime).quote)
     head = {k: v for k, v in asdict(found).items() if k != "rows"}
     rows = [row.to_dict() for row in found.rows]
     payload = {**head, "savings_is_estimate": True, "rows": rows}

@@ -212,6 +212,15 @@ def load_from_meta(meta: Any) -> tuple[PriceBook, TierMap, frozenset[str]]:
     return PriceBook(overrides), tier_map, tenants
 
 
+def running_enricher(runtime: Any) -> Enricher:
+    """The collector's enricher, refreshed from the metadata DB, or one built for this call (a process
+    that runs no ingest: the API in a test, a CLI-built app)."""
+    if isinstance(runtime.enricher, Enricher):
+        runtime.enricher.refresh()
+        return runtime.enricher
+    return build_enricher(runtime.settings, runtime.metadata(), background=False)
+
+
 def configured_tier_map(enricher: Any, meta: Any) -> TierMap:
     """The tier map in force: the running collector's (kept fresh), else read from the metadata DB.
 
