@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-BENCHMARKS = ("sdk_overhead", "ingest", "queries", "dashboard")
+BENCHMARKS = ("sdk_overhead", "ingest", "queries", "rightsizing", "dashboard")
 RESULTS_DIR = Path(__file__).parent / "results"
 # Lower is better for these units; for the rest (throughput) higher is better.
 # Counts (``calls`` lost or dropped, non-200 ``answers``) are lower-is-better too; rates carry "/s".

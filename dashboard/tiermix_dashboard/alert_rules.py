@@ -28,6 +28,7 @@ METRICS = {
     "error_rate": "Error rate (0-1)",
     "drift_score": "Drift score (0-1)",
     "unpriced_share": "Unpriced share (0-1)",
+    "over_specified_spend": "Over-specified spend in window (USD, estimate)",
 }
 OPS = (">", ">=", "<", "<=")
 KINDS = {"static": "the value itself", "ratio": "value / trailing baseline", "zscore": "z-score vs baseline"}

@@ -313,3 +313,87 @@ def waterfall(
     fig.update_yaxes(tickformat=y_format)
     fig.update_layout(hovermode="closest", showlegend=False)
     return _layout(fig, title, "", y_title)
+
+
+def whatif(curve: pd.DataFrame, *, title: str, direction: str | None) -> go.Figure:
+    """Estimated cost per request (left axis) and acceptance (right axis) against the router threshold,
+    each with its interval as a band; points resting on little data are hollow; today's is marked."""
+    fig = go.Figure()
+    data = curve.sort_values("threshold")
+    cost_format = money_format(data.get("cost_per_request_high_usd", []))
+    rule = "score ≥ threshold" if direction != "lower_to_top" else "score ≤ threshold"
+    for low, high, colour, axis in (
+        ("cost_per_request_low_usd", "cost_per_request_high_usd", "rgba(59,111,182,0.18)", "y"),
+        ("acceptance_low", "acceptance_high", "rgba(46,158,91,0.18)", "y2"),
+    ):
+        fig.add_scatter(
+            x=data["threshold"],
+            y=data[high],
+            mode="lines",
+            line={"width": 0},
+            yaxis=axis,
+            showlegend=False,
+            hoverinfo="skip",
+        )
+        fig.add_scatter(
+            x=data["threshold"],
+            y=data[low],
+            mode="lines",
+            line={"width": 0},
+            fill="tonexty",
+            fillcolor=colour,
+            yaxis=axis,
+            name="95% interval",
+            showlegend=axis == "y",
+            hoverinfo="skip",
+        )
+    symbols = ["circle-open" if thin else "circle" for thin in data["little_data"]]
+    fig.add_scatter(
+        x=data["threshold"],
+        y=data["cost_per_request_usd"],
+        mode="lines+markers",
+        name="Cost per request (est.)",
+        line={"color": "#3b6fb6"},
+        marker={"symbol": symbols, "size": 8},
+        hovertemplate=f"cost/request: %{{y:{cost_format}}}<extra></extra>",
+    )
+    fig.add_scatter(
+        x=data["threshold"],
+        y=data["acceptance"],
+        mode="lines+markers",
+        yaxis="y2",
+        name="Accepted by the cheaper tier (est.)",
+        line={"color": COST_DOWN},
+        marker={"symbol": symbols, "size": 8},
+        hovertemplate="accepted: %{y:.1%}<extra></extra>",
+    )
+    fig.add_scatter(
+        x=data["threshold"],
+        y=data["top_share"],
+        mode="lines",
+        yaxis="y2",
+        name="Share to the top tier",
+        line={"color": COST_UP, "dash": "dot"},
+        hovertemplate="to the top tier: %{y:.1%}<extra></extra>",
+    )
+    current = data[data["current"].astype(bool)]
+    if not current.empty:
+        fig.add_vline(
+            x=float(current["threshold"].iloc[0]),
+            line={"color": "#8a8f98", "dash": "dash"},
+            annotation_text="today",
+            annotation_position="top",
+        )
+    fig.update_layout(
+        yaxis={"tickformat": cost_format, "rangemode": "tozero"},
+        yaxis2={
+            "tickformat": ".0%",
+            "range": [0, 1.02],
+            "overlaying": "y",
+            "side": "right",
+            "title": "Share of requests",
+        },
+    )
+    return _layout(
+        fig, title, f"Router threshold (to the top tier when {rule})", "Cost per request (USD)", height=420
+    )

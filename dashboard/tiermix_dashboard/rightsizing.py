@@ -21,7 +21,7 @@ BAND_COLUMNS = (
     "cost_on_candidate_usd", "savings_low_usd", "savings_usd", "savings_high_usd", "unpriced_top_direct",
 )  # fmt: skip
 TOTAL_FIELDS = ("start", "end", "top_tier", "spend_usd", "over_specified_usd", "over_specified_share",
-                "monthly_savings_low_usd", "month_factor")  # fmt: skip
+                "monthly_savings_low_usd", "month_factor", "routes")  # fmt: skip
 
 
 def opportunities(client: ApiClient, filters: Filters) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame]:
@@ -37,3 +37,40 @@ def opportunities(client: ApiClient, filters: Filters) -> tuple[dict[str, Any], 
         BAND_COLUMNS,
     )[list(BAND_COLUMNS)]
     return {name: body.get(name) for name in TOTAL_FIELDS}, routes, bands
+
+
+CURVE_COLUMNS = (
+    "threshold", "top_share", "cost_per_request_usd", "cost_per_request_low_usd", "cost_per_request_high_usd",
+    "acceptance", "acceptance_low", "acceptance_high", "thin_share", "little_data", "current",
+)  # fmt: skip
+WHATIF_FIELDS = (
+    "router",
+    "routers",
+    "direction",
+    "top_model",
+    "candidate_tier",
+    "candidate_model",
+    "requests",
+    "scored_requests",
+    "unscored_requests",
+    "other_router_requests",
+    "unpriced_requests",
+    "current",
+    "routellm",
+    "routellm_reason",
+    "reason",
+)
+
+
+def routing_whatif(
+    client: ApiClient, filters: Filters, tenant: str, route: str, router: str | None = None
+) -> tuple[dict[str, Any], pd.DataFrame]:
+    """The what-if of one tenant's route over the same 30 days as ``opportunities``: head and curve (the
+    point without a threshold, nothing to the top tier, is left out: a chart has no x for it)."""
+    params = {key: value for key, value in filters.api_params().items() if key != "start"}
+    params.update(tenant=tenant, route=route)
+    if router:
+        params["router"] = router
+    body = client.get("/api/v1/routing/whatif", params)
+    curve = [point for point in body.get("curve", []) if point.get("threshold") is not None]
+    return {name: body.get(name) for name in WHATIF_FIELDS}, frame(curve, CURVE_COLUMNS)[list(CURVE_COLUMNS)]

@@ -106,6 +106,22 @@ def test_overview_shows_the_known_request_count_of_a_tenant(stack: Stack, browse
     assert errors_on(browser_page) == []
 
 
+def test_opportunities_show_the_routing_what_if_of_the_top_route(stack: Stack, browser_page: Any) -> None:
+    """The demo's routers record scores and explore: the top-ranked route has a what-if curve."""
+    top = httpx.get(f"{stack.api_url}/api/v1/opportunities", timeout=30).json()["rows"][0]
+    curve = httpx.get(f"{stack.api_url}/api/v1/routing/whatif", timeout=30,
+                      params={"tenant": top["tenant"], "route": top["route"]}).json()  # fmt: skip
+    assert curve["curve"] and curve["current"]["threshold"] is not None, curve.get("reason")
+    open_page(browser_page, stack.dashboard_url, "opportunities")
+    heading = browser_page.get_by_role("heading", name="Routing what-if")
+    heading.wait_for(timeout=30_000)
+    chart = browser_page.locator(".stPlotlyChart").filter(has_text="threshold vs cost and acceptance")
+    chart.first.wait_for(timeout=30_000)
+    assert browser_page.get_by_text("scored requests on the curve").count() == 1
+    screenshot(browser_page, ARTIFACTS / "opportunities-whatif.png")
+    assert errors_on(browser_page) == []
+
+
 def test_the_filters_travel_in_the_link_across_pages(stack: Stack, browser_page: Any) -> None:
     open_page(browser_page, stack.dashboard_url, "cost", query=f"?range=7d&tenant={KNOWN_TENANT}")
     assert f"tenant={KNOWN_TENANT}" in browser_page.url and "range=7d" in browser_page.url

@@ -70,6 +70,9 @@ class CallRow:
     error_type: str = ""
     finish_reason: str = "stop"
     price_source: str = "test"
+    router: str = ""
+    routing_reason: str = ""
+    routing_score: float | None = None  # the router's score of the request (first attempts)
 
 
 COLUMNS = tuple(f.name for f in fields(CallRow))
@@ -217,12 +220,14 @@ def utc(*args: int) -> datetime:
 
 
 # In-engine generation for benchmarks: the same shape as ``generate_calls`` (tiers 70/10/20 % first,
-# 35 % escalation per step, ~3 % unpriced small calls), made by ClickHouse itself so 50M rows take
+# 35 % escalation per step, ~3 % unpriced small calls, a router score on each first attempt that rises
+# with its first tier), made by ClickHouse itself so 50M rows take
 # seconds of engine time instead of minutes of Python. Every value derives from cityHash64(request, seed).
 _ENGINE_SQL = """
 INSERT INTO llm_calls (ts, span_id, request_id, attempt, final, escalated, failover, escalation_reason,
     tenant, route, environment, service, provider, operation, request_model, model, tier, input_tokens,
-    output_tokens, cache_read_tokens, cost_usd, unpriced, status, duration_ms, price_source, finish_reason)
+    output_tokens, cache_read_tokens, cost_usd, unpriced, status, duration_ms, price_source, finish_reason,
+    router, routing_score)
 SELECT
     fromUnixTimestamp64Micro(toInt64({start_us:Int64} + intDiv(q * {span_us:Int64}, {requests:UInt64})
         + k * 1500000), 'UTC') AS ts,
@@ -260,7 +265,10 @@ SELECT
     'ok' AS status,
     toFloat32(100 + cityHash64(h, k, 3) % 5000) AS duration_ms,
     'bench' AS price_source,
-    'stop' AS finish_reason
+    'stop' AS finish_reason,
+    -- the first attempt carries a router's score that (noisily) explains its first tier
+    if(k = 0, 'router/v1', '') AS router,
+    if(k = 0, toFloat32((first_tier + (bitShiftRight(h, 24) % 1000) / 1000) / 3), NULL) AS routing_score
 FROM
 (
     SELECT

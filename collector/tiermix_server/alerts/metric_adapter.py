@@ -2,8 +2,10 @@
 
 The API, the dashboard and the evaluator must agree on what "frontier share" means, so this module only
 maps a rule's metric name onto the definitions: ``summaries`` per group for the counter-based metrics,
-``drift`` for the drift score. The volume an alert compares with ``min_volume`` is the number of logical
-requests in the window (calls, for the drift score, which is defined over calls).
+``drift`` for the drift score, ``opportunities`` for the over-specified spend (USD of the window's
+top-direct spend a lower tier would have served, at the evidence's conservative bound). The volume an
+alert compares with ``min_volume`` is the number of logical requests in the window (calls, for the
+drift score, which is defined over calls).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any, Protocol
 
 from tiermix_server.alerts.notification import encode_group
 from tiermix_server.alerts.rules import RuleSpec
+from tiermix_server.metrics.opportunities import Quoter
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,14 +45,16 @@ _FROM_SUMMARY: dict[str, Callable[[Any], float | None]] = {
 class ClickHouseMetrics:
     """``MetricSource`` over ClickHouse using the shared definitions."""
 
-    def __init__(self, client: Any, tier_ends: Callable[[], tuple[str, str]]) -> None:
+    def __init__(self, client: Any, tiers: Callable[[], tuple[str, ...]], quote: Quoter) -> None:
         self.client = client
-        self.tier_ends = tier_ends  # (bottom, top) of the tier map in force, read at each measurement
+        self.tiers = tiers  # the tier map in force, bottom … top, read at each measurement
+        self.quote = quote  # prices for the over-specified spend (pricing.enricher.Enricher.quote)
 
     def measure(self, spec: RuleSpec, start: datetime, end: datetime) -> dict[str, Sample]:
         from tiermix_server.metrics.filters import Filters, GroupBy
 
-        bottom, top = self.tier_ends()
+        tier_list = self.tiers()
+        bottom, top = tier_list[0], tier_list[-1]
         filters = Filters(
             start=start,
             end=end,
@@ -62,6 +67,8 @@ class ClickHouseMetrics:
         group_by = GroupBy(tuple(spec.group_by))
         if spec.metric == "drift_score":
             return self._drift(spec, filters)
+        if spec.metric == "over_specified_spend":
+            return self._over_specified(spec, filters, tier_list)
         from tiermix_server.metrics.summary import summaries
 
         extract = _FROM_SUMMARY[spec.metric]
@@ -71,6 +78,21 @@ class ClickHouseMetrics:
                 continue  # the all-zero row of an empty, ungrouped scope: no data, not a value of 0
             result[encode_group(summary.group)] = Sample(extract(summary), int(summary.requests))
         return result
+
+    def _over_specified(self, spec: RuleSpec, filters: Any, tier_list: tuple[str, ...]) -> dict[str, Sample]:
+        """Defined per tenant x route (metrics/opportunities.py); a coarser group adds its routes up."""
+        from tiermix_server.metrics.opportunities import opportunities
+
+        found = opportunities(self.client, filters, tier_list, self.quote)
+        samples: dict[str, Sample] = {}
+        for row in found.rows:
+            labels = {"tenant": row.tenant, "route": row.route}
+            key = encode_group({column: labels[column] for column in spec.group_by})
+            previous = samples.get(key, Sample(0.0, 0))
+            samples[key] = Sample(
+                (previous.value or 0.0) + row.over_specified_usd, previous.volume + row.requests
+            )
+        return samples
 
     def _drift(self, spec: RuleSpec, filters: Any) -> dict[str, Sample]:
         """JS distance of the model mix against the ``baseline_days`` before the window.

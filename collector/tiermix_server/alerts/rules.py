@@ -29,7 +29,7 @@ from pydantic import (
 
 from tiermix_server.errors import BadRequest
 
-METRICS = (
+Metric = Literal[
     "frontier_share",
     "cost_per_request",
     "spend",
@@ -37,7 +37,9 @@ METRICS = (
     "error_rate",
     "drift_score",
     "unpriced_share",
-)
+    "over_specified_spend",
+]
+METRICS: tuple[str, ...] = get_args(Metric)
 GROUP_FIELDS = ("tenant", "route")
 Operator = Literal[">", ">=", "<", "<="]
 ConditionKind = Literal["static", "ratio", "zscore"]
@@ -183,15 +185,7 @@ class Condition(_Strict):
 class RuleSpec(_Strict):
     name: str = Field(min_length=1, max_length=200)
     description: str = Field("", max_length=2000)
-    metric: Literal[
-        "frontier_share",
-        "cost_per_request",
-        "spend",
-        "escalation_rate",
-        "error_rate",
-        "drift_score",
-        "unpriced_share",
-    ]
+    metric: Metric
     group_by: tuple[Literal["tenant", "route"], ...] = ()
     filters: Filters = Filters()
     window: Duration = 300

@@ -33,19 +33,21 @@ def lease_ttl_s(interval_s: float) -> float:
 
 
 def build_evaluator(runtime: Any) -> Evaluator:
-    from tiermix_server.pricing.enricher import configured_tier_map
+    from tiermix_server.pricing.enricher import configured_tier_map, running_enricher
 
     settings = runtime.settings
     runtime.metadata()
 
-    def tier_ends() -> tuple[str, str]:
-        tiers = configured_tier_map(runtime.enricher, runtime.meta)
-        return tiers.bottom, tiers.top
+    def tiers() -> tuple[str, ...]:
+        return configured_tier_map(runtime.enricher, runtime.meta).names
+
+    def quote(at: Any, tenant: str, provider: str, model: str) -> Any:
+        return running_enricher(runtime).quote(at, tenant, provider, model)
 
     ttl_s = runtime.extras.get("alerts_lease_ttl_s") or lease_ttl_s(settings.alerts_interval_s)
     return Evaluator(
         runtime.meta,
-        ClickHouseMetrics(runtime.clickhouse, tier_ends),
+        ClickHouseMetrics(runtime.clickhouse, tiers, quote),
         dashboard_url=settings.dashboard_url,
         clock=runtime.extras.get("alerts_clock"),
         lease=Lease(runtime.meta, ttl_s=ttl_s),

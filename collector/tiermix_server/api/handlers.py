@@ -6,14 +6,14 @@ from ``tiermix_server.metrics``.
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import fields
 from datetime import timedelta
 from typing import Any
 
 from starlette.responses import Response
 
 from tiermix_server.api import params
-from tiermix_server.api.query import Query
+from tiermix_server.api.query import Query, now_utc
 from tiermix_server.api.render import respond
 from tiermix_server.errors import BadRequest, NotFound
 from tiermix_server.metrics import calls as calls_metric
@@ -21,12 +21,13 @@ from tiermix_server.metrics.chargeback import chargeback
 from tiermix_server.metrics.cost import cost_rows, cost_with_percentiles
 from tiermix_server.metrics.drift import DEFAULT_JS_THRESHOLD, DEFAULT_PSI_THRESHOLD, drift
 from tiermix_server.metrics.escalations import escalations
-from tiermix_server.metrics.filters import GroupBy
+from tiermix_server.metrics.filters import Filters, GroupBy
 from tiermix_server.metrics.health import data_health
 from tiermix_server.metrics.mix import MIX_KEYS, mix
 from tiermix_server.metrics.opportunities import opportunities
 from tiermix_server.metrics.savings import BaselineChoice, Savings, savings_from
 from tiermix_server.metrics.summary import scope_rows, summarise
+from tiermix_server.metrics.whatif import whatif
 
 _BASELINE_ROUTE_PREFIX = "baseline_model."
 
@@ -255,24 +256,53 @@ def data_health_view(q: Query) -> Response:
 
 
 OPPORTUNITY_WINDOW = timedelta(days=30)
+OPPORTUNITY_ROWS = 100  # the ranked list's default length; totals always cover every route
+MAX_OPPORTUNITY_ROWS = 10_000
+DAY = timedelta(days=1)
+
+
+def _right_sizing_window(q: Query) -> Filters:
+    """30 days before ``end`` unless ``start`` is given, in whole UTC days: right-sizing reads the daily
+    first-attempt rollup, so a window's partial days would cost a scan of raw calls (the response's
+    ``start`` and ``end`` say which days were read)."""
+    filters = q.filters
+    start = filters.start if q.query.get("start") else filters.end - OPPORTUNITY_WINDOW
+    midnight = start.replace(hour=0, minute=0, second=0, microsecond=0)
+    end_midnight = filters.end.replace(hour=0, minute=0, second=0, microsecond=0)
+    end = end_midnight if end_midnight == filters.end else end_midnight + DAY
+    return filters.with_range(midnight, end)
 
 
 def opportunities_view(q: Query) -> Response:
     """Ranked right-sizing opportunities (metrics/opportunities.py); the window defaults to 30 days."""
     from tiermix_server.pricing.enricher import running_enricher
 
-    filters = q.filters
-    if not q.query.get("start"):
-        filters = filters.with_range(filters.end - OPPORTUNITY_WINDOW, filters.end)
-    found = opportunities(q.client, filters, q.tier_list, running_enricher(q.runtime).quote)
-    head = {k: v for k, v in asdict(found).items() if k != "rows"}
-    rows = [row.to_dict() for row in found.rows]
-    payload = {**head, "savings_is_estimate": True, "rows": rows}
+    filters = _right_sizing_window(q)
+    quote = running_enricher(q.runtime).quote
+    # the last day of the window runs on to midnight: no call is later than now
+    found = opportunities(q.client, filters, q.tier_list, quote, until=min(filters.end, now_utc()))
+    limit = params.integer(q.query, "limit", OPPORTUNITY_ROWS, 1, MAX_OPPORTUNITY_ROWS)
+    head = {f.name: getattr(found, f.name) for f in fields(found) if f.name != "rows"}
+    rows = [row.to_dict() for row in found.rows[:limit]]
+    payload = {**head, "savings_is_estimate": True, "routes": len(found.rows), "rows": rows}
     csv_rows = [
         {k: v for k, v in row.items() if k not in ("bands", "requests_by_tier", "spend_by_tier")}
         for row in rows
     ]
     return respond(payload, q.fmt, csv_rows=csv_rows, name="opportunities")
+
+
+def whatif_view(q: Query) -> Response:
+    """What another threshold on the route's router score would do (metrics/whatif.py); 30 days."""
+    from tiermix_server.pricing.enricher import running_enricher
+
+    if q.filters.route is None:
+        raise BadRequest("route is required: the what-if is about one route's router")
+    filters = _right_sizing_window(q)
+    router = params.text(q.query, "router")
+    found = whatif(q.client, filters, q.tier_list, running_enricher(q.runtime).quote, router)
+    payload = found.to_dict()
+    return respond(payload, q.fmt, csv_rows=payload["curve"], name="routing_whatif")
 
 
 def chargeback_view(q: Query) -> Response:

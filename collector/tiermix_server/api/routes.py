@@ -26,4 +26,5 @@ def api_routes() -> list[BaseRoute]:
         endpoint("GET", "/api/v1/health/data", query_view(h.data_health_view), scope="read"),
         endpoint("GET", "/api/v1/export/chargeback", query_view(h.chargeback_view), scope="read"),
         endpoint("GET", "/api/v1/opportunities", query_view(h.opportunities_view), scope="read"),
+        endpoint("GET", "/api/v1/routing/whatif", query_view(h.whatif_view), scope="read"),
     ]

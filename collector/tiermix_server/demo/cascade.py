@@ -21,6 +21,7 @@ MAX_ATTEMPTS = 5
 ERROR_PROBABILITY = 0.012
 TIMEOUT_PROBABILITY = 0.004
 TIMEOUT_MS = 30_000.0
+EXPLORATION = 0.1  # share of would-be-top requests the router starts one rung lower
 _QUALITY_REASONS = (("verification_failed", 0.75), ("low_confidence", 0.15), ("refusal", 0.10))
 _DETAILS = {
     "verification_failed": (
@@ -112,6 +113,10 @@ def _start_rung(route: Route, score: float, effects: Effects, rng: random.Random
         cutoffs = (cutoffs[0] * 0.6, *cutoffs[1:])
         router = "router/v2"
     rung = sum(1 for cutoff in cutoffs if score >= cutoff)
+    if rung == top and rng.random() < EXPLORATION:
+        # Routers keep measuring the rung below on a small share of what they send to the top: the
+        # evidence the Opportunities page and the routing what-if read above today's cutoff.
+        return top - 1, router, f"exploration: difficulty {score:.2f} -> {route.ladder[top - 1].tier}"
     tier = route.ladder[rung].tier
     return rung, router, f"difficulty {score:.2f} -> {tier}"
 

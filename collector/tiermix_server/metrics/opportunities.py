@@ -1,12 +1,15 @@
 """Opportunities: where a cheaper tier would serve traffic now sent straight to the top tier.
 
-Per tenant x route over the window, by input-token band (``BANDS``: a long-context slice is never judged
-by short prompts):
+Per tenant x route over the window, by input-token band (bands.py: a long-context slice is never judged
+by short prompts), read from the daily first-attempt rollup (sources.py ``FIRST_ATTEMPTS``):
 
 - **top-direct requests**: requests whose first attempt ran on the top tier;
 - **cascade evidence** for a lower tier T: requests whose first attempt ran on T, and how many of them T
   answered (the attempt was final and ok: not escalated, not failed over), with a 95% Wilson interval
-  (wilson.py). Nothing else counts as evidence; a band without it says ``no evidence``;
+  (wilson.py). Nothing else counts as evidence; a band without it says ``no evidence``. Where the
+  router records a score, top-direct requests are judged by the lower tier's first attempts in their
+  own score bins only (``_evidence_groups``): the easy requests a router sends down anyway say nothing
+  about the hard ones it sends up;
 - **estimated savings** if the band's top-direct requests started on T: with acceptance p, each still
   pays T and, when T is not accepted, the top tier again, so saving = p x top cost - cost on T. The top
   cost is what those requests' first attempts cost; the cost on T prices their own token counts at T's
@@ -27,36 +30,29 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
+from tiermix_server.metrics.bands import NO_SCORE, OUT_OF_RANGE, band_label, higher_goes_up
 from tiermix_server.metrics.filters import Filters, Params, raw_where
+from tiermix_server.metrics.sources import CALLS, DAY_S, FIRST_ATTEMPTS, counters_source, summed
 from tiermix_server.metrics.wilson import Interval, wilson
 
-# Input-token bands: [lower, upper) token counts. Upper bounds are chosen where providers' long-context
-# prices and models' quality usually change.
-BANDS: tuple[tuple[int, int | None], ...] = ((0, 1_000), (1_000, 4_000), (4_000, 16_000), (16_000, 64_000),
-                                             (64_000, None))  # fmt: skip
 MONTH = timedelta(days=30)
+# Requests carrying a routing score are judged within score bins (bands.py): a lower tier's first attempts
+# are evidence only in the bins where the top tier's own requests are, pooled from the easy end until a
+# pool holds MIN_GROUP_TRIALS trials (harder requests are never judged by easier ones alone).
+MIN_GROUP_TRIALS = 10
+UNSCORED = NO_SCORE  # no score (or one outside [0, 1]): judged by the band's evidence at every score
+CellKey = tuple[str, str, str, int, int]  # tenant, route, tier, band, score bin
 
 # A price quote for (tenant, provider, model) at a time: pricing.enricher.Enricher.quote.
 Quoter = Callable[[datetime, str, str, str], Any]
 
 
-def band_label(index: int) -> str:
-    low, high = BANDS[index]
-    return f"{low}+" if high is None else f"{low}-{high - 1}"
-
-
-def _band_sql(column: str) -> str:
-    cases = ", ".join(f"{column} < {high}, {index}" for index, (_, high) in enumerate(BANDS) if high)
-    return f"multiIf({cases}, {len(BANDS) - 1})"
-
-
-@dataclass(frozen=True, slots=True)
-class Cell:
-    """First attempts of one tenant x route x tier x band."""
+class Cell(NamedTuple):
+    """First attempts of one tenant x route x tier x band x score bin."""
 
     requests: int = 0
     accepted: int = 0
@@ -69,7 +65,7 @@ class Cell:
     reasoning_tokens: int = 0
 
 
-_CELL_FIELDS = tuple(f.name for f in fields(Cell))
+_CELL_FIELDS = Cell._fields
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,8 +77,11 @@ class BandEstimate:
     evidence: str  # "cascade" | "no evidence"
     candidate_tier: str | None
     candidate_model: str | None
-    tried_on_candidate: int  # first attempts on the candidate tier (the sample)
+    tried_on_candidate: int  # first attempts on the candidate tier used as evidence (the sample)
     accepted_on_candidate: int
+    moved_requests: int  # top-direct requests with evidence: the ones the estimate moves
+    extrapolated_requests: int  # of those, harder than every trial: acceptance bounded in [0, easier's high]
+    by_score: bool  # evidence read within routing-score strata (else at every score: no score recorded)
     acceptance: float | None
     acceptance_low: float | None
     acceptance_high: float | None
@@ -112,7 +111,10 @@ class Opportunity:
     bands: list[BandEstimate] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # field by field: dataclasses.asdict deep-copies, and a month of routes is thousands of bands
+        row = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "bands"}
+        row["bands"] = [{f.name: getattr(band, f.name) for f in fields(band)} for band in self.bands]
+        return row
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,38 +131,41 @@ class Opportunities:
     rows: list[Opportunity]
 
 
-def opportunities(client: Any, filters: Filters, tier_list: tuple[str, ...], quote: Quoter) -> Opportunities:
-    """The ranked opportunities of ``filters``' scope; ``tier_list`` is the tier map's order, bottom first."""
+def opportunities(
+    client: Any, filters: Filters, tier_list: tuple[str, ...], quote: Quoter, *, until: datetime | None = None
+) -> Opportunities:
+    """The ranked opportunities of ``filters``' scope; ``tier_list`` is the tier map's order, bottom first.
+
+    ``until`` (default: the window's end) is where observed time ends, for the scaling to a month: a
+    window that runs on to midnight has no calls yet after now."""
     top = tier_list[-1]
     lower = set(tier_list[:-1])
-    cells, models = _first_attempts(client, filters)
-    spend = _spend_by_tier(client, filters)
+    cells, directions = _first_attempts(client, filters, top)
+    totals, models = _route_totals(client, filters)
     # Scaled by the span the data covers, not the window asked for: a tenant that started sending a week
     # ago has a week of traffic, and 30/30 would understate its month four times.
     observed_start = max(filters.start, _first_call(client, filters) or filters.end)
-    span = filters.end - observed_start
+    span = min(until or filters.end, filters.end) - observed_start
     month_factor = MONTH / span if span > timedelta(0) else 0.0
-    routes = sorted({key[:2] for key in cells} | set(spend))
+    by_route: dict[tuple[str, str], dict[tuple[str, int, int], Cell]] = defaultdict(dict)
+    for key, cell in cells.items():
+        by_route[key[:2]][key[2:]] = cell
     rows = []
-    for tenant, route in routes:
-        route_cells = {key[2:]: cell for key, cell in cells.items() if key[:2] == (tenant, route)}
+    for tenant, route in sorted(set(by_route) | set(totals)):
+        route_cells = by_route.get((tenant, route), {})
+        direct_bands = sorted({band for tier, band, _ in route_cells if tier == top})
+        higher = directions.get((tenant, route), True)
+        route_models = models.get((tenant, route), {})
+        by_tier_band: dict[tuple[str, int], dict[int, Cell]] = defaultdict(dict)
+        for (tier, band, score_bin), cell in route_cells.items():
+            by_tier_band[(tier, band)][score_bin] = cell
         bands = [
             _estimate(
-                band,
-                route_cells,
-                models.get((tenant, route), {}),
-                top,
-                lower,
-                tier_list,
-                quote,
-                filters.end,
-                tenant,
+                band, by_tier_band, route_models, top, lower, tier_list, quote, filters.end, tenant, higher
             )
-            for band in range(len(BANDS))
-            if route_cells.get((top, band), Cell()).requests
+            for band in direct_bands
         ]
-        rows.append(_opportunity(tenant, route, route_cells, spend.get((tenant, route), {}), bands, top,
-                                 month_factor))  # fmt: skip
+        rows.append(_opportunity(tenant, route, totals.get((tenant, route), {}), bands, top, month_factor))
     rows.sort(key=lambda r: (-r.monthly_savings_low_usd, -r.over_specified_usd, r.tenant, r.route))
     total = sum(r.spend_usd for r in rows)
     over = sum(r.over_specified_usd for r in rows)
@@ -170,76 +175,107 @@ def opportunities(client: Any, filters: Filters, tier_list: tuple[str, ...], quo
     )  # fmt: skip
 
 
+_CELL_COUNTERS = ("requests", "accepted", "priced", "cost_usd", "input_tokens", "output_tokens",
+                  "cache_read_tokens", "cache_write_tokens", "reasoning_tokens")  # fmt: skip
+
+
 def _first_attempts(
-    client: Any, filters: Filters
-) -> tuple[dict[tuple[str, str, str, int], Cell], dict[tuple[str, str], dict[str, tuple[str, str, int]]]]:
+    client: Any, filters: Filters, top: str
+) -> tuple[dict[CellKey, Cell], dict[tuple[str, str], bool]]:
+    """First attempts per tenant x route x tier x band x score bin (the daily rollup, raw at the edges):
+    the top tier's, and the lower tiers' where they can be evidence (a bin holding top-tier requests, or
+    no score). Also each route's direction (``higher_goes_up``: does a higher score send a request to
+    the top tier?)."""
     params = Params()
-    where = raw_where(filters, params, filters.start, filters.end) + " AND c.attempt = 0"
-    priced = "NOT c.unpriced"
-    sql = (
-        "SELECT c.tenant AS tenant, c.route AS route, c.tier AS tier, "
-        f"{_band_sql('c.input_tokens')} AS band, c.provider AS provider, c.model AS model, "
-        "count() AS requests, "
-        "countIf(c.final AND c.status = 'ok') AS accepted, "
-        f"countIf({priced}) AS priced_requests, sumIf(c.cost_usd, {priced}) AS cost_usd, "
-        f"sumIf(c.input_tokens, {priced}) AS input_tokens, "
-        f"sumIf(c.output_tokens, {priced}) AS output_tokens, "
-        f"sumIf(c.cache_read_tokens, {priced}) AS cache_read_tokens, "
-        f"sumIf(c.cache_write_tokens, {priced}) AS cache_write_tokens, "
-        f"sumIf(c.reasoning_tokens, {priced}) AS reasoning_tokens "
-        f"FROM llm_calls AS c {where} GROUP BY tenant, route, tier, band, provider, model"
+    dims = ("tenant", "route", "tier", "band", "score_bin")
+    source = counters_source(filters, params, _CELL_COUNTERS, dims, max_step_s=DAY_S, family=FIRST_ATTEMPTS)
+    top_param = params.add(top, "String")
+    is_top = f"s.tier = {top_param}"
+    placed = "s.score_bin >= 0"
+    route_window = "OVER (PARTITION BY s.tenant, s.route)"
+    # a score outside [0, 1] cannot be placed: it is read as no score
+    inner = (
+        f"SELECT s.tenant AS tenant, s.route AS route, s.tier AS tier, s.band AS band, "
+        f"if(s.score_bin = {OUT_OF_RANGE}, {UNSCORED}, s.score_bin) AS bin, {summed(_CELL_COUNTERS)}, "
+        f"max({is_top}) OVER (PARTITION BY s.tenant, s.route, s.band, bin) AS beside_top, "
+        f"sum(sumIf(s.score_bin * s.requests, {is_top} AND {placed})) {route_window} AS top_weight, "
+        f"sum(sumIf(s.requests, {is_top} AND {placed})) {route_window} AS top_scored, "
+        f"sum(sumIf(s.score_bin * s.requests, NOT {is_top} AND {placed})) {route_window} AS other_weight, "
+        f"sum(sumIf(s.requests, NOT {is_top} AND {placed})) {route_window} AS other_scored "
+        f"FROM {source} GROUP BY s.tenant, s.route, s.tier, s.band, bin, s.score_bin"
     )
-    cells: dict[tuple[str, str, str, int], list[float]] = defaultdict(lambda: [0] * len(_CELL_FIELDS))
-    # tenant, route → tier → (provider, model, first attempts): the model that represents the tier there
-    models: dict[tuple[str, str], dict[str, tuple[str, str, int]]] = defaultdict(dict)
-    counts: dict[tuple[str, str, str, str, str], int] = defaultdict(int)
-    for row in client.query(sql, parameters=params.values).named_results():
-        cell = cells[(row["tenant"], row["route"], row["tier"], int(row["band"]))]
-        for index, name in enumerate(_CELL_FIELDS):
-            cell[index] += row[name]
-        counts[(row["tenant"], row["route"], row["tier"], row["provider"], row["model"])] += row["requests"]
-    for (tenant, route, tier, provider, model), n in sorted(counts.items()):
-        best = models[(tenant, route)].get(tier)
-        if best is None or n > best[2]:
-            models[(tenant, route)][tier] = (provider, model, n)
-    built = {key: _cell(values) for key, values in cells.items()}
-    return built, models
-
-
-def _cell(values: list[float]) -> Cell:
-    named: dict[str, Any] = {
-        name: float(value) if name == "cost_usd" else int(value)
-        for name, value in zip(_CELL_FIELDS, values, strict=True)
-    }
-    return Cell(**named)
+    columns = ", ".join(_CELL_COUNTERS)
+    sql = (
+        f"SELECT tenant, route, tier, band, bin, {columns}, top_weight, top_scored, other_weight, "
+        f"other_scored FROM ({inner}) WHERE requests > 0 AND (beside_top OR bin = {UNSCORED})"
+    )
+    # tuples, not named rows: an all-tenant month is tens of thousands of rows
+    cells: dict[CellKey, Cell] = {}
+    higher: dict[tuple[str, str], bool] = {}
+    width = len(_CELL_COUNTERS)
+    for tenant, route, tier, band, score_bin, *values in client.query(
+        sql, parameters=params.values
+    ).result_rows:
+        key = (tenant, route, tier, band, score_bin)
+        counters = values[:width]
+        old = cells.get(key)  # two rows when scores outside [0, 1] joined the unscored
+        cells[key] = Cell(*counters) if old is None else Cell(*map(sum, zip(old, counters, strict=True)))
+        if (tenant, route) not in higher:
+            higher[(tenant, route)] = higher_goes_up(*values[width:])
+    return cells, higher
 
 
 def _first_call(client: Any, filters: Filters) -> datetime | None:
+    """The first call in the window: the first bucket with calls, then the first call inside it."""
     params = Params()
-    where = raw_where(filters, params, filters.start, filters.end)
-    rows = client.query(f"SELECT min(c.ts), count() FROM llm_calls AS c {where}", parameters=params.values)
-    first, calls = rows.result_rows[0]
-    if not calls:
+    source = counters_source(filters, params, ("calls",))
+    bucket = client.query(f"SELECT min(s.bucket), sum(s.calls) FROM {source} WHERE s.calls > 0",
+                          parameters=params.values).result_rows[0]  # fmt: skip
+    if not bucket[1]:
         return None
-    return first if first.tzinfo is not None else first.replace(tzinfo=filters.start.tzinfo)
-
-
-def _spend_by_tier(client: Any, filters: Filters) -> dict[tuple[str, str], dict[str, float]]:
+    first = bucket[0] if bucket[0].tzinfo is not None else bucket[0].replace(tzinfo=filters.start.tzinfo)
     params = Params()
-    where = raw_where(filters, params, filters.start, filters.end)
-    sql = (
-        "SELECT c.tenant AS tenant, c.route AS route, c.tier AS tier, "
-        f"sumIf(c.cost_usd, NOT c.unpriced) AS spend FROM llm_calls AS c {where} GROUP BY tenant, route, tier"
+    where = raw_where(
+        filters, params, max(filters.start, first), min(filters.end, first + timedelta(hours=1))
     )
-    spend: dict[tuple[str, str], dict[str, float]] = defaultdict(dict)
-    for row in client.query(sql, parameters=params.values).named_results():
-        spend[(row["tenant"], row["route"])][row["tier"]] = float(row["spend"])
-    return spend
+    exact = client.query(f"SELECT min(c.ts), count() FROM llm_calls AS c {where}", parameters=params.values)
+    ts, calls = exact.result_rows[0]
+    if not calls:
+        return first
+    return ts if ts.tzinfo is not None else ts.replace(tzinfo=filters.start.tzinfo)
+
+
+Models = dict[tuple[str, str], dict[str, tuple[str, str, int]]]  # tenant, route → tier → (provider, model, n)
+
+
+def _route_totals(
+    client: Any, filters: Filters
+) -> tuple[dict[tuple[str, str], dict[str, tuple[int, float]]], Models]:
+    """Per tenant x route x tier: requests whose first attempt ran on the tier and the tier's spend; and
+    the most used (provider, model, first attempts) of each tier on each route, the tier's stand-in."""
+    params = Params()
+    dims = ("tenant", "route", "tier", "provider", "model")
+    source = counters_source(filters, params, ("requests", "cost_usd"), dims, family=CALLS)
+    sql = (
+        "SELECT s.tenant, s.route, s.tier, s.provider, s.model, sum(s.requests), sum(s.cost_usd) "
+        f"FROM {source} GROUP BY s.tenant, s.route, s.tier, s.provider, s.model"
+    )
+    totals: dict[tuple[str, str], dict[str, tuple[int, float]]] = defaultdict(dict)
+    models: Models = defaultdict(dict)
+    for tenant, route, tier, provider, model, n, spend in sorted(
+        client.query(sql, parameters=params.values).result_rows
+    ):
+        requests, spent = totals[(tenant, route)].get(tier, (0, 0.0))
+        totals[(tenant, route)][tier] = (requests + int(n), spent + float(spend))
+        best = models[(tenant, route)].get(tier)
+        if n and (best is None or n > best[2]):
+            models[(tenant, route)][tier] = (provider, model, int(n))
+    return totals, models
 
 
 def _estimate(
     band: int,
-    cells: dict[tuple[str, int], Cell],
+    cells: dict[tuple[str, int], dict[int, Cell]],
     models: dict[str, tuple[str, str, int]],
     top: str,
     lower: set[str],
@@ -247,81 +283,165 @@ def _estimate(
     quote: Quoter,
     at: datetime,
     tenant: str,
+    higher: bool,
 ) -> BandEstimate:
-    direct = cells[(top, band)]
-    unpriced = direct.requests - direct.priced_requests
+    direct = cells.get((top, band), {})
+    total = _sum(direct.values())
+    unpriced = total.requests - total.priced_requests
     best: BandEstimate | None = None
     for tier in tier_list:  # cheapest first: on equal savings the cheaper tier is proposed
         if tier not in lower or tier not in models:
             continue
-        tried = cells.get((tier, band), Cell())
-        if tried.requests == 0:
+        tried = cells.get((tier, band), {})
+        groups = _evidence_groups(direct, tried, higher)
+        if not groups:
             continue
         provider, model, _ = models[tier]
         price = quote(at, tenant, provider, model)
-        interval = wilson(tried.accepted, tried.requests)
-        cost_on_tier = None if price.unpriced else price.cost(
-            direct.input_tokens, direct.output_tokens, direct.cache_read_tokens, direct.cache_write_tokens,
-            direct.reasoning_tokens,
-        )  # fmt: skip
-        candidate = _band_estimate(band, direct, unpriced, tier, model, interval, cost_on_tier)
+        candidate = _band_estimate(
+            band, total, unpriced, tier, model, groups, None if price.unpriced else price
+        )
         if best is None or (candidate.savings_low_usd or 0.0) > (best.savings_low_usd or 0.0):
             best = candidate
     if best is not None:
         return best
     return BandEstimate(
-        band_label(band), direct.requests, direct.cost_usd, unpriced, "no evidence", None, None, 0, 0,
-        None, None, None, None, None, None, None, 0.0,
+        band_label(band), total.requests, total.cost_usd, unpriced, "no evidence", None, None, 0, 0, 0, 0,
+        False, None, None, None, None, None, None, None, 0.0,
     )  # fmt: skip
+
+
+def _sum(cells: Any) -> Cell:
+    columns = list(zip(*cells, strict=True))
+    return Cell(*(sum(column) for column in columns)) if columns else Cell()
+
+
+class Group(NamedTuple):
+    """Top-direct requests judged together, and the acceptance interval that judges them."""
+
+    first_bin: int  # UNSCORED for requests without a score
+    cell: Cell
+    interval: Interval
+    extrapolated: bool = False  # no trials of their own: [0, the upper bound of the easier group]
+
+
+def _evidence_groups(direct: dict[int, Cell], tried: dict[int, Cell], higher: bool) -> list[Group]:
+    """(top-direct requests, the acceptance interval that judges them) for each group with evidence.
+
+    Scored requests are judged by the candidate's first attempts in the same score bins: neighbouring
+    bins are pooled, easiest first (``higher``: a higher score is harder), until the pool holds
+    ``MIN_GROUP_TRIALS`` trials (a last pool short of them joins the one before), so no top-direct
+    request is left unjudged for want of a trial in its own bin and none is judged by a handful. Bins
+    beyond the hardest trial stay unjudged: easier requests never vouch for harder ones. Requests
+    without a score are judged by the candidate's first attempts at every score of the band (nothing
+    finer is known).
+    """
+    if not tried:
+        return []
+    groups: list[Group] = []
+    pooled_direct: list[Cell] = []
+    first, trials, accepted = 0, 0, 0  # of the pool being filled
+    # bins where the top tier's own requests are, easy end first: evidence elsewhere is not theirs
+    scored = sorted((b for b, cell in direct.items() if b != UNSCORED and cell.requests), reverse=not higher)
+    for score_bin in scored:
+        if not pooled_direct:
+            first = score_bin
+        pooled_direct.append(direct[score_bin])
+        sample = tried.get(score_bin)
+        if sample is not None:
+            trials, accepted = trials + sample.requests, accepted + sample.accepted
+        if trials >= MIN_GROUP_TRIALS:
+            groups.append(Group(first, _sum(pooled_direct), wilson(accepted, trials)))
+            pooled_direct, trials, accepted = [], 0, 0
+    if pooled_direct and trials and groups:  # too few trials for a pool of their own: join the last one
+        last = groups.pop()
+        cell = _sum([last.cell, *pooled_direct])
+        interval = last.interval
+        groups.append(
+            Group(last.first_bin, cell, wilson(interval.successes + accepted, interval.trials + trials))
+        )
+    elif pooled_direct and trials:
+        groups.append(Group(first, _sum(pooled_direct), wilson(accepted, trials)))
+    elif pooled_direct and groups:
+        # Harder than every trial: acceptance does not rise with difficulty, so it is at most the easier
+        # group's upper bound and may be 0; the point is the easier group's (the interval says how unsure).
+        easier = groups[-1].interval
+        bound = Interval(easier.successes, easier.trials, 0.0, easier.high)
+        groups.append(Group(first, _sum(pooled_direct), bound, extrapolated=True))
+    if UNSCORED in direct:
+        sample = _sum(tried.values())
+        if sample.requests and direct[UNSCORED].requests:
+            groups.append(Group(UNSCORED, direct[UNSCORED], wilson(sample.accepted, sample.requests)))
+    return groups
 
 
 def _band_estimate(
     band: int,
-    direct: Cell,
+    total: Cell,
     unpriced: int,
     tier: str,
     model: str,
-    interval: Interval,
-    cost_on_tier: float | None,
+    groups: list[Group],
+    price: Any,
 ) -> BandEstimate:
-    top_cost = direct.cost_usd
+    """Each group of moved requests still pays the candidate, and the top tier again when the candidate is
+    not accepted: saving = p x top cost - candidate cost, summed over the groups at p's point and bounds."""
+    moved = _sum(g.cell for g in groups)
+    cost_on_tier = None if price is None else sum(
+        price.cost(c.input_tokens, c.output_tokens, c.cache_read_tokens, c.cache_write_tokens,
+                   c.reasoning_tokens)
+        for c in (g.cell for g in groups)
+    )  # fmt: skip
 
-    def saving(acceptance: float) -> float | None:
-        return None if cost_on_tier is None else acceptance * top_cost - cost_on_tier
+    def weighted(pick: Callable[[Interval], float]) -> float:
+        return sum(pick(g.interval) * g.cell.requests for g in groups) / moved.requests
 
+    def saving(pick: Callable[[Interval], float]) -> float | None:
+        if cost_on_tier is None:
+            return None
+        return sum(pick(g.interval) * g.cell.cost_usd for g in groups) - cost_on_tier
+
+    def share(i: Interval) -> float:
+        return i.share or 0.0
+
+    by_score = all(g.first_bin != UNSCORED for g in groups)
+    # unscored requests are judged by every trial of the band: then that is the sample; an extrapolated
+    # group borrows its interval and adds no trial
+    samples = [g.interval for g in groups if (by_score or g.first_bin == UNSCORED) and not g.extrapolated]
     return BandEstimate(
         band=band_label(band),
-        top_direct_requests=direct.requests,
-        top_direct_cost_usd=top_cost,
+        top_direct_requests=total.requests,
+        top_direct_cost_usd=total.cost_usd,
         unpriced_top_direct=unpriced,
         evidence="cascade",
         candidate_tier=tier,
         candidate_model=model,
-        tried_on_candidate=interval.trials,
-        accepted_on_candidate=interval.successes,
-        acceptance=interval.share,
-        acceptance_low=interval.low,
-        acceptance_high=interval.high,
+        tried_on_candidate=sum(i.trials for i in samples),
+        accepted_on_candidate=sum(i.successes for i in samples),
+        moved_requests=moved.requests,
+        extrapolated_requests=sum(g.cell.requests for g in groups if g.extrapolated),
+        by_score=by_score,
+        acceptance=weighted(share),
+        acceptance_low=weighted(lambda i: i.low),
+        acceptance_high=weighted(lambda i: i.high),
         cost_on_candidate_usd=cost_on_tier,
-        savings_usd=saving(interval.share or 0.0),
-        savings_low_usd=saving(interval.low),
-        savings_high_usd=saving(interval.high),
-        over_specified_usd=interval.low * top_cost,
+        savings_usd=saving(share),
+        savings_low_usd=saving(lambda i: i.low),
+        savings_high_usd=saving(lambda i: i.high),
+        over_specified_usd=sum(g.interval.low * g.cell.cost_usd for g in groups),
     )
 
 
 def _opportunity(
     tenant: str,
     route: str,
-    cells: dict[tuple[str, int], Cell],
-    spend_by_tier: dict[str, float],
+    totals: dict[str, tuple[int, float]],
     bands: list[BandEstimate],
     top: str,
     month_factor: float,
 ) -> Opportunity:
-    by_tier: dict[str, int] = defaultdict(int)
-    for (tier, _band), cell in cells.items():
-        by_tier[tier] += cell.requests
+    by_tier = {tier: requests for tier, (requests, _) in totals.items() if requests}
+    spend_by_tier = {tier: spend for tier, (_, spend) in totals.items()}
     requests = sum(by_tier.values())
     spend = sum(spend_by_tier.values())
     over = sum(b.over_specified_usd for b in bands)

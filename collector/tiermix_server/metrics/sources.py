@@ -6,8 +6,9 @@ minutes around them the per-minute one, and the odd seconds at both ends the raw
 dashboard query reads the small hourly rollup plus a few raw rows instead of the whole raw table.
 
 A ``Family`` is one set of counters with its rollups: ``CALLS`` (every call; llm_calls_1m/_1h) and
-``ESCALATIONS`` (abandoned attempts by reason; llm_escalations_1m/_1h). Their expressions mirror
-migrations/.../0002_rollups.sql; the integration tests compare rollup and raw answers.
+``ESCALATIONS`` (abandoned attempts by reason; llm_escalations_1m/_1h) and ``FIRST_ATTEMPTS`` (by token
+band and routing-score bin, per day; llm_first_attempts_1d). Their expressions mirror the migrations
+(0002_rollups.sql, 0005_first_attempts.sql); the integration tests compare rollup and raw answers.
 """
 
 # ruff: noqa: S608 - SQL here is assembled from fixed fragments and column names; every value is a
@@ -21,10 +22,12 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from tiermix_server.metrics.bands import band_sql, score_bin_sql
 from tiermix_server.metrics.filters import Filters, Params, bucket_where, raw_where
 
 MINUTE_S = 60
 HOUR_S = 3600
+DAY_S = 86400
 
 # counter name -> the aggregate over raw llm_calls (aliased c: qualified names keep ClickHouse from reading
 # a column as the same-named aggregate alias) that the rollup MVs store under that name
@@ -80,6 +83,36 @@ ESCALATIONS = Family(
     rollups={HOUR_S: "llm_escalations_1h", MINUTE_S: "llm_escalations_1m"},
     raw_filter="(c.escalated OR c.failover)",
     name="escalations",
+)
+
+# First attempts by token band and routing-score bin, per day (right-sizing: metrics/opportunities.py and
+# metrics/whatif.py). A range's partial days at either end read raw rows. Mirrors 0005_first_attempts.sql.
+_PRICED = "NOT c.unpriced"
+FIRST_ATTEMPTS = Family(
+    counters={
+        "requests": "count()",
+        "accepted": "countIf(c.final AND c.status = 'ok')",
+        "priced": f"countIf({_PRICED})",
+        "cost_usd": f"sumIf(c.cost_usd, {_PRICED})",
+        **{
+            t: f"sumIf(c.{t}, {_PRICED})"
+            for t in (
+                "input_tokens",
+                "output_tokens",
+                "cache_read_tokens",
+                "cache_write_tokens",
+                "reasoning_tokens",
+            )
+        },
+    },
+    dimensions={
+        **{d: f"c.{d}" for d in (*DIMENSIONS, "router")},
+        "band": band_sql("c.input_tokens"),
+        "score_bin": score_bin_sql("c.routing_score"),
+    },
+    rollups={DAY_S: "llm_first_attempts_1d"},
+    raw_filter="c.attempt = 0",
+    name="first_attempts",
 )
 
 _rollups_enabled: ContextVar[bool] = ContextVar("tiermix_rollups_enabled", default=True)

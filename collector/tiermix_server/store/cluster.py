@@ -26,6 +26,7 @@ _IDENT = r"([A-Za-z_][A-Za-z0-9_]*)"
 _CREATE_TABLE = re.compile(rf"^\s*CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?{_IDENT}", re.IGNORECASE)
 _ALTER_TABLE = re.compile(rf"^\s*ALTER\s+TABLE\s+{_IDENT}", re.IGNORECASE)
 _DROP_TABLE = re.compile(rf"^\s*DROP\s+TABLE\s+(?:IF\s+EXISTS\s+)?{_IDENT}", re.IGNORECASE)
+_INSERT = re.compile(r"^\s*INSERT\s+INTO\b", re.IGNORECASE)
 _COLUMN_CHANGE = re.compile(r"\b(ADD|DROP|MODIFY|RENAME|COMMENT)\s+COLUMN\b", re.IGNORECASE)
 
 
@@ -54,6 +55,9 @@ def shard_statements(statements: list[str], cluster: str, database: str, tables:
     """
     out: list[str] = []
     for statement in statements:
+        if _INSERT.match(statement):
+            out.append(statement)  # a backfill: Distributed to Distributed reads and spreads every shard
+            continue
         created = _CREATE_TABLE.match(statement)
         if created:
             tables.add(created.group(1))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from tiermix_dashboard import cache, components, kpis
+from tiermix_dashboard import cache, charts, components, kpis
 
 filters = components.page_header(
     "Opportunities",
@@ -93,3 +93,32 @@ else:
         "Saving = acceptance x their cost - cost if cheaper: a moved request always pays the cheaper tier, "
         f"and the {top} tier again when the cheaper answer is not accepted. No cascade, no estimate."
     )
+
+    st.subheader("Routing what-if")
+    head, curve = cache.load("routing_whatif", filters, tenant, route)
+    if head.get("reason") or curve.empty:
+        st.info(
+            f"No what-if for {route}: {head.get('reason') or 'no curve'}. Record the router's decision with "
+            "`cascade.decide(router, score=...)` to see what another threshold would do."
+        )
+    else:
+        components.chart(
+            charts.whatif(curve, title=f"{route}: {head.get('router')} threshold vs cost and acceptance",
+                          direction=head.get("direction")),
+            curve,
+            "routing whatif",
+        )  # fmt: skip
+        now = head.get("current") or {}
+        st.caption(
+            f"Estimates with 95% intervals: sending a request to {head.get('candidate_model')} instead "
+            f"of {head.get('top_model')} costs the cheaper call plus, when it is not accepted, the top "
+            "tier again; acceptance comes from requests the cheaper tier was tried on at similar scores. "
+            "Hollow points rest on little data (over 10% of the requests they move have fewer than 20 "
+            f"trials in their score bin). Today: {kpis.format_value(now.get('top_share'), 'share')} to the top tier at "
+            f"{kpis.format_value(now.get('cost_per_request_usd'), 'money')} per request. "
+            f"{head.get('scored_requests', 0):,} scored requests on the curve; "
+            f"{head.get('unscored_requests', 0):,} without a score and "
+            f"{head.get('other_router_requests', 0):,} from other or no routers are counted, not placed."
+        )
+        if head.get("routellm") is None:
+            st.caption(f"RouteLLM CPT(50%), CPT(80%), APGR: not available, {head.get('routellm_reason')}.")

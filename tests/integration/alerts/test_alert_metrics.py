@@ -10,8 +10,13 @@ import pytest
 
 from tests.support.calls import MODELS, insert_calls, make_request
 from tiermix_server.alerts.metric_adapter import ClickHouseMetrics
+from tiermix_server.alerts.notification import encode_group
 from tiermix_server.alerts.rules import parse_rule
-from tiermix_server.metrics.filters import DEFAULT_BOTTOM_TIER, DEFAULT_TOP_TIER
+from tiermix_server.metrics.filters import DEFAULT_BOTTOM_TIER, DEFAULT_TOP_TIER, Filters
+from tiermix_server.metrics.opportunities import opportunities
+from tiermix_server.pricing.prices import PriceBook
+
+TIERS = (DEFAULT_BOTTOM_TIER, "mid", DEFAULT_TOP_TIER)
 
 # Recent: rows older than the raw TTL (90 days) would be dropped by ClickHouse.
 NOW = datetime.now(timezone.utc).replace(second=0, microsecond=0) - timedelta(hours=1)
@@ -43,7 +48,7 @@ def metrics(clickhouse):
         )
     rows += make_request(rng, NOW + timedelta(minutes=1), [FRONTIER], tenant="initech")  # outside the window
     insert_calls(clickhouse, rows)
-    return ClickHouseMetrics(clickhouse, lambda: (DEFAULT_BOTTOM_TIER, DEFAULT_TOP_TIER))
+    return ClickHouseMetrics(clickhouse, lambda: TIERS, PriceBook([]).quote)
 
 
 def measure(metrics, spec):
@@ -84,3 +89,29 @@ def test_empty_scope_has_no_samples(metrics):
 def test_drift_score_is_the_js_distance_of_the_worst_route(metrics):
     samples = measure(metrics, rule("drift_score", ["tenant"], condition={"op": ">", "threshold": 0.1}))
     assert samples["tenant=globex"].value > 0.3 and samples["tenant=globex"].volume == 30
+
+
+def test_over_specified_spend_is_the_opportunities_figure_per_route(metrics):
+    # acme/a sends everything to the frontier and has no evidence (0); globex/a started 20 requests on
+    # the small tier and the small tier answered none: a lower bound of 0 acceptance, so 0 as well;
+    # then acme/a gets cascade evidence in the window: half of 10 small first attempts accepted.
+    rng = random.Random(9)
+    extra = []
+    for minute in range(10):
+        at = NOW - timedelta(minutes=10 - minute, seconds=-30)
+        extra += make_request(rng, at, [SMALL] if minute % 2 else [SMALL, FRONTIER], tenant="acme", route="a")
+    insert_calls(metrics.client, extra)
+    spec = rule("over_specified_spend", ["tenant", "route"])
+    samples = measure(metrics, spec)
+    found = opportunities(metrics.client, Filters(NOW - timedelta(seconds=spec.window), NOW), TIERS,
+                          PriceBook([]).quote)  # fmt: skip
+    expected = {encode_group({"tenant": r.tenant, "route": r.route}): r.over_specified_usd
+                for r in found.rows}  # fmt: skip
+    assert {k: s.value for k, s in samples.items()} == pytest.approx(expected)
+    acme_a = samples[encode_group({"tenant": "acme", "route": "a"})]
+    assert acme_a.value > 0 and acme_a.volume == 20  # the evidence makes part of its spend over-specified
+    assert samples[encode_group({"tenant": "acme", "route": "b"})].value == 0  # nothing on the top tier
+    assert samples[encode_group({"tenant": "globex", "route": "a"})].value == 0  # small never accepted
+    by_tenant = measure(metrics, rule("over_specified_spend", ["tenant"]))
+    acme = sum(row.over_specified_usd for row in found.rows if row.tenant == "acme")
+    assert by_tenant[encode_group({"tenant": "acme"})].value == pytest.approx(acme)

@@ -23,6 +23,7 @@ READ_ROUTES = [
     "/api/v1/health/data",
     "/api/v1/export/chargeback",
     "/api/v1/opportunities",
+    "/api/v1/routing/whatif",
     "/api/v1/alerts/rules",
     "/api/v1/alerts/events",
     "/api/v1/alerts/states",
@@ -121,8 +122,14 @@ def test_tenant_a_read_key_never_sees_tenant_b_whatever_the_parameters(server: S
     for params in ESCAPES:
         response = server.get(path, server.keys.a_read, **params)
         assert response.status_code in (200, 400, 403, 404), (path, params, response.text)
+        text = response.text
+        if path == "/api/v1/routing/whatif" and response.status_code == 200 and "route" in params:
+            # the what-if names the route it was asked about: the caller's own words, not B's data
+            text = text.replace(f'"route":"{params["route"]}"', "").replace(
+                f'"route": "{params["route"]}"', ""
+            )
         for secret in B_SECRETS:
-            assert secret not in response.text, (path, params)
+            assert secret not in text, (path, params)
     # ...while B's own reader and the all-tenants admin do see B's data on the call routes.
     if path == "/api/v1/calls":
         assert "b-secret-model" in server.get(path, server.keys.b_read, start=server.start.isoformat()).text

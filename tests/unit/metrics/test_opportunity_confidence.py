@@ -6,8 +6,8 @@ from tiermix_server.metrics.opportunities import BandEstimate, _confidence
 
 
 def band(savings_low: float | None, low: float, high: float) -> BandEstimate:
-    return BandEstimate("0-999", 100, 10.0, 0, "cascade", "small", "m", 100, 90, 0.9, low, high, 0.1,
-                        savings_low, savings_low, savings_low, low * 10.0)  # fmt: skip
+    return BandEstimate("0-999", 100, 10.0, 0, "cascade", "small", "m", 100, 90, 100, 0, True, 0.9, low, high,
+                        0.1, savings_low, savings_low, savings_low, low * 10.0)  # fmt: skip
 
 
 def test_a_wide_interval_on_a_band_with_little_money_does_not_lower_it() -> None:
