@@ -13,6 +13,7 @@ from typing import Any
 from starlette.responses import Response
 
 from tiermix_server.api import params
+from tiermix_server.api.gc_pause import cycle_collection_paused
 from tiermix_server.api.query import Query, now_utc
 from tiermix_server.api.render import respond
 from tiermix_server.errors import BadRequest, NotFound
@@ -280,7 +281,8 @@ def opportunities_view(q: Query) -> Response:
     filters = _right_sizing_window(q)
     quote = running_enricher(q.runtime).quote
     # the last day of the window runs on to midnight: no call is later than now
-    found = opportunities(q.client, filters, q.tier_list, quote, until=min(filters.end, now_utc()))
+    with cycle_collection_paused():
+        found = opportunities(q.client, filters, q.tier_list, quote, until=min(filters.end, now_utc()))
     limit = params.integer(q.query, "limit", OPPORTUNITY_ROWS, 1, MAX_OPPORTUNITY_ROWS)
     head = {f.name: getattr(found, f.name) for f in fields(found) if f.name != "rows"}
     rows = [row.to_dict() for row in found.rows[:limit]]

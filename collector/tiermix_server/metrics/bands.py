@@ -1,7 +1,7 @@
 """How right-sizing slices first attempts: input-token bands and routing-score bins.
 
-One definition for Python and SQL; migrations/clickhouse/0005_first_attempts.sql stores the same
-expressions in the ``llm_first_attempts_1d`` rollup (the integration tests compare it with raw rows).
+One definition for Python and SQL; migrations/clickhouse/0005_calls_by_band.sql stores the same
+expressions in the ``llm_calls_by_band_1d`` rollup (the integration tests compare it with raw rows).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Opportunities: where a cheaper tier would serve traffic now sent straight to the top tier.
 
 Per tenant x route over the window, by input-token band (bands.py: a long-context slice is never judged
-by short prompts), read from the daily first-attempt rollup (sources.py ``FIRST_ATTEMPTS``):
+by short prompts), read from the daily first-attempt rollup (sources.py ``BY_BAND``):
 
 - **top-direct requests**: requests whose first attempt ran on the top tier;
 - **cascade evidence** for a lower tier T: requests whose first attempt ran on T, and how many of them T
@@ -18,7 +18,8 @@ by short prompts), read from the daily first-attempt rollup (sources.py ``FIRST_
 - **over-specified spend**: the top-direct spend a lower tier would have served at the lower bound, p_low
   x top cost of the bands with evidence; its share of the route's spend is the figure audits quote.
 
-Money is scaled to a month from the span the data covers (first call in the window → end).
+Money is scaled to a month from the span the data covers (the minute of the first call in the window →
+end).
 
 Every figure is an estimate and says so; requests on unpriced models are counted and left out of money.
 """
@@ -35,8 +36,8 @@ from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from tiermix_server.metrics.bands import NO_SCORE, OUT_OF_RANGE, band_label, higher_goes_up
-from tiermix_server.metrics.filters import Filters, Params, raw_where
-from tiermix_server.metrics.sources import CALLS, DAY_S, FIRST_ATTEMPTS, counters_source, summed
+from tiermix_server.metrics.filters import Filters, Params
+from tiermix_server.metrics.sources import BY_BAND, CALLS, DAY_S, HOUR_S, MINUTE_S, counters_source, summed
 from tiermix_server.metrics.wilson import Interval, wilson
 
 MONTH = timedelta(days=30)
@@ -175,7 +176,7 @@ def opportunities(
     )  # fmt: skip
 
 
-_CELL_COUNTERS = ("requests", "accepted", "priced", "cost_usd", "input_tokens", "output_tokens",
+_CELL_COUNTERS = ("calls", "accepted", "priced", "cost_usd", "input_tokens", "output_tokens",
                   "cache_read_tokens", "cache_write_tokens", "reasoning_tokens")  # fmt: skip
 
 
@@ -187,8 +188,8 @@ def _first_attempts(
     no score). Also each route's direction (``higher_goes_up``: does a higher score send a request to
     the top tier?)."""
     params = Params()
-    dims = ("tenant", "route", "tier", "band", "score_bin")
-    source = counters_source(filters, params, _CELL_COUNTERS, dims, max_step_s=DAY_S, family=FIRST_ATTEMPTS)
+    dims = ("tenant", "route", "tier", "band", "score_bin", "first")
+    source = counters_source(filters, params, _CELL_COUNTERS, dims, max_step_s=DAY_S, family=BY_BAND)
     top_param = params.add(top, "String")
     is_top = f"s.tier = {top_param}"
     placed = "s.score_bin >= 0"
@@ -198,16 +199,16 @@ def _first_attempts(
         f"SELECT s.tenant AS tenant, s.route AS route, s.tier AS tier, s.band AS band, "
         f"if(s.score_bin = {OUT_OF_RANGE}, {UNSCORED}, s.score_bin) AS bin, {summed(_CELL_COUNTERS)}, "
         f"max({is_top}) OVER (PARTITION BY s.tenant, s.route, s.band, bin) AS beside_top, "
-        f"sum(sumIf(s.score_bin * s.requests, {is_top} AND {placed})) {route_window} AS top_weight, "
-        f"sum(sumIf(s.requests, {is_top} AND {placed})) {route_window} AS top_scored, "
-        f"sum(sumIf(s.score_bin * s.requests, NOT {is_top} AND {placed})) {route_window} AS other_weight, "
-        f"sum(sumIf(s.requests, NOT {is_top} AND {placed})) {route_window} AS other_scored "
-        f"FROM {source} GROUP BY s.tenant, s.route, s.tier, s.band, bin, s.score_bin"
+        f"sum(sumIf(s.score_bin * s.calls, {is_top} AND {placed})) {route_window} AS top_weight, "
+        f"sum(sumIf(s.calls, {is_top} AND {placed})) {route_window} AS top_scored, "
+        f"sum(sumIf(s.score_bin * s.calls, NOT {is_top} AND {placed})) {route_window} AS other_weight, "
+        f"sum(sumIf(s.calls, NOT {is_top} AND {placed})) {route_window} AS other_scored "
+        f"FROM {source} WHERE s.first = 1 GROUP BY s.tenant, s.route, s.tier, s.band, bin, s.score_bin"
     )
     columns = ", ".join(_CELL_COUNTERS)
     sql = (
         f"SELECT tenant, route, tier, band, bin, {columns}, top_weight, top_scored, other_weight, "
-        f"other_scored FROM ({inner}) WHERE requests > 0 AND (beside_top OR bin = {UNSCORED})"
+        f"other_scored FROM ({inner}) WHERE calls > 0 AND (beside_top OR bin = {UNSCORED})"
     )
     # tuples, not named rows: an all-tenant month is tens of thousands of rows
     cells: dict[CellKey, Cell] = {}
@@ -225,24 +226,28 @@ def _first_attempts(
     return cells, higher
 
 
-def _first_call(client: Any, filters: Filters) -> datetime | None:
-    """The first call in the window: the first bucket with calls, then the first call inside it."""
+def _first_bucket(client: Any, filters: Filters, family: Any, step_s: int) -> datetime | None:
     params = Params()
-    source = counters_source(filters, params, ("calls",))
-    bucket = client.query(f"SELECT min(s.bucket), sum(s.calls) FROM {source} WHERE s.calls > 0",
-                          parameters=params.values).result_rows[0]  # fmt: skip
-    if not bucket[1]:
+    source = counters_source(filters, params, ("calls",), max_step_s=step_s, family=family)
+    sql = f"SELECT min(s.bucket), sum(s.calls) FROM {source} WHERE s.calls > 0"
+    bucket, requests = client.query(sql, parameters=params.values).result_rows[0]
+    if not requests:
         return None
-    first = bucket[0] if bucket[0].tzinfo is not None else bucket[0].replace(tzinfo=filters.start.tzinfo)
-    params = Params()
-    where = raw_where(
-        filters, params, max(filters.start, first), min(filters.end, first + timedelta(hours=1))
-    )
-    exact = client.query(f"SELECT min(c.ts), count() FROM llm_calls AS c {where}", parameters=params.values)
-    ts, calls = exact.result_rows[0]
-    if not calls:
-        return first
-    return ts if ts.tzinfo is not None else ts.replace(tzinfo=filters.start.tzinfo)
+    return bucket if bucket.tzinfo is not None else bucket.replace(tzinfo=filters.start.tzinfo)
+
+
+def _first_call(client: Any, filters: Filters) -> datetime | None:
+    """The minute of the first call in the window: its day, hour and minute from the rollups, each read
+    over the one before (raw calls are not scanned; a minute is exact enough to scale to a month)."""
+    day = _first_bucket(client, filters, BY_BAND, DAY_S)
+    if day is None:
+        return None
+    hour = _first_bucket(client, _within(filters, day, timedelta(days=1)), CALLS, HOUR_S) or day
+    return _first_bucket(client, _within(filters, hour, timedelta(hours=1)), CALLS, MINUTE_S) or hour
+
+
+def _within(filters: Filters, start: datetime, length: timedelta) -> Filters:
+    return filters.with_range(max(filters.start, start), min(filters.end, start + length))
 
 
 Models = dict[tuple[str, str], dict[str, tuple[str, str, int]]]  # tenant, route → tier → (provider, model, n)
@@ -254,11 +259,11 @@ def _route_totals(
     """Per tenant x route x tier: requests whose first attempt ran on the tier and the tier's spend; and
     the most used (provider, model, first attempts) of each tier on each route, the tier's stand-in."""
     params = Params()
-    dims = ("tenant", "route", "tier", "provider", "model")
-    source = counters_source(filters, params, ("requests", "cost_usd"), dims, family=CALLS)
+    dims = ("tenant", "route", "tier", "provider", "model", "first")
+    source = counters_source(filters, params, ("calls", "cost_usd"), dims, max_step_s=DAY_S, family=BY_BAND)
     sql = (
-        "SELECT s.tenant, s.route, s.tier, s.provider, s.model, sum(s.requests), sum(s.cost_usd) "
-        f"FROM {source} GROUP BY s.tenant, s.route, s.tier, s.provider, s.model"
+        "SELECT s.tenant, s.route, s.tier, s.provider, s.model, sumIf(s.calls, s.first = 1), "
+        f"sum(s.cost_usd) FROM {source} GROUP BY s.tenant, s.route, s.tier, s.provider, s.model"
     )
     totals: dict[tuple[str, str], dict[str, tuple[int, float]]] = defaultdict(dict)
     models: Models = defaultdict(dict)

@@ -5,10 +5,11 @@ minutes around them the per-minute one, and the odd seconds at both ends the raw
 (aggregated with the same expressions the materialized views use). So any range is exact, and a 7-day
 dashboard query reads the small hourly rollup plus a few raw rows instead of the whole raw table.
 
-A ``Family`` is one set of counters with its rollups: ``CALLS`` (every call; llm_calls_1m/_1h) and
-``ESCALATIONS`` (abandoned attempts by reason; llm_escalations_1m/_1h) and ``FIRST_ATTEMPTS`` (by token
-band and routing-score bin, per day; llm_first_attempts_1d). Their expressions mirror the migrations
-(0002_rollups.sql, 0005_first_attempts.sql); the integration tests compare rollup and raw answers.
+A ``Family`` is one set of counters with its rollups: ``CALLS`` (every call; llm_calls_1m/_1h),
+``ESCALATIONS`` (abandoned attempts by reason; llm_escalations_1m/_1h) and ``BY_BAND`` (by token band,
+routing-score bin and first attempt or not, per day; llm_calls_by_band_1d). Their expressions mirror
+the migrations (0002_rollups.sql, 0005_calls_by_band.sql); the integration tests compare rollup and raw
+answers.
 """
 
 # ruff: noqa: S608 - SQL here is assembled from fixed fragments and column names; every value is a
@@ -85,12 +86,13 @@ ESCALATIONS = Family(
     name="escalations",
 )
 
-# First attempts by token band and routing-score bin, per day (right-sizing: metrics/opportunities.py and
-# metrics/whatif.py). A range's partial days at either end read raw rows. Mirrors 0005_first_attempts.sql.
+# Calls by token band, routing-score bin and first attempt or not, per day (right-sizing:
+# metrics/opportunities.py and metrics/whatif.py). A range's partial days read raw rows. Mirrors
+# 0005_calls_by_band.sql.
 _PRICED = "NOT c.unpriced"
-FIRST_ATTEMPTS = Family(
+BY_BAND = Family(
     counters={
-        "requests": "count()",
+        "calls": "count()",
         "accepted": "countIf(c.final AND c.status = 'ok')",
         "priced": f"countIf({_PRICED})",
         "cost_usd": f"sumIf(c.cost_usd, {_PRICED})",
@@ -107,12 +109,12 @@ FIRST_ATTEMPTS = Family(
     },
     dimensions={
         **{d: f"c.{d}" for d in (*DIMENSIONS, "router")},
+        "first": "toUInt8(c.attempt = 0)",
         "band": band_sql("c.input_tokens"),
         "score_bin": score_bin_sql("c.routing_score"),
     },
-    rollups={DAY_S: "llm_first_attempts_1d"},
-    raw_filter="c.attempt = 0",
-    name="first_attempts",
+    rollups={DAY_S: "llm_calls_by_band_1d"},
+    name="by_band",
 )
 
 _rollups_enabled: ContextVar[bool] = ContextVar("tiermix_rollups_enabled", default=True)

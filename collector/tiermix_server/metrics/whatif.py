@@ -8,7 +8,7 @@ window:
   one does, read from the scores of the requests that did start on the top tier;
 - **thresholds**: the score bins' edges (bands.py: a 0.05 grid over [0, 1]); the requests between two
   neighbouring thresholds form a **bin**. Read from the daily first-attempt rollup (sources.py
-  ``FIRST_ATTEMPTS``), raw rows at the window's partial days;
+  ``BY_BAND``), raw rows at the window's partial days;
 - per bin, the **acceptance** of the candidate tier (the lower tier most first attempts ran on): of the
   bin's requests that started on it, how many it answered (final and ok), with a 95% Wilson interval.
   A bin without such trials (typically far above today's threshold, where the router never tries the
@@ -46,7 +46,7 @@ from typing import Any
 from tiermix_server.metrics.bands import OUT_OF_RANGE, SCORE_BINS, higher_goes_up
 from tiermix_server.metrics.filters import Filters, Params
 from tiermix_server.metrics.opportunities import Quoter
-from tiermix_server.metrics.sources import CALLS, DAY_S, FIRST_ATTEMPTS, counters_source, summed
+from tiermix_server.metrics.sources import BY_BAND, DAY_S, counters_source, summed
 from tiermix_server.metrics.wilson import wilson
 
 MIN_TRIALS = 20  # a bin judged by fewer candidate trials than this rests on little data
@@ -152,7 +152,8 @@ class _Group:
                 self.reasoning_tokens)  # fmt: skip
 
 
-_COUNTERS = tuple(f.name for f in fields(_Group))
+# the rollup's counters, in _Group's order (its ``calls`` are first attempts here: the query keeps those)
+_COUNTERS = ("calls", *[f.name for f in fields(_Group)][1:])
 _DIMENSIONS = ("router", "tier", "provider", "model", "score_bin")
 GroupKey = tuple[int, str, str, str]  # bin (easy end first), tier, provider, model
 
@@ -220,14 +221,16 @@ def whatif(
 def _first_attempts(client: Any, filters: Filters) -> dict[tuple[str, str, str, str, int], _Group]:
     """The route's first attempts by router x tier x provider x model x score bin."""
     params = Params()
-    source = counters_source(filters, params, _COUNTERS, _DIMENSIONS, max_step_s=DAY_S, family=FIRST_ATTEMPTS)
+    source = counters_source(filters, params, _COUNTERS, (*_DIMENSIONS, "first"), max_step_s=DAY_S,
+                             family=BY_BAND)  # fmt: skip
     dims = ", ".join(f"s.{d} AS {d}" for d in _DIMENSIONS)
-    sql = f"SELECT {dims}, {summed(_COUNTERS)} FROM {source} GROUP BY {', '.join(_DIMENSIONS)}"
+    group = ", ".join(_DIMENSIONS)
+    sql = f"SELECT {dims}, {summed(_COUNTERS)} FROM {source} WHERE s.first = 1 GROUP BY {group}"
     rows: dict[tuple[str, str, str, str, int], _Group] = {}
     for row in client.query(sql, parameters=params.values).named_results():
-        if row["requests"]:
+        if row["calls"]:
             key = (row["router"], row["tier"], row["provider"], row["model"], int(row["score_bin"]))
-            rows[key] = _Group(**{name: row[name] for name in _COUNTERS})
+            rows[key] = _Group(*(row[name] for name in _COUNTERS))
     return rows
 
 
@@ -387,10 +390,10 @@ def _current(
     tried = sum(g.requests for (_, tier, _, _), g in groups.items() if tier == cand)
     accepted = sum(g.accepted for (_, tier, _, _), g in groups.items() if tier == cand)
     params = Params()
-    source = counters_source(filters, params, ("requests", "cost_usd", "unpriced"), family=CALLS)
-    requests, spent, unpriced = client.query(
-        f"SELECT sum(s.requests), sum(s.cost_usd), sum(s.unpriced) FROM {source}", parameters=params.values
-    ).result_rows[0]
+    counters = ("calls", "priced", "cost_usd")
+    source = counters_source(filters, params, counters, ("first",), max_step_s=DAY_S, family=BY_BAND)
+    sql = f"SELECT sumIf(s.calls, s.first = 1), sum(s.cost_usd), sum(s.calls) - sum(s.priced) FROM {source}"
+    requests, spent, unpriced = client.query(sql, parameters=params.values).result_rows[0]
     marked = next((p for p in curve if p.current), None)
     return Current(
         threshold=marked.threshold if marked else None,

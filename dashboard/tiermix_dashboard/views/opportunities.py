@@ -61,6 +61,12 @@ else:
         },
     )
 
+    if (totals.get("routes") or 0) > len(routes):
+        st.caption(
+            f"The {len(routes):,} routes with the largest conservative saving, of {totals['routes']:,}; the "
+            "totals above cover them all (`/api/v1/opportunities?limit=` for more)."
+        )
+
     st.subheader("By input-token band")
     labels = [f"{tenant} · {route}" for tenant, route in zip(routes["tenant"], routes["route"], strict=True)]
     chosen = st.selectbox("Route", labels, key="opportunity_route")
@@ -114,8 +120,8 @@ else:
             f"of {head.get('top_model')} costs the cheaper call plus, when it is not accepted, the top "
             "tier again; acceptance comes from requests the cheaper tier was tried on at similar scores. "
             "Hollow points rest on little data (over 10% of the requests they move have fewer than 20 "
-            f"trials in their score bin). Today: {kpis.format_value(now.get('top_share'), 'share')} to the top tier at "
-            f"{kpis.format_value(now.get('cost_per_request_usd'), 'money')} per request. "
+            f"trials in their score bin). Today: {kpis.format_value(now.get('top_share'), 'share')} to the "
+            f"top tier at {kpis.format_value(now.get('cost_per_request_usd'), 'money')} per request. "
             f"{head.get('scored_requests', 0):,} scored requests on the curve; "
             f"{head.get('unscored_requests', 0):,} without a score and "
             f"{head.get('other_router_requests', 0):,} from other or no routers are counted, not placed."

@@ -88,8 +88,8 @@ def test_the_route_with_evidence_ranks_first_with_a_conservative_estimate(month:
     assert short["savings_low_usd"] == pytest.approx(interval.low * top_cost - on_small, rel=1e-9)
     assert short["savings_low_usd"] <= short["savings_usd"] <= short["savings_high_usd"]
     assert short["over_specified_usd"] == pytest.approx(interval.low * top_cost, rel=1e-9)
-    # Scaled from the span the data covers (first call → end of the window) to a 30-day month.
-    first = min(row.ts for row in month.rows)
+    # Scaled from the span the data covers (the first call's minute → end of the window) to a 30-day month.
+    first = min(row.ts for row in month.rows).replace(second=0, microsecond=0)
     assert body["month_factor"] == pytest.approx(timedelta(days=30) / (month.end - first), rel=1e-6)
     assert faq["monthly_savings_low_usd"] == pytest.approx(
         body["month_factor"] * short["savings_low_usd"], rel=1e-9

@@ -127,8 +127,10 @@ def test_the_daily_rollup_and_the_raw_table_give_the_same_answers(
         raw_curves = [
             whatif(api.client, dataclasses.replace(scope, route=m.route), tiers, quote) for m in ROUTES
         ]
-    stored = api.client.query("SELECT sum(requests) FROM llm_first_attempts_1d").result_rows[0][0]
-    assert stored == sum(1 for row in api.rows if row.attempt == 0)  # the rollup is read, and complete
+    calls, first = api.client.query(
+        "SELECT sum(calls), sumIf(calls, first = 1) FROM llm_calls_by_band_1d"
+    ).result_rows[0]
+    assert (calls, first) == (len(api.rows), sum(1 for row in api.rows if row.attempt == 0))  # all there
     assert rolled.rows and raw.observed_start == rolled.observed_start
     assert close([r.to_dict() for r in raw.rows], [r.to_dict() for r in rolled.rows])
     assert close([c.to_dict() for c in raw_curves], [c.to_dict() for c in curves])

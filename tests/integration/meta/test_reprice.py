@@ -42,7 +42,7 @@ def assert_rollups_agree(client: Any) -> None:
 
     database = client.query("SELECT currentDatabase()").result_rows[0][0]
     rollups = rollups_of_calls(client, database)
-    assert {r.target for r in rollups} >= {"llm_calls_1m", "llm_calls_1h", "llm_first_attempts_1d"}
+    assert {r.target for r in rollups} >= {"llm_calls_1m", "llm_calls_1h", "llm_calls_by_band_1d"}
     for rollup in rollups:
         key = client.query(
             "SELECT sorting_key FROM system.tables WHERE database = currentDatabase() AND name = {t:String}",

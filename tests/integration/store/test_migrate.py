@@ -72,7 +72,7 @@ def test_every_table_has_a_retention_and_it_is_the_configured_one(clickhouse: An
     ).result_rows
     assert {name for name, _ in tables} >= {
         "llm_calls", "llm_calls_1m", "llm_calls_1h", "llm_escalations_1m", "llm_escalations_1h",
-        "sdk_drops", "ingest_stats", "call_keys", "llm_first_attempts_1d",
+        "sdk_drops", "ingest_stats", "call_keys", "llm_calls_by_band_1d",
     }  # fmt: skip
     for name, create in tables:
         assert "TTL " in create and f"toIntervalDay({settings.raw_ttl_days})" in create, (name, create)

@@ -1,12 +1,14 @@
--- First attempts per day, by tenant × route × environment × provider × model × tier × router, input-token
--- band and routing-score bin: what right-sizing reads (metrics/opportunities.py, metrics/whatif.py), so a
--- 30-day, all-tenant opportunities query never scans the raw calls. Mirrors metrics/sources.py
--- FIRST_ATTEMPTS; the integration tests compare its answers with the raw table's.
+-- Calls per day, by tenant × route × environment × provider × model × tier × router, input-token band,
+-- routing-score bin and whether the call is a request's first attempt: what right-sizing reads
+-- (metrics/opportunities.py, metrics/whatif.py: first attempts by band and score, spend by tier), so a
+-- 30-day, all-tenant opportunities query never scans the raw calls nor the hourly rollup. Mirrors
+-- metrics/sources.py BY_BAND; the integration tests compare its answers with the raw table's.
 -- band: input-token band of metrics/bands.py BANDS (0-999, 1000-3999, 4000-15999, 16000-63999, 64000+).
 -- score_bin: the router's score on a 0.05 grid over [0, 1] (0..19); -1 no score; -2 a score outside [0, 1]
 -- (or not finite), which right-sizing counts but cannot place.
--- accepted = final and ok (answered by the first attempt itself); priced_* = only priced attempts count.
-CREATE TABLE IF NOT EXISTS llm_first_attempts_1d {on_cluster}
+-- accepted = final and ok (answered by the attempt itself); money and tokens count priced calls only
+-- (an unpriced call costs 0, so cost_usd is also the spend).
+CREATE TABLE IF NOT EXISTS llm_calls_by_band_1d {on_cluster}
 (
     bucket             DateTime('UTC'),
     tenant             LowCardinality(String),
@@ -16,9 +18,10 @@ CREATE TABLE IF NOT EXISTS llm_first_attempts_1d {on_cluster}
     model              LowCardinality(String),
     tier               LowCardinality(String),
     router             LowCardinality(String),
+    first              UInt8,
     band               UInt8,
     score_bin          Int8,
-    requests           UInt64,
+    calls              UInt64,
     accepted           UInt64,
     priced             UInt64,
     cost_usd           Float64,
@@ -30,7 +33,7 @@ CREATE TABLE IF NOT EXISTS llm_first_attempts_1d {on_cluster}
 )
 ENGINE = {replicated}SummingMergeTree
 PARTITION BY toYYYYMM(bucket)
-ORDER BY (tenant, route, bucket, environment, provider, model, tier, router, band, score_bin)
+ORDER BY (tenant, route, bucket, environment, provider, model, tier, router, first, band, score_bin)
 TTL bucket + INTERVAL {raw_ttl_days} DAY
 SETTINGS non_replicated_deduplication_window = 10000;
 
@@ -38,14 +41,15 @@ SETTINGS non_replicated_deduplication_window = 10000;
 -- migrations before it accepts traffic, so nothing is stored in between). Written like 0002's views
 -- (no table alias, qualified columns where an alias shadows them): re-pricing rebuilds rollups from the
 -- view's own SELECT (pricing/reprice.py).
-INSERT INTO llm_first_attempts_1d
+INSERT INTO llm_calls_by_band_1d
 SELECT
     toStartOfDay(ts) AS bucket, tenant, route, environment, provider, model, tier, router,
+    toUInt8(attempt = 0) AS first,
     multiIf(llm_calls.input_tokens < 1000, 0, llm_calls.input_tokens < 4000, 1, llm_calls.input_tokens < 16000, 2,
             llm_calls.input_tokens < 64000, 3, 4) AS band,
     multiIf(routing_score IS NULL, -1, NOT isFinite(routing_score) OR routing_score < 0 OR routing_score > 1, -2,
             toInt8(least(floor(if(isFinite(routing_score), routing_score, 0) * 20), 19))) AS score_bin,
-    count() AS requests,
+    count() AS calls,
     countIf(final AND status = 'ok') AS accepted,
     countIf(NOT unpriced) AS priced,
     sumIf(llm_calls.cost_usd, NOT llm_calls.unpriced) AS cost_usd,
@@ -55,17 +59,17 @@ SELECT
     sumIf(llm_calls.cache_write_tokens, NOT llm_calls.unpriced) AS cache_write_tokens,
     sumIf(llm_calls.reasoning_tokens, NOT llm_calls.unpriced) AS reasoning_tokens
 FROM llm_calls
-WHERE attempt = 0
-GROUP BY bucket, tenant, route, environment, provider, model, tier, router, band, score_bin;
+GROUP BY bucket, tenant, route, environment, provider, model, tier, router, first, band, score_bin;
 
-CREATE MATERIALIZED VIEW IF NOT EXISTS llm_first_attempts_1d_mv {on_cluster} TO llm_first_attempts_1d AS
+CREATE MATERIALIZED VIEW IF NOT EXISTS llm_calls_by_band_1d_mv {on_cluster} TO llm_calls_by_band_1d AS
 SELECT
     toStartOfDay(ts) AS bucket, tenant, route, environment, provider, model, tier, router,
+    toUInt8(attempt = 0) AS first,
     multiIf(llm_calls.input_tokens < 1000, 0, llm_calls.input_tokens < 4000, 1, llm_calls.input_tokens < 16000, 2,
             llm_calls.input_tokens < 64000, 3, 4) AS band,
     multiIf(routing_score IS NULL, -1, NOT isFinite(routing_score) OR routing_score < 0 OR routing_score > 1, -2,
             toInt8(least(floor(if(isFinite(routing_score), routing_score, 0) * 20), 19))) AS score_bin,
-    count() AS requests,
+    count() AS calls,
     countIf(final AND status = 'ok') AS accepted,
     countIf(NOT unpriced) AS priced,
     sumIf(llm_calls.cost_usd, NOT llm_calls.unpriced) AS cost_usd,
@@ -75,5 +79,4 @@ SELECT
     sumIf(llm_calls.cache_write_tokens, NOT llm_calls.unpriced) AS cache_write_tokens,
     sumIf(llm_calls.reasoning_tokens, NOT llm_calls.unpriced) AS reasoning_tokens
 FROM llm_calls
-WHERE attempt = 0
-GROUP BY bucket, tenant, route, environment, provider, model, tier, router, band, score_bin;
+GROUP BY bucket, tenant, route, environment, provider, model, tier, router, first, band, score_bin;
