@@ -50,7 +50,7 @@ def percentile(values: list[float], level: float) -> float:
 
 def _fill_rollups(client: Any, data_start: datetime, data_end: datetime) -> None:
     """Fill every rollup from the raw table with the views' own aggregates (per-minute: edges only)."""
-    from tiermix_server.metrics.sources import CALLS, ESCALATIONS, BY_BAND
+    from tiermix_server.metrics.sources import BY_BAND, CALLS, ESCALATIONS
 
     floors = {60: "toStartOfMinute", 3600: "toStartOfHour", 86400: "toStartOfDay"}
     for family in (CALLS, ESCALATIONS, BY_BAND):

@@ -382,7 +382,7 @@ def whatif(curve: pd.DataFrame, *, title: str, direction: str | None) -> go.Figu
             x=float(current["threshold"].iloc[0]),
             line={"color": "#8a8f98", "dash": "dash"},
             annotation_text="today",
-            annotation_position="top",
+            annotation_position="bottom right",
         )
     fig.update_layout(
         yaxis={"tickformat": cost_format, "rangemode": "tozero"},
