@@ -107,12 +107,20 @@ def test_overview_shows_the_known_request_count_of_a_tenant(stack: Stack, browse
 
 
 def test_opportunities_show_the_routing_what_if_of_the_top_route(stack: Stack, browser_page: Any) -> None:
-    """The demo's routers record scores and explore: the top-ranked route has a what-if curve."""
-    top = httpx.get(f"{stack.api_url}/api/v1/opportunities", timeout=30).json()["rows"][0]
-    curve = httpx.get(f"{stack.api_url}/api/v1/routing/whatif", timeout=30,
-                      params={"tenant": top["tenant"], "route": top["route"]}).json()  # fmt: skip
-    assert curve["curve"] and curve["current"]["threshold"] is not None, curve.get("reason")
-    open_page(browser_page, stack.dashboard_url, "opportunities")
+    """The demo's routers record scores and explore: among the routes with evidence, the best ranked one
+    whose router sent first attempts to both the top tier and a lower one has a what-if curve."""
+    rows = httpx.get(f"{stack.api_url}/api/v1/opportunities", timeout=30).json()["rows"]
+    top = None
+    for row in (r for r in rows if r["evidence_requests"] and r["top_direct_share"]):
+        params = {"tenant": row["tenant"], "route": row["route"]}
+        curve = httpx.get(f"{stack.api_url}/api/v1/routing/whatif", params=params, timeout=30).json()
+        if curve["curve"]:
+            assert curve["current"]["threshold"] is not None
+            top = row
+            break
+    assert top is not None, rows
+    query = f"?tenant={top['tenant']}&route={top['route']}"
+    open_page(browser_page, stack.dashboard_url, "opportunities", query=query)
     heading = browser_page.get_by_role("heading", name="Routing what-if")
     heading.wait_for(timeout=30_000)
     chart = browser_page.locator(".stPlotlyChart").filter(has_text="threshold vs cost and acceptance")

@@ -66,7 +66,6 @@ class Cell(NamedTuple):
     reasoning_tokens: int = 0
 
 
-_CELL_FIELDS = Cell._fields
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +81,7 @@ class BandEstimate:
     accepted_on_candidate: int
     moved_requests: int  # top-direct requests with evidence: the ones the estimate moves
     extrapolated_requests: int  # of those, harder than every trial: acceptance bounded in [0, easier's high]
-    by_score: bool  # evidence read within routing-score strata (else at every score: no score recorded)
+    by_score: bool  # evidence read within routing-score bins (else at every score: no score recorded)
     acceptance: float | None
     acceptance_low: float | None
     acceptance_high: float | None

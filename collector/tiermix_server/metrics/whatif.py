@@ -7,9 +7,9 @@ window:
 - **direction**: whether a higher score sends a request to the top tier (``higher_to_top``) or a lower
   one does, read from the scores of the requests that did start on the top tier;
 - **thresholds**: the score bins' edges (bands.py: a 0.05 grid over [0, 1]); the requests between two
-  neighbouring thresholds form a **bin**. Read from the daily first-attempt rollup (sources.py
+  neighbouring thresholds form a **bin**. Read from the daily rollup by band (sources.py
   ``BY_BAND``), raw rows at the window's partial days;
-- per bin, the **acceptance** of the candidate tier (the lower tier most first attempts ran on): of the
+- per bin, the **acceptance** of the candidate tier (the highest lower tier first attempts ran on): of the
   bin's requests that started on it, how many it answered (final and ok), with a 95% Wilson interval.
   A bin without such trials (typically far above today's threshold, where the router never tries the
   lower tier) gets, under the assumption that acceptance does not rise with difficulty, the interval
