@@ -66,8 +66,6 @@ class Cell(NamedTuple):
     reasoning_tokens: int = 0
 
 
-
-
 @dataclass(frozen=True, slots=True)
 class BandEstimate:
     band: str
