@@ -1,8 +1,9 @@
 """``/api/v1/routing/whatif``: a scripted route where today's threshold and every request are known.
 
 Route ``rag``: router ``r1`` sends scores >= 0.5 to the top tier (100 requests); 200 scored below start
-on the small tier, 180 accepted. 20 more of r1's requests carry no score, 30 name no router: counted,
-not on the curve. Route ``inverse``: router ``r2`` sends scores <= 0.3 to the top tier.
+on the small tier, 180 accepted. 20 more of r1's requests carry no score and 5 one outside [0, 1] (NaN
+and infinity among them), 30 name no router: counted, not on the curve. Route ``inverse``: router
+``r2`` sends scores <= 0.3 to the top tier.
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ def script(start: Any) -> list[CallRow]:
         add("rag", [SMALL] if n % 10 else [SMALL, TOP], "r1", n / 400)
     for _ in range(20):
         add("rag", [TOP], "r1", None)
+    for score in (7.5, -1.0, float("nan"), float("inf"), 1.5):  # not on [0, 1]: counted, never placed
+        add("rag", [TOP], "r1", score)
     for _ in range(30):
         add("rag", [TOP], "", None)
     for n in range(60):
@@ -74,10 +77,11 @@ def test_counts_every_request_and_finds_today_s_threshold(routes: Api) -> None:
     body = whatif(routes, route="rag")
     assert body["router"] == "r1" and body["direction"] == "higher_to_top"
     assert {r["router"]: (r["requests"], r["scored_requests"]) for r in body["routers"]} == {
-        "r1": (320, 300), "": (30, 0),
+        "r1": (325, 300), "": (30, 0),
     }  # fmt: skip
-    assert (body["requests"], body["scored_requests"]) == (350, 300)
-    assert (body["unscored_requests"], body["other_router_requests"]) == (20, 30)
+    assert next(r for r in body["routers"] if r["router"] == "r1")["out_of_range_requests"] == 5
+    assert (body["requests"], body["scored_requests"]) == (355, 300)
+    assert (body["unscored_requests"], body["other_router_requests"]) == (25, 30)
     assert (body["candidate_tier"], body["candidate_model"]) == ("small", "gpt-4o-mini")
     current = body["current"]
     assert current["top_share"] == pytest.approx(100 / 300)
@@ -88,7 +92,7 @@ def test_counts_every_request_and_finds_today_s_threshold(routes: Api) -> None:
     assert marked[0]["top_share"] == pytest.approx(100 / 300)
     # observed cost per request: every call's cost over every request of the route
     spent = sum(r.cost_usd for r in routes.rows if r.route == "rag")
-    assert current["cost_per_request_usd"] == pytest.approx(spent / 350)
+    assert current["cost_per_request_usd"] == pytest.approx(spent / 355)
     assert body["routellm"] is None and "shadow-replay" in body["routellm_reason"]
 
 
