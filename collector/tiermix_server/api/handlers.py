@@ -27,6 +27,7 @@ from tiermix_server.metrics.health import data_health
 from tiermix_server.metrics.mix import MIX_KEYS, mix
 from tiermix_server.metrics.opportunities import opportunities
 from tiermix_server.metrics.savings import BaselineChoice, Savings, savings_from
+from tiermix_server.metrics.sources import DAY_S, ceil_to_step, floor_to_step
 from tiermix_server.metrics.summary import scope_rows, summarise
 from tiermix_server.metrics.whatif import whatif
 
@@ -259,7 +260,6 @@ def data_health_view(q: Query) -> Response:
 OPPORTUNITY_WINDOW = timedelta(days=30)
 OPPORTUNITY_ROWS = 100  # the ranked list's default length; totals always cover every route
 MAX_OPPORTUNITY_ROWS = 10_000
-DAY = timedelta(days=1)
 
 
 def _right_sizing_window(q: Query) -> Filters:
@@ -268,10 +268,7 @@ def _right_sizing_window(q: Query) -> Filters:
     ``start`` and ``end`` say which days were read)."""
     filters = q.filters
     start = filters.start if q.query.get("start") else filters.end - OPPORTUNITY_WINDOW
-    midnight = start.replace(hour=0, minute=0, second=0, microsecond=0)
-    end_midnight = filters.end.replace(hour=0, minute=0, second=0, microsecond=0)
-    end = end_midnight if end_midnight == filters.end else end_midnight + DAY
-    return filters.with_range(midnight, end)
+    return filters.with_range(floor_to_step(start, DAY_S), ceil_to_step(filters.end, DAY_S))
 
 
 def opportunities_view(q: Query) -> Response:

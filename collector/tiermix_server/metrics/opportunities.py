@@ -1,7 +1,7 @@
 """Opportunities: where a cheaper tier would serve traffic now sent straight to the top tier.
 
 Per tenant x route over the window, by input-token band (bands.py: a long-context slice is never judged
-by short prompts), read from the daily first-attempt rollup (sources.py ``BY_BAND``):
+by short prompts), read from the daily rollup by band (sources.py ``BY_BAND``):
 
 - **top-direct requests**: requests whose first attempt ran on the top tier;
 - **cascade evidence** for a lower tier T: requests whose first attempt ran on T, and how many of them T
@@ -45,7 +45,6 @@ MONTH = timedelta(days=30)
 # are evidence only in the bins where the top tier's own requests are, pooled from the easy end until a
 # pool holds MIN_GROUP_TRIALS trials (harder requests are never judged by easier ones alone).
 MIN_GROUP_TRIALS = 10
-UNSCORED = NO_SCORE  # no score (or one outside [0, 1]): judged by the band's evidence at every score
 CellKey = tuple[str, str, str, int, int]  # tenant, route, tier, band, score bin
 
 # A price quote for (tenant, provider, model) at a time: pricing.enricher.Enricher.quote.
@@ -64,6 +63,11 @@ class Cell(NamedTuple):
     cache_read_tokens: int = 0
     cache_write_tokens: int = 0
     reasoning_tokens: int = 0
+
+    def tokens(self) -> tuple[int, int, int, int, int]:
+        """What a price's ``cost`` takes, in its order."""
+        return (self.input_tokens, self.output_tokens, self.cache_read_tokens, self.cache_write_tokens,
+                self.reasoning_tokens)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,7 +177,8 @@ def opportunities(
     )  # fmt: skip
 
 
-_CELL_COUNTERS = ("calls", "accepted", "priced", "cost_usd", "input_tokens", "output_tokens",
+# the rollup's counters that make a Cell, in its order (``calls`` of first attempts are Cell.requests)
+CELL_COUNTERS = ("calls", "accepted", "priced", "cost_usd", "input_tokens", "output_tokens",
                   "cache_read_tokens", "cache_write_tokens", "reasoning_tokens")  # fmt: skip
 
 
@@ -186,7 +191,7 @@ def _first_attempts(
     the top tier?)."""
     params = Params()
     dims = ("tenant", "route", "tier", "band", "score_bin", "first")
-    source = counters_source(filters, params, _CELL_COUNTERS, dims, max_step_s=DAY_S, family=BY_BAND)
+    source = counters_source(filters, params, CELL_COUNTERS, dims, max_step_s=DAY_S, family=BY_BAND)
     top_param = params.add(top, "String")
     is_top = f"s.tier = {top_param}"
     placed = "s.score_bin >= 0"
@@ -194,7 +199,7 @@ def _first_attempts(
     # a score outside [0, 1] cannot be placed: it is read as no score
     inner = (
         f"SELECT s.tenant AS tenant, s.route AS route, s.tier AS tier, s.band AS band, "
-        f"if(s.score_bin = {OUT_OF_RANGE}, {UNSCORED}, s.score_bin) AS bin, {summed(_CELL_COUNTERS)}, "
+        f"if(s.score_bin = {OUT_OF_RANGE}, {NO_SCORE}, s.score_bin) AS bin, {summed(CELL_COUNTERS)}, "
         f"max({is_top}) OVER (PARTITION BY s.tenant, s.route, s.band, bin) AS beside_top, "
         f"sum(sumIf(s.score_bin * s.calls, {is_top} AND {placed})) {route_window} AS top_weight, "
         f"sum(sumIf(s.calls, {is_top} AND {placed})) {route_window} AS top_scored, "
@@ -202,15 +207,15 @@ def _first_attempts(
         f"sum(sumIf(s.calls, NOT {is_top} AND {placed})) {route_window} AS other_scored "
         f"FROM {source} WHERE s.first = 1 GROUP BY s.tenant, s.route, s.tier, s.band, bin, s.score_bin"
     )
-    columns = ", ".join(_CELL_COUNTERS)
+    columns = ", ".join(CELL_COUNTERS)
     sql = (
         f"SELECT tenant, route, tier, band, bin, {columns}, top_weight, top_scored, other_weight, "
-        f"other_scored FROM ({inner}) WHERE calls > 0 AND (beside_top OR bin = {UNSCORED})"
+        f"other_scored FROM ({inner}) WHERE calls > 0 AND (beside_top OR bin = {NO_SCORE})"
     )
     # tuples, not named rows: an all-tenant month is tens of thousands of rows
     cells: dict[CellKey, Cell] = {}
     higher: dict[tuple[str, str], bool] = {}
-    width = len(_CELL_COUNTERS)
+    width = len(CELL_COUNTERS)
     for tenant, route, tier, band, score_bin, *values in client.query(
         sql, parameters=params.values
     ).result_rows:
@@ -263,16 +268,25 @@ def _route_totals(
         f"sum(s.cost_usd) FROM {source} GROUP BY s.tenant, s.route, s.tier, s.provider, s.model"
     )
     totals: dict[tuple[str, str], dict[str, tuple[int, float]]] = defaultdict(dict)
-    models: Models = defaultdict(dict)
-    for tenant, route, tier, provider, model, n, spend in sorted(
-        client.query(sql, parameters=params.values).result_rows
-    ):
+    used: dict[tuple[str, str, str], dict[tuple[str, str], int]] = defaultdict(dict)
+    for tenant, route, tier, provider, model, n, spend in client.query(
+        sql, parameters=params.values
+    ).result_rows:
         requests, spent = totals[(tenant, route)].get(tier, (0, 0.0))
         totals[(tenant, route)][tier] = (requests + int(n), spent + float(spend))
-        best = models[(tenant, route)].get(tier)
-        if n and (best is None or n > best[2]):
-            models[(tenant, route)][tier] = (provider, model, int(n))
+        if n:
+            used[(tenant, route, tier)][(provider, model)] = int(n)
+    models: Models = defaultdict(dict)
+    for (tenant, route, tier), counts in used.items():
+        provider, model = most_used(counts)
+        models[(tenant, route)][tier] = (provider, model, counts[(provider, model)])
     return totals, models
+
+
+def most_used(counts: dict[tuple[str, str], int]) -> tuple[str, str]:
+    """The (provider, model) with most first attempts: the one that stands for its tier on a route (on a
+    tie, the first by name, so the answer does not depend on row order)."""
+    return max(sorted(counts.items()), key=lambda item: item[1])[0]
 
 
 def _estimate(
@@ -321,7 +335,7 @@ def _sum(cells: Any) -> Cell:
 class Group(NamedTuple):
     """Top-direct requests judged together, and the acceptance interval that judges them."""
 
-    first_bin: int  # UNSCORED for requests without a score
+    first_bin: int  # NO_SCORE for requests without a score
     cell: Cell
     interval: Interval
     extrapolated: bool = False  # no trials of their own: [0, the upper bound of the easier group]
@@ -344,7 +358,7 @@ def _evidence_groups(direct: dict[int, Cell], tried: dict[int, Cell], higher: bo
     pooled_direct: list[Cell] = []
     first, trials, accepted = 0, 0, 0  # of the pool being filled
     # bins where the top tier's own requests are, easy end first: evidence elsewhere is not theirs
-    scored = sorted((b for b, cell in direct.items() if b != UNSCORED and cell.requests), reverse=not higher)
+    scored = sorted((b for b, cell in direct.items() if b != NO_SCORE and cell.requests), reverse=not higher)
     for score_bin in scored:
         if not pooled_direct:
             first = score_bin
@@ -370,10 +384,10 @@ def _evidence_groups(direct: dict[int, Cell], tried: dict[int, Cell], higher: bo
         easier = groups[-1].interval
         bound = Interval(easier.successes, easier.trials, 0.0, easier.high)
         groups.append(Group(first, _sum(pooled_direct), bound, extrapolated=True))
-    if UNSCORED in direct:
+    if NO_SCORE in direct:
         sample = _sum(tried.values())
-        if sample.requests and direct[UNSCORED].requests:
-            groups.append(Group(UNSCORED, direct[UNSCORED], wilson(sample.accepted, sample.requests)))
+        if sample.requests and direct[NO_SCORE].requests:
+            groups.append(Group(NO_SCORE, direct[NO_SCORE], wilson(sample.accepted, sample.requests)))
     return groups
 
 
@@ -389,11 +403,7 @@ def _band_estimate(
     """Each group of moved requests still pays the candidate, and the top tier again when the candidate is
     not accepted: saving = p x top cost - candidate cost, summed over the groups at p's point and bounds."""
     moved = _sum(g.cell for g in groups)
-    cost_on_tier = None if price is None else sum(
-        price.cost(c.input_tokens, c.output_tokens, c.cache_read_tokens, c.cache_write_tokens,
-                   c.reasoning_tokens)
-        for c in (g.cell for g in groups)
-    )  # fmt: skip
+    cost_on_tier = None if price is None else sum(price.cost(*g.cell.tokens()) for g in groups)
 
     def weighted(pick: Callable[[Interval], float]) -> float:
         return sum(pick(g.interval) * g.cell.requests for g in groups) / moved.requests
@@ -406,10 +416,10 @@ def _band_estimate(
     def share(i: Interval) -> float:
         return i.share or 0.0
 
-    by_score = all(g.first_bin != UNSCORED for g in groups)
+    by_score = all(g.first_bin != NO_SCORE for g in groups)
     # unscored requests are judged by every trial of the band: then that is the sample; an extrapolated
     # group borrows its interval and adds no trial
-    samples = [g.interval for g in groups if (by_score or g.first_bin == UNSCORED) and not g.extrapolated]
+    samples = [g.interval for g in groups if (by_score or g.first_bin == NO_SCORE) and not g.extrapolated]
     return BandEstimate(
         band=band_label(band),
         top_direct_requests=total.requests,

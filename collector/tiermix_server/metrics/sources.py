@@ -137,13 +137,13 @@ class Segment:
     end: datetime
 
 
-def _floor(value: datetime, step_s: int) -> datetime:
+def floor_to_step(value: datetime, step_s: int) -> datetime:
     seconds = int(value.timestamp())
     return value.replace(microsecond=0) - timedelta(seconds=seconds % step_s)
 
 
-def _ceil(value: datetime, step_s: int) -> datetime:
-    floored = _floor(value, step_s)
+def ceil_to_step(value: datetime, step_s: int) -> datetime:
+    floored = floor_to_step(value, step_s)
     return floored if floored == value else floored + timedelta(seconds=step_s)
 
 
@@ -159,7 +159,7 @@ def _plan(start: datetime, end: datetime, steps: list[int], family: Family) -> l
     if start >= end:
         return []
     for index, step in enumerate(steps):
-        first, last = _ceil(start, step), _floor(end, step)
+        first, last = ceil_to_step(start, step), floor_to_step(end, step)
         if first < last:
             finer = steps[index + 1 :]
             return [

@@ -39,13 +39,13 @@ says why.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from tiermix_server.metrics.bands import OUT_OF_RANGE, SCORE_BINS, higher_goes_up
 from tiermix_server.metrics.filters import Filters, Params
-from tiermix_server.metrics.opportunities import Quoter
+from tiermix_server.metrics.opportunities import CELL_COUNTERS, Cell, Quoter, most_used
 from tiermix_server.metrics.sources import BY_BAND, DAY_S, counters_source, summed
 from tiermix_server.metrics.wilson import wilson
 
@@ -133,27 +133,6 @@ class WhatIf:
         return asdict(self)
 
 
-@dataclass(slots=True)
-class _Group:
-    """First attempts of one score bin on one tier and model (money and tokens: priced ones only)."""
-
-    requests: int = 0
-    accepted: int = 0
-    priced: int = 0
-    cost_usd: float = 0.0
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cache_read_tokens: int = 0
-    cache_write_tokens: int = 0
-    reasoning_tokens: int = 0
-
-    def tokens(self) -> tuple[int, int, int, int, int]:
-        return (self.input_tokens, self.output_tokens, self.cache_read_tokens, self.cache_write_tokens,
-                self.reasoning_tokens)  # fmt: skip
-
-
-# the rollup's counters, in _Group's order (its ``calls`` are first attempts here: the query keeps those)
-_COUNTERS = ("calls", *[f.name for f in fields(_Group)][1:])
 _DIMENSIONS = ("router", "tier", "provider", "model", "score_bin")
 GroupKey = tuple[int, str, str, str]  # bin (easy end first), tier, provider, model
 
@@ -165,7 +144,7 @@ def whatif(
     if filters.route is None:
         raise ValueError("the what-if is per route")
     top = tier_list[-1]
-    rows = _first_attempts(client, filters)
+    rows, route_totals = _first_attempts(client, filters)
     seen = _routers(rows)
     if router is None:
         scored = [r for r in seen if r.router and r.scored_requests]
@@ -192,7 +171,7 @@ def whatif(
         sums[side + 1] += g.requests
     higher = higher_goes_up(*sums)
     # bins from the easy end: for a router that sends low scores up, high scores are the easy ones
-    groups: dict[GroupKey, _Group] = {
+    groups: dict[GroupKey, Cell] = {
         (score_bin if higher else SCORE_BINS - 1 - score_bin, tier, provider, model): g
         for (tier, provider, model, score_bin), g in by_bin.items()
     }
@@ -201,7 +180,7 @@ def whatif(
     top_model = models.get(top)
     found = replace(
         found, direction="higher_to_top" if higher else "lower_to_top",
-        unpriced_requests=sum(g.requests - g.priced for g in groups.values()),
+        unpriced_requests=sum(g.requests - g.priced_requests for g in groups.values()),
         top_model=top_model[1] if top_model else None,
     )  # fmt: skip
     if candidate is None or top_model is None:
@@ -214,27 +193,35 @@ def whatif(
     curve = _curve(groups, bins, higher, top, cand_tier, prices)
     return replace(
         found, candidate_tier=cand_tier, candidate_model=cand_model, bins=bins, curve=curve,
-        current=_current(client, filters, groups, curve, top, cand_tier),
+        current=_current(route_totals, groups, curve, top, cand_tier),
     )  # fmt: skip
 
 
-def _first_attempts(client: Any, filters: Filters) -> dict[tuple[str, str, str, str, int], _Group]:
-    """The route's first attempts by router x tier x provider x model x score bin."""
+def _first_attempts(
+    client: Any, filters: Filters
+) -> tuple[dict[tuple[str, str, str, str, int], Cell], tuple[int, float, int]]:
+    """The route's first attempts by router x tier x provider x model x score bin, and what every call
+    of the route came to: (requests, spend, unpriced calls), read in the same pass."""
     params = Params()
-    source = counters_source(filters, params, _COUNTERS, (*_DIMENSIONS, "first"), max_step_s=DAY_S,
+    source = counters_source(filters, params, CELL_COUNTERS, (*_DIMENSIONS, "first"), max_step_s=DAY_S,
                              family=BY_BAND)  # fmt: skip
-    dims = ", ".join(f"s.{d} AS {d}" for d in _DIMENSIONS)
-    group = ", ".join(_DIMENSIONS)
-    sql = f"SELECT {dims}, {summed(_COUNTERS)} FROM {source} WHERE s.first = 1 GROUP BY {group}"
-    rows: dict[tuple[str, str, str, str, int], _Group] = {}
-    for row in client.query(sql, parameters=params.values).named_results():
-        if row["calls"]:
-            key = (row["router"], row["tier"], row["provider"], row["model"], int(row["score_bin"]))
-            rows[key] = _Group(*(row[name] for name in _COUNTERS))
-    return rows
+    dims = ", ".join(f"s.{d}" for d in (*_DIMENSIONS, "first"))
+    sql = f"SELECT {dims}, {summed(CELL_COUNTERS)} FROM {source} GROUP BY {dims}"
+    rows: dict[tuple[str, str, str, str, int], Cell] = {}
+    requests, spent, unpriced = 0, 0.0, 0
+    for router, tier, provider, model, score_bin, first, *values in client.query(
+        sql, parameters=params.values
+    ).result_rows:
+        cell = Cell(*values)
+        spent += cell.cost_usd
+        unpriced += cell.requests - cell.priced_requests
+        if first and cell.requests:
+            requests += cell.requests
+            rows[(router, tier, provider, model, int(score_bin))] = cell
+    return rows, (requests, spent, unpriced)
 
 
-def _routers(rows: dict[tuple[str, str, str, str, int], _Group]) -> list[RouterSeen]:
+def _routers(rows: dict[tuple[str, str, str, str, int], Cell]) -> list[RouterSeen]:
     counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
     for (router, _, _, _, score_bin), g in rows.items():
         counts[router][0] += g.requests
@@ -244,12 +231,12 @@ def _routers(rows: dict[tuple[str, str, str, str, int], _Group]) -> list[RouterS
     return sorted(seen, key=lambda r: (-r.requests, r.router))
 
 
-def _models(groups: dict[GroupKey, _Group]) -> dict[str, tuple[str, str]]:
-    """The most used (provider, model) of each first tier."""
+def _models(groups: dict[GroupKey, Cell]) -> dict[str, tuple[str, str]]:
+    """The (provider, model) that stands for each first tier (opportunities.most_used)."""
     counts: dict[str, dict[tuple[str, str], int]] = defaultdict(lambda: defaultdict(int))
     for (_, tier, provider, model), group in groups.items():
         counts[tier][(provider, model)] += group.requests
-    return {tier: max(sorted(c.items()), key=lambda item: item[1])[0] for tier, c in counts.items()}
+    return {tier: most_used(c) for tier, c in counts.items()}
 
 
 def _candidate(models: dict[str, tuple[str, str]], tier_list: tuple[str, ...]) -> tuple[str, str, str] | None:
@@ -266,7 +253,7 @@ def _score_range(index: int, higher: bool) -> tuple[float, float]:
     return score_bin / SCORE_BINS, (score_bin + 1) / SCORE_BINS
 
 
-def _judge(groups: dict[GroupKey, _Group], higher: bool, top: str, cand: str) -> list[Bin]:
+def _judge(groups: dict[GroupKey, Cell], higher: bool, top: str, cand: str) -> list[Bin]:
     """Each bin (easy end first) with the candidate's acceptance there, extrapolated where untried."""
     trials: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0, 0])  # requests, top, tried, accepted
     for (index, tier, _, _), group in groups.items():
@@ -295,7 +282,7 @@ def _judge(groups: dict[GroupKey, _Group], higher: bool, top: str, cand: str) ->
 
 
 def _curve(
-    groups: dict[GroupKey, _Group],
+    groups: dict[GroupKey, Cell],
     bins: list[Bin],
     higher: bool,
     top: str,
@@ -304,7 +291,7 @@ def _curve(
 ) -> list[CurvePoint]:
     """One point per cut: bins at or past it (the hard end) go to the top tier, the rest to the candidate."""
     total = sum(g.requests for g in groups.values())
-    priced = sum(g.priced for g in groups.values())
+    priced = sum(g.priced_requests for g in groups.values())
     # per bin: its cost sent to the top tier, and sent to the candidate at acceptance p (fixed + per_p x p)
     at_top = [0.0] * len(bins)
     fixed = [0.0] * len(bins)
@@ -363,7 +350,7 @@ def _threshold(cut: int, higher: bool) -> float | None:
     return cut / SCORE_BINS if higher else (SCORE_BINS - cut) / SCORE_BINS
 
 
-def _best_separation(groups: dict[GroupKey, _Group], nbins: int, top: str) -> int:
+def _best_separation(groups: dict[GroupKey, Cell], nbins: int, top: str) -> int:
     """The cut that misplaces the fewest of today's first attempts (top below it, lower at or past it)."""
     top_in = [0] * nbins
     lower_in = [0] * nbins
@@ -378,9 +365,8 @@ def _best_separation(groups: dict[GroupKey, _Group], nbins: int, top: str) -> in
 
 
 def _current(
-    client: Any,
-    filters: Filters,
-    groups: dict[GroupKey, _Group],
+    route_totals: tuple[int, float, int],
+    groups: dict[GroupKey, Cell],
     curve: list[CurvePoint],
     top: str,
     cand: str,
@@ -389,11 +375,7 @@ def _current(
     top_first = sum(g.requests for (_, tier, _, _), g in groups.items() if tier == top)
     tried = sum(g.requests for (_, tier, _, _), g in groups.items() if tier == cand)
     accepted = sum(g.accepted for (_, tier, _, _), g in groups.items() if tier == cand)
-    params = Params()
-    counters = ("calls", "priced", "cost_usd")
-    source = counters_source(filters, params, counters, ("first",), max_step_s=DAY_S, family=BY_BAND)
-    sql = f"SELECT sumIf(s.calls, s.first = 1), sum(s.cost_usd), sum(s.calls) - sum(s.priced) FROM {source}"
-    requests, spent, unpriced = client.query(sql, parameters=params.values).result_rows[0]
+    requests, spent, unpriced = route_totals
     marked = next((p for p in curve if p.current), None)
     return Current(
         threshold=marked.threshold if marked else None,
