@@ -57,3 +57,4 @@ def test_storage_outage_under_load_loses_nothing_and_readyz_is_honest(make_setti
         assert collector.scalar("SELECT count() FROM llm_calls") == acked
         assert collector.scalar("SELECT sum(calls) FROM llm_calls_1m") == acked
         assert collector.scalar("SELECT sum(calls) FROM llm_calls_1h") == acked
+        assert collector.scalar("SELECT sum(calls) FROM llm_calls_by_band_1d") == acked

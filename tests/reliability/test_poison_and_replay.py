@@ -33,7 +33,13 @@ def stored(server: Server, span_ids: list[int]) -> int:
 
 
 def rollup_calls(server: Server, tenant: str) -> int:
-    return int(server.scalar("SELECT sum(calls) FROM llm_calls_1h WHERE tenant = {t:String}", t=tenant))
+    """The tenant's calls in every rollup counting calls; they must agree, so one number or a failure."""
+    counts = {
+        table: int(server.scalar(f"SELECT sum(calls) FROM {table} WHERE tenant = {{t:String}}", t=tenant))
+        for table in ("llm_calls_1h", "llm_calls_by_band_1d")
+    }
+    assert len(set(counts.values())) == 1, counts
+    return counts["llm_calls_1h"]
 
 
 def week_ago() -> str:
@@ -165,7 +171,8 @@ def test_a_span_resent_after_a_long_outage_is_counted_once(
 def _stored_an_hour_ago(server: Server, tenant: str) -> None:
     """Make the stored copy look an hour old to anything that reads ``ingested_at``, rollups untouched."""
     ch = server.clickhouse
-    views = ("llm_calls_1m_mv", "llm_calls_1h_mv", "llm_escalations_1m_mv", "llm_escalations_1h_mv")
+    views = ("llm_calls_1m_mv", "llm_calls_1h_mv", "llm_escalations_1m_mv", "llm_escalations_1h_mv",
+             "llm_calls_by_band_1d_mv")  # fmt: skip
     for view in views:
         ch.command(f"DETACH TABLE {view}")
     try:

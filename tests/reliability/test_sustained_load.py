@@ -190,6 +190,12 @@ def test_sustained_load_at_a_fixed_rate_stores_every_call_once_and_rollups_agree
                 f"FROM {rollup} GROUP BY {by_key} ORDER BY {by_key}"
             )
             assert rolled == raw_rows, f"{rollup} disagrees with llm_calls"
+        # calls, first attempts and spend (its tokens count priced calls only, so they are not compared)
+        banded = server.rows(
+            f"SELECT {by_key}, sum(calls), sumIf(calls, first = 1), round(sum(cost_usd), 9) "
+            f"FROM llm_calls_by_band_1d GROUP BY {by_key} ORDER BY {by_key}"
+        )
+        assert banded == [(*row[:6], row[-1]) for row in raw_rows], "llm_calls_by_band_1d disagrees"
 
         now = datetime.now(timezone.utc)
         window = {
