@@ -22,6 +22,10 @@ setup(
         "genai-prices>=0.0.30",
         "httpx>=0.27",
         "psycopg[binary]>=3.1",
+        # shadow replay: candidates and LLM judges through the providers' own clients; JSON-schema judge
+        "openai>=1.40",
+        "anthropic>=0.34",
+        "jsonschema>=4.20",
     ],
     extras_require={"dashboard": [f"tiermix-dashboard=={VERSION}"]},
 )

@@ -41,6 +41,7 @@ def create_app(settings: Settings) -> Starlette:
     from tiermix_server.api.alert_routes import alert_routes
     from tiermix_server.api.ops import ops_routes
     from tiermix_server.api.otlp_routes import otlp_routes
+    from tiermix_server.api.replay_routes import replay_routes
     from tiermix_server.api.routes import api_routes
 
     runtime = Runtime(settings=settings)
@@ -52,7 +53,14 @@ def create_app(settings: Settings) -> Starlette:
             yield
 
     app = Starlette(
-        routes=[*ops_routes(), *otlp_routes(), *api_routes(), *alert_routes(), *admin_routes()],
+        routes=[
+            *ops_routes(),
+            *otlp_routes(),
+            *api_routes(),
+            *alert_routes(),
+            *admin_routes(),
+            *replay_routes(),
+        ],
         lifespan=lifespan,
         exception_handlers={TiermixError: _on_tiermix_error},
     )
@@ -62,7 +70,7 @@ def create_app(settings: Settings) -> Starlette:
 
 async def start_components(runtime: Runtime, stack: contextlib.AsyncExitStack) -> None:
     """Open storage and start background work; ``stack`` stops it all in reverse order."""
-    from tiermix_server.ingest.wiring import start_pipeline
+    from tiermix_server.ingest.wiring import start_capture, start_pipeline
     from tiermix_server.store.clickhouse import connect
     from tiermix_server.store.migrate import migrate
 
@@ -76,7 +84,12 @@ async def start_components(runtime: Runtime, stack: contextlib.AsyncExitStack) -
 
     runtime.meta = open_meta(settings)  # applies pending metadata DB revisions on first open
     runtime.enricher = build_enricher(settings, runtime.meta)
+    await start_capture(runtime, stack)
     await start_pipeline(runtime, stack)
+    runtime.capture.stats = runtime.stats
     from tiermix_server.alerts.service import start_alerts
 
     await start_alerts(runtime, stack)
+    from tiermix_server.replay.service import start_replays
+
+    await start_replays(runtime, stack)  # stopped first: its last samples still reach ingest

@@ -23,6 +23,8 @@ class Runtime:
     enricher: Any = None  # tier map + price book (pricing/)
     alerts: Any = None  # alert evaluator (alerts/evaluate.py)
     stats: Any = None  # self-observability counters (ingest/stats.py)
+    capture: Any = None  # content capture policies and budget (ingest/capture.py CaptureGate)
+    replays: Any = None  # shadow replay runs (replay/service.py)
     extras: dict[str, Any] = field(default_factory=dict)
     # An ingest credential that lives only in this process's memory, for senders this process starts
     # itself (the embedded demo): they keep delivering when the first API key turns auth on.

@@ -64,7 +64,29 @@ class Settings(BaseSettings):
     merge_window_s: float = Field(
         1.0, ge=0, description="how long a call another span may still join waits before it is written"
     )
-    capture_content: bool = Field(False, description="keep prompt/completion attributes at ingest")
+    capture_ttl_days: int = Field(
+        14, ge=1, le=365, description="how long captured content (replay_captures, replay_samples) is kept"
+    )
+    capture_max_bytes: int = Field(
+        256 * 1024 * 1024,
+        ge=0,
+        description="captured content kept per tenant at most; past it, calls are not captured",
+    )
+    capture_redact: str = Field(
+        "",
+        description="module:function (str -> str) applied to captured content before it is written; "
+        "default: e-mail addresses and API-key-looking strings",
+    )
+    replay_python_judges: str = Field(
+        "",
+        description="comma-separated modules whose functions replay runs may use as python judges "
+        "(none by default: an admin key must not import arbitrary code)",
+    )
+
+    @property
+    def python_judge_modules(self) -> frozenset[str]:
+        return frozenset(part.strip() for part in self.replay_python_judges.split(",") if part.strip())
+
     ignore_scopes: str = Field(
         "",
         description="comma-separated instrumentation scopes whose spans are skipped at ingest "

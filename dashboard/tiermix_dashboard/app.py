@@ -27,6 +27,7 @@ PAGES = (
     ("escalations.py", "Escalations", ":material/trending_up:"),
     ("drift.py", "Drift", ":material/swap_calls:"),
     ("opportunities.py", "Opportunities", ":material/savings:"),
+    ("replays.py", "Replays", ":material/science:"),
     ("alerts.py", "Alerts", ":material/notifications:"),
     ("prices.py", "Prices & tiers", ":material/sell:"),
     ("calls.py", "Calls", ":material/list:"),

@@ -77,8 +77,9 @@ def kpi_row(kpis: Sequence[Kpi], per_row: int = 4) -> None:
         columns = st.columns(per_row)
         for column, kpi in zip(columns, kpis[first : first + per_row], strict=False):
             column.metric(
-                kpi.label, kpi.text, kpi.delta, delta_color=kpi.delta_colour, help=kpi.help, border=True
-            )
+                kpi.label, kpi.text, kpi.delta, delta_color=kpi.delta_colour, help=kpi.help, border=True,
+                delta_arrow="auto" if kpi.arrow else "off",
+            )  # fmt: skip
 
 
 def chart(fig: go.Figure, data: pd.DataFrame, name: str) -> None:

@@ -25,6 +25,7 @@ class Kpi:
     delta: str | None
     delta_colour: DeltaColour
     help: str
+    arrow: bool = True  # False: the delta line is context (an interval), not a change up or down
 
 
 # (field, label, kind, colour of an increase, help). "inverse": a rise is bad news for FinOps.

@@ -42,6 +42,22 @@ def number(value: object, what: str) -> float | None:
         return None
 
 
+def share(value: object, what: str) -> float | None:
+    """A share in [0, 1] (``True`` is 1, ``False`` 0), or ``None`` with a log line for anything else."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return 1.0 if value else 0.0
+    result = number(value, what)
+    if result is None or not 0.0 <= result <= 1.0:
+        if result is not None:
+            warn_once(
+                f"arg:{what}", "tiermix: %s=%s ignored: give a share from 0 to 1", what, safe_repr(value)
+            )
+        return None
+    return result
+
+
 def tags(value: object, what: str = "tags") -> tuple[tuple[str, str], ...]:
     """A mapping's items as (str, str) pairs; anything else (or an entry that will not stringify) is
     dropped."""

@@ -7,6 +7,7 @@ application thread and swallows its own failures: recording a call must never co
 from __future__ import annotations
 
 import json
+import random
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,23 @@ def content_json(value: object, max_chars: int) -> str:
     """Prompt / completion as JSON text (a plain string as is), clipped to ``max_chars``."""
     text = value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
     return text[:max_chars]
+
+
+# instrument(capture=...): the share of instrumented calls whose content is sent, outside an observe()
+# with a capture of its own; [None]: follow init(capture_content=...)
+INSTRUMENT_CAPTURE: list[float | None] = [None]
+_random = random.random
+
+
+def wants_content(rt: Runtime, options: CallOptions) -> bool:
+    """Whether this call's prompt and answer are sent: the call site's sampled share, else everything
+    with ``capture_content`` on. Decided once per call, on the application thread."""
+    rate = options.capture
+    if rate is None:
+        rate = INSTRUMENT_CAPTURE[0]
+        if rate is None:
+            return rt.capture_content
+    return rate >= 1.0 or (rate > 0.0 and _random() < rate)
 
 
 def content(rt: Runtime, value: Any) -> str | None:
@@ -51,6 +69,7 @@ def finish(
     exc: BaseException | None,
     request_model: str | None = None,
     prompt: Any = None,
+    capture: bool | None = None,
 ) -> None:
     try:
         end_ns = time.time_ns()
@@ -60,7 +79,7 @@ def finish(
         )
         if request_model is not None:
             record.request_model = request_model
-        if rt.capture_content:
+        if rt.capture_content if capture is None else capture:
             record.content_in = content(rt, prompt)
             if result is not None:
                 record.content_out = content(rt, output_text(result))
@@ -75,6 +94,7 @@ class StreamCall:
     __slots__ = (
         "_acc",
         "_done",
+        "capture",
         "hide_usage_chunk",
         "options",
         "parent",
@@ -94,15 +114,17 @@ class StreamCall:
         start_ns: int,
         request_model: str | None = None,
         prompt: Any = None,
+        capture: bool | None = None,
     ) -> None:
         self.rt = rt
+        self.capture = rt.capture_content if capture is None else capture
         self.options = options
         self.scope = scope
         self.parent = parent
         self.start_ns = start_ns
         self.request_model = request_model
         self.prompt = prompt
-        self._acc = StreamAccumulator(rt.settings.max_content_chars if rt.capture_content else None)
+        self._acc = StreamAccumulator(rt.settings.max_content_chars if self.capture else None)
         self._done = False
         # The SDK asked for usage itself (stream_usage.py): the usage-only chunk is not the app's.
         self.hide_usage_chunk = False
@@ -133,6 +155,7 @@ class StreamCall:
             None,
             self.request_model,
             self.prompt,
+            self.capture,
         )
 
     def end(self, exc: BaseException | None) -> None:
@@ -154,7 +177,7 @@ class StreamCall:
             first = self._acc.first_token_ns
             if first is not None:
                 record.ttft_ms = (first - self.start_ns) / 1e6
-            if self.rt.capture_content:
+            if self.capture:
                 record.content_in = content(self.rt, self.prompt)
                 record.content_out = content(self.rt, self._acc.text())
             self.rt.submit(record)

@@ -15,8 +15,8 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, overload
 
 from . import _runtime
+from ._args import share, text
 from ._args import tags as safe_tags
-from ._args import text
 from ._capture import StreamCall, finish
 from ._context import call_scope, cancel_attempt
 from ._observe_gen import wrap_async_generator, wrap_generator
@@ -35,6 +35,7 @@ def _options(
     model: str | None,
     tier: str | None,
     tags: Mapping[str, object] | None,
+    capture: float | bool | None = None,
 ) -> CallOptions:
     return CallOptions(
         text(route, "route"),
@@ -43,6 +44,7 @@ def _options(
         text(model, "model"),
         text(tier, "tier"),
         safe_tags(tags),
+        share(capture, "capture"),
     )
 
 
@@ -137,6 +139,7 @@ def observe(
     model: str | None = None,
     tier: str | None = None,
     tags: Mapping[str, object] | None = None,
+    capture: float | bool | None = None,
 ) -> Callable[[F], F]: ...
 
 
@@ -150,14 +153,17 @@ def observe(
     model: str | None = None,
     tier: str | None = None,
     tags: Mapping[str, object] | None = None,
+    capture: float | bool | None = None,
 ) -> Any:
     """Record every call of the decorated function as one LLM call.
 
     ``@observe`` or ``@observe(route="support.answer", tier="small", tags={"team": "cx"})``.
     ``model`` is the model asked for (``gen_ai.request.model``); the served model, usage and finish
-    reason are read from the return value.
+    reason are read from the return value. ``capture=0.02`` sends the prompt and answer of 2% of the
+    instrumented client calls inside (``True``: all, ``False``: none), for shadow replay
+    (docs/replay.md); the collector keeps them only where a capture policy asks.
     """
-    opts = _options(route, operation, provider, model, tier, tags)
+    opts = _options(route, operation, provider, model, tier, tags, capture)
     if fn is not None:
         return _wrap(fn, opts)
     return lambda f: _wrap(f, opts)

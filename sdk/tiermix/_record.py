@@ -28,6 +28,9 @@ class CallOptions:
     model: str | None = None
     tier: str | None = None
     tags: tuple[tuple[str, str], ...] = ()
+    # share of calls whose prompt and answer are sent (for shadow replay); None: instrument()'s, else
+    # init(capture_content=...)'s
+    capture: float | None = None
 
 
 NO_OPTIONS = CallOptions()

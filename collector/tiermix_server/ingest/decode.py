@@ -60,8 +60,25 @@ CONTENT_PREFIXES = (
 )
 
 
+# Request parameters a replay needs to send the same request again; read only while capturing.
+CAPTURE_PARAM_KEYS = frozenset(
+    {
+        "gen_ai.request.temperature",
+        "gen_ai.request.max_tokens",
+        "gen_ai.request.top_p",
+        "gen_ai.request.stop_sequences",
+        "gen_ai.request.seed",
+    }
+)
+
+
 def is_content_key(key: str) -> bool:
     return key in CONTENT_KEYS or key.startswith(CONTENT_PREFIXES)
+
+
+def is_capture_key(key: str) -> bool:
+    """What content capture reads: content attributes and the request parameters a replay resends."""
+    return key in CONTENT_KEYS or key in CAPTURE_PARAM_KEYS or key.startswith(CONTENT_PREFIXES)
 
 
 @dataclass(slots=True)
@@ -229,7 +246,7 @@ def flatten(
                         elif (
                             key not in keys
                             and not key.startswith(prefixes)
-                            and not (keep_content and is_content_key(key))
+                            and not (keep_content and is_capture_key(key))
                         ):
                             continue
                     value = kv.value

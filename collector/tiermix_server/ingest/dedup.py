@@ -16,6 +16,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from tiermix_server.errors import DedupUnavailable
+from tiermix_server.ingest.capture import rebind
 from tiermix_server.ingest.identity import CallKeys
 from tiermix_server.ingest.merge import merge_rows
 from tiermix_server.ingest.parking import respool
@@ -78,6 +79,9 @@ def merge_into_pending(pipeline: Pipeline, processed: Processed) -> set[asyncio.
             pending.calls[row_index], pending.scopes[row_index] = merge_rows(
                 pending.calls[row_index], pending.scopes[row_index], row, scope, pipeline._reprice
             )
+            # The content may come with either span (OpenLLMetry's, after the anthropic SDK's own).
+            kept = pending.captures[row_index] or processed.captures[index]
+            pending.captures[row_index] = rebind(kept, pending.calls[row_index]) if kept else None
             old = pending.keys[row_index]
             pending.keys[row_index] = CallKeys(
                 tuple(dict.fromkeys(old.lookup + keys.lookup)),

@@ -248,3 +248,7 @@ def _fill(merged: dict[str, Any], other: dict[str, Any], *, usage: bool = True) 
             merged[name] = other[name]
     if not merged["tags"] and other["tags"]:
         merged["tags"] = dict(other["tags"])
+    # Content attributes are united, the leader's winning: one instrumentation may send only the
+    # request parameters (the anthropic SDK's span) and another the messages (OpenLLMetry's).
+    if other.get("content"):
+        merged["content"] = {**other["content"], **(merged.get("content") or {})}

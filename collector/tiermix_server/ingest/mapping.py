@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from tiermix_server.ingest.decode import Span, is_content_key
+from tiermix_server.ingest.decode import Span, is_capture_key
 
 DROP_REPORT_NAME = "tiermix.drop_report"
 # One report covers one SDK's export interval: a count beyond this is a bug, and summed with others it
@@ -266,6 +266,7 @@ _DEFAULTS: dict[str, Any] = {
     **dict.fromkeys(FLOAT_SOURCES),
     **{field: default for field, (_key, default) in BOOL_SOURCES.items()},
     "finish_reason": "",
+    "content": None,  # content capture only: the span's content attributes, for replay_captures
 }
 # Every attribute mapping reads: decoding converts only these values (and tags/content by prefix).
 _DROP_KEYS = ("tiermix.drop.count", "tiermix.drop.reason", "tiermix.drop.since_unix_nano")
@@ -304,11 +305,16 @@ def map_span(span: Span, *, keep_content: bool = False) -> Mapped | DropReport |
     ranks: dict[str, int] = {}
     keymap = _KEYMAP
     tags: dict[str, str] | None = None
+    content: dict[str, Any] | None = None
     for key, value in attrs.items():
         entry = keymap.get(key)
         if entry is None:
-            if key.startswith(TAG_PREFIX) or (keep_content and is_content_key(key)):
+            if key.startswith(TAG_PREFIX):
                 tags = _add_tag(tags, key, value)
+            elif keep_content and is_capture_key(key):
+                # Never a tag: content is kept apart from llm_calls (ingest/capture.py, replay_captures).
+                content = {} if content is None else content
+                content[key] = value
             continue
         field, rank, convert, usual_type = entry
         if value is None or rank >= ranks.get(field, 1_000):
@@ -357,6 +363,7 @@ def map_span(span: Span, *, keep_content: bool = False) -> Mapped | DropReport |
     else:
         fields["status"] = "ok"
     fields["tags"] = tags or {}
+    fields["content"] = content
     return Mapped(fields, clipped)
 
 

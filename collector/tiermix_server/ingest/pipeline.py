@@ -49,7 +49,13 @@ from tiermix_server.ingest.process import TENANT_INDEX, Processed
 from tiermix_server.ingest.recent import RecentKeys
 from tiermix_server.ingest.spool import Spool
 from tiermix_server.ingest.stats import IngestStats
-from tiermix_server.ingest.submission import Parked, Submission, key_rows, submission_key_rows
+from tiermix_server.ingest.submission import (
+    Parked,
+    Submission,
+    key_rows,
+    submission_captures,
+    submission_key_rows,
+)
 from tiermix_server.ingest.write import Batch, CallWriter, Refused, StatsRow
 
 __all__ = ["Pipeline", "PipelineConfig", "QueueFull", "SpoolFull", "key_rows"]
@@ -267,7 +273,7 @@ class Pipeline:
                 submission.parked = None
         self._close(submissions)
         batch = Batch(token, [row for s in submissions for row in s.processed.calls], drops, stats,
-                      submission_key_rows(submissions))  # fmt: skip
+                      submission_key_rows(submissions), submission_captures(submissions))  # fmt: skip
         durable = await self._make_durable(batch)
         self._answer(submissions, durable)
 
@@ -407,7 +413,12 @@ class Pipeline:
             self.note(tenant, "refused", "storage_refused", n)
 
     def _count_written(self, batch: Batch) -> None:
-        tables = (("llm_calls", batch.calls), ("sdk_drops", batch.drops), ("ingest_stats", batch.stats))
+        tables = (
+            ("llm_calls", batch.calls),
+            ("sdk_drops", batch.drops),
+            ("ingest_stats", batch.stats),
+            ("replay_captures", batch.captures),
+        )
         for table, rows in tables:
             if rows:
                 self.stats.count("tiermix_rows_written_total", len(rows), table=table)

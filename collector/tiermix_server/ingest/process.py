@@ -17,6 +17,7 @@ from typing import Any
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
+from tiermix_server.ingest.capture import CaptureGate, CaptureRow
 from tiermix_server.ingest.decode import flatten
 from tiermix_server.ingest.enrich import Enricher, enrich_fields
 from tiermix_server.ingest.identity import CallKeys, Member, call_keys, collapse, is_pair_half
@@ -50,6 +51,7 @@ class Processed:
     drops: list[DropRow] = field(default_factory=list)
     keys: list[CallKeys] = field(default_factory=list)  # one per call row: how it is recognised again
     scopes: list[str] = field(default_factory=list)  # one per call row: the instrumentation that led
+    captures: list[CaptureRow | None] = field(default_factory=list)  # one per call row (capture.py)
     # (tenant, outcome, reason) → spans; clipped counts values, not spans
     outcomes: Counter[tuple[str, str, str]] = field(default_factory=Counter)
 
@@ -70,13 +72,14 @@ def process(
     *,
     enricher: Enricher,
     limits: Limits,
-    keep_content: bool = False,
+    capture: CaptureGate | None = None,
     tenant: str | None = None,
     ignore_scopes: frozenset[str] = frozenset(),
 ) -> Processed:
     """Turn every span of ``request`` into a row or a counted outcome; never raises on span content."""
     out = Processed()
     outcomes = out.outcomes
+    keep_content = capture is not None and capture.active  # no policy: content is never decoded
     spans = flatten(request, keep_content=keep_content, kinds=ATTRIBUTE_KINDS, prefixes=ATTRIBUTE_PREFIXES)
     calls: list[_Pending] = []
     for span in spans:
@@ -123,6 +126,8 @@ def process(
             outcomes[(fields["tenant"], REJECTED, row)] += 1
             continue
         out.calls.append(row)
+        content = fields["content"]
+        out.captures.append(capture.take(row, content) if content and capture is not None else None)
         row_tenant = row[TENANT_INDEX]
         out.keys.append(call_keys(row_tenant, fields["trace_id"], members, provider, response_id))
         out.scopes.append(scope)

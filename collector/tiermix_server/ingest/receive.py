@@ -112,7 +112,7 @@ async def _receive(request: Request, runtime: Any, media: str, principal: Princi
             otlp,
             enricher=runtime.enricher,
             limits=Limits(now_ns=time.time_ns(), max_age_days=settings.raw_ttl_days),
-            keep_content=settings.capture_content,
+            capture=runtime.capture,
             tenant=tenant,
             ignore_scopes=settings.ignored_scopes,
         )

@@ -72,7 +72,9 @@ class Spool:
             return [path for path in found if path not in self._held]
 
     def encode(self, batch: Batch) -> bytes:
-        payload = marshal.dumps((batch.token, batch.calls, batch.drops, batch.stats, batch.keys))
+        payload = marshal.dumps(
+            (batch.token, batch.calls, batch.drops, batch.stats, batch.keys, batch.captures)
+        )
         return _MAGIC + zlib.crc32(payload).to_bytes(4, "big") + payload
 
     def append(self, batch: Batch, record: bytes | None = None, *, held: bool = False) -> Path:
@@ -112,11 +114,14 @@ class Spool:
         if data[:4] != _MAGIC or zlib.crc32(payload).to_bytes(4, "big") != data[4:8]:
             return self._quarantine(path, len(data))
         try:
-            token, calls, drops, stats, *keys = marshal.loads(payload)  # our own checksummed file
+            token, calls, drops, stats, *rest = marshal.loads(payload)  # our own checksummed file
         except (ValueError, EOFError, TypeError):
             return self._quarantine(path, len(data))
-        # Records written before call_keys existed have four parts: their calls leave no keys.
-        return Batch(token=token, calls=calls, drops=drops, stats=stats, keys=keys[0] if keys else [])
+        # Records written before call_keys existed have four parts (their calls leave no keys), and
+        # before content capture five.
+        keys = rest[0] if rest else []
+        captures = rest[1] if len(rest) > 1 else []
+        return Batch(token=token, calls=calls, drops=drops, stats=stats, keys=keys, captures=captures)
 
     def keep_refused(self, refused: Refused) -> Path:
         """Keep rows ClickHouse refused on their own where a person can look at them (never re-sent)."""

@@ -28,6 +28,8 @@ _HELP = {
     "tiermix_rows_refused_total": "rows ClickHouse refused on their own (kept in spool/refused), by table",
     "tiermix_parked_batches_total": "batches answered once spooled, inserted after the merge window",
     "tiermix_otlp_ignored_total": "OTLP metric data points and log records accepted and not stored",
+    "tiermix_captured_calls_total": "calls whose content was captured for shadow replay",
+    "tiermix_capture_skipped_total": "sampled calls with content not captured, by reason",
 }
 
 

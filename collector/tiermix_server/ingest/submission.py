@@ -11,6 +11,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tiermix_server.ingest.capture import CaptureRow
 from tiermix_server.ingest.identity import CallKeys
 from tiermix_server.ingest.process import Processed
 from tiermix_server.ingest.write import TS_INDEX, Batch, CallRow, DropRow, KeyRow, StatsRow
@@ -43,13 +44,19 @@ class Parked:
     def batch(self) -> Batch:
         """The batch as its rows are now (merges change them); the token stays: replays stay exact."""
         calls = [row for s in self.submissions for row in s.processed.calls]
-        return Batch(self.token, calls, self.drops, self.stats, submission_key_rows(self.submissions))
+        return Batch(self.token, calls, self.drops, self.stats, submission_key_rows(self.submissions),
+                     submission_captures(self.submissions))  # fmt: skip
 
 
 def keep_only(processed: Processed, keep: list[bool]) -> None:
     processed.calls = [row for row, kept in zip(processed.calls, keep, strict=True) if kept]
     processed.keys = [keys for keys, kept in zip(processed.keys, keep, strict=True) if kept]
     processed.scopes = [scope for scope, kept in zip(processed.scopes, keep, strict=True) if kept]
+    processed.captures = [row for row, kept in zip(processed.captures, keep, strict=True) if kept]
+
+
+def submission_captures(submissions: list[Submission]) -> list[CaptureRow]:
+    return [row for s in submissions for row in s.processed.captures if row is not None]
 
 
 def submission_key_rows(submissions: list[Submission]) -> list[KeyRow]:

@@ -21,7 +21,6 @@ MAX_LONG_STRING = 1024  # free text: escalation_detail
 MAX_TAGS = 32
 MAX_TAG_KEY = 64
 MAX_TAG_VALUE = 256
-MAX_CONTENT_VALUE = 64 * 1024  # content attributes, kept only when content capture is on
 MAX_DURATION_MS = 86_400_000.0  # a call, or its time to first token, longer than a day is a broken clock
 MAX_SCORE = 1e30  # routing_score is Float32: anything near its 3.4e38 limit cannot be a classifier score
 MAX_CALL_COST_USD = 100_000.0  # far above any one call; beyond this a cost is a bug and would swamp totals
@@ -131,15 +130,12 @@ def _clip_tags(fields: dict[str, Any], clipped: list[str]) -> None:
     tags: dict[str, str] = fields["tags"]
     if not tags:
         return
-    from tiermix_server.ingest.decode import is_content_key
-
     kept: dict[str, str] = {}
     for key, value in tags.items():
         if len(kept) >= MAX_TAGS:
             clipped.append("too_many_tags")
             break
-        limit = MAX_CONTENT_VALUE if is_content_key(key) else MAX_TAG_VALUE
-        if len(key) > MAX_TAG_KEY or len(value) > limit:
+        if len(key) > MAX_TAG_KEY or len(value) > MAX_TAG_VALUE:
             clipped.append("tag_too_long")
-        kept[key[:MAX_TAG_KEY]] = value[:limit]
+        kept[key[:MAX_TAG_KEY]] = value[:MAX_TAG_VALUE]
     fields["tags"] = kept

@@ -20,6 +20,7 @@ from tiermix_server.ingest.write import ClickHouseWriter
 
 log = logging.getLogger("tiermix.ingest")
 
+POLICY_REFRESH_S = 5.0  # a policy set through another process (the CLI) applies within this
 RECENT_WINDOW_S = 600
 RECENT_MAX_KEYS = 500_000
 
@@ -73,3 +74,42 @@ async def start_pipeline(runtime: Any, stack: contextlib.AsyncExitStack) -> None
     stack.push_async_callback(pipeline.stop)
     runtime.pipeline = pipeline
     runtime.stats = pipeline.stats
+
+
+async def start_capture(runtime: Any, stack: contextlib.AsyncExitStack) -> None:
+    """Content capture (``runtime.capture``): policies from the metadata DB, the budget from ClickHouse."""
+    from tiermix_server.ingest.capture import REFRESH_S, CaptureGate, stored_bytes
+    from tiermix_server.ingest.redact import load_redactor
+    from tiermix_server.meta.capture_policies import policy_map
+
+    settings = runtime.settings
+    gate = CaptureGate(
+        ttl_days=settings.capture_ttl_days,
+        max_bytes=settings.capture_max_bytes,
+        redact=load_redactor(settings.capture_redact),
+    )
+    gate.set_policies(await asyncio.to_thread(policy_map, runtime.meta))
+    await asyncio.to_thread(gate.refresh_usage, lambda: stored_bytes(runtime.clickhouse))
+    runtime.capture = gate
+
+    async def refresh() -> None:
+        loop = asyncio.get_running_loop()
+        next_usage = loop.time() + REFRESH_S
+        while True:
+            await asyncio.sleep(POLICY_REFRESH_S)
+            try:
+                gate.set_policies(await asyncio.to_thread(policy_map, runtime.meta))
+                if loop.time() >= next_usage:
+                    next_usage = loop.time() + REFRESH_S
+                    await asyncio.to_thread(gate.refresh_usage, lambda: stored_bytes(runtime.clickhouse))
+            except Exception:  # a metadata DB or ClickHouse hiccup keeps the last policies and budget
+                log.warning("capture policy refresh failed; keeping the last ones", exc_info=True)
+
+    task = asyncio.create_task(refresh(), name="tiermix-capture-refresh")
+
+    async def stop() -> None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    stack.push_async_callback(stop)

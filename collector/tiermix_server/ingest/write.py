@@ -74,6 +74,32 @@ TS_INDEX = LLM_CALLS_COLUMNS.index("ts")
 KEY_COLUMNS = ("key", "ts")
 DROP_COLUMNS = ("ts", "span_id", "since", "tenant", "service", "environment", "reason", "dropped")
 STATS_COLUMNS = ("bucket", "tenant", "outcome", "reason", "spans")
+# replay_captures (ingest/capture.py): a sampled call's redacted request and answer, with its figures
+CAPTURE_COLUMNS = (
+    "ts",
+    "expires_at",
+    "tenant",
+    "route",
+    "environment",
+    "span_id",
+    "request_id",
+    "attempt",
+    "final",
+    "status",
+    "provider",
+    "model",
+    "tier",
+    "router",
+    "routing_score",
+    "duration_ms",
+    "input_tokens",
+    "output_tokens",
+    "cost_usd",
+    "unpriced",
+    "request",
+    "response",
+    "bytes",
+)
 
 # Row shapes: tuples in the column order above; timestamps as integer microseconds (DateTime64(6))
 # or seconds (DateTime), which clickhouse-connect writes as raw ticks without building datetimes.
@@ -90,6 +116,7 @@ class Batch:
     drops: list[DropRow]
     stats: list[StatsRow]
     keys: list[KeyRow] = field(default_factory=list)
+    captures: list[tuple[Any, ...]] = field(default_factory=list)  # replay_captures rows (capture.py)
 
     @property
     def size(self) -> int:
@@ -153,6 +180,7 @@ class ClickHouseWriter:
             ("call_keys", KEY_COLUMNS, batch.keys),
             ("sdk_drops", DROP_COLUMNS, batch.drops),
             ("ingest_stats", STATS_COLUMNS, batch.stats),
+            ("replay_captures", CAPTURE_COLUMNS, batch.captures),  # after llm_calls: a call first
         ):
             if rows:
                 self._insert_or_split(table, columns, rows, f"{batch.token}:{table}", refused)

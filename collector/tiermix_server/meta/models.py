@@ -244,3 +244,49 @@ class LeaderLock(Base):
     holder: Mapped[str] = mapped_column(String(200))
     acquired_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+# ---- shadow replay --------------------------------------------------------------------------------------
+
+
+class CapturePolicy(Base):
+    """Which calls keep their content for replay: a tenant's route (``*`` for every route), sampled.
+
+    ``sample_rate`` is the share of the content-bearing calls that arrive which is kept (an SDK that
+    samples already sends only its sample: 1.0 keeps all of it). No row: nothing is kept.
+    """
+
+    __tablename__ = "capture_policies"
+
+    tenant: Mapped[str] = mapped_column(String(200), primary_key=True)
+    route: Mapped[str] = mapped_column(String(200), primary_key=True)
+    sample_rate: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ReplayRun(Base):
+    """One replay of a route's captured calls against a candidate model (replay/runs.py).
+
+    ``spec`` is the validated request (candidate, judges, sample, caps); progress counters are updated
+    as samples are judged, so a restarted server resumes where the run stood. ``result`` is the summary
+    once the run has stopped (done, capped, cancelled or failed).
+    """
+
+    __tablename__ = "replay_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant: Mapped[str] = mapped_column(String(200), index=True)
+    route: Mapped[str] = mapped_column(String(200))
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(20))  # queued | running | done | capped | cancelled | failed
+    planned: Mapped[int] = mapped_column(Integer, default=0)
+    judged: Mapped[int] = mapped_column(Integer, default=0)
+    servable: Mapped[int] = mapped_column(Integer, default=0)
+    errors: Mapped[int] = mapped_column(Integer, default=0)
+    retries: Mapped[int] = mapped_column(Integer, default=0)
+    spent_usd: Mapped[float] = mapped_column(Float, default=0.0)
+    error: Mapped[str] = mapped_column(Text, default="")
+    result: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -23,6 +23,9 @@ DEFAULT_TOP_TIER = _SHIPPED_TIERS[-1].name
 # Columns a query may filter or group on; all are key columns of the raw table and the rollups.
 FILTER_COLUMNS = ("tenant", "route", "environment", "model", "tier")
 GROUP_COLUMNS = ("tenant", "route")
+# A replay's own calls (replay/shadow.py). Reserved: no view, alert or opportunity counts them as
+# traffic unless it asks for this environment by name.
+SHADOW_ENVIRONMENT = "shadow"
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,12 +101,15 @@ class Params:
 
 
 def dimension_conditions(filters: Filters, params: Params, prefix: str = "") -> list[str]:
-    """Equality conditions for the string filters (shared by raw and rollup sources)."""
+    """Equality conditions for the string filters (shared by raw and rollup sources); without an
+    environment filter, every environment but ``shadow``."""
     conditions = []
     for column in FILTER_COLUMNS:
         value = getattr(filters, column)
         if value is not None:
             conditions.append(f"{prefix}{column} = {params.add(value, 'String')}")
+    if filters.environment is None:
+        conditions.append(f"{prefix}environment != {params.add(SHADOW_ENVIRONMENT, 'String')}")
     return conditions
 
 

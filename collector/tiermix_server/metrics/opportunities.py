@@ -6,10 +6,15 @@ by short prompts), read from the daily rollup by band (sources.py ``BY_BAND``):
 - **top-direct requests**: requests whose first attempt ran on the top tier;
 - **cascade evidence** for a lower tier T: requests whose first attempt ran on T, and how many of them T
   answered (the attempt was final and ok: not escalated, not failed over), with a 95% Wilson interval
-  (wilson.py). Nothing else counts as evidence; a band without it says ``no evidence``. Where the
+  (wilson.py). Where the
   router records a score, top-direct requests are judged by the lower tier's first attempts in their
   own score bins only (``_evidence_groups``): the easy requests a router sends down anyway say nothing
   about the hard ones it sends up;
+- **replay evidence** for T (``replay_evidence.py``): a shadow replay's verdicts on a random sample of
+  the band's own top-direct requests, on T's candidate model. Where the latest replay of T judged at
+  least ``MIN_GROUP_TRIALS`` of the band's requests, it judges the whole band (it is about these very
+  requests) and the band says ``evidence: "replay"``. Nothing else counts as evidence; a band with
+  neither says ``no evidence``;
 - **estimated savings** if the band's top-direct requests started on T: with acceptance p, each still
   pays T and, when T is not accepted, the top tier again, so saving = p x top cost - cost on T. The top
   cost is what those requests' first attempts cost; the cost on T prices their own token counts at T's
@@ -37,10 +42,14 @@ from typing import Any, NamedTuple
 
 from tiermix_server.metrics.bands import NO_SCORE, OUT_OF_RANGE, band_label, higher_goes_up
 from tiermix_server.metrics.filters import Filters, Params
+from tiermix_server.metrics.replay_evidence import Replayed, replay_bands
 from tiermix_server.metrics.sources import BY_BAND, CALLS, DAY_S, HOUR_S, MINUTE_S, counters_source, summed
 from tiermix_server.metrics.wilson import Interval, wilson
 
 MONTH = timedelta(days=30)
+# A month is never extrapolated from less than a day of traffic: an hour's calls x 720 is not a forecast
+# (the replay result, replay/results.py, scales the same way).
+MIN_OBSERVED = timedelta(days=1)
 # Requests carrying a routing score are judged within score bins (bands.py): a lower tier's first attempts
 # are evidence only in the bins where the top tier's own requests are, pooled from the easy end until a
 # pool holds MIN_GROUP_TRIALS trials (harder requests are never judged by easier ones alone).
@@ -76,10 +85,10 @@ class BandEstimate:
     top_direct_requests: int
     top_direct_cost_usd: float
     unpriced_top_direct: int
-    evidence: str  # "cascade" | "no evidence"
+    evidence: str  # "cascade" | "replay" | "no evidence"
     candidate_tier: str | None
     candidate_model: str | None
-    tried_on_candidate: int  # first attempts on the candidate tier used as evidence (the sample)
+    tried_on_candidate: int  # the sample: first attempts on the candidate tier, or replayed requests
     accepted_on_candidate: int
     moved_requests: int  # top-direct requests with evidence: the ones the estimate moves
     extrapolated_requests: int  # of those, harder than every trial: acceptance bounded in [0, easier's high]
@@ -133,6 +142,11 @@ class Opportunities:
     rows: list[Opportunity]
 
 
+def per_month(observed: timedelta) -> float:
+    """The factor from figures over ``observed`` traffic to 30 days (none without traffic)."""
+    return MONTH / max(observed, MIN_OBSERVED) if observed > timedelta(0) else 0.0
+
+
 def opportunities(
     client: Any, filters: Filters, tier_list: tuple[str, ...], quote: Quoter, *, until: datetime | None = None
 ) -> Opportunities:
@@ -143,17 +157,21 @@ def opportunities(
     top = tier_list[-1]
     lower = set(tier_list[:-1])
     cells, directions = _first_attempts(client, filters, top)
+    replayed: dict[tuple[str, str], dict[tuple[str, int], Replayed]] = defaultdict(dict)
+    for (tenant, route, tier, band), verdicts in replay_bands(client, filters, top).items():
+        replayed[(tenant, route)][(tier, band)] = verdicts
     totals, models = _route_totals(client, filters)
     # Scaled by the span the data covers, not the window asked for: a tenant that started sending a week
     # ago has a week of traffic, and 30/30 would understate its month four times.
     observed_start = max(filters.start, _first_call(client, filters) or filters.end)
     span = min(until or filters.end, filters.end) - observed_start
-    month_factor = MONTH / span if span > timedelta(0) else 0.0
+    month_factor = per_month(span)
     by_route: dict[tuple[str, str], dict[tuple[str, int, int], Cell]] = defaultdict(dict)
     for key, cell in cells.items():
         by_route[key[:2]][key[2:]] = cell
     rows = []
     for tenant, route in sorted(set(by_route) | set(totals)):
+        route_replays = replayed.get((tenant, route), {})
         route_cells = by_route.get((tenant, route), {})
         direct_bands = sorted({band for tier, band, _ in route_cells if tier == top})
         higher = directions.get((tenant, route), True)
@@ -163,7 +181,17 @@ def opportunities(
             by_tier_band[(tier, band)][score_bin] = cell
         bands = [
             _estimate(
-                band, by_tier_band, route_models, top, lower, tier_list, quote, filters.end, tenant, higher
+                band,
+                by_tier_band,
+                route_models,
+                top,
+                lower,
+                tier_list,
+                quote,
+                filters.end,
+                tenant,
+                higher,
+                route_replays,
             )
             for band in direct_bands
         ]
@@ -300,12 +328,24 @@ def _estimate(
     at: datetime,
     tenant: str,
     higher: bool,
+    replays: dict[tuple[str, int], Replayed],
 ) -> BandEstimate:
     direct = cells.get((top, band), {})
     total = _sum(direct.values())
     unpriced = total.requests - total.priced_requests
     best: BandEstimate | None = None
     for tier in tier_list:  # cheapest first: on equal savings the cheaper tier is proposed
+        replay = replays.get((tier, band))
+        if tier in lower and replay is not None and replay.judged >= MIN_GROUP_TRIALS:
+            price = quote(at, tenant, replay.provider, replay.model)
+            candidate = _band_estimate(
+                band, total, unpriced, tier, replay.model,
+                [Group(NO_SCORE, total, wilson(replay.servable, replay.judged))],
+                None if price.unpriced else price, evidence="replay",
+            )  # fmt: skip
+            if best is None or (candidate.savings_low_usd or 0.0) > (best.savings_low_usd or 0.0):
+                best = candidate
+            continue
         if tier not in lower or tier not in models:
             continue
         tried = cells.get((tier, band), {})
@@ -399,6 +439,7 @@ def _band_estimate(
     model: str,
     groups: list[Group],
     price: Any,
+    evidence: str = "cascade",
 ) -> BandEstimate:
     """Each group of moved requests still pays the candidate, and the top tier again when the candidate is
     not accepted: saving = p x top cost - candidate cost, summed over the groups at p's point and bounds."""
@@ -425,7 +466,7 @@ def _band_estimate(
         top_direct_requests=total.requests,
         top_direct_cost_usd=total.cost_usd,
         unpriced_top_direct=unpriced,
-        evidence="cascade",
+        evidence=evidence,
         candidate_tier=tier,
         candidate_model=model,
         tried_on_candidate=sum(i.trials for i in samples),

@@ -30,8 +30,9 @@ none), are counted and shown, never placed on the curve. Requests on unpriced mo
 left out of money.
 
 RouteLLM's CPT and APGR (metrics/routellm.py) need both tiers judged on the same requests, which only
-shadow replay records; until a route has such verdicts ``routellm`` is null and ``routellm_reason``
-says why.
+shadow replay records (``replay_evidence.routellm_verdicts``: the latest replay of the candidate tier,
+its judged top-direct samples of this router); with fewer than ``MIN_ROUTELLM`` of them ``routellm`` is
+null and ``routellm_reason`` says why.
 """
 
 # ruff: noqa: S608 - SQL here is assembled from fixed fragments; every value is a server-side parameter.
@@ -46,12 +47,15 @@ from typing import Any
 from tiermix_server.metrics.bands import OUT_OF_RANGE, SCORE_BINS, higher_goes_up
 from tiermix_server.metrics.filters import Filters, Params
 from tiermix_server.metrics.opportunities import CELL_COUNTERS, Cell, Quoter, most_used
+from tiermix_server.metrics.replay_evidence import routellm_verdicts
+from tiermix_server.metrics.routellm import routellm_metrics
 from tiermix_server.metrics.sources import BY_BAND, DAY_S, counters_source, summed
 from tiermix_server.metrics.wilson import wilson
 
 MIN_TRIALS = 20  # a bin judged by fewer candidate trials than this rests on little data
 LITTLE_DATA_SHARE = 0.1
 NO_VERDICTS = "needs shadow-replay verdicts of both tiers on the same requests (none recorded for this route)"
+MIN_ROUTELLM = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,10 +195,37 @@ def whatif(
     prices = None if top_price.unpriced or cand_price.unpriced else (top_price, cand_price)
     bins = _judge(groups, higher, top, cand_tier)
     curve = _curve(groups, bins, higher, top, cand_tier, prices)
+    routellm, routellm_reason = _routellm(client, filters, top, cand_tier, router, higher)
     return replace(
         found, candidate_tier=cand_tier, candidate_model=cand_model, bins=bins, curve=curve,
-        current=_current(route_totals, groups, curve, top, cand_tier),
+        current=_current(route_totals, groups, curve, top, cand_tier), routellm=routellm,
+        routellm_reason=routellm_reason,
     )  # fmt: skip
+
+
+def _routellm(
+    client: Any, filters: Filters, top: str, candidate_tier: str, router: str, higher: bool
+) -> tuple[dict[str, Any] | None, str | None]:
+    verdicts = routellm_verdicts(client, filters, top, candidate_tier, router)
+    if len(verdicts) < MIN_ROUTELLM:
+        if not verdicts:
+            return None, NO_VERDICTS
+        return (
+            None,
+            f"{len(verdicts)} replayed requests of router {router!r} judged; RouteLLM needs {MIN_ROUTELLM}",
+        )
+    if not higher:  # RouteLLM sends a request up when its score is at least the threshold
+        verdicts = [(-score, strong, weak) for score, strong, weak in verdicts]
+    metrics = routellm_metrics(verdicts)
+    return {
+        "requests": metrics.requests,
+        "strong_quality": metrics.strong_quality,
+        "weak_quality": metrics.weak_quality,
+        "cpt_50": metrics.cpt_50,
+        "cpt_80": metrics.cpt_80,
+        "apgr": metrics.apgr,
+        "scope": "replayed requests this router sent to the top tier; strong = the production answer",
+    }, None
 
 
 def _first_attempts(

@@ -19,7 +19,13 @@ from __future__ import annotations
 import re
 
 LOCAL_SUFFIX = "_local"
-SHARDING_KEYS = {"llm_calls": "sipHash64(span_id)", "sdk_drops": "sipHash64(span_id)", "call_keys": "key"}
+SHARDING_KEYS = {
+    "llm_calls": "sipHash64(span_id)",
+    "sdk_drops": "sipHash64(span_id)",
+    "call_keys": "key",
+    "replay_captures": "sipHash64(span_id)",  # ReplacingMergeTree: a replay must reach the same shard
+    "replay_samples": "sipHash64(span_id)",
+}
 DEFAULT_SHARDING_KEY = "rand()"
 
 _IDENT = r"([A-Za-z_][A-Za-z0-9_]*)"

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .._args import text
+from .._args import share, text
+from .._capture import INSTRUMENT_CAPTURE
 from .._log import internal_error, safe_repr, warn_once
 from . import anthropic, openai
 from ._patch import Target, patch, unpatch
@@ -39,8 +40,14 @@ def _selected(libraries: Iterable[str] | None) -> list[str]:
     return [n for n in names if n in LIBRARIES]
 
 
-def instrument(libraries: Iterable[str] | None = None) -> list[str]:
-    """Patch the clients of ``libraries`` (default: all known); returns those that were patched."""
+def instrument(libraries: Iterable[str] | None = None, *, capture: float | bool | None = None) -> list[str]:
+    """Patch the clients of ``libraries`` (default: all known); returns those that were patched.
+
+    ``capture=0.02`` sends the prompt and answer of 2% of the instrumented calls (those not inside an
+    ``observe`` with a ``capture`` of its own) for shadow replay; ``None`` leaves it to
+    ``init(capture_content=...)``."""
+    if capture is not None:
+        INSTRUMENT_CAPTURE[0] = share(capture, "capture")
     done = []
     for name in _selected(libraries):
         try:
@@ -52,7 +59,10 @@ def instrument(libraries: Iterable[str] | None = None) -> list[str]:
 
 
 def uninstrument(libraries: Iterable[str] | None = None) -> None:
-    """Restore the original client methods of ``libraries`` (default: all)."""
+    """Restore the original client methods of ``libraries`` (default: all); un-instrumenting them all
+    also forgets ``instrument(capture=...)``."""
+    if libraries is None:
+        INSTRUMENT_CAPTURE[0] = None
     for name in _selected(libraries):
         try:
             unpatch(LIBRARIES[name])

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from .. import _runtime
-from .._capture import StreamCall, finish
+from .._capture import StreamCall, finish, wants_content
 from .._context import call_scope
 from .._log import warn_once
 from .._record import CallOptions, otel_parent
@@ -84,21 +84,22 @@ def _make_wrapper(original: Callable[..., Any], target: Target) -> Callable[...,
                 return await original(self, *args, **kwargs)
             opts, scope, parent = _context_options(base), call_scope(), otel_parent()
             start = time.time_ns()
-            model, prompt = kwargs.get("model"), _prompt(kwargs) if rt.capture_content else None
+            capture = wants_content(rt, opts)
+            model, prompt = kwargs.get("model"), _prompt(kwargs) if capture else None
             asked = target.stream_usage and _ask(rt, self, kwargs)
             try:
                 result = await original(self, *args, **kwargs)
             except BaseException as exc:
-                finish(rt, opts, scope, parent, start, None, exc, model, prompt)
+                finish(rt, opts, scope, parent, start, None, exc, model, prompt, capture)
                 raise
             kind = stream_kind(result)
             if kind is not None:
-                call = StreamCall(rt, opts, scope, parent, start, model, prompt)
+                call = StreamCall(rt, opts, scope, parent, start, model, prompt, capture)
                 call.hide_usage_chunk = asked
                 if kind == "async_raw":
                     return await watch_async_raw(result, call)
                 return watch(result, kind, call)
-            finish(rt, opts, scope, parent, start, result, None, model, prompt)
+            finish(rt, opts, scope, parent, start, result, None, model, prompt, capture)
             return result
 
         return async_wrapper
@@ -110,19 +111,20 @@ def _make_wrapper(original: Callable[..., Any], target: Target) -> Callable[...,
             return original(self, *args, **kwargs)
         opts, scope, parent = _context_options(base), call_scope(), otel_parent()
         start = time.time_ns()
-        model, prompt = kwargs.get("model"), _prompt(kwargs) if rt.capture_content else None
+        capture = wants_content(rt, opts)
+        model, prompt = kwargs.get("model"), _prompt(kwargs) if capture else None
         asked = target.stream_usage and _ask(rt, self, kwargs)
         try:
             result = original(self, *args, **kwargs)
         except BaseException as exc:
-            finish(rt, opts, scope, parent, start, None, exc, model, prompt)
+            finish(rt, opts, scope, parent, start, None, exc, model, prompt, capture)
             raise
         kind = stream_kind(result)
         if kind is not None:
-            call = StreamCall(rt, opts, scope, parent, start, model, prompt)
+            call = StreamCall(rt, opts, scope, parent, start, model, prompt, capture)
             call.hide_usage_chunk = asked
             return watch(result, kind, call)
-        finish(rt, opts, scope, parent, start, result, None, model, prompt)
+        finish(rt, opts, scope, parent, start, result, None, model, prompt, capture)
         return result
 
     return wrapper

@@ -119,8 +119,16 @@ def test_content_attributes_are_not_stored_by_default(collector: Collector) -> N
     assert collector.scalar("SELECT count() FROM llm_calls WHERE toString(tags) LIKE '%secret%'") == 0
 
 
-def test_content_attributes_are_kept_when_capture_is_on(make_collector: Any) -> None:
-    collector = make_collector(capture_content=True)
-    attributes = sdk_attributes(**{"gen_ai.input.messages": "[prompt]"})
+def test_content_goes_to_replay_captures_and_never_to_llm_calls_with_a_capture_policy(
+    collector: Collector,
+) -> None:
+    policy = {"tenant": "acme", "route": "support.answer", "sample_rate": 1.0}
+    assert collector.http.put("/api/v1/capture/policies", json=policy).status_code == 200
+    messages = '[{"role": "user", "content": "secret prompt"}]'
+    attributes = sdk_attributes(
+        **{"gen_ai.input.messages": messages, "gen_ai.output.messages": "secret answer"}
+    )
     assert collector.post(body([span(attributes)])).status_code == 200
-    assert collector.rows("SELECT tags['gen_ai.input.messages'] FROM llm_calls") == [("[prompt]",)]
+    collector.wait_for(lambda: collector.scalar("SELECT count() FROM replay_captures") == 1)
+    assert collector.scalar("SELECT count() FROM llm_calls WHERE toString(tags) LIKE '%secret%'") == 0
+    assert collector.rows("SELECT response FROM replay_captures") == [("secret answer",)]

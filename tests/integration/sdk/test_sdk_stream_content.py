@@ -85,3 +85,40 @@ def test_a_decorated_generator_of_text_chunks_captures_what_it_yielded(
     assert "".join(words()) == ANSWER
     [span] = spans_by_model(sink, 1).values()
     assert span.attributes["gen_ai.output.messages"] == ANSWER
+
+
+def test_a_capture_share_sends_the_content_of_that_share_of_calls_only(
+    sdk: Callable[..., None],
+    sink: OtlpSink,
+    client: openai.OpenAI,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
+) -> None:
+    """``instrument(capture=rate)`` samples per call on the application thread; ``observe(capture=...)``
+    overrides it for the calls inside; both override ``capture_content`` (off here)."""
+    from tiermix import _capture
+
+    sdk()
+    draws = iter([0.1, 0.9, 0.1, 0.9])  # two calls under the rate, two above it
+    monkeypatch.setattr(_capture, "_random", lambda: next(draws))
+    tiermix.instrument(capture=0.5)
+    request.addfinalizer(tiermix.uninstrument)  # which forgets the share
+    for n in range(4):
+        client.chat.completions.create(model=f"m{n}", messages=MSG)
+
+    @tiermix.observe(route="all", capture=True)
+    def everything() -> None:
+        client.chat.completions.create(model="observed-all", messages=MSG)
+
+    @tiermix.observe(route="none", capture=False)
+    def nothing() -> None:
+        client.chat.completions.create(model="observed-none", messages=MSG)
+
+    everything()
+    nothing()
+    spans = spans_by_model(sink, 6)
+    sent = {model for model, span in spans.items() if "gen_ai.input.messages" in span.attributes}
+    assert sent == {"m0", "m2", "observed-all"}
+    assert spans["m0"].attributes["gen_ai.output.messages"] == ANSWER
+    tiermix.uninstrument()
+    assert _capture.INSTRUMENT_CAPTURE == [None]

@@ -72,7 +72,10 @@ def test_every_table_has_a_retention_and_it_is_the_configured_one(clickhouse: An
     ).result_rows
     assert {name for name, _ in tables} >= {
         "llm_calls", "llm_calls_1m", "llm_calls_1h", "llm_escalations_1m", "llm_escalations_1h",
-        "sdk_drops", "ingest_stats", "call_keys", "llm_calls_by_band_1d",
+        "sdk_drops", "ingest_stats", "call_keys", "llm_calls_by_band_1d", "replay_captures", "replay_samples",
     }  # fmt: skip
     for name, create in tables:
+        if name in ("replay_captures", "replay_samples"):  # per row: TIERMIX_CAPTURE_TTL_DAYS, at write
+            assert "TTL expires_at" in create, (name, create)
+            continue
         assert "TTL " in create and f"toIntervalDay({settings.raw_ttl_days})" in create, (name, create)

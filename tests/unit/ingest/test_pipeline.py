@@ -62,6 +62,7 @@ def calls(*span_ids: int, tenant: str = "acme") -> Processed:
         key = hash((tenant, span_id))
         out.keys.append(CallKeys(lookup=(key,), store=(key,)))
         out.scopes.append("test")
+        out.captures.append(None)
         out.outcomes[(tenant, ACCEPTED, "")] += 1
     return out
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 from tests.unit.ingest.builders import request, sdk_attributes, span
@@ -78,9 +79,24 @@ def test_a_tenant_bound_key_stamps_its_tenant_on_every_row() -> None:
     assert {tenant for tenant, _, _ in out.outcomes} == {"acme"}
 
 
-def test_content_is_kept_in_tags_only_when_capture_is_on() -> None:
-    message = request([span(sdk_attributes(**{"gen_ai.input.messages": '[{"role":"user"}]'}))])
-    (dropped,) = process(message, enricher=FixedEnricher(), limits=limits()).calls
-    assert column(dropped, "tags") == {}
-    (kept,) = process(message, enricher=FixedEnricher(), limits=limits(), keep_content=True).calls
-    assert column(kept, "tags") == {"gen_ai.input.messages": '[{"role":"user"}]'}
+def test_content_never_reaches_a_row_and_is_decoded_only_for_a_capture_policy() -> None:
+    from tiermix_server.ingest.capture import CaptureGate
+    from tiermix_server.ingest.redact import default_redact
+
+    messages = '[{"role":"user","content":"mail bob@example.com"}]'
+    attributes = sdk_attributes(**{"gen_ai.input.messages": messages, "gen_ai.request.temperature": 0.2})
+    message = request([span(attributes)])
+    gate = CaptureGate(ttl_days=14, max_bytes=10_000, redact=default_redact)
+    out = process(message, enricher=FixedEnricher(), limits=limits(), capture=gate)
+    assert column(out.calls[0], "tags") == {} and out.captures == [None]  # no policy: nothing decoded
+    gate.set_policies({("acme", "support.answer"): 1.0})
+    out = process(message, enricher=FixedEnricher(), limits=limits(), capture=gate)
+    (row,), (capture,) = out.calls, out.captures
+    assert column(row, "tags") == {}
+    assert capture is not None and capture[5] == column(row, "span_id")
+    assert json.loads(capture[-3]) == {
+        "messages": [{"role": "user", "content": "mail [redacted:email]"}],
+        "params": {"temperature": 0.2},
+    }
+    gate.set_policies({("acme", "other.route"): 1.0})
+    assert process(message, enricher=FixedEnricher(), limits=limits(), capture=gate).captures == [None]
