@@ -39,6 +39,8 @@ async def _on_tiermix_error(_request: Request, exc: Exception) -> Response:
 def create_app(settings: Settings) -> Starlette:
     from tiermix_server.api.admin import admin_routes
     from tiermix_server.api.alert_routes import alert_routes
+    from tiermix_server.api.bill_routes import bill_routes
+    from tiermix_server.api.budget_routes import budget_routes
     from tiermix_server.api.ops import ops_routes
     from tiermix_server.api.otlp_routes import otlp_routes
     from tiermix_server.api.replay_routes import replay_routes
@@ -60,6 +62,8 @@ def create_app(settings: Settings) -> Starlette:
             *alert_routes(),
             *admin_routes(),
             *replay_routes(),
+            *budget_routes(),
+            *bill_routes(),
         ],
         lifespan=lifespan,
         exception_handlers={TiermixError: _on_tiermix_error},
@@ -93,3 +97,7 @@ async def start_components(runtime: Runtime, stack: contextlib.AsyncExitStack) -
     from tiermix_server.replay.service import start_replays
 
     await start_replays(runtime, stack)  # stopped first: its last samples still reach ingest
+    if settings.bills_sync_interval_s > 0:
+        from tiermix_server.bills.sync import start_bill_sync
+
+        await start_bill_sync(runtime, stack, settings.bills_sync_interval_s)

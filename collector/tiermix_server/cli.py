@@ -16,7 +16,18 @@ from collections.abc import Sequence
 from tiermix_server.errors import TiermixError
 
 # Order is the order of `tiermix --help`.
-COMMAND_MODULES = ("serve", "migrate", "keys", "prices", "tiers", "alerts", "replay", "demo")
+COMMAND_MODULES = (
+    "serve",
+    "migrate",
+    "keys",
+    "prices",
+    "tiers",
+    "alerts",
+    "replay",
+    "budgets",
+    "bills",
+    "demo",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

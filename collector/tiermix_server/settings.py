@@ -77,6 +77,11 @@ class Settings(BaseSettings):
         description="module:function (str -> str) applied to captured content before it is written; "
         "default: e-mail addresses and API-key-looking strings",
     )
+    bills_sync_interval_s: float = Field(
+        6 * 3600.0,
+        ge=0,
+        description="seconds between syncs of the providers' bills (docs/reconciliation.md); 0: on demand",
+    )
     replay_python_judges: str = Field(
         "",
         description="comma-separated modules whose functions replay runs may use as python judges "

@@ -29,6 +29,9 @@ METRICS = {
     "drift_score": "Drift score (0-1)",
     "unpriced_share": "Unpriced share (0-1)",
     "over_specified_spend": "Over-specified spend in window (USD, estimate)",
+    "budget_spent_ratio": "Budget spent (share of the budget, in its period)",
+    "budget_forecast_ratio": "Budget forecast (period-end forecast / budget, estimate)",
+    "bill_coverage": "Bill coverage (tracked / billed, whole days)",
 }
 OPS = (">", ">=", "<", "<=")
 KINDS = {"static": "the value itself", "ratio": "value / trailing baseline", "zscore": "z-score vs baseline"}

@@ -28,6 +28,8 @@ PAGES = (
     ("drift.py", "Drift", ":material/swap_calls:"),
     ("opportunities.py", "Opportunities", ":material/savings:"),
     ("replays.py", "Replays", ":material/science:"),
+    ("budgets.py", "Budgets", ":material/account_balance_wallet:"),
+    ("bills.py", "Bills", ":material/receipt_long:"),
     ("alerts.py", "Alerts", ":material/notifications:"),
     ("prices.py", "Prices & tiers", ":material/sell:"),
     ("calls.py", "Calls", ":material/list:"),

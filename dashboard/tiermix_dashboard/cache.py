@@ -16,11 +16,11 @@ from typing import Any
 import streamlit as st
 from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 
-from tiermix_dashboard import analyses, catalog, queries, replays, rightsizing
+from tiermix_dashboard import analyses, bills, budgets, catalog, queries, replays, rightsizing
 from tiermix_dashboard.api_client import ApiClient
 
 # Where query functions live; ``load("name", ...)`` finds ``name`` in the first module that has it.
-QUERY_MODULES = (queries, analyses, catalog, rightsizing, replays)
+QUERY_MODULES = (queries, analyses, catalog, rightsizing, replays, budgets, bills)
 FRAME_TTL_S = 60
 PARALLEL_QUERIES = 8
 _CONNECTION_KEY = "tiermix_connection"

@@ -397,3 +397,61 @@ def whatif(curve: pd.DataFrame, *, title: str, direction: str | None) -> go.Figu
     return _layout(
         fig, title, f"Router threshold (to the top tier when {rule})", "Cost per request (USD)", height=420
     )
+
+
+def budget_burn(
+    path: pd.DataFrame,
+    *,
+    amount: float,
+    low: float | None,
+    high: float | None,
+    title: str,
+    period: tuple[str, str],
+) -> go.Figure:
+    """Cumulative spend of a budget's period, the forecast's path to the period end, its interval at the
+    end (a bar from low to high), and the budget as a line."""
+    fig = go.Figure()
+    y_format = money_format([amount, *path.get("usd", [])])
+    spent = path[path["kind"] == "spent"] if not path.empty else path
+    ahead = path[path["kind"] == "forecast"] if not path.empty else path
+    fig.add_scatter(
+        x=spent.get("day", []),
+        y=spent.get("usd", []),
+        mode="lines+markers",
+        name="spent",
+        line={"color": colour_for("spent", 0)},
+        hovertemplate=f"spent: %{{y:{y_format}}}<extra></extra>",
+    )
+    if not ahead.empty:
+        joined = pd.concat([spent.tail(1), ahead]) if not spent.empty else ahead
+        fig.add_scatter(
+            x=joined["day"],
+            y=joined["usd"],
+            mode="lines",
+            name="forecast (estimate)",
+            line={"color": colour_for("forecast", 1), "dash": "dash"},
+            hovertemplate=f"forecast: %{{y:{y_format}}}<extra></extra>",
+        )
+        if low is not None and high is not None:
+            last = ahead["day"].iloc[-1]
+            fig.add_scatter(
+                x=[last, last],
+                y=[low, high],
+                mode="lines+markers",
+                name="95% interval at period end",
+                line={"color": colour_for("forecast", 1), "width": 6},
+                opacity=0.5,
+                hovertemplate=f"%{{y:{y_format}}}<extra>interval</extra>",
+            )
+    fig.add_hline(
+        y=amount,
+        line={"color": "#c0392b", "dash": "dot"},
+        annotation_text="budget",
+        annotation_position="top left",
+    )
+    fig.update_yaxes(tickformat=y_format, rangemode="tozero")
+    # the whole period on the axis (a budget one day into its month is not a chart of one instant)
+    start, end = (pd.Timestamp(day, tz="UTC").to_pydatetime() for day in period)
+    return _layout(
+        fig, title, "Day (UTC)", "Cumulative spend (USD)", time_range=(start, end - timedelta(days=1))
+    )

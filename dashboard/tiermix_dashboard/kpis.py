@@ -103,10 +103,13 @@ def format_value(value: Any, kind: Kind) -> str:
         return "n/a"
     if kind == "share":
         return f"{number:.1%}"
+    sign = "-" if number < 0 else ""  # "-$2.36", not "$-2.36"
     if kind == "money":
-        return f"${number:,.2f}" if abs(number) >= 1 or number == 0 else f"${number:,.4f}"
+        return (
+            f"{sign}${abs(number):,.2f}" if abs(number) >= 1 or number == 0 else f"{sign}${abs(number):,.4f}"
+        )
     if kind == "unit_money":
-        return f"${number:,.4f}" if abs(number) < 1 else f"${number:,.2f}"
+        return f"{sign}${abs(number):,.4f}" if abs(number) < 1 else f"{sign}${abs(number):,.2f}"
     return f"{number:,.0f}"
 
 

@@ -30,8 +30,8 @@ BROWSER_ARGS = [
 # url path → the page title the dashboard shows (h1)
 PAGES = {
     "": "Overview", "tier_mix": "Tier mix", "cost": "Cost", "escalations": "Escalations", "drift": "Drift",
-    "opportunities": "Opportunities", "replays": "Replays", "alerts": "Alerts", "prices": "Prices & tiers",
-    "calls": "Calls",
+    "opportunities": "Opportunities", "replays": "Replays", "budgets": "Budgets", "bills": "Bills",
+    "alerts": "Alerts", "prices": "Prices & tiers", "calls": "Calls",
 }  # fmt: skip
 
 

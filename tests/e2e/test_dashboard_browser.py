@@ -8,6 +8,7 @@ render without a Streamlit error or exception, and is saved as a screenshot in `
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             "for": "0s",
         }
         httpx.post(f"{running.api_url}/api/v1/alerts/rules", json=rule, timeout=10).raise_for_status()
+        budget = {"tenant": KNOWN_TENANT, "amount_usd": 1.0}
+        httpx.post(f"{running.api_url}/api/v1/budgets", json=budget, timeout=30).raise_for_status()
+        yesterday = datetime.now(timezone.utc).date() - timedelta(days=1)
+        bill = f"date,provider,model,cost_usd\n{yesterday},openai,gpt-4o-mini,2.50\n"
+        httpx.post(f"{running.api_url}/api/v1/bills/import?source=e2e-invoice", content=bill,
+                   timeout=30).raise_for_status()  # fmt: skip
         yield running
 
 

@@ -3,7 +3,9 @@
 The API, the dashboard and the evaluator must agree on what "frontier share" means, so this module only
 maps a rule's metric name onto the definitions: ``summaries`` per group for the counter-based metrics,
 ``drift`` for the drift score, ``opportunities`` for the over-specified spend (USD of the window's
-top-direct spend a lower tier would have served, at the evidence's conservative bound). The volume an
+top-direct spend a lower tier would have served, at the evidence's conservative bound), and
+``budgets`` for ``budget_spent_ratio`` / ``budget_forecast_ratio`` (each budget's standing in its own
+period, whatever the rule's window: a budget is about its month). The volume an
 alert compares with ``min_volume`` is the number of logical requests in the window (calls, for the
 drift score, which is defined over calls).
 """
@@ -45,10 +47,17 @@ _FROM_SUMMARY: dict[str, Callable[[Any], float | None]] = {
 class ClickHouseMetrics:
     """``MetricSource`` over ClickHouse using the shared definitions."""
 
-    def __init__(self, client: Any, tiers: Callable[[], tuple[str, ...]], quote: Quoter) -> None:
+    def __init__(
+        self,
+        client: Any,
+        tiers: Callable[[], tuple[str, ...]],
+        quote: Quoter,
+        budgets: Callable[[], list[Any]] = list,
+    ) -> None:
         self.client = client
         self.tiers = tiers  # the tier map in force, bottom … top, read at each measurement
         self.quote = quote  # prices for the over-specified spend (pricing.enricher.Enricher.quote)
+        self.budgets = budgets  # the budgets in force (meta.budgets.list_budgets), read at each measurement
 
     def measure(self, spec: RuleSpec, start: datetime, end: datetime) -> dict[str, Sample]:
         from tiermix_server.metrics.filters import Filters, GroupBy
@@ -69,6 +78,10 @@ class ClickHouseMetrics:
             return self._drift(spec, filters)
         if spec.metric == "over_specified_spend":
             return self._over_specified(spec, filters, tier_list)
+        if spec.metric in ("budget_spent_ratio", "budget_forecast_ratio"):
+            return self._budgets(spec, end)
+        if spec.metric == "bill_coverage":
+            return self._bill_coverage(start, end)
         from tiermix_server.metrics.summary import summaries
 
         extract = _FROM_SUMMARY[spec.metric]
@@ -93,6 +106,49 @@ class ClickHouseMetrics:
                 (previous.value or 0.0) + row.over_specified_usd, previous.volume + row.requests
             )
         return samples
+
+    def _budgets(self, spec: RuleSpec, now: datetime) -> dict[str, Sample]:
+        """Each budget whose scope the rule's filters cover, grouped by the budget's own tenant / route; a
+        group holding several budgets takes the worst ratio. The volume is 1 per budget (a budget with no
+        forecast yet has no value)."""
+        from tiermix_server.metrics.budgets import budget_statuses
+
+        wanted = spec.filters
+        rows = [
+            b for b in self.budgets()
+            if wanted.tenant in (None, b.tenant) and wanted.route in (None, b.route)
+        ]  # fmt: skip
+        samples: dict[str, Sample] = {}
+        for status in budget_statuses(self.client, rows, now):
+            value = status.spent_ratio if spec.metric == "budget_spent_ratio" else status.forecast_ratio
+            labels = {"tenant": status.budget.tenant or "", "route": status.budget.route or ""}
+            key = encode_group({column: labels[column] for column in spec.group_by})
+            previous = samples.get(key)
+            if (
+                previous is not None
+                and previous.value is not None
+                and (value is None or previous.value >= value)
+            ):
+                samples[key] = Sample(previous.value, previous.volume + 1)
+            else:
+                samples[key] = Sample(value, (previous.volume if previous else 0) + 1)
+        return samples
+
+    def _bill_coverage(self, start: datetime, end: datetime) -> dict[str, Sample]:
+        """Tracked / billed over the complete UTC days of the window (a window under a day: the last
+        complete day before its end). A bill is the organization's: one group, whatever ``group_by``;
+        the volume is the number of days billed."""
+        from datetime import timedelta
+
+        from tiermix_server.metrics.reconciliation import reconcile
+
+        last = end.date()  # exclusive: the day of ``end`` is not complete
+        first = (start + timedelta(days=1) - timedelta(microseconds=1)).date()
+        if first >= last:
+            first = last - timedelta(days=1)
+        found = reconcile(self.client, first, last)
+        days = len({d["day"] for d in found.days if d["billed_usd"] > 0})
+        return {encode_group({}): Sample(found.coverage, days)}
 
     def _drift(self, spec: RuleSpec, filters: Any) -> dict[str, Sample]:
         """JS distance of the model mix against the ``baseline_days`` before the window.

@@ -38,6 +38,9 @@ Metric = Literal[
     "drift_score",
     "unpriced_share",
     "over_specified_spend",
+    "budget_spent_ratio",
+    "budget_forecast_ratio",
+    "bill_coverage",
 ]
 METRICS: tuple[str, ...] = get_args(Metric)
 GROUP_FIELDS = ("tenant", "route")

@@ -38,6 +38,8 @@ def build_evaluator(runtime: Any) -> Evaluator:
     settings = runtime.settings
     runtime.metadata()
 
+    from tiermix_server.meta.budgets import list_budgets
+
     def tiers() -> tuple[str, ...]:
         return configured_tier_map(runtime.enricher, runtime.meta).names
 
@@ -47,7 +49,7 @@ def build_evaluator(runtime: Any) -> Evaluator:
     ttl_s = runtime.extras.get("alerts_lease_ttl_s") or lease_ttl_s(settings.alerts_interval_s)
     return Evaluator(
         runtime.meta,
-        ClickHouseMetrics(runtime.clickhouse, tiers, quote),
+        ClickHouseMetrics(runtime.clickhouse, tiers, quote, lambda: list_budgets(runtime.meta)),
         dashboard_url=settings.dashboard_url,
         clock=runtime.extras.get("alerts_clock"),
         lease=Lease(runtime.meta, ttl_s=ttl_s),

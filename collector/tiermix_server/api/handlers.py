@@ -305,4 +305,15 @@ def whatif_view(q: Query) -> Response:
 
 
 def chargeback_view(q: Query) -> Response:
-    return respond({"rows": chargeback(q.client, q.filters)}, q.fmt, name="chargeback")
+    """The chargeback rows, each with ``x_BillCoverage``: how much of its provider's bill for the month
+    tiermix tracked (docs/reconciliation.md). Null where no bill covers it, and for a tenant-bound key
+    (the bill is the organization's)."""
+    from tiermix_server.metrics.reconciliation import monthly_coverage
+
+    rows = chargeback(q.client, q.filters)
+    coverage = (
+        monthly_coverage(q.client, q.filters.start.date(), q.filters.end.date()) if q.organization else {}
+    )
+    for row in rows:
+        row["x_BillCoverage"] = coverage.get((f"{row['BillingPeriodStart']:%Y-%m}", row["ProviderName"]))
+    return respond({"rows": rows}, q.fmt, name="chargeback")

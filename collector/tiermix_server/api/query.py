@@ -34,6 +34,7 @@ class Query:
     path_params: dict[str, Any]
     tier_list: tuple[str, ...]  # the tier map in force, bottom … top
     runtime: Any  # for views that price (opportunities: the enricher's price book)
+    organization: bool = False  # the key reads every tenant (it may see the organization's bills)
 
 
 def now_utc() -> datetime:
@@ -59,7 +60,10 @@ def _prepare(call: Call, interval: str) -> Query:
     # that never sent a call has most likely mistyped it.
     if tenant is not None and call.principal.tenant is None and not _known_tenant(client, tenant):
         raise params.UnknownTenant(f"unknown tenant {tenant[:64]!r}: no calls were ever recorded for it")
-    return Query(client, filters, query, fmt, dict(call.request.path_params), tiers.names, call.runtime)
+    organization = call.principal.tenant is None
+    return Query(
+        client, filters, query, fmt, dict(call.request.path_params), tiers.names, call.runtime, organization
+    )
 
 
 def query_view(handler: Handler, *, interval_param: bool = False) -> Callable[[Call], Response]:

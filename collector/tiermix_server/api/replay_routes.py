@@ -42,8 +42,8 @@ def replay_routes() -> list[BaseRoute]:
 def _tenant(call: Call, asked: Any) -> str:
     """The tenant a change is for: a tenant-bound key's own; an all-tenants key must name one."""
     bound = call.principal.tenant
-    if asked is not None and not isinstance(asked, str):
-        raise BadRequest("tenant must be a string")
+    if asked is not None and (not isinstance(asked, str) or "\x00" in asked or len(asked) > 200):
+        raise BadRequest("tenant must be a string of at most 200 characters (no NUL)")
     if bound is not None:
         if asked not in (None, bound):
             raise Forbidden(f"this API key is bound to tenant {bound!r}")

@@ -14,12 +14,10 @@ import json
 import os
 import sys
 import time
-import urllib.error
-import urllib.request
 from typing import Any
 
-from tiermix_server.commands.common import add_storage_flags, settings_from
-from tiermix_server.errors import BadRequest, TiermixError
+from tiermix_server.commands.common import Api, add_server_flags, add_storage_flags, settings_from
+from tiermix_server.errors import BadRequest
 
 POLL_S = 0.5
 BAR = 30
@@ -85,8 +83,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     resume.add_argument("--max-cost", type=float, help="a new cap in USD")
     resume.set_defaults(run=run_resume)
     for action in rsub.choices.values():
-        action.add_argument("--server", help="the tiermix server (default http://127.0.0.1:TIERMIX_PORT)")
-        action.add_argument("--api-key", help="an admin key (default TIERMIX_API_KEY)")
+        add_server_flags(action, "an admin key")
         add_storage_flags(action)
 
 
@@ -130,33 +127,6 @@ def run_capture_remove(args: argparse.Namespace) -> int:
 
 
 # ---- replay -------------------------------------------------------------------------------------------
-
-
-class Api:
-    def __init__(self, args: argparse.Namespace) -> None:
-        server = args.server or os.environ.get("TIERMIX_SERVER")
-        if not server:
-            server = f"http://127.0.0.1:{settings_from(args).port}"
-        self.base = server.rstrip("/")
-        self.key = args.api_key or os.environ.get("TIERMIX_API_KEY")
-
-    def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        headers = {"content-type": "application/json"}
-        if self.key:
-            headers["authorization"] = f"Bearer {self.key}"
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(self.base + path, data=data, method=method, headers=headers)
-        try:
-            with urllib.request.urlopen(request, timeout=60) as response:
-                return json.loads(response.read())
-        except urllib.error.HTTPError as exc:
-            try:
-                message = json.loads(exc.read()).get("error", {}).get("message", exc.reason)
-            except ValueError:
-                message = exc.reason
-            raise TiermixError(f"{method} {path}: HTTP {exc.code}: {message}") from None
-        except urllib.error.URLError as exc:
-            raise TiermixError(f"cannot reach the tiermix server at {self.base}: {exc.reason}") from None
 
 
 def _key_from_env(name: str | None) -> str | None:

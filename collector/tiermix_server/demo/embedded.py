@@ -5,7 +5,9 @@ exactly like a real application: it has its own interpreter (no GIL contention w
 SDK runtime, and stopping the server stops it (SIGTERM, so it flushes what it recorded). Before starting
 it, a background thread waits for ``/healthz``, skips the backfill when the data dir already holds the
 last week (a second ``up --demo`` must not double the history), and creates the default alert rule —
-frontier share per tenant above 30% — that the scripted spike on ``globex`` fires.
+frontier share per tenant above 30% — that the scripted spike on ``globex`` fires. Once the backfill is
+in, it sets a monthly budget for ``acme`` whose month-end forecast is 96% of it (near overrun), and
+imports a bill for the complete days of demo traffic with a small slice (3%) tiermix did not track.
 
 The demo sends with the server's in-process ingest credential (``Runtime.process_ingest_key``, never
 stored), so it keeps delivering when someone creates the first API key while it runs. When the server
@@ -48,6 +50,16 @@ DEFAULT_RULE: dict[str, Any] = {
     "channels": [],
 }
 _HEALTH_TIMEOUT_S = 120.0
+# A monthly budget the demo sets once the backfill is in: its amount puts the month-end forecast at
+# DEMO_BUDGET_FORECAST_SHARE of it, so the Budgets page shows one near overrun (docs/budgets.md).
+DEMO_BUDGET_NAME = "demo: acme monthly"
+DEMO_BUDGET_TENANT = "acme"
+DEMO_BUDGET_FORECAST_SHARE = 0.96
+_BACKFILL_POLL_S = 3.0
+# The demo's bill: what the demo's providers "billed" for each complete day, a small slice more than
+# tiermix tracked (as calls an uninstrumented service made would be), so the Bills page has a gap to explain.
+DEMO_BILL_SOURCE = "demo-invoice"
+DEMO_BILL_UNTRACKED = 0.03
 
 
 def attach_demo(
@@ -144,6 +156,8 @@ class EmbeddedDemo:
             if backfill == 0.0 and self.backfill_days:
                 print("tiermix demo: the last week already has calls; skipping the backfill", flush=True)
             self._spawn(backfill, self.runtime.process_ingest_key)
+            if self._ensure_budget():
+                self._ensure_bill()
         except Exception:
             log.exception("the demo could not start; the server keeps running without it")
 
@@ -196,6 +210,65 @@ class EmbeddedDemo:
             self.rule_created.set()
         except (urllib.error.URLError, OSError, ValueError) as exc:
             log.warning("could not create the demo alert rule: %s", exc)
+
+    def _ensure_budget(self) -> bool:
+        """Once the backfill is in (the forecast stops moving), a month budget for acme near its forecast."""
+        from tiermix_server.meta.budgets import create_budget, list_budgets, update_budget
+        from tiermix_server.metrics.budgets import budget_statuses
+
+        meta, client = self.runtime.meta, self.runtime.clickhouse
+        if any(b.name == DEMO_BUDGET_NAME for b in list_budgets(meta)):
+            return True
+        values = {"name": DEMO_BUDGET_NAME, "tenant": DEMO_BUDGET_TENANT, "route": None, "period": "month",
+                  "starts_on": None, "ends_on": None, "amount_usd": 1.0}  # fmt: skip
+        probe = create_budget(meta, values)  # $1 until the forecast is known
+        previous = 0.0
+        while not self._stop.wait(_BACKFILL_POLL_S):
+            forecast = budget_statuses(client, [probe])[0].forecast
+            point = forecast.point if forecast is not None else 0.0
+            if point > 0 and abs(point - previous) < 0.01 * point:
+                amount = round(point / DEMO_BUDGET_FORECAST_SHARE, 2)
+                update_budget(meta, probe.id, {"amount_usd": amount})
+                share = f"{DEMO_BUDGET_FORECAST_SHARE:.0%}"
+                print(f"tiermix demo: budget {DEMO_BUDGET_NAME!r} set at ${amount:,.2f} "
+                      f"(the month-end forecast is {share} of it)", flush=True)  # fmt: skip
+                return True
+            previous = point
+        return False
+
+    def _ensure_bill(self) -> None:
+        """A bill for each complete day of demo traffic: tracked cost and tokens, plus 3% untracked."""
+        from datetime import date
+
+        from tiermix_server.bills.bill import Bill, CostLine, UsageLine
+        from tiermix_server.bills.store import write_bill
+        from tiermix_server.meta import bill_sources
+
+        meta, client = self.runtime.meta, self.runtime.clickhouse
+        if any(s.name == DEMO_BILL_SOURCE for s in bill_sources.list_sources(meta)):
+            return
+        today = datetime.now(timezone.utc).date()
+        rows = client.query(
+            "SELECT toDate(bucket) AS day, provider, model, sum(cost_usd), sum(input_tokens), "
+            "sum(output_tokens) FROM llm_calls_1h WHERE bucket < toDateTime({today:Date}, 'UTC') "
+            "GROUP BY day, provider, model",
+            parameters={"today": today},
+        ).result_rows
+        scale = 1 + DEMO_BILL_UNTRACKED
+        days: set[date] = {row[0] for row in rows}
+        bill = Bill(sorted(days))
+        for day, provider, model, cost, tokens_in, tokens_out in rows:
+            bill.lines.append(CostLine(day, provider, f"{model} usage", model, float(cost) * scale))
+            bill.usage.append(
+                UsageLine(day, provider, model, round(tokens_in * scale), round(tokens_out * scale), 0, 0)
+            )
+        bill_sources.put_source(meta, bill_sources.validate({"name": DEMO_BILL_SOURCE, "kind": "import"}))
+        write_bill(client, DEMO_BILL_SOURCE, bill)
+        bill_sources.record_sync(meta, DEMO_BILL_SOURCE, synced_through=max(days) if days else None,
+                                 at=datetime.now(timezone.utc), error="")  # fmt: skip
+        extra = f"{DEMO_BILL_UNTRACKED:.0%}"
+        print(f"tiermix demo: a bill for {len(days)} day(s) imported as {DEMO_BILL_SOURCE!r} "
+              f"({extra} more than tiermix tracked: see the Bills page)", flush=True)  # fmt: skip
 
     def _has_recent_history(self, key: str | None) -> bool:
         start = (datetime.now(timezone.utc) - timedelta(days=self.backfill_days or 1)).strftime(

@@ -30,7 +30,7 @@ def list_policies(meta: MetaDB, tenant: str | None = None) -> list[PolicyRow]:
 
 
 def set_policy(meta: MetaDB, tenant: str, route: str, sample_rate: Any) -> PolicyRow:
-    if not tenant or len(tenant) > MAX_NAME or not route or len(route) > MAX_NAME:
+    if not tenant or len(tenant) > MAX_NAME or not route or len(route) > MAX_NAME or "\x00" in tenant + route:
         raise BadRequest(f"tenant and route must be 1 to {MAX_NAME} characters ('*' for every route)")
     if not isinstance(sample_rate, int | float) or isinstance(sample_rate, bool) or not 0 < sample_rate <= 1:
         raise BadRequest("sample_rate must be a number in (0, 1], e.g. 0.02 for 2%")

@@ -290,3 +290,53 @@ class ReplayRun(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+# ---- budgets --------------------------------------------------------------------------------------------
+
+
+class Budget(Base):
+    """A spend limit in USD for a tenant, a route, or a tenant x route (docs/budgets.md).
+
+    ``tenant`` / ``route`` NULL means every tenant / every route. ``period`` is ``month`` (each calendar
+    month, UTC, renewing by itself) or ``custom`` (``starts_on`` to ``ends_on``, the end exclusive).
+    """
+
+    __tablename__ = "budgets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    tenant: Mapped[str | None] = mapped_column(String(200), nullable=True, index=True)
+    route: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    period: Mapped[str] = mapped_column(String(10))  # month | custom
+    starts_on: Mapped[str | None] = mapped_column(String(10), nullable=True)  # YYYY-MM-DD, custom only
+    ends_on: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    amount_usd: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+# ---- provider bills -------------------------------------------------------------------------------------
+
+
+class BillSource(Base):
+    """Where a provider's bill comes from (docs/reconciliation.md): its cost API, or imported files.
+
+    ``kind`` is ``openai`` (organization Costs and Usage API), ``anthropic`` (Usage & Cost Admin API) or
+    ``import`` (CSV / FOCUS files sent to ``/api/v1/bills/import``). ``admin_key`` is the provider's
+    admin key: stored like alert channel secrets, never shown again and never to a tenant key.
+    ``synced_through`` is the last day a sync completed, where the next one resumes.
+    """
+
+    __tablename__ = "bill_sources"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    base_url: Mapped[str] = mapped_column(String(500), default="")
+    admin_key: Mapped[str] = mapped_column(Text, default="")
+    backfill_days: Mapped[int] = mapped_column(Integer, default=30)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    synced_through: Mapped[str | None] = mapped_column(String(10), nullable=True)  # YYYY-MM-DD
+    last_synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -98,8 +98,8 @@ def parse_spec(body: Any, tenant: str) -> ReplaySpec:
     if not isinstance(body, dict):
         raise BadRequest("the body must be a JSON object")
     route = body.get("route")
-    if not isinstance(route, str) or not route or len(route) > 200:
-        raise BadRequest("route is required (1 to 200 characters)")
+    if not isinstance(route, str) or not route or len(route) > 200 or "\x00" in route:
+        raise BadRequest("route is required (1 to 200 characters, no NUL)")
     candidate = model_ref(body.get("candidate"), body.get("base_url"))
     judges = tuple(parse_judge(j) for j in _list(body.get("judges", ["normalized"]), "judges"))
     if not judges:

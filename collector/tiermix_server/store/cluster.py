@@ -25,6 +25,7 @@ SHARDING_KEYS = {
     "call_keys": "key",
     "replay_captures": "sipHash64(span_id)",  # ReplacingMergeTree: a replay must reach the same shard
     "replay_samples": "sipHash64(span_id)",
+    "bill_days": "sipHash64(source, day)",  # ReplacingMergeTree: a day's syncs must meet on one shard
 }
 DEFAULT_SHARDING_KEY = "rand()"
 

@@ -12,7 +12,19 @@ from tests.conftest import free_port
 from tests.integration.dashboard.conftest import APP, SeededApi, requests_of, shown
 from tests.support.server import running_server
 
-PAGES = ("overview", "tier_mix", "cost", "escalations", "drift", "replays", "alerts", "prices", "calls")
+PAGES = (
+    "overview",
+    "tier_mix",
+    "cost",
+    "escalations",
+    "drift",
+    "replays",
+    "budgets",
+    "bills",
+    "alerts",
+    "prices",
+    "calls",
+)
 
 
 def run_app(monkeypatch: pytest.MonkeyPatch, api_url: str, page: str = "overview") -> AppTest:

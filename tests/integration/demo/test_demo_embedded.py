@@ -107,3 +107,43 @@ def test_creating_the_first_key_while_the_demo_runs_does_not_stop_its_traffic(
             "SELECT sum(spans) FROM ingest_stats WHERE outcome = 'refused_request'"
         ).result_rows[0][0]
         assert not refused
+
+
+def test_up_demo_sets_a_budget_near_overrun_and_a_bill_with_an_untracked_slice(
+    make_settings: Callable[..., Any],
+) -> None:
+    from tiermix_server.demo.embedded import (
+        DEMO_BILL_SOURCE,
+        DEMO_BILL_UNTRACKED,
+        DEMO_BUDGET_FORECAST_SHARE,
+        DEMO_BUDGET_NAME,
+    )
+
+    settings = make_settings()
+    app = create_app(settings)
+    attach_demo(app, settings, backfill_days=1.5, rule=QUICK_RULE)  # a complete day of history at least
+    with serving(app, settings.port) as url:
+
+        def demo_budget() -> Any:
+            found = [
+                s for s in get(f"{url}/api/v1/budgets")["budgets"] if s["budget"]["name"] == DEMO_BUDGET_NAME
+            ]
+            return found[0] if found and found[0]["budget"]["amount_usd"] > 1 else None
+
+        status = wait_until(demo_budget, timeout_s=240, interval_s=2.0)
+        assert status, "the demo budget was never set"
+        assert status["budget"]["tenant"] == "acme" and status["budget"]["period"] == "month"
+        # set at 96% of the forecast; live traffic moves the forecast a little since
+        assert abs(status["forecast_ratio"] - DEMO_BUDGET_FORECAST_SHARE) < 0.05, status
+        assert status["forecast"]["history_days"] >= 1
+
+        def bill() -> Any:
+            sources = get(f"{url}/api/v1/bills/sources")["sources"]
+            return sources if any(s["name"] == DEMO_BILL_SOURCE for s in sources) else None
+
+        assert wait_until(bill, timeout_s=30), "the demo bill was never imported"
+        found = get(f"{url}/api/v1/reconciliation")
+        assert found["billed_usd"] > 0
+        # the bill's days: tracked / billed is 1 / 1.03, and the slice is untracked usage
+        assert abs(found["coverage"] - 1 / (1 + DEMO_BILL_UNTRACKED)) < 0.005, found["coverage"]
+        assert set(found["causes"]) == {"untracked_usage"}
