@@ -210,9 +210,69 @@ def measure(calls: int, repeats: int, raw_repeats: int, data_dir: Path) -> list[
             raw_p50 = statistics.median(raw_ms)
             line = f"   {label_name}: p50 {p50:.1f} ms, p95 {p95:.1f} ms (raw p50 {raw_p50:.1f} ms)"
             print(line, file=sys.stderr, flush=True)
+        rows += _finops_views(client, settings, url, data_end, size, repeats, summary_p95(rows))
     finally:
         server.should_exit = True
         thread.join(timeout=30)
+    return rows
+
+
+FINOPS_TARGET_P95_MS = 300.0
+
+
+def summary_p95(rows: list[dict[str, Any]]) -> float:
+    return next(r["value"] for r in rows if r["name"].startswith("/api/v1/summary p95"))
+
+
+def _finops_views(
+    client: Any, settings: Any, url: str, data_end: datetime, size: str, repeats: int, summary_p95_ms: float
+) -> list[dict[str, Any]]:
+    """Budgets (one over everything, one per tenant) and the reconciliation of a bill for every day,
+    provider and model of the data (written as a sync would): p95 next to the summary's in this run."""
+    from tiermix_server.bills.bill import Bill, CostLine, UsageLine
+    from tiermix_server.bills.store import write_bill
+    from tiermix_server.meta.budgets import create_budget
+    from tiermix_server.meta.db import open_meta
+
+    meta = open_meta(settings)
+    tenants = [t for (t,) in client.query("SELECT DISTINCT tenant FROM llm_calls_1h").result_rows]
+    for tenant in [None, *tenants]:
+        values = {"name": "", "tenant": tenant, "route": None, "period": "month", "starts_on": None,
+                  "ends_on": None, "amount_usd": 1000.0}  # fmt: skip
+        create_budget(meta, values)
+    found = client.query(
+        "SELECT toDate(bucket), provider, model, sum(cost_usd), sum(input_tokens), sum(output_tokens) "
+        "FROM llm_calls_1h GROUP BY 1, 2, 3"
+    ).result_rows
+    bill = Bill(sorted({row[0] for row in found}))
+    for day, provider, model, cost, tokens_in, tokens_out in found:
+        bill.lines.append(CostLine(day, provider, f"{model}, usage", model, float(cost) * 1.02))
+        bill.usage.append(UsageLine(day, provider, model, int(tokens_in), int(tokens_out), 0, 0))
+    write_bill(client, "bench", bill)
+    start = (data_end - timedelta(days=DAYS)).date()
+    end = data_end.date() + timedelta(days=1)
+    cases = {
+        "budgets": "/api/v1/budgets",
+        "reconciliation": f"/api/v1/reconciliation?start={start}&end={end}",
+    }
+    rows = []
+    for name, path in cases.items():
+
+        def over_http(full: str = url + path) -> None:
+            with urllib.request.urlopen(full, timeout=120) as response:
+                response.read()
+
+        api_ms = _timed(over_http, repeats)
+        p95 = percentile(api_ms, 0.95)
+        rows.append({
+            "name": f"/api/v1/{name} p95 @{size} calls, {DAYS} days", "value": round(p95, 2), "unit": "ms",
+            "baseline": summary_p95_ms, "baseline_name": "/api/v1/summary p95, same run",
+            "ratio": round(summary_p95_ms / p95, 2) if p95 else None,
+            "target": f"<= {FINOPS_TARGET_P95_MS:.0f} ms",
+        })  # fmt: skip
+        print(
+            f"   {name}: p50 {percentile(api_ms, 0.5):.1f} ms, p95 {p95:.1f} ms", file=sys.stderr, flush=True
+        )
     return rows
 
 

@@ -93,25 +93,21 @@ class BillingApis:
             start = datetime.fromtimestamp(int(query["start_time"]), tz=timezone.utc).date()
             end = datetime.fromtimestamp(int(query["end_time"]), tz=timezone.utc).date()
             if url.path == "/v1/organization/costs":
-                return _send(h, 200, self._page(start, end, query, self._openai_cost_bucket, "start_time"))
+                return _send(h, 200, self._page(start, end, query, self._openai_cost_bucket))
             if url.path == "/v1/organization/usage/completions":
-                return _send(h, 200, self._page(start, end, query, self._openai_usage_bucket, "start_time"))
+                return _send(h, 200, self._page(start, end, query, self._openai_usage_bucket))
         if url.path.startswith("/v1/organizations/"):
             if h.headers.get("x-api-key") != self.anthropic_key or not h.headers.get("anthropic-version"):
                 error = {"type": "authentication_error", "message": "invalid x-api-key"}
                 return _send(h, 401, {"type": "error", "error": error})
             start, end = _rfc_day(query["starting_at"]), _rfc_day(query["ending_at"])
             if url.path == "/v1/organizations/cost_report":
-                return _send(
-                    h, 200, self._page(start, end, query, self._anthropic_cost_bucket, "starting_at")
-                )
+                return _send(h, 200, self._page(start, end, query, self._anthropic_cost_bucket))
             if url.path == "/v1/organizations/usage_report/messages":
-                return _send(
-                    h, 200, self._page(start, end, query, self._anthropic_usage_bucket, "starting_at")
-                )
+                return _send(h, 200, self._page(start, end, query, self._anthropic_usage_bucket))
         return _send(h, 404, {"error": {"message": f"no route {url.path}"}})
 
-    def _page(self, start: date, end: date, query: dict[str, str], bucket: Any, _key: str) -> dict[str, Any]:
+    def _page(self, start: date, end: date, query: dict[str, str], bucket: Any) -> dict[str, Any]:
         days = [start + timedelta(days=i) for i in range((end - start).days)]
         offset = int(base64.b64decode(query["page"]).decode()) if query.get("page") else 0
         size = min(int(query.get("limit", 7)), PAGE_BUCKETS)

@@ -96,7 +96,8 @@ def run_sync(args: argparse.Namespace) -> int:
     if args.days:
         body["days"] = args.days
     failed = 0
-    for r in Api(args).call("POST", "/api/v1/bills/sync", body)["synced"]:
+    # a long backfill against a provider's API takes minutes: the sync runs in the request
+    for r in Api(args).call("POST", "/api/v1/bills/sync", body, timeout_s=1800)["synced"]:
         if r["error"]:
             failed += 1
             print(f"{r['source']}: failed ({r['error']}); {r['days']} day(s) stored before it")

@@ -52,20 +52,24 @@ class Api:
         self.base = server.rstrip("/")
         self.key = args.api_key or os.environ.get("TIERMIX_API_KEY")
 
-    def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    def call(
+        self, method: str, path: str, body: dict[str, Any] | None = None, *, timeout_s: float = 60
+    ) -> Any:
         data = json.dumps(body).encode() if body is not None else None
-        return self._send(method, path, data, "application/json")
+        return self._send(method, path, data, "application/json", timeout_s)
 
     def call_text(self, method: str, path: str, text: str, content_type: str) -> Any:
-        return self._send(method, path, text.encode(), content_type)
+        return self._send(method, path, text.encode(), content_type, 600)
 
-    def _send(self, method: str, path: str, data: bytes | None, content_type: str) -> Any:
+    def _send(
+        self, method: str, path: str, data: bytes | None, content_type: str, timeout_s: float = 60
+    ) -> Any:
         headers = {"content-type": content_type}
         if self.key:
             headers["authorization"] = f"Bearer {self.key}"
         request = urllib.request.Request(self.base + path, data=data, method=method, headers=headers)
         try:
-            with urllib.request.urlopen(request, timeout=60) as response:
+            with urllib.request.urlopen(request, timeout=timeout_s) as response:
                 return json.loads(response.read())
         except urllib.error.HTTPError as exc:
             try:

@@ -58,11 +58,19 @@ chart_data["figure"] = (
     + " "
     + chart_data["figure"].map({"billed_usd": "billed", "tracked_usd": "tracked"})
 )
-components.chart(
-    charts.bars(chart_data, x="day", y="usd", colour="figure", grouped=True,
-                title="Billed and tracked per day", x_title="Day (UTC)", y_title="USD", y_format="money"),
-    chart_data, "bills per day",
-)  # fmt: skip
+figure = charts.bars(
+    chart_data,
+    x="day",
+    y="usd",
+    colour="figure",
+    grouped=True,
+    title="Billed and tracked per day",
+    x_title="Day (UTC)",
+    y_title="USD",
+    y_format="money",
+)
+figure.update_xaxes(type="category")  # whole days, not instants
+components.chart(figure, chart_data, "bills per day")  # fmt: skip
 
 causes = totals.get("causes") or {}
 if causes:
@@ -95,7 +103,7 @@ components.table(
         "calls": st.column_config.NumberColumn("Calls", format="%d"),
         "unpriced_calls": st.column_config.NumberColumn("Unpriced", format="%d"),
         "usage_less_calls": st.column_config.NumberColumn("No usage", format="%d"),
-        "tracked_tokens": st.column_config.NumberColumn("Tokens (tracked)", format="%d"),
+        "tracked_tokens": st.column_config.NumberColumn("Tokens (tracked)", format="localized"),
         "billed_tokens": st.column_config.TextColumn("Tokens (provider)", help="From its usage report."),
         "causes": st.column_config.TextColumn("Causes", width="large"),
     },

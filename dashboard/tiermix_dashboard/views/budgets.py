@@ -52,13 +52,13 @@ else:
             "amount_usd": components.money_column("Budget"),
             "spent_usd": components.money_column("Spent", "Priced spend so far in the period."),
             "spent_ratio": components.share_column("Spent %"),
-            "forecast_usd": components.money_column("Forecast", "Period-end spend, point estimate."),
-            "forecast_low_usd": components.money_column("Low (95%)"),
-            "forecast_high_usd": components.money_column("High (95%)"),
-            "forecast_ratio": components.share_column("Forecast %", "Point forecast over the budget."),
-            "burn_rate_usd_per_day": components.money_column(
-                "Burn / day", "Mean of the last 7 complete days."
+            "forecast": st.column_config.TextColumn(
+                "Forecast (95% interval)", help="Period-end spend: an estimate, with its interval."
             ),
+            "forecast_share": st.column_config.TextColumn(
+                "Forecast %", help="Point forecast over the budget."
+            ),
+            "burn": st.column_config.TextColumn("Burn / day", help="Mean of the last 7 complete days."),
             "runs_out": st.column_config.TextColumn(
                 "Runs out", help="The day the forecast reaches the budget."
             ),
@@ -81,10 +81,13 @@ else:
     )  # fmt: skip
     if forecast:
         trend = forecast["trend_usd_per_day"]
-        basis = f"Forecast from {forecast['history_days']} days of history"
+        days = forecast["history_days"]
+        basis = f"Forecast from {days} day{'s' if days != 1 else ''} of history"
         basis += ", with weekday effects" if forecast["weekday_effects"] else ""
         basis += f", trend {kpis.format_value(trend, 'money')}/day per day" if trend else ""
-        st.caption(basis + ". " + (status.get("note") or ""))
+        st.caption(basis + ".")
+    if status.get("note"):
+        st.caption(status["note"])
 
 st.subheader("Set a budget")
 

@@ -303,3 +303,25 @@ def test_the_bills_cli_adds_syncs_imports_and_reconciles(stack: Stack, tmp_path:
     assert "mistral" in reconciled.stdout
     removed = tiermix("bills", "remove", "cli-openai")
     assert removed.returncode == 0
+
+
+def test_the_server_syncs_its_sources_on_a_schedule(make_settings: Any) -> None:
+    from tiermix_server.meta import bill_sources
+    from tiermix_server.meta.db import open_meta
+
+    settings = make_settings(bills_sync_interval_s=0.5)
+    with BillingApis() as bills:
+        day = datetime.now(timezone.utc).date() - timedelta(days=1)
+        bills.openai_costs[day] = [("gpt-4o-2024-08-06, input", 4.25)]
+        bill_sources.put_source(open_meta(settings), bill_sources.validate(
+            {"name": "scheduled", "kind": "openai", "base_url": bills.base_url, "admin_key": bills.openai_key,
+             "backfill_days": 3}))  # fmt: skip
+        with running_server(settings) as url:
+            deadline = datetime.now(timezone.utc) + timedelta(seconds=30)
+            while datetime.now(timezone.utc) < deadline:
+                found = httpx.get(f"{url}/api/v1/reconciliation", timeout=30).json()
+                if found["billed_usd"]:
+                    break
+            assert found["billed_usd"] == pytest.approx(4.25) and found["sources"] == ["scheduled"]
+            synced = bill_sources.get_source(open_meta(settings), "scheduled")
+            assert synced.synced_through == datetime.now(timezone.utc).date() - timedelta(days=1)
