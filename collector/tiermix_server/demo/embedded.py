@@ -262,8 +262,8 @@ class EmbeddedDemo:
             bill.usage.append(
                 UsageLine(day, provider, model, round(tokens_in * scale), round(tokens_out * scale), 0, 0)
             )
+        write_bill(client, DEMO_BILL_SOURCE, bill)  # the bill first: a listed source already has its days
         bill_sources.put_source(meta, bill_sources.validate({"name": DEMO_BILL_SOURCE, "kind": "import"}))
-        write_bill(client, DEMO_BILL_SOURCE, bill)
         bill_sources.record_sync(meta, DEMO_BILL_SOURCE, synced_through=max(days) if days else None,
                                  at=datetime.now(timezone.utc), error="")  # fmt: skip
         extra = f"{DEMO_BILL_UNTRACKED:.0%}"

@@ -143,7 +143,7 @@ def test_up_demo_sets_a_budget_near_overrun_and_a_bill_with_an_untracked_slice(
 
         assert wait_until(bill, timeout_s=30), "the demo bill was never imported"
         found = get(f"{url}/api/v1/reconciliation")
-        assert found["billed_usd"] > 0
+        assert found["billed_usd"] > 0, "a listed source already has its days"
         # the bill's days: tracked / billed is 1 / 1.03, and the slice is untracked usage
         assert abs(found["coverage"] - 1 / (1 + DEMO_BILL_UNTRACKED)) < 0.005, found["coverage"]
         assert set(found["causes"]) == {"untracked_usage"}
