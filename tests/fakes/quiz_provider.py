@@ -26,6 +26,8 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.fakes.serving import serve, stop
+
 USAGE_IN = 40
 USAGE_OUT = 8
 QUESTION = re.compile(r"Question (\d+): what is (\d+) \+ (\d+)\?")
@@ -85,15 +87,11 @@ class QuizProvider:
                 body = json.loads(self.rfile.read(length) or b"{}")
                 fake._handle(self, self.path, body)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._server = serve(Handler)
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+        stop(self._server)
 
     def __enter__(self) -> QuizProvider:
         return self.start()

@@ -46,6 +46,8 @@ _MIX = 0x9E3779B97F4A7C15  # Fibonacci hashing: spreads sequential request ids o
 _MASK = (1 << 64) - 1
 
 CaptureRow = tuple[Any, ...]
+# What a capture row copies from its call row: every column before its content (write.CAPTURE_COLUMNS).
+_FROM_CALL = CAPTURE_COLUMNS[: CAPTURE_COLUMNS.index("request")]
 
 
 def sampled(request_id: int, rate: float) -> bool:
@@ -131,31 +133,7 @@ class CaptureGate:
             self._admitted[tenant] += nbytes
         if self.stats is not None:
             self.stats.count("tiermix_captured_calls_total")
-        return (
-            ts_us,
-            expires_s,
-            tenant,
-            route,
-            row[_COL["environment"]],
-            row[_COL["span_id"]],
-            row[_COL["request_id"]],
-            row[_COL["attempt"]],
-            row[_COL["final"]],
-            row[_COL["status"]],
-            row[_COL["provider"]],
-            row[_COL["model"]],
-            row[_COL["tier"]],
-            row[_COL["router"]],
-            row[_COL["routing_score"]],
-            row[_COL["duration_ms"]],
-            row[_COL["input_tokens"]],
-            row[_COL["output_tokens"]],
-            row[_COL["cost_usd"]],
-            row[_COL["unpriced"]],
-            request_text,
-            answer,
-            nbytes,
-        )
+        return (ts_us, expires_s, *(row[_COL[name]] for name in _FROM_CALL[2:]), request_text, answer, nbytes)
 
     def _skip(self, reason: str) -> None:
         if self.stats is not None:
@@ -170,10 +148,6 @@ class CaptureGate:
         if row[_COL["operation"]] not in ("chat", "text_completion"):
             return "not_chat"
         return None
-
-
-# What a capture row copies from its call row: every column before its content.
-_FROM_CALL = CAPTURE_COLUMNS[: CAPTURE_COLUMNS.index("request")]
 
 
 def rebind(capture: CaptureRow, call: CallRow) -> CaptureRow:
