@@ -17,6 +17,8 @@ from typing import Any
 import pandas as pd
 
 from tiermix_dashboard.api_client import ApiClient
+from tiermix_dashboard.filters import parse_time
+from tiermix_dashboard.formats import money_text, number
 from tiermix_dashboard.queries import frame
 
 RULES_PATH = "/api/v1/alerts/rules"
@@ -33,6 +35,10 @@ METRICS = {
     "budget_forecast_ratio": "Budget forecast (period-end forecast / budget, estimate)",
     "bill_coverage": "Bill coverage (tracked / billed, whole days)",
 }
+# How a metric's value reads: a share or ratio of two amounts as a percentage, money as dollars.
+SHARE_METRICS = frozenset({"frontier_share", "escalation_rate", "error_rate", "unpriced_share",
+                           "budget_spent_ratio", "budget_forecast_ratio", "bill_coverage"})  # fmt: skip
+MONEY_METRICS = frozenset({"cost_per_request", "spend", "over_specified_spend"})
 OPS = (">", ">=", "<", "<=")
 KINDS = {"static": "the value itself", "ratio": "value / trailing baseline", "zscore": "z-score vs baseline"}
 SEVERITIES = ("info", "warning", "critical")
@@ -128,6 +134,10 @@ def list_rules(client: ApiClient) -> list[dict[str, Any]]:
     return _items(client.get(RULES_PATH), "rules", "rows")
 
 
+RULE_TABLE_HEADINGS = {"id": "Id", "name": "Name", "enabled": "Enabled", "metric": "Metric",
+                       "condition": "Condition", "group_by": "One alert per", "scope": "Scope",
+                       "window": "Window", "for": "For", "min_volume": "Minimum requests",
+                       "severity": "Severity", "channels": "Channels"}  # fmt: skip
 RULE_TABLE_COLUMNS = ("id", "name", "enabled", "metric", "condition", "group_by", "scope", "window", "for",
                       "min_volume", "severity", "channels")  # fmt: skip
 
@@ -142,8 +152,8 @@ def rules_table(rules: list[dict[str, Any]]) -> pd.DataFrame:
                 "id": rule.get("id"),
                 "name": spec.get("name"),
                 "enabled": bool(rule.get("enabled", True)),
-                "metric": spec.get("metric"),
-                "condition": describe_condition(condition),
+                "metric": METRICS.get(str(spec.get("metric")), spec.get("metric")),
+                "condition": describe_condition(condition, str(spec.get("metric", ""))),
                 "group_by": ", ".join(spec.get("group_by") or []) or "-",
                 "scope": ", ".join(f"{k}={v}" for k, v in (spec.get("filters") or {}).items() if v) or "all",
                 "window": spec.get("window"),
@@ -172,10 +182,37 @@ def rules_table(rules: list[dict[str, Any]]) -> pd.DataFrame:
     )
 
 
-def describe_condition(condition: Mapping[str, Any]) -> str:
-    kind = condition.get("kind", "static")
-    subject = {"ratio": "value / baseline", "zscore": "z-score"}.get(str(kind), "value")
-    return f"{subject} {condition.get('op', '?')} {condition.get('threshold', '?')}"
+def describe_condition(condition: Mapping[str, Any], metric: str = "") -> str:
+    kind = str(condition.get("kind", "static"))
+    subject = {"ratio": "value / baseline", "zscore": "z-score"}.get(kind, "value")
+    threshold = value_text(condition.get("threshold"), metric, kind)
+    return f"{subject} {condition.get('op', '?')} {threshold}"
+
+
+def value_text(value: Any, metric: str, kind: str = "static") -> str:
+    """A rule's value or threshold as the rest of the dashboard writes that metric: 0.4 → "40.0%"."""
+    amount = number(value)
+    if amount is None:
+        return "n/a"
+    if kind == "ratio":
+        return f"{amount:.2f}x baseline"
+    if kind == "zscore":
+        return f"z = {amount:.2f}"
+    if metric in SHARE_METRICS:
+        return f"{amount:.1%}"
+    if metric in MONEY_METRICS:
+        return money_text(amount)
+    return f"{amount:.3f}"
+
+
+def metric_of_rules(rules: list[dict[str, Any]]) -> dict[Any, tuple[str, str]]:
+    """rule id → (metric, condition kind), to write each alert's value in its metric's unit."""
+    found = {}
+    for rule in rules:
+        spec = spec_of(rule)
+        kind = str((spec.get("condition") or {}).get("kind", "static"))
+        found[rule.get("id")] = (str(spec.get("metric", "")), kind)
+    return found
 
 
 STATE_COLUMNS = ("rule", "group", "state", "value", "volume", "pending_since", "firing_since",
@@ -183,36 +220,89 @@ STATE_COLUMNS = ("rule", "group", "state", "value", "volume", "pending_since", "
 _STATE_ORDER = {"firing": 0, "pending": 1, "no_data": 2, "resolved": 3, "ok": 4}
 
 
-def states(client: ApiClient) -> pd.DataFrame:
-    """One row per alert instance (rule x group), firing first."""
+def states(client: ApiClient, rules: list[dict[str, Any]] | None = None) -> pd.DataFrame:
+    """One row per alert instance (rule x group), firing first; ``value`` written in its metric's unit
+    (``value_text``) when the rules are given; ``tenant`` is the group's tenant, if it has one."""
     rows = _items(client.get("/api/v1/alerts/states"), "states", "rows")
     times = ["pending_since", "firing_since", "last_evaluated_at"]
-    data = frame(rows, STATE_COLUMNS, times=times)
+    data = frame(rows, [*STATE_COLUMNS, "rule_id"], times=times)
+    data["tenant"] = data["group"].map(lambda group: group.get("tenant") if isinstance(group, dict) else None)
     data["group"] = data["group"].map(_group_text)
+    if rules is not None:
+        metrics = metric_of_rules(rules)
+        data["value"] = [
+            value_text(value, *metrics.get(rule_id, ("", "static")))
+            for value, rule_id in zip(data["value"], data["rule_id"], strict=True)
+        ]
     data = data.assign(_order=data["state"].map(_STATE_ORDER).fillna(9))
-    return data.sort_values(["_order", "rule", "group"], ignore_index=True)[list(STATE_COLUMNS)]
+    return data.sort_values(["_order", "rule", "group"], ignore_index=True)[
+        [*STATE_COLUMNS, "tenant", "rule_id"]
+    ]
 
 
-def events(client: ApiClient, since: datetime) -> pd.DataFrame:
+def events(client: ApiClient, since: datetime, rules: list[dict[str, Any]] | None = None) -> pd.DataFrame:
     body = client.get("/api/v1/alerts/events", {"since": since.isoformat(), "limit": 500})
     data = frame(
         _items(body, "events", "rows"),
-        ["ts", "rule", "group", "from", "to", "value", "threshold"],
+        ["ts", "rule_id", "rule", "group", "from", "to", "value", "threshold"],
         times=["ts"],
     )
     data["group"] = data["group"].map(_group_text)
     data["instance"] = data["rule"].astype(str) + " · " + data["group"].astype(str)
-    data["summary"] = (
-        data["from"].astype(str)
-        + " → "
-        + data["to"].astype(str)
-        + " (value "
-        + data["value"].map(_short)
-        + ", threshold "
-        + data["threshold"].map(_short)
-        + ")"
-    )
+    metrics = metric_of_rules(rules or [])
+    data["summary"] = [
+        f"{before} → {after} (value {value_text(value, *metrics.get(rule_id, ('', 'static')))}, "
+        f"threshold {value_text(threshold, *metrics.get(rule_id, ('', 'static')))})"
+        for before, after, value, threshold, rule_id in zip(
+            data["from"], data["to"], data["value"], data["threshold"], data["rule_id"], strict=True
+        )
+    ]
     return data
+
+
+def state_spans(
+    history: pd.DataFrame,
+    current: pd.DataFrame,
+    start: datetime,
+    end: datetime,
+    rules: list[dict[str, Any]] | None = None,
+) -> pd.DataFrame:
+    """Each alert instance's states over ``[start, end)`` as spans (row, state, start, end, text).
+
+    An instance holds the state its first change in the range left (``from``) until that change, each
+    changed-to state until the next change, the last one until ``end``; an instance that did not change
+    in the range held its current state throughout. Nothing is drawn before its rule was created.
+    """
+    created = {rule.get("id"): parse_time(str(rule.get("created_at") or "")) for rule in rules or []}
+
+    def since(rule_id: Any) -> datetime:
+        made = created.get(rule_id)
+        return max(start, made) if made is not None else start
+
+    spans: list[dict[str, Any]] = []
+    changed = set()
+    ordered = history.sort_values("ts") if not history.empty else history
+    for instance, changes in ordered.groupby("instance", sort=False) if not ordered.empty else []:
+        changed.add(instance)
+        held_from = min(since(changes["rule_id"].iloc[0]), changes["ts"].iloc[0].to_pydatetime())
+        state, text = str(changes["from"].iloc[0]), "before the first change in range"
+        for ts, after, summary in zip(changes["ts"], changes["to"], changes["summary"], strict=True):
+            spans.append(_span(instance, state, held_from, ts, text))
+            held_from, state, text = ts, str(after), summary
+        spans.append(_span(instance, state, held_from, end, text))
+    for _, row in current.iterrows():
+        instance = f"{row['rule']} · {row['group']}"
+        if instance not in changed:
+            spans.append(
+                _span(instance, str(row["state"]), since(row["rule_id"]), end, "no change in this range")
+            )
+    return frame(spans, ["row", "state", "start", "end", "text"])
+
+
+def _span(row: Any, state: str, start: Any, end: Any, why: str) -> dict[str, Any]:
+    begun, ended = pd.Timestamp(start), pd.Timestamp(end)
+    text = f"{row}<br>{state}: {begun:%m-%d %H:%M} to {ended:%m-%d %H:%M} UTC<br>{why}"
+    return {"row": str(row), "state": state, "start": begun, "end": ended, "text": text}
 
 
 def create_rule(client: ApiClient, form: RuleForm) -> Any:
@@ -248,10 +338,3 @@ def _group_text(group: Any) -> str:
     if isinstance(group, dict):
         return ", ".join(f"{key}={value}" for key, value in group.items()) or "all"
     return str(group) if group not in (None, "") else "all"
-
-
-def _short(value: Any) -> str:
-    try:
-        return f"{float(value):.4g}"
-    except (TypeError, ValueError):
-        return "n/a"

@@ -1,20 +1,20 @@
 """Escalations and drift through the query API → DataFrames (no Streamlit).
 
-Some views need several API answers: reasons over time are the escalations of each time slice, and the
-route x day drift heatmap is one drift window per day. Those calls are independent, so they overlap
-(``in_parallel``); each function still returns one frame shaped for its chart.
+Some views need several API answers: the route x time drift heatmap is one drift window per cell.
+Those calls are independent, so they overlap (``in_parallel``); each function still returns one frame
+shaped for its chart.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 import pandas as pd
 
-from tiermix_dashboard.api_client import ApiClient
+from tiermix_dashboard import alert_rules
+from tiermix_dashboard.api_client import ApiClient, ApiNotFound
 from tiermix_dashboard.filters import Filters
 from tiermix_dashboard.queries import frame, in_parallel, mix_totals
 
@@ -80,46 +80,14 @@ def tier_funnel(client: ApiClient, filters: Filters) -> pd.DataFrame:
     return funnel.rename(columns={"key": "tier"})
 
 
-def escalation_reasons_over_time(client: ApiClient, filters: Filters, max_buckets: int = 6) -> pd.DataFrame:
-    """Reasons per time slice: the range cut into at most ``max_buckets`` equal slices."""
-
-    def reasons_in(part: Filters) -> pd.DataFrame:
-        return escalations(client, part)[1].assign(bucket=part.start)
-
-    parts = [
-        reasons for reasons in in_parallel(reasons_in, time_slices(filters, max_buckets)) if not reasons.empty
-    ]
-    if not parts:
-        return frame([], ["bucket", "kind", "reason", "attempts", "cost_usd"])
-    return pd.concat(parts, ignore_index=True)
-
-
-def time_slices(filters: Filters, max_buckets: int) -> list[Filters]:
-
-    step = _nice_step(filters.duration / max_buckets)
-    start, slices = filters.start, []
-    while start < filters.end:
-        end = min(start + step, filters.end)
-        slices.append(replace(filters, start=start, end=end, preset="custom"))
-        start = end
-    return slices
-
-
-def _nice_step(raw: timedelta) -> timedelta:
-    for step in (
-        timedelta(minutes=5),
-        timedelta(minutes=15),
-        timedelta(hours=1),
-        timedelta(hours=3),
-        timedelta(hours=6),
-        timedelta(hours=12),
-        timedelta(days=1),
-        timedelta(days=2),
-        timedelta(days=7),
-    ):
-        if raw <= step:
-            return step
-    return timedelta(days=30)
+def escalation_reasons_over_time(client: ApiClient, filters: Filters) -> pd.DataFrame:
+    """Abandoned attempts by kind and reason per time bucket: the clock-aligned buckets of every other
+    chart (``filters.interval()``), each at its own start."""
+    params = {**filters.api_params(), "interval": filters.interval(), "view": "over_time"}
+    body = client.get("/api/v1/escalations", params)
+    return frame(
+        body.get("over_time", []), ["bucket", "kind", "reason", "attempts", "cost_usd"], times=["bucket"]
+    )
 
 
 def drift(client: ApiClient, filters: Filters, window: str = "1d", baseline: str = "7d") -> dict[str, Any]:
@@ -138,26 +106,48 @@ def drift(client: ApiClient, filters: Filters, window: str = "1d", baseline: str
     }
 
 
-def drift_by_day(client: ApiClient, filters: Filters, min_days: int = 7, max_days: int = 14) -> pd.DataFrame:
-    """Drift per tenant and route for each UTC day: the day's mix against the 7 days before it.
+def drift_periods(client: ApiClient, filters: Filters, max_periods: int = 31) -> pd.DataFrame:
+    """Drift per tenant and route for each period of the range: hours when the range is two days or
+    less, else UTC days (the latest ``max_periods``). Each period's mix is scored against the 7 days
+    before it; the period holding the range end counts up to the end only, the one holding its start
+    from the start only, so the heatmap covers the range the header names and nothing else."""
+    hourly = filters.duration <= timedelta(days=2)
+    step = timedelta(hours=1) if hourly else timedelta(days=1)
+    label = "%m-%d %H:00" if hourly else "%Y-%m-%d"
+    first = filters.start.replace(minute=0, second=0, microsecond=0)
+    if not hourly:
+        first = first.replace(hour=0)
+    starts = []
+    moment = first
+    while moment < filters.end:
+        starts.append(moment)
+        moment += step
+    starts = starts[-max_periods:]
 
-    At least ``min_days`` days (a heatmap of one day says nothing), at most ``max_days``; the day that
-    holds the range end counts up to the end only.
-    """
-
-    days = max(min_days, min(max_days, math.ceil(filters.duration / timedelta(days=1))))
-    last_day = (filters.end - timedelta(microseconds=1)).replace(hour=0, minute=0, second=0, microsecond=0)
-
-    def drift_on(day_start: datetime) -> pd.DataFrame:
-        window_end = min(day_start + timedelta(days=1), filters.end)
-        window_s = int((window_end - day_start).total_seconds())
+    def drift_in(period_start: datetime) -> pd.DataFrame:
+        window_start = max(period_start, filters.start)
+        window_end = min(period_start + step, filters.end)
+        window_s = max(1, int((window_end - window_start).total_seconds()))
         scoped = replace(filters, end=window_end, preset="custom")
         return drift(client, scoped, window=f"{window_s}s", baseline="7d")["rows"].assign(
-            day=f"{day_start:%Y-%m-%d}"
+            period=f"{period_start:{label}}"
         )
 
-    starts = [last_day - timedelta(days=back) for back in range(days)]
-    parts = [rows for rows in in_parallel(drift_on, starts) if not rows.empty]
+    parts = [rows for rows in in_parallel(drift_in, starts) if not rows.empty]
     if not parts:
-        return frame([], ["day", *DRIFT_COLUMNS])
-    return pd.concat(parts, ignore_index=True).sort_values("day", ignore_index=True)
+        return frame([], ["period", *DRIFT_COLUMNS])
+    return pd.concat(parts, ignore_index=True).sort_values("period", ignore_index=True)
+
+
+def firing_alerts(client: ApiClient, tenant: str | None = None) -> pd.DataFrame:
+    """Alert instances firing now (all, or those of ``tenant`` and those not split by tenant), each
+    value in its metric's unit; empty when this API has no alerts."""
+    try:
+        rules = alert_rules.list_rules(client)
+        states = alert_rules.states(client, rules)
+    except ApiNotFound:
+        return frame([], [*alert_rules.STATE_COLUMNS, "tenant"])
+    firing = states[states["state"] == "firing"]
+    if tenant:
+        firing = firing[firing["tenant"].isna() | (firing["tenant"] == tenant)]
+    return firing.reset_index(drop=True)

@@ -30,6 +30,7 @@ PAGES = (
     ("replays.py", "Replays", ":material/science:"),
     ("budgets.py", "Budgets", ":material/account_balance_wallet:"),
     ("bills.py", "Bills", ":material/receipt_long:"),
+    ("report.py", "Monthly report", ":material/summarize:"),
     ("alerts.py", "Alerts", ":material/notifications:"),
     ("prices.py", "Prices & tiers", ":material/sell:"),
     ("calls.py", "Calls", ":material/list:"),

@@ -51,6 +51,18 @@ def _resolve(y_format: str, values: Any) -> str:
     return money_format(values) if y_format == "money" else y_format
 
 
+def _integer_ticks(fig: go.Figure, y_format: str, values: Any, axis: str = "y") -> None:
+    """Counts get whole-number ticks: Plotly would put ticks at 0.2, 0.4… for small counts, and ``,d``
+    prints those as 0, 0, 1, 1."""
+    if y_format not in (",d", "d"):
+        return
+    numbers = pd.to_numeric(pd.Series(values), errors="coerce")
+    largest = float(numbers.max()) if numbers.notna().any() else 0.0
+    update = fig.update_xaxes if axis == "x" else fig.update_yaxes
+    if largest <= 6:
+        update(tick0=0, dtick=1, range=[0, max(1.0, largest) * 1.1])
+
+
 def _layout(
     fig: go.Figure,
     title: str,
@@ -118,6 +130,7 @@ def trend(
             x=part[x], y=part[y], mode="lines+markers", name=name, line={"color": colour}, hovertemplate=hover
         )
     fig.update_yaxes(tickformat=y_format, rangemode="tozero")
+    _integer_ticks(fig, y_format, frame.get(y, []))
     return _layout(fig, title, _TIME_AXIS, y_title, time_range=time_range)
 
 
@@ -165,9 +178,11 @@ def bars(
     grouped: bool = False,
     time_range: TimeRange | None = None,
     bucket: timedelta | None = None,
+    show_values: bool = False,
 ) -> go.Figure:
     """Bar chart; ``colour`` splits bars into stacked (or ``grouped``) series; tiers keep their colours
-    and, on a category axis, their cost order."""
+    and, on a category axis, their cost order. ``show_values`` writes each bar's value on it (a share
+    read off a bar by eye is a guess)."""
     fig = go.Figure()
     y_format = _resolve(y_format, frame.get(y, []))
     width_ms = _bar_width_ms(frame, x, bucket, time_range)
@@ -187,12 +202,21 @@ def bars(
             offset=0 if width_ms is not None and not grouped else None,  # a bar starts at its bucket
             marker_color=colour_for(name, index),
             hovertemplate=f"{name}: %{{{'x' if horizontal else 'y'}:{y_format}}}<extra></extra>",
+            texttemplate=f"%{{{'x' if horizontal else 'y'}:{y_format}}}" if show_values else None,
+            textposition="inside" if show_values else None,
+            insidetextanchor="middle" if show_values else None,
         )
-    fig.update_layout(barmode="group" if grouped else "stack", showlegend=colour is not None)
+    fig.update_layout(
+        barmode="group" if grouped else "stack",
+        showlegend=colour is not None,
+        uniformtext={"minsize": 10, "mode": "hide"},  # a label too big for its bar is left out, not shrunk
+    )
     value_axis, category_axis = (
         (fig.update_xaxes, fig.update_yaxes) if horizontal else (fig.update_yaxes, fig.update_xaxes)
     )
     value_axis(tickformat=y_format)
+    stacked = frame.groupby(x)[y].sum() if colour and not grouped and not frame.empty else frame[y]
+    _integer_ticks(fig, y_format, stacked, axis="x" if horizontal else "y")
     categories = [str(label) for label in frame[x].unique()] if not frame.empty else []
     if (
         categories
@@ -454,4 +478,100 @@ def budget_burn(
     start, end = (pd.Timestamp(day, tz="UTC").to_pydatetime() for day in period)
     return _layout(
         fig, title, "Day (UTC)", "Cumulative spend (USD)", time_range=(start, end - timedelta(days=1))
+    )
+
+
+def mix_and_cost(
+    mix: pd.DataFrame,
+    cost: pd.DataFrame,
+    *,
+    value: str,
+    title: str,
+    unit: str,
+    time_range: TimeRange | None = None,
+) -> go.Figure:
+    """The seed's question on one time axis: each tier's share of ``value`` (stacked to 100%, left axis)
+    and the mean cost per request (a line, right axis). ``cost`` has ``bucket`` and
+    ``cost_per_request_usd``; a bucket with no requests has no point rather than a $0 one."""
+    fig = stacked_share(
+        mix, x="bucket", key="key", value=value, title=title, unit=unit, time_range=time_range
+    )
+    points = cost.dropna(subset=["cost_per_request_usd"]).sort_values("bucket") if not cost.empty else cost
+    cost_format = money_format(points.get("cost_per_request_usd", []))
+    complete = (
+        points["complete"].astype(bool) if "complete" in points else pd.Series(True, index=points.index)
+    )
+    for part, partial in ((points[~complete], True), (points[complete], False)):
+        if partial and part.empty:
+            continue
+        fig.add_scatter(
+            x=part.get("bucket", []),
+            y=part.get("cost_per_request_usd", []),
+            name="Cost per request" + (" (bucket still filling)" if partial else ""),
+            mode="markers" if partial else "lines+markers",
+            yaxis="y2",
+            line={"color": "#1f2a44", "width": 2.5},
+            marker={"size": 7 if partial else 5, "symbol": "circle-open" if partial else "circle"},
+            hovertemplate=f"cost per request{' (partial bucket)' if partial else ''}: "
+            f"%{{y:{cost_format}}}<extra></extra>",
+        )
+    fig.update_layout(
+        yaxis2={
+            "title": "Cost per request (USD)",
+            "tickformat": cost_format,
+            "overlaying": "y",
+            "side": "right",
+            "rangemode": "tozero",
+            "showgrid": False,
+        },
+        height=420,
+    )
+    return fig
+
+
+# a state's colour; "ok" is pale so the states worth reading stand out against it
+_SPAN_COLOURS = {
+    "firing": "#d1495b",
+    "pending": "#e0a526",
+    "resolved": "#3b6fb6",
+    "ok": "#b7dfc4",
+    "no_data": "#c9ccd1",
+}
+
+
+def state_spans(spans: pd.DataFrame, *, title: str, time_range: TimeRange) -> go.Figure:
+    """Alert instances as horizontal bands over time, one row per rule and group, coloured by state.
+
+    ``spans`` has ``row``, ``state``, ``start``, ``end`` (one state from one change to the next) and
+    ``text``. A band is at least 1/150 of the range wide, so a state that lasted a minute of a week still
+    shows; firing is drawn last, on top.
+    """
+    fig = go.Figure()
+    least_ms = (time_range[1] - time_range[0]).total_seconds() * 1000 / 150
+    order = ["ok", "no_data", "resolved", "pending", "firing"]
+    present = [state for state in order if not spans.empty and state in set(spans["state"])]
+    present += sorted(set(spans["state"]) - set(present)) if not spans.empty else []
+    for index, state in enumerate(present):
+        part = spans[spans["state"] == state]
+        widths = [
+            max(least_ms, (pd.Timestamp(end) - pd.Timestamp(start)).total_seconds() * 1000)
+            for start, end in zip(part["start"], part["end"], strict=True)
+        ]
+        fig.add_bar(
+            x=widths,
+            base=list(part["start"]),
+            y=list(part["row"]),
+            orientation="h",
+            name=state,
+            text=list(part["text"]),
+            textposition="none",
+            marker_color=_SPAN_COLOURS.get(state, _PALETTE[index % len(_PALETTE)]),
+            hovertemplate="%{text}<extra></extra>",
+        )
+    rows = spans["row"].nunique() if not spans.empty else 0
+    fig.update_layout(barmode="overlay", hovermode="closest", bargap=0.35)
+    fig.update_yaxes(autorange="reversed")
+    fig.update_xaxes(type="date")
+    return _layout(
+        fig, title, _TIME_AXIS, "Rule · group", height=max(220, 110 + 34 * rows), time_range=time_range
     )

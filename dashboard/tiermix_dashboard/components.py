@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from datetime import datetime, timezone
 from typing import Any, Literal
 
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from tiermix_dashboard import tables
 from tiermix_dashboard.api_client import ApiError, ApiForbidden, ApiNotFound, ApiUnauthorized, ApiUnreachable
 from tiermix_dashboard.config import READ_KEY_COMMAND
 from tiermix_dashboard.filters import Filters
+from tiermix_dashboard.formats import money_text
 from tiermix_dashboard.kpis import Kpi
 
 _FILTERS_KEY = "tiermix_filters"
@@ -38,6 +41,10 @@ def answer(question: str) -> str:
         )
     return reply.choices[0].message.content
 """
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
 
 
 def use_filters(filters: Filters) -> None:
@@ -82,6 +89,44 @@ def kpi_row(kpis: Sequence[Kpi], per_row: int = 4) -> None:
             )  # fmt: skip
 
 
+_PRINT_CSS = """<style>
+@media print {
+  [data-testid="stSidebar"], [data-testid="stHeader"], [data-testid="stToolbar"],
+  [data-testid="stDownloadButton"], [data-testid="stSelectbox"], [data-testid="stDecoration"],
+  [data-testid="stStatusWidget"], .stPlotlyChart .modebar-container { display: none !important; }
+  [data-testid="stMain"] { margin-left: 0 !important; }
+  [data-testid="stMainBlockContainer"] { padding: 0.5rem 1rem !important; max-width: 100% !important; }
+  [data-testid="stVerticalBlock"] > div { break-inside: avoid; }
+  @page { size: A4 portrait; margin: 12mm; }
+}
+</style>"""
+
+
+def print_layout() -> None:
+    """Lay the page out for the browser's Print / Save as PDF: no sidebar, buttons or pickers."""
+    st.html(_PRINT_CSS)
+
+
+def firing_banner(firing: pd.DataFrame) -> None:
+    """Alerts firing now, above everything else on the page that shows the scope they concern."""
+    if firing.empty:
+        return
+    lines = [
+        f"- **{row['rule']}** ({row['group']}): {row['value']}"
+        + (
+            f", firing since {row['firing_since']:%Y-%m-%d %H:%M} UTC"
+            if pd.notna(row["firing_since"])
+            else ""
+        )
+        for _, row in firing.head(5).iterrows()
+    ]
+    more = f"\n\n…and {len(firing) - 5} more." if len(firing) > 5 else ""
+    st.warning(  # amber, not the red of a page that failed: the page itself is fine
+        f"**{len(firing)} alert(s) firing.** See the Alerts page.\n" + "\n".join(lines) + more,
+        icon=":material/notifications_active:",
+    )
+
+
 def chart(fig: go.Figure, data: pd.DataFrame, name: str) -> None:
     """A Plotly chart with the CSV of the data behind it."""
     st.plotly_chart(fig, key=f"chart_{name}", config={"displaylogo": False})
@@ -95,25 +140,11 @@ def table(
     column_config: dict[str, Any] | None = None,
     height: int | Literal["auto"] = "auto",
 ) -> None:
-    st.dataframe(
-        _blank_missing_text(data),
-        hide_index=True,
-        column_config=column_config,
-        key=f"table_{name}",
-        height=height,
-    )
+    """A table with its CSV; headings in words, money to its amounts' precision, gaps as a dash
+    (tables.displayed). The CSV keeps the raw values."""
+    shown, config = tables.displayed(data, column_config)
+    st.dataframe(shown, hide_index=True, column_config=config, key=f"table_{name}", height=height)
     download(data, name)
-
-
-def _blank_missing_text(data: pd.DataFrame) -> pd.DataFrame:
-    """Show a missing value in a text column as an em dash: "None" reads like a value to FinOps."""
-    text_columns = [column for column in data.columns if data[column].dtype == object]
-    if not text_columns:
-        return data
-    shown = data.copy()
-    for column in text_columns:
-        shown[column] = shown[column].map(lambda value: "—" if value is None else value)
-    return shown
 
 
 def download(data: pd.DataFrame, name: str) -> None:
@@ -177,13 +208,13 @@ def api_error(exc: ApiError) -> None:
 
 
 def money_column(label: str, help_text: str | None = None) -> Any:
-    """Amounts of money (spend, savings): dollars and cents."""
-    return st.column_config.NumberColumn(label, format="dollar", help=help_text)
+    """Amounts of money (spend, savings): cents, more decimals where the amounts are tiny."""
+    return tables.money_config(label, help_text)
 
 
 def unit_money_column(label: str, help_text: str | None = None) -> Any:
-    """Small per-unit amounts (per request, per call) need more than cents."""
-    return st.column_config.NumberColumn(label, format="$%.4f", help=help_text)
+    """Small per-unit amounts (per request, per call): at least four decimals."""
+    return tables.money_config(label, help_text, min_decimals=4)
 
 
 def share_column(label: str, help_text: str | None = None) -> Any:
@@ -201,15 +232,15 @@ CALL_COLUMN_CONFIG: dict[str, Any] = {
     "route": "Route",
     "attempt": "Attempt",
     "tier": "Tier",
-    "model": "Model",
+    "model": st.column_config.TextColumn("Model", width="medium"),
     "provider": "Provider",
     "status": "Status",
     "escalated": "Escalated",
-    "escalation_reason": "Reason",
+    "escalation_reason": st.column_config.TextColumn("Reason", width="medium"),
     "final": "Answered",
     "input_tokens": "Input tokens",
     "output_tokens": "Output tokens",
-    "cost_usd": st.column_config.NumberColumn("Cost (USD)", format="$%.6f"),
+    "cost_usd": tables.money_config("Cost (USD)"),
     "unpriced": "Unpriced",
     "duration_ms": st.column_config.NumberColumn("Latency (ms)", format="%.0f"),
     "request_id": "Request id",
@@ -227,7 +258,7 @@ def cascade(detail: dict[str, Any]) -> None:
     st.markdown(
         f"Request `{detail.get('request_id')}` · tenant **{detail.get('tenant')}** · route "
         f"**{detail.get('route')}** · {detail.get('calls')} attempt(s) · total cost "
-        f"**${float(detail.get('cost_usd') or 0):,.6f}** · {outcome}."
+        f"**{money_text(detail.get('cost_usd'))}** · {outcome}."
     )
     columns = [column for column in CALL_TABLE_COLUMNS if column not in ("tenant", "route", "request_id")]
     table(attempts[columns], f"request {detail.get('request_id')}", column_config=CALL_COLUMN_CONFIG)
@@ -246,7 +277,7 @@ def explanation(explained: dict[str, Any]) -> None:
         st.warning("No price matches this model today: its calls are stored as unpriced.")
         return
     blended = price.get("blended_usd_per_mtok")
-    blended_text = f"${float(blended):,.2f}" if blended is not None else "n/a"
+    blended_text = money_text(blended)
     st.markdown(
         f"List price today: **{blended_text} per 1M tokens** blended (3 input : 1 output), source "
         f"`{price.get('price_source')}`."

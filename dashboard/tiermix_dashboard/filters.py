@@ -66,6 +66,10 @@ class Filters:
     def bucket(self) -> timedelta:
         return INTERVALS[self.interval()]
 
+    @property
+    def bucket_name(self) -> str:
+        return {"1m": "minute", "1h": "hour", "1d": "day"}[self.interval()]
+
     def previous(self) -> Filters:
         """The period of equal length just before this one, for "change vs previous period"."""
         return replace(self, start=self.start - self.duration, end=self.start, preset=CUSTOM)

@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 import pandas as pd
 
+from tiermix_dashboard.formats import money_text
+
 Kind = Literal["count", "money", "unit_money", "share"]
 DeltaColour = Literal["normal", "inverse", "off"]
 
@@ -103,13 +105,10 @@ def format_value(value: Any, kind: Kind) -> str:
         return "n/a"
     if kind == "share":
         return f"{number:.1%}"
-    sign = "-" if number < 0 else ""  # "-$2.36", not "$-2.36"
     if kind == "money":
-        return (
-            f"{sign}${abs(number):,.2f}" if abs(number) >= 1 or number == 0 else f"{sign}${abs(number):,.4f}"
-        )
-    if kind == "unit_money":
-        return f"{sign}${abs(number):,.4f}" if abs(number) < 1 else f"{sign}${abs(number):,.2f}"
+        return money_text(number)
+    if kind == "unit_money":  # per-request amounts: at least four decimals below a dollar
+        return money_text(number, min_decimals=2 if abs(number) >= 1 else 4)
     return f"{number:,.0f}"
 
 
@@ -177,7 +176,40 @@ def trend_from_mix(mix: pd.DataFrame, top_tier: str | None) -> pd.DataFrame:
     per_bucket = data.groupby("bucket", as_index=False)[["requests", "cost_usd", "answered", "_top"]].sum()
     answered = per_bucket["answered"].where(per_bucket["answered"] > 0)
     per_bucket["frontier_share"] = per_bucket["_top"] / answered
+    # every attempt's cost over the requests that started in the bucket (the summary's definition)
+    per_bucket["cost_per_request_usd"] = per_bucket["cost_usd"] / per_bucket["requests"].where(
+        per_bucket["requests"] > 0
+    )
     return per_bucket.drop(columns="_top")
+
+
+def tier_share_kpis(
+    mix: pd.DataFrame, mix_before: pd.DataFrame, tier_list: list[str], measure: str = "calls"
+) -> list[Kpi]:
+    """Each tier's share of ``measure`` (calls, tokens, cost_usd) over the whole range, with its change
+    against the previous period in percentage points: the mix as numbers, cheapest tier first."""
+    what = {"calls": "calls", "tokens": "tokens", "cost_usd": "spend"}.get(measure, measure)
+
+    def shares(rows: pd.DataFrame) -> dict[str, float]:
+        if rows.empty:
+            return {}
+        calls = pd.to_numeric(rows[measure], errors="coerce").fillna(0).groupby(rows["key"]).sum()
+        total = float(calls.sum())
+        return {str(key): float(value) / total for key, value in calls.items()} if total else {}
+
+    now, before = shares(mix), shares(mix_before)
+    seen = [tier for tier in tier_list if tier in now] + sorted(set(now) - set(tier_list))
+    return [
+        Kpi(
+            f"{tier} tier",
+            now[tier],
+            format_value(now[tier], "share"),
+            format_change(now[tier], before.get(tier, 0.0) if before else None, "share"),
+            "off",
+            f"Share of all {what} of the {tier} tier in this range (every attempt counts).",
+        )
+        for tier in seen
+    ]
 
 
 def per_request_statistics(per_route: pd.DataFrame) -> pd.DataFrame:
@@ -231,13 +263,13 @@ def first_row(rows: pd.DataFrame) -> dict[str, Any]:
 
 
 def new_model_events(daily: pd.DataFrame) -> pd.DataFrame:
-    """One row per (day, tenant, route, model) where a model absent from the baseline was served."""
-    columns = ["day", "tenant", "route", "model", "current_calls"]
+    """One row per (period, tenant, route, model) where a model absent from the baseline was served."""
+    columns = ["period", "tenant", "route", "model", "current_calls"]
     if daily.empty:
         return pd.DataFrame(columns=columns)
-    exploded = daily[["day", "tenant", "route", "new_models", "current_calls"]].explode("new_models")
+    exploded = daily[["period", "tenant", "route", "new_models", "current_calls"]].explode("new_models")
     exploded = exploded.dropna(subset=["new_models"]).rename(columns={"new_models": "model"})
-    return exploded[columns].sort_values("day", ascending=False, ignore_index=True)
+    return exploded[columns].sort_values("period", ascending=False, ignore_index=True)
 
 
 def decomposition_steps(share: Mapping[str, Any]) -> list[tuple[str, float | None, str]]:

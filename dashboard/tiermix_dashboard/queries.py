@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 import pandas as pd
 
-from tiermix_dashboard.api_client import ApiBadRequest, ApiClient
+from tiermix_dashboard.api_client import ApiClient, ApiNotFound
 from tiermix_dashboard.filters import Filters
 
 T = TypeVar("T")
@@ -230,14 +230,17 @@ def chargeback(client: ApiClient, filters: Filters) -> pd.DataFrame:
 def dimensions(client: ApiClient, end: datetime, lookback_days: int = 90) -> dict[str, list[str]]:
     """Tenants, routes and environments seen in the ``lookback_days`` before ``end`` (filter pickers)."""
     wide = Filters(start=end - timedelta(days=lookback_days), end=end, preset="custom")
-    rows = summary_by(client, wide, "tenant,route")
-    options = {name: sorted(str(v) for v in rows[name].dropna().unique()) for name in ("tenant", "route")}
     try:
-        environments = summary_by(client, wide, "environment")["environment"]
-        options["environment"] = sorted(str(v) for v in environments.dropna().unique())
-    except ApiBadRequest:
-        options["environment"] = []  # this API cannot group by environment: the picker offers "All" only
-    return options
+        body = client.get("/api/v1/dimensions", wide.api_params())
+    except ApiNotFound:  # a collector older than /api/v1/dimensions: tenants and routes only
+        rows = summary_by(client, wide, "tenant,route")
+        found = {name: sorted(str(v) for v in rows[name].dropna().unique()) for name in ("tenant", "route")}
+        return {**found, "environment": []}
+    return {
+        "tenant": list(body.get("tenants", [])),
+        "route": list(body.get("routes", [])),
+        "environment": list(body.get("environments", [])),
+    }
 
 
 def spend_by(client: ApiClient, filters: Filters, dimension: str) -> pd.DataFrame:

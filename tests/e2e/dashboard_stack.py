@@ -31,7 +31,7 @@ BROWSER_ARGS = [
 PAGES = {
     "": "Overview", "tier_mix": "Tier mix", "cost": "Cost", "escalations": "Escalations", "drift": "Drift",
     "opportunities": "Opportunities", "replays": "Replays", "budgets": "Budgets", "bills": "Bills",
-    "alerts": "Alerts", "prices": "Prices & tiers", "calls": "Calls",
+    "report": "Monthly report", "alerts": "Alerts", "prices": "Prices & tiers", "calls": "Calls",
 }  # fmt: skip
 
 

@@ -20,8 +20,9 @@ from tiermix_server.errors import BadRequest, NotFound
 from tiermix_server.metrics import calls as calls_metric
 from tiermix_server.metrics.chargeback import chargeback
 from tiermix_server.metrics.cost import cost_rows, cost_with_percentiles
+from tiermix_server.metrics.dimensions import dimensions
 from tiermix_server.metrics.drift import DEFAULT_JS_THRESHOLD, DEFAULT_PSI_THRESHOLD, drift
-from tiermix_server.metrics.escalations import escalations
+from tiermix_server.metrics.escalations import escalations, reasons_over_time
 from tiermix_server.metrics.filters import Filters, GroupBy
 from tiermix_server.metrics.health import data_health
 from tiermix_server.metrics.mix import MIX_KEYS, mix
@@ -137,7 +138,7 @@ def cost_view(q: Query) -> Response:
 
 def escalations_view(q: Query) -> Response:
     group_by = params.group_by(q.query)
-    view = params.choice(q.query, "view", ("rows", "reasons"), "rows")
+    view = params.choice(q.query, "view", ("rows", "reasons", "over_time"), "rows")
     result = escalations(q.client, q.filters, group_by)
     rows = [
         {
@@ -165,8 +166,24 @@ def escalations_view(q: Query) -> Response:
         }
         for r in result.by_reason
     ]
-    payload = {"rows": rows, "by_reason": reasons}
-    return respond(payload, q.fmt, csv_rows=reasons if view == "reasons" else rows, name="escalations")
+    payload: dict[str, Any] = {"rows": rows, "by_reason": reasons}
+    interval = q.query.get("interval") or ""
+    if interval:  # reasons per clock-aligned bucket, as /mix buckets them
+        interval = params.choice(q.query, "interval", ("1m", "1h", "1d"), "1h")
+        params.filters(q.query, lambda: q.filters.end, interval)  # re-check the range for this interval
+        payload["interval"] = interval
+        payload["over_time"] = [
+            {
+                "bucket": b.bucket,
+                "kind": b.kind,
+                "reason": b.reason,
+                "attempts": b.attempts,
+                "cost_usd": b.cost_usd,
+            }
+            for b in reasons_over_time(q.client, q.filters, interval)
+        ]
+    csv_rows = {"reasons": reasons, "over_time": payload.get("over_time", [])}.get(view, rows)
+    return respond(payload, q.fmt, csv_rows=csv_rows, name="escalations")
 
 
 def drift_view(q: Query) -> Response:
@@ -317,3 +334,11 @@ def chargeback_view(q: Query) -> Response:
     for row in rows:
         row["x_BillCoverage"] = coverage.get((f"{row['BillingPeriodStart']:%Y-%m}", row["ProviderName"]))
     return respond({"rows": rows}, q.fmt, name="chargeback")
+
+
+def dimensions_view(q: Query) -> Response:
+    """The tenants, routes and environments with calls in the range (a tenant key: its own only)."""
+    found = dimensions(q.client, q.filters)
+    payload = {"tenants": found.tenants, "routes": found.routes, "environments": found.environments}
+    listed = [{"dimension": name, "value": value} for name, values in payload.items() for value in values]
+    return respond(payload, q.fmt, csv_rows=listed, name="dimensions")

@@ -20,6 +20,7 @@ def api_routes() -> list[BaseRoute]:
         endpoint("GET", "/api/v1/mix", query_view(h.mix_view, interval_param=True), scope="read"),
         endpoint("GET", "/api/v1/cost", query_view(h.cost_view), scope="read"),
         endpoint("GET", "/api/v1/escalations", query_view(h.escalations_view), scope="read"),
+        endpoint("GET", "/api/v1/dimensions", query_view(h.dimensions_view), scope="read"),
         endpoint("GET", "/api/v1/drift", query_view(h.drift_view), scope="read"),
         endpoint("GET", "/api/v1/calls", query_view(h.calls_view), scope="read"),
         endpoint("GET", "/api/v1/requests/{request_id}", query_view(h.request_view), scope="read"),

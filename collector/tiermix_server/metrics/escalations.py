@@ -13,9 +13,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from tiermix_server.metrics.filters import NO_GROUP, Filters, GroupBy, Params
+from tiermix_server.metrics.mix import INTERVALS, as_utc
 from tiermix_server.metrics.sources import ESCALATIONS, counters_source, summed
 from tiermix_server.metrics.summary import Summary, ratio, summaries
 
@@ -31,6 +33,17 @@ class ReasonRow:
     requests: int | None  # escalations: requests whose first escalation had this reason; failovers: None
     cost_usd: float
     rate: float | None  # requests / eligible requests of the group (escalations only)
+
+
+@dataclass(frozen=True, slots=True)
+class ReasonBucket:
+    """Abandoned attempts of one kind and reason in one clock-aligned time bucket."""
+
+    bucket: datetime
+    kind: str  # escalation | failover
+    reason: str
+    attempts: int
+    cost_usd: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,3 +89,23 @@ def escalations(client: Any, filters: Filters, group_by: GroupBy = NO_GROUP) -> 
             failover_cost[tuple(r.group.values())] += r.cost_usd
     rows = [(s, failover_cost.get(tuple(s.group[c] for c in group_by.columns), 0.0)) for s in groups]
     return Escalations(rows, reasons)
+
+
+def reasons_over_time(client: Any, filters: Filters, interval: str) -> list[ReasonBucket]:
+    """Abandoned attempts per kind and reason in the same clock-aligned buckets as ``mix`` (1m/1h/1d),
+    each bucket stamped with its own start, so an escalation is drawn where it happened."""
+    if interval not in INTERVALS:
+        raise ValueError(f"interval {interval!r}: use one of {', '.join(INTERVALS)}")
+    bucket_expr, _, max_step_s = INTERVALS[interval]
+    params, counters = Params(), ("attempts", "cost_usd")
+    source = counters_source(
+        filters, params, counters, ("kind", "reason"), max_step_s=max_step_s, family=ESCALATIONS
+    )
+    sql = (
+        f"SELECT {bucket_expr} AS bucket, s.kind AS kind, s.reason AS reason, {summed(counters)} "
+        f"FROM {source} GROUP BY bucket, kind, reason ORDER BY bucket, kind, reason"
+    )
+    return [
+        ReasonBucket(as_utc(row["bucket"]), row["kind"], row["reason"], int(row["attempts"]), row["cost_usd"])
+        for row in client.query(sql, parameters=params.values).named_results()
+    ]

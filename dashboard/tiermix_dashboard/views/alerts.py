@@ -127,7 +127,7 @@ def apply(action: str, write: object) -> None:
 
 st.subheader("Current state")
 try:
-    states = alert_rules.states(client)
+    states = alert_rules.states(client, rules)
     if states.empty:
         st.caption("No alert has been evaluated yet (the evaluator runs every 30 s by default).")
     else:
@@ -138,8 +138,8 @@ try:
                 "rule": "Rule",
                 "group": "Group",
                 "state": "State",
-                "value": st.column_config.NumberColumn(
-                    "Value", format="%.4g", help="The metric in the window"
+                "value": st.column_config.TextColumn(
+                    "Value", help="The metric in the window, in its unit (shares as percentages)"
                 ),
                 "volume": st.column_config.NumberColumn("Requests in window"),
                 "pending_since": st.column_config.DatetimeColumn("Pending since (UTC)", format="MM-DD HH:mm"),
@@ -147,6 +147,8 @@ try:
                 "last_evaluated_at": st.column_config.DatetimeColumn(
                     "Last checked (UTC)", format="MM-DD HH:mm:ss"
                 ),
+                "tenant": None,
+                "rule_id": None,
             },
         )
 except ApiNotFound:
@@ -154,24 +156,25 @@ except ApiNotFound:
 
 st.subheader("Timeline")
 try:
-    history = alert_rules.events(client, filters.start)
+    history = alert_rules.events(client, filters.start, rules)
     history = history[history["ts"] < filters.end] if not history.empty else history
-    if history.empty:
-        st.caption("No alert changed state in this range.")
+    current = alert_rules.states(client, rules)
+    spans = alert_rules.state_spans(
+        history, current, filters.start, min(filters.end, components.now()), rules
+    )
+    if spans.empty:
+        st.caption("No alert was evaluated in this range.")
     else:
         components.chart(
-            charts.events(
-                history,
-                x="ts",
-                time_range=(filters.start, filters.end),
-                y="instance",
-                colour="to",
-                text="summary",
-                title="Alert state changes",
-                y_title="Rule · group",
+            charts.state_spans(
+                spans, title="Alert states over time", time_range=(filters.start, filters.end)
             ),
             history.drop(columns=["summary"]),
             "alert events",
+        )
+        st.caption(
+            f"{len(history)} state change(s) in this range; hover a band for when and why. Pale green is ok, "
+            "blue resolved, amber pending, red firing, grey no data."
         )
 except ApiNotFound:
     st.caption("This API does not list alert events.")
@@ -181,7 +184,7 @@ if rules:
     components.table(
         alert_rules.rules_table(rules),
         "alert rules",
-        column_config={name: name.replace("_", " ").capitalize() for name in alert_rules.RULE_TABLE_COLUMNS},
+        column_config=dict(alert_rules.RULE_TABLE_HEADINGS),
     )
     st.caption("Open a rule below to edit, disable, silence or delete it.")
 else:

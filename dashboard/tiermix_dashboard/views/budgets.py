@@ -15,6 +15,7 @@ import streamlit as st
 from tiermix_dashboard import cache, charts, components, kpis
 from tiermix_dashboard.api_client import ApiClient, ApiError, ApiForbidden, ApiUnauthorized
 from tiermix_dashboard.budgets import cumulative, scope_of
+from tiermix_dashboard.formats import money_text
 
 ADMIN_KEY = "budgets_admin_key"  # not a widget's key: Streamlit drops those once the widget is not drawn
 
@@ -67,7 +68,8 @@ else:
     )
     by_id = {int(s["budget"]["id"]): s for s in statuses}
     labels = {
-        i: f"#{i} · {scope_of(s['budget'])} · ${s['budget']['amount_usd']:,.2f}" for i, s in by_id.items()
+        i: f"#{i} · {scope_of(s['budget'])} · {money_text(s['budget']['amount_usd'])}"
+        for i, s in by_id.items()
     }
     chosen = st.selectbox("Budget", list(by_id), format_func=labels.__getitem__, key="budgets_chosen")
     status = by_id[chosen]

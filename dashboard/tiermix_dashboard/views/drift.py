@@ -13,32 +13,34 @@ filters = components.page_header(
     "Drift", "Model mix of each route against its trailing 7-day baseline (Jensen-Shannon distance)."
 )
 window_shown = st.session_state.get("drift_window", "1d")
-cache.prefetch(("drift_by_day", filters), ("drift", filters, {"window": window_shown, "baseline": "7d"}))
-every_day = cache.load("drift_by_day", filters)
-daily, unscored = kpis.scored_segments(every_day)
-if every_day.empty:
+cache.prefetch(("drift_periods", filters), ("drift", filters, {"window": window_shown, "baseline": "7d"}))
+every_period = cache.load("drift_periods", filters)
+daily, unscored = kpis.scored_segments(every_period)
+hourly = filters.duration.total_seconds() <= 2 * 86400
+period_name = "hour" if hourly else "day"
+if every_period.empty:
     components.empty_state(filters, "calls")
 else:
     components.chart(
         charts.heatmap(
             daily,
-            x="day",
+            x="period",
             y="route",
             z="js_distance",
-            x_title="Day (UTC)",
+            x_title=f"{period_name.title()} (UTC)",
             y_title="Route",
-            title="Daily drift score by route (worst tenant)",
+            title=f"Drift score by route and {period_name} (worst tenant)",
             z_title="JS distance (0 to 1)",
         ),
         daily,
-        "drift by route and day",
+        f"drift by route and {period_name}",
     )
     st.caption(
-        "Each day's model mix against the 7 days before it. 0 = same mix, 1 = no model in common; "
-        "0.1 and above is flagged as drift."
+        f"Each {period_name}'s model mix in this range against the 7 days before it. 0 = same mix, 1 = no "
+        "model in common; 0.1 and above is flagged as drift."
         + (
-            f" {unscored} tenant-route-days had fewer than {kpis.MIN_BASELINE_CALLS} calls in the 7 days"
-            " before them: too little to compare with, so they are left out."
+            f" {unscored} tenant-route-{period_name}s had fewer than {kpis.MIN_BASELINE_CALLS} calls in the"
+            " 7 days before them: too little to compare with, so they are left out."
             if unscored
             else ""
         )
@@ -53,11 +55,11 @@ else:
             events,
             "new model events",
             column_config={
-                "day": "Day (UTC)",
+                "period": f"{period_name.title()} (UTC)",
                 "tenant": "Tenant",
                 "route": "Route",
                 "model": "New model",
-                "current_calls": "Calls that day",
+                "current_calls": f"Calls that {period_name}",
             },
         )
 

@@ -1,4 +1,5 @@
-"""Overview: the headline numbers with their change, trends, and the segments that moved most."""
+"""Overview: the seed's question first (each tier's share of traffic over time against cost per request),
+anything firing, the headline numbers with their change, trends, and the segments that moved most."""
 
 from __future__ import annotations
 
@@ -10,26 +11,54 @@ filters = components.page_header("Overview", "Where LLM money goes, and whether 
 previous = filters.previous()
 cache.prefetch(
     ("summary", filters), ("summary", previous), ("data_health", filters), ("data_health", previous),
-    ("mix", filters, {"by": "tier"}), ("summary_by", filters, "tenant,route"),
-    ("summary_by", previous, "tenant,route"),
+    ("mix", filters, {"by": "tier"}), ("mix", previous, {"by": "tier"}),
+    ("summary_by", filters, "tenant,route"), ("summary_by", previous, "tenant,route"),
+    ("firing_alerts", filters.tenant),
 )  # fmt: skip
+components.firing_banner(cache.load("firing_alerts", filters.tenant))
 summary, summary_before = cache.load("summary", filters), cache.load("summary", previous)
 
 if not summary.get("calls"):
     components.empty_state(filters, "calls")
 else:
+    mix = cache.load("mix", filters, by="tier")
+    trend = kpis.mark_complete(
+        kpis.trend_from_mix(mix, tiers.top()), filters.start, filters.end, filters.bucket
+    )
+    components.chart(
+        charts.mix_and_cost(
+            mix,
+            trend,
+            value="calls",
+            title="Tier share of calls, and cost per request",
+            unit="calls",
+            time_range=(filters.start, filters.end),
+        ),
+        trend[["bucket", "requests", "cost_usd", "cost_per_request_usd"]].merge(
+            mix.pivot_table(index="bucket", columns="key", values="share_calls").add_prefix("share_calls_"),
+            left_on="bucket",
+            right_index=True,
+            how="left",
+        ),
+        "overview tier share and cost per request",
+    )
+    shares = kpis.tier_share_kpis(mix, cache.load("mix", previous, by="tier"), list(tiers.in_force()))
+    per_request = [k for k in kpis.headline_kpis(summary, summary_before) if k.label == "Cost per request"]
+    components.kpi_row([*shares, *per_request], per_row=max(4, len(shares) + 1))
+    st.caption(
+        "Shares are of all calls in the range (each attempt of a cascade counts); cost per request is every "
+        "attempt's cost over the requests started in the bucket. Changes compare with the previous period "
+        f"of equal length ({previous.range_text})."
+    )
+
+    st.subheader("Headline figures")
     health, health_before = cache.load("data_health", filters), cache.load("data_health", previous)
     current = {**summary, "sdk_dropped": health.get("sdk_dropped")}
     before = {**summary_before, "sdk_dropped": health_before.get("sdk_dropped")}
     components.kpi_row(kpis.headline_kpis(current, before))
     for note in kpis.health_warnings(health):
         st.warning(f"**Data health:** {note}", icon=":material/warning:")
-    st.caption(f"Changes compare with the previous period of equal length ({previous.range_text}).")
 
-    mix = cache.load("mix", filters, by="tier")
-    trend = kpis.mark_complete(
-        kpis.trend_from_mix(mix, tiers.top()), filters.start, filters.end, filters.bucket
-    )
     left, right = st.columns(2)
     with left:
         components.chart(

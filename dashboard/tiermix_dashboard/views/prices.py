@@ -6,6 +6,7 @@ import streamlit as st
 
 from tiermix_dashboard import cache, charts, components
 from tiermix_dashboard.api_client import ApiError, ApiForbidden, ApiNotFound
+from tiermix_dashboard.formats import money_text
 
 filters = components.page_header("Prices & tiers", "How models map to tiers and prices.")
 cache.prefetch(("models_seen", filters), ("data_health", filters), ("unpriced_models", filters))
@@ -40,7 +41,7 @@ else:
             "calls": "Calls",
             "tokens": "Tokens",
             "cost_usd": components.money_column("Spend"),
-            "usd_per_mtok": st.column_config.NumberColumn("USD / 1M tokens", format="$%.2f"),
+            "usd_per_mtok": components.money_column("USD / 1M tokens"),
         },
     )
 
@@ -94,7 +95,7 @@ if model:
     row = seen[seen["model"] == model].iloc[0]
     st.markdown(
         f"**{model}** was stored as tier **{row['tier']}** for {int(row['calls']):,} calls in this range, "
-        f"at a blended **${row['usd_per_mtok']:,.2f} per 1M tokens** (spend / tokens)."
+        f"at a blended **{money_text(row['usd_per_mtok'])} per 1M tokens** (spend / tokens)."
     )
     try:
         components.explanation(cache.load("explain_model", model))

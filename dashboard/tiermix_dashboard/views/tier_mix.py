@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from tiermix_dashboard import cache, charts, components, tiers
+from tiermix_dashboard import cache, charts, components, kpis, tiers
 
 MEASURES = {"calls": ("Calls", "calls"), "tokens": ("Tokens", "tokens"), "cost_usd": ("Cost", "USD")}
 SEGMENT_LIMIT = 12
@@ -25,6 +25,7 @@ chosen_shown = getattr(filters, dimension_shown)
 options_shown = cache.load("dimensions", filters.end)[dimension_shown]
 cache.prefetch(
     ("mix", filters, {"by": "tier"}),
+    ("mix", filters.previous(), {"by": "tier"}),
     (
         "mix_by_segment",
         filters,
@@ -39,6 +40,8 @@ mix = cache.load("mix", filters, by="tier")
 if mix.empty:
     components.empty_state(filters, "calls")
 else:
+    before = cache.load("mix", filters.previous(), by="tier")
+    components.kpi_row(kpis.tier_share_kpis(mix, before, list(tiers.in_force()), measure))
     components.chart(
         charts.stacked_share(
             mix,
@@ -77,6 +80,7 @@ else:
                 colour="key",
                 horizontal=True,
                 y_format=".0%",
+                show_values=True,
                 title=f"Tier share of {label.lower()} by {dimension}",
                 x_title=dimension.title(),
                 y_title=f"Share of {unit}",
