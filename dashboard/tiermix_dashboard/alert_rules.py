@@ -299,6 +299,18 @@ def state_spans(
     return frame(spans, ["row", "state", "start", "end", "text"])
 
 
+def activity_start(spans: pd.DataFrame, start: datetime, end: datetime) -> datetime:
+    """Where the timeline's axis should start: the range start, or, when every rule was created in the
+    last part of the range, a little before the earliest band (a week-long axis would squeeze ten
+    minutes of alerts into a hairline at its right edge)."""
+    if spans.empty:
+        return start
+    earliest = pd.Timestamp(spans["start"].min()).to_pydatetime()
+    if earliest - start <= (end - start) / 2:
+        return start
+    return max(start, earliest - (end - earliest) / 10)
+
+
 def _span(row: Any, state: str, start: Any, end: Any, why: str) -> dict[str, Any]:
     begun, ended = pd.Timestamp(start), pd.Timestamp(end)
     text = f"{row}<br>{state}: {begun:%m-%d %H:%M} to {ended:%m-%d %H:%M} UTC<br>{why}"

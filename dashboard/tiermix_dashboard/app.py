@@ -47,7 +47,7 @@ def main() -> None:
         st.Page(VIEWS / file, title=title, icon=icon, default=index == 0)
         for index, (file, title, icon) in enumerate(PAGES)
     ]
-    page = st.navigation(pages)
+    page = st.navigation(pages, expanded=True)  # every page listed: a reader should not hunt for one
     st.sidebar.markdown("**tiermix** · model mix")
     cache.use_connection(cache.Connection(config.api_url, _read_key(config)))
     st.session_state[_TITLE_SHOWN] = False

@@ -60,12 +60,13 @@ def current_filters() -> Filters:
     return value
 
 
-def page_header(title: str, caption: str) -> Filters:
-    """Title, what the page answers, and the scope it is showing; returns the current filters."""
+def page_header(title: str, caption: str, *, own_range: bool = False) -> Filters:
+    """Title, what the page answers, and the scope it is showing; returns the current filters.
+    ``own_range``: the page picks its own dates (the report's month), so the time filter is not named."""
     filters = current_filters()
     st.title(title)
     st.session_state[TITLE_SHOWN] = True
-    scope = [f"**{filters.label}**"]
+    scope = [] if own_range else [f"**{filters.label}**"]
     scope += [
         f"{name} **{value}**"
         for name, value in (
@@ -75,7 +76,8 @@ def page_header(title: str, caption: str) -> Filters:
         )
         if value
     ]
-    st.caption(f"{caption} Showing {', '.join(scope)} (times in UTC).")
+    shown = f" Showing {', '.join(scope)}." if scope else ""
+    st.caption(f"{caption}{shown} Times in UTC.")
     return filters
 
 

@@ -15,6 +15,10 @@ import pandas as pd
 
 from tiermix_dashboard.filters import CUSTOM, Filters
 
+# what the report shows of each ranked route (rightsizing.OPPORTUNITY_COLUMNS has them all)
+OPPORTUNITY_COLUMNS = ("route", "top_direct_share", "monthly_savings_low_usd", "monthly_savings_usd",
+                       "monthly_savings_high_usd", "confidence")  # fmt: skip
+
 
 @dataclass(frozen=True, slots=True)
 class ReportPeriod:

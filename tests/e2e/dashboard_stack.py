@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -151,6 +152,30 @@ def send_known_calls(api_url: str, *, tenant: str, requests: int) -> None:
     subprocess.run([sys.executable, "-c", script], cwd=REPO, check=True, timeout=120)
 
 
+def send_tiny_tenant_calls(api_url: str, *, tenant: str, requests: int = 4) -> None:
+    """A tenant whose every amount is a fraction of a cent: ``requests`` cheap gpt-4o-mini calls of a
+    few dozen tokens, one of them a cascade that escalates to the top tier (so escalation figures are
+    non-zero too), through the real SDK in a subprocess, flushed before returning."""
+    script = textwrap.dedent(f"""
+        import tiermix
+
+        tiermix.init(endpoint={api_url!r}, service="tiny", environment="production")
+        with tiermix.context(tenant={tenant!r}):
+            for _ in range({requests}):
+                with tiermix.call(model="gpt-4o-mini", provider="openai", route="support.answer") as c:
+                    c.set_usage(input_tokens=40, output_tokens=12)
+            with tiermix.cascade(route="support.answer") as cascade:
+                with tiermix.call(model="gpt-4o-mini", provider="openai") as c:
+                    c.set_usage(input_tokens=40, output_tokens=12)
+                cascade.escalate("verification_failed", detail="tiny")
+                with tiermix.call(model="gpt-4o", provider="openai") as c:
+                    c.set_usage(input_tokens=40, output_tokens=12)
+        assert tiermix.flush(timeout_s=30), "the SDK could not deliver"
+        tiermix.shutdown()
+    """)
+    subprocess.run([sys.executable, "-c", script], cwd=REPO, check=True, timeout=120)
+
+
 def send_demo_traffic(api_url: str, *, days: float, rate_per_s: float) -> None:
     """A backfill of realistic traffic (cascades, drift, new models) through ``tiermix demo``."""
     command = [sys.executable, "-m", "tiermix_server.cli", "demo", "--endpoint", api_url, "--backfill",
@@ -228,6 +253,53 @@ def _settle(page: Any, started: float, timeout_s: float) -> float:
         elements = count
         page.wait_for_timeout(150)
     raise TimeoutError(f"{page.url} did not finish rendering in {timeout_s}s")
+
+
+# Text a FinOps reader must never see: a missing value printed as a value.
+_UNREADABLE = re.compile(r"(?<![\w.])(None|nan|NaN)(?![\w.])")
+
+
+def visible_text(page: Any) -> str:
+    """The main area's text outside charts and tables (those are checked apart)."""
+    return str(
+        page.evaluate(
+            """() => {
+            const main = document.querySelector('[data-testid="stMain"]');
+            if (!main) return '';
+            const copy = main.cloneNode(true);
+            copy.querySelectorAll('.stPlotlyChart, [data-testid="stDataFrame"], [data-testid="stCode"]')
+                .forEach((node) => node.remove());
+            return copy.innerText;
+        }"""
+        )
+    )
+
+
+def readability_problems(page: Any) -> list[str]:
+    """Everything on the rendered page a reader would trip on: "None"/"nan" in text, a table cell that
+    Streamlit would draw as "None" (an empty cell in its accessible grid), a Streamlit exception, an
+    error box, and the chart titles that say "No data in this range"."""
+    problems = [f"unreadable {match!r}" for match in _UNREADABLE.findall(visible_text(page))]
+    for table in page.locator('[data-testid="stDataFrame"] table').all():
+        cells = [cell.strip() for cell in table.locator("td").all_inner_texts()]
+        problems += [f"a table cell reads {cell!r}" for cell in cells if cell in ("", "None", "nan", "NaN")]
+    selector = '[data-testid="stException"], [data-testid="stAlertContentError"]'
+    problems += [f"error: {text[:300]}" for text in page.locator(selector).all_inner_texts()]
+    for chart in page.locator(".stPlotlyChart").all():
+        if chart.locator("text", has_text="No data in this range").count():
+            title = chart.locator(".gtitle").all_inner_texts()
+            problems.append(f"empty chart: {title[0] if title else '(untitled)'}")
+    return problems
+
+
+def zero_amount_metrics(page: Any) -> dict[str, str]:
+    """Metric label → value, for every KPI that reads exactly "$0.00"."""
+    found = {}
+    for metric in page.locator('[data-testid="stMetric"]').all():
+        value = metric.locator('[data-testid="stMetricValue"]').inner_text().strip()
+        if value in ("$0.00", "-$0.00"):
+            found[metric.locator('[data-testid="stMetricLabel"]').inner_text().strip()] = value
+    return found
 
 
 def screenshot(page: Any, path: Path) -> None:

@@ -23,10 +23,13 @@ from tests.e2e.dashboard_stack import (
     free_port,
     launch_browser,
     open_page,
+    readability_problems,
     screenshot,
     send_demo_traffic,
     send_known_calls,
+    send_tiny_tenant_calls,
     tiermix_up,
+    zero_amount_metrics,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -34,6 +37,15 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 ARTIFACTS = Path(__file__).parent / "artifacts"
 KNOWN_TENANT = "e2e-known"
 KNOWN_REQUESTS = 37
+TINY_TENANT = "e2e-tiny"  # every amount a fraction of a cent
+# A KPI that may read "$0.00" only when the API says the amount is exactly zero: label → (API path, field)
+ZERO_CHECKS = {
+    "Spend": ("/api/v1/summary", "cost_usd"),
+    "Cost per request": ("/api/v1/summary", "cost_per_request_usd"),
+    "Savings (estimate)": ("/api/v1/summary", "savings_usd"),
+    "Escalation overhead": ("/api/v1/escalations", "escalation_overhead_usd"),
+    "Savings per month (conservative)": ("/api/v1/opportunities", "monthly_savings_low_usd"),
+}
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +55,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     with tiermix_up(tmp_path_factory.mktemp("e2e-dashboard") / "data", alerts_interval_s=2) as running:
         send_demo_traffic(running.api_url, days=1, rate_per_s=0.05)
         send_known_calls(running.api_url, tenant=KNOWN_TENANT, requests=KNOWN_REQUESTS)
+        send_tiny_tenant_calls(running.api_url, tenant=TINY_TENANT)
         rule = {
             "name": "frontier spike per tenant",
             "metric": "frontier_share",
@@ -154,3 +167,46 @@ def test_an_unreachable_api_shows_a_message_not_a_traceback(tmp_path: Path, brow
         assert browser_page.locator('[data-testid="stException"]').count() == 0
         assert "not reachable" in browser_page.locator('[data-testid="stAlertContentError"]').inner_text()
         screenshot(browser_page, ARTIFACTS / "api-unreachable.png")
+
+
+def _api_amount(stack: Stack, label: str, tenant: str | None) -> float | None:
+    path, field = ZERO_CHECKS[label]
+    body = httpx.get(f"{stack.api_url}{path}", params={"tenant": tenant} if tenant else {}, timeout=30).json()
+    if path == "/api/v1/escalations":
+        body = body["rows"][0] if body.get("rows") else {}
+    if path == "/api/v1/opportunities":
+        body = body.get("totals", body)
+    value = body.get(field)
+    return None if value is None else float(value)
+
+
+@pytest.mark.parametrize("tenant", [None, TINY_TENANT], ids=["demo", "tiny-spend-tenant"])
+@pytest.mark.parametrize("path", list(PAGES), ids=[path or "overview" for path in PAGES])
+def test_every_page_reads_cleanly(stack: Stack, browser_page: Any, path: str, tenant: str | None) -> None:
+    """No "None" or "nan", no empty cell, no exception or error box, no empty chart where the API has
+    data, and no "$0.00" KPI for an amount the API says is not zero: with the demo's week and with a
+    tenant whose every amount is a fraction of a cent."""
+    open_page(browser_page, stack.dashboard_url, path, query=f"?tenant={tenant}" if tenant else "")
+    problems = readability_problems(browser_page)
+    for label in zero_amount_metrics(browser_page):
+        amount = _api_amount(stack, label, tenant) if label in ZERO_CHECKS else None
+        if amount != 0:
+            problems.append(f"{label} reads $0.00 where the API says {amount}")
+    if problems:
+        screenshot(browser_page, ARTIFACTS / f"unreadable-{path or 'overview'}-{tenant or 'demo'}.png")
+    assert problems == []
+
+
+@pytest.fixture(scope="module")
+def empty_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    with tiermix_up(tmp_path_factory.mktemp("e2e-empty") / "data") as running:
+        yield running
+
+
+@pytest.mark.parametrize("path", list(PAGES), ids=[path or "overview" for path in PAGES])
+def test_every_page_of_an_empty_database_says_so_cleanly(
+    empty_stack: Stack, browser_page: Any, path: str
+) -> None:
+    open_page(browser_page, empty_stack.dashboard_url, path)
+    assert readability_problems(browser_page) == []
+    assert zero_amount_metrics(browser_page) == {}

@@ -165,16 +165,20 @@ try:
     if spans.empty:
         st.caption("No alert was evaluated in this range.")
     else:
+        shown_from = alert_rules.activity_start(spans, filters.start, filters.end)
         components.chart(
-            charts.state_spans(
-                spans, title="Alert states over time", time_range=(filters.start, filters.end)
-            ),
+            charts.state_spans(spans, title="Alert states over time", time_range=(shown_from, filters.end)),
             history.drop(columns=["summary"]),
             "alert events",
         )
+        zoomed = (
+            f" The axis starts at {shown_from:%Y-%m-%d %H:%M} UTC: no rule was evaluated before then."
+            if shown_from > filters.start
+            else ""
+        )
         st.caption(
             f"{len(history)} state change(s) in this range; hover a band for when and why. Pale green is ok, "
-            "blue resolved, amber pending, red firing, grey no data."
+            f"blue resolved, amber pending, red firing, grey no data.{zoomed}"
         )
 except ApiNotFound:
     st.caption("This API does not list alert events.")

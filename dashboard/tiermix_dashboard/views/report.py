@@ -12,6 +12,7 @@ filters = components.page_header(
     "Monthly report",
     "One page to send: the month's spend, tier mix, cost per request, savings, escalations and top "
     "opportunities. It uses the tenant, route and environment filters; the month is chosen here.",
+    own_range=True,
 )
 components.print_layout()
 now = components.now()
@@ -111,10 +112,10 @@ if ranked.empty:
     )
 else:
     components.table(
-        ranked[["route", "top_direct_share", "monthly_savings_low_usd", "monthly_savings_usd",
-                "monthly_savings_high_usd", "confidence"]].head(5),
+        ranked[[*([] if filters.tenant else ["tenant"]), *report.OPPORTUNITY_COLUMNS]].head(5),
         "report top opportunities",
         column_config={
+            "tenant": "Tenant",
             "route": "Route",
             "top_direct_share": components.share_column("Straight to the top tier"),
             "monthly_savings_low_usd": components.money_column("Saving / month (low)"),

@@ -46,7 +46,7 @@ def test_a_rule_created_in_the_form_is_stored_and_listed(
     ]
     assert kept.spec.channels[0].url == "http://127.0.0.1:9/hook"  # type: ignore[union-attr]
     listed = table_with(app, "condition")
-    assert "value > 0.25" in listed[listed["name"] == "frontier spike from the page"]["condition"].tolist()
+    assert "value > 25.0%" in listed[listed["name"] == "frontier spike from the page"]["condition"].tolist()
 
 
 def test_a_rule_can_be_disabled_silenced_and_deleted_from_the_page(

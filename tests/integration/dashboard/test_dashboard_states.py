@@ -21,6 +21,7 @@ PAGES = (
     "replays",
     "budgets",
     "bills",
+    "report",
     "alerts",
     "prices",
     "calls",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 
 from streamlit.testing.v1 import AppTest
 
@@ -14,8 +15,10 @@ def test_a_model_never_seen_before_is_listed_as_a_new_model_event(
 ) -> None:
     events = table_with(open_page("drift"), "model")
     mine = events[events["model"] == NEW_MODEL]
-    assert mine[["day", "tenant", "route"]].values.tolist() == [
-        [seeded_api.day_text, "acme", "support.answer"]
+    # one day shown: one heatmap cell per hour, and the new model's first call was at 12:00
+    hour = seeded_api.day + timedelta(hours=12)
+    assert mine[["period", "tenant", "route"]].values.tolist() == [
+        [f"{hour:%m-%d %H:00}", "acme", "support.answer"]
     ]
 
 
