@@ -51,13 +51,14 @@ class Stack:
 
 @contextlib.contextmanager
 def tiermix_up(
-    data_dir: Path, *, alerts_interval_s: float = 3600.0, startup_timeout_s: float = 90.0
+    data_dir: Path, *, alerts_interval_s: float = 3600.0, startup_timeout_s: float = 90.0, demo: bool = False
 ) -> Iterator[Stack]:
-    """``tiermix up`` in a subprocess; stopped with SIGTERM (then SIGKILL) on exit."""
+    """``tiermix up`` (``--demo`` too, if asked) in a subprocess; stopped with SIGTERM (then SIGKILL)."""
     port, dashboard_port = free_port(), free_port()
     log_path = data_dir.parent / f"{data_dir.name}-up.log"
     command = [sys.executable, "-m", "tiermix_server.cli", "up", "--data-dir", str(data_dir),
                "--port", str(port), "--dashboard-port", str(dashboard_port)]  # fmt: skip
+    command += ["--demo"] if demo else []
     env = {**os.environ, "TIERMIX_ALERTS_INTERVAL_S": str(alerts_interval_s)}
     env.pop("TIERMIX_API_KEY", None)
     with open(log_path, "wb") as log:
@@ -287,7 +288,7 @@ def readability_problems(page: Any) -> list[str]:
     problems += [f"error: {text[:300]}" for text in page.locator(selector).all_inner_texts()]
     for chart in page.locator(".stPlotlyChart").all():
         if chart.locator("text", has_text="No data in this range").count():
-            title = chart.locator(".gtitle").all_inner_texts()
+            title = chart.locator(".gtitle").all_text_contents()
             problems.append(f"empty chart: {title[0] if title else '(untitled)'}")
     return problems
 

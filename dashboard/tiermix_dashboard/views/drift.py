@@ -21,30 +21,38 @@ period_name = "hour" if hourly else "day"
 if every_period.empty:
     components.empty_state(filters, "calls")
 else:
-    components.chart(
-        charts.heatmap(
-            daily,
-            x="period",
-            y="route",
-            z="js_distance",
-            x_title=f"{period_name.title()} (UTC)",
-            y_title="Route",
-            title=f"Drift score by route and {period_name} (worst tenant)",
-            z_title="JS distance (0 to 1)",
-        ),
-        daily,
-        f"drift by route and {period_name}",
-    )
-    st.caption(
-        f"Each {period_name}'s model mix in this range against the 7 days before it. 0 = same mix, 1 = no "
-        "model in common; 0.1 and above is flagged as drift."
-        + (
-            f" {unscored} tenant-route-{period_name}s had fewer than {kpis.MIN_BASELINE_CALLS} calls in the"
-            " 7 days before them: too little to compare with, so they are left out."
-            if unscored
-            else ""
+    if daily.empty:  # calls, but none with a baseline to compare with: say so, not an empty chart
+        st.info(
+            f"**Not enough history to score drift yet.** Every route in this scope had fewer than "
+            f"{kpis.MIN_BASELINE_CALLS} calls in the 7 days before each {period_name} of the range "
+            f"({unscored} tenant-route-{period_name}s), so there is no usual mix to compare with.",
+            icon=":material/hourglass_empty:",
         )
-    )
+    else:
+        components.chart(
+            charts.heatmap(
+                daily,
+                x="period",
+                y="route",
+                z="js_distance",
+                x_title=f"{period_name.title()} (UTC)",
+                y_title="Route",
+                title=f"Drift score by route and {period_name} (worst tenant)",
+                z_title="JS distance (0 to 1)",
+            ),
+            daily,
+            f"drift by route and {period_name}",
+        )
+        st.caption(
+            f"Each {period_name}'s model mix in this range against the 7 days before it. 0 = same mix, "
+            "1 = no model in common; 0.1 and above is flagged as drift."
+            + (
+                f" {unscored} tenant-route-{period_name}s had fewer than {kpis.MIN_BASELINE_CALLS} calls"
+                " in the 7 days before them: too little to compare with, so they are left out."
+                if unscored
+                else ""
+            )
+        )
 
     st.subheader("New models")
     events = kpis.new_model_events(daily)
@@ -74,16 +82,25 @@ else:
     )
     answer = cache.load("drift", filters, window=window, baseline="7d")
     share = answer["frontier_share"]
-    components.chart(
-        charts.waterfall(
-            kpis.decomposition_steps(share),
-            y_format=".1%",
-            y_title="Frontier share (%)",
-            title="Frontier share: baseline → traffic shift → routing shift → now",
-        ),
-        answer["segments"],
-        f"frontier share decomposition {window}",
-    )
+    if share.get("baseline") is None or share.get("current") is None:
+        # a missing side is not a 0% frontier share: drawing it as one would invent a change
+        st.info(
+            "**Nothing to decompose:** "
+            + ("no answered requests in the 7 days before this window." if share.get("baseline") is None
+               else "no answered requests in this window."),
+            icon=":material/info:",
+        )  # fmt: skip
+    else:
+        components.chart(
+            charts.waterfall(
+                kpis.decomposition_steps(share),
+                y_format=".1%",
+                y_title="Frontier share (%)",
+                title="Frontier share: baseline → traffic shift → routing shift → now",
+            ),
+            answer["segments"],
+            f"frontier share decomposition {window}",
+        )
     st.caption(
         "**Traffic shift**: routes' share of requests changed (e.g. more traffic to a route that "
         "needs the frontier tier). **Routing shift**: the routes themselves sent more or fewer "

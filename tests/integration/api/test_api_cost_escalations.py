@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -123,3 +124,56 @@ def test_escalation_reasons_as_csv(api: Api) -> None:
     header, *lines = body.strip().splitlines()
     assert header.split(",")[:3] == ["kind", "reason", "attempts"]
     assert len(lines) == len(ref.by_reason(ref.in_range(api.rows, api.start, api.end)))
+
+
+@pytest.mark.parametrize("interval", ["1m", "1h"])
+def test_escalation_reasons_per_bucket_sit_in_clock_aligned_buckets(api: Api, interval: str) -> None:
+    """Each abandoned attempt is counted in the bucket its own time falls in (not in a slice counted from
+    the range start), and the buckets add up to the whole range's reasons."""
+    start, end = api.start + timedelta(minutes=3, seconds=7), api.end - timedelta(minutes=2)
+    got = api.get("/api/v1/escalations", start=start, end=end, interval=interval)
+    assert got["interval"] == interval
+    rows = ref.in_range(api.rows, start, end)
+    expected: dict[tuple[str, str, str], list[float]] = {}
+    for r in rows:
+        if r.escalated or r.failover:
+            key = (
+                ref.floor_to(r.ts, interval).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "escalation" if r.escalated else "failover",
+                r.escalation_reason,
+            )
+            cell = expected.setdefault(key, [0, 0.0])
+            cell[0] += 1
+            cell[1] += r.cost_usd
+    shown = {(b["bucket"], b["kind"], b["reason"]): b for b in got["over_time"]}
+    assert set(shown) == set(expected)
+    for key, (attempts, cost) in expected.items():
+        assert shown[key]["attempts"] == attempts
+        assert shown[key]["cost_usd"] == pytest.approx(cost)
+    whole = {(r["kind"], r["reason"]): r["attempts"] for r in got["by_reason"]}
+    per_bucket: dict[tuple[str, str], int] = {}
+    for b in got["over_time"]:
+        per_bucket[(b["kind"], b["reason"])] = per_bucket.get((b["kind"], b["reason"]), 0) + b["attempts"]
+    assert per_bucket == whole
+
+
+def test_escalation_buckets_refuse_a_range_too_wide_for_minutes(api: Api) -> None:
+    status, body = api.fetch(
+        "/api/v1/escalations", start=api.start - timedelta(days=5), end=api.end, interval="1m"
+    )
+    assert status == 400 and "too large" in json.loads(body)["error"]["message"]
+
+
+def test_dimensions_list_what_the_range_holds(api: Api) -> None:
+    start, end = api.start, api.end
+    got = api.get("/api/v1/dimensions", start=start, end=end)
+    rows = ref.in_range(api.rows, start, end)
+    assert got == {
+        "tenants": sorted({r.tenant for r in rows}),
+        "routes": sorted({r.route for r in rows}),
+        "environments": sorted({r.environment for r in rows}),
+    }
+    scoped = api.get("/api/v1/dimensions", start=start, end=end, tenant="acme", environment="staging")
+    acme = [r for r in rows if r.tenant == "acme" and r.environment == "staging"]
+    assert scoped["tenants"] == ["acme"] and scoped["environments"] == ["staging"]
+    assert scoped["routes"] == sorted({r.route for r in acme})

@@ -20,6 +20,7 @@ READ_ROUTES = [
     "/api/v1/cost",
     "/api/v1/escalations",
     "/api/v1/drift",
+    "/api/v1/dimensions",
     "/api/v1/calls",
     "/api/v1/health/data",
     "/api/v1/export/chargeback",
