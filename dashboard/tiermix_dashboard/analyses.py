@@ -130,12 +130,13 @@ def drift_periods(client: ApiClient, filters: Filters, max_periods: int = 31) ->
         window_s = max(1, int((window_end - window_start).total_seconds()))
         scoped = replace(filters, end=window_end, preset="custom")
         return drift(client, scoped, window=f"{window_s}s", baseline="7d")["rows"].assign(
-            period=f"{period_start:{label}}"
+            period=f"{period_start:{label}}",
+            period_middle=pd.Timestamp(period_start + step / 2),  # where the cell sits on a time axis
         )
 
     parts = [rows for rows in in_parallel(drift_in, starts) if not rows.empty]
     if not parts:
-        return frame([], ["period", *DRIFT_COLUMNS])
+        return frame([], ["period", "period_middle", *DRIFT_COLUMNS])
     return pd.concat(parts, ignore_index=True).sort_values("period", ignore_index=True)
 
 

@@ -181,8 +181,8 @@ def bars(
     show_values: bool = False,
 ) -> go.Figure:
     """Bar chart; ``colour`` splits bars into stacked (or ``grouped``) series; tiers keep their colours
-    and, on a category axis, their cost order. ``show_values`` writes each bar's value on it (a share
-    read off a bar by eye is a guess)."""
+    and, on a category axis, their cost order. ``show_values`` writes each share (``y`` is a fraction)
+    on its bar: a share read off a bar by eye is a guess."""
     fig = go.Figure()
     y_format = _resolve(y_format, frame.get(y, []))
     width_ms = _bar_width_ms(frame, x, bucket, time_range)
@@ -202,15 +202,13 @@ def bars(
             offset=0 if width_ms is not None and not grouped else None,  # a bar starts at its bucket
             marker_color=colour_for(name, index),
             hovertemplate=f"{name}: %{{{'x' if horizontal else 'y'}:{y_format}}}<extra></extra>",
-            texttemplate=f"%{{{'x' if horizontal else 'y'}:{y_format}}}" if show_values else None,
+            text=_share_labels(values) if show_values else None,
             textposition="inside" if show_values else None,
             insidetextanchor="middle" if show_values else None,
+            textangle=0,
+            textfont={"size": 11},
         )
-    fig.update_layout(
-        barmode="group" if grouped else "stack",
-        showlegend=colour is not None,
-        uniformtext={"minsize": 10, "mode": "hide"},  # a label too big for its bar is left out, not shrunk
-    )
+    fig.update_layout(barmode="group" if grouped else "stack", showlegend=colour is not None)
     value_axis, category_axis = (
         (fig.update_xaxes, fig.update_yaxes) if horizontal else (fig.update_yaxes, fig.update_xaxes)
     )
@@ -226,9 +224,14 @@ def bars(
         category_axis(categoryorder="array", categoryarray=ordered_keys(categories))
     if horizontal:
         fig.update_yaxes(autorange="reversed")
-        fig = _layout(fig, title, y_title, x_title, height=max(260, 60 + 28 * frame[x].nunique()))
+        fig = _layout(fig, title, y_title, x_title, height=max(260, 80 + 34 * frame[x].nunique()))
         return fig.update_layout(hovermode="y unified")
     return _layout(fig, title, x_title, y_title, time_range=time_range)
+
+
+def _share_labels(values: pd.Series, least: float = 0.05) -> list[str]:
+    """A share written on its bar ("63%"), left off segments under ``least`` (too thin to hold it)."""
+    return ["" if pd.isna(value) or value < least else f"{value:.0%}" for value in values]
 
 
 def _bar_width_ms(
@@ -257,23 +260,33 @@ def heatmap(
     y_title: str,
     z_title: str,
     z_format: str = ".3f",
+    time_range: TimeRange | None = None,
 ) -> go.Figure:
+    """Cells of ``z`` by ``y`` and ``x``. A datetime ``x`` (the middle of each cell's period) goes on a
+    time axis like every other chart's; anything else is one category per value."""
     pivot = frame.pivot_table(index=y, columns=x, values=z, aggfunc="max")
+    on_time = not frame.empty and pd.api.types.is_datetime64_any_dtype(frame[x])
     fig = go.Figure(
         go.Heatmap(
             z=pivot.values,
-            x=[str(column) for column in pivot.columns],
+            x=list(pivot.columns) if on_time else [str(column) for column in pivot.columns],
             y=[str(row) for row in pivot.index],
             colorscale="YlOrRd",
             zmin=0,
+            xgap=1,
+            ygap=1,
             colorbar={"title": {"text": z_title}},
             hovertemplate=f"{y_title}: %{{y}}<br>{x_title}: %{{x}}<br>{z_title}: %{{z:{z_format}}}"
             "<extra></extra>",
         )
     )
     fig.update_layout(hovermode="closest")
-    fig.update_xaxes(type="category")  # day labels, not a time axis: one cell per day
-    return _layout(fig, title, x_title, y_title, height=max(280, 80 + 30 * len(pivot.index)))
+    if not on_time:
+        fig.update_xaxes(type="category")
+    return _layout(
+        fig, title, x_title, y_title, height=max(280, 80 + 30 * len(pivot.index)),
+        time_range=time_range if on_time else None,
+    )  # fmt: skip
 
 
 def events(
@@ -412,6 +425,10 @@ def whatif(curve: pd.DataFrame, *, title: str, direction: str | None) -> go.Figu
         yaxis={"tickformat": cost_format, "rangemode": "tozero"},
         yaxis2={
             "tickformat": ".0%",
+            "tickmode": "linear",  # 0, 20, 40 … 100%, not the cost axis's fifths
+            "tick0": 0,
+            "dtick": 0.2,
+            "showgrid": False,
             "range": [0, 1.02],
             "overlaying": "y",
             "side": "right",
@@ -519,6 +536,8 @@ def mix_and_cost(
         yaxis2={
             "title": "Cost per request (USD)",
             "tickformat": cost_format,
+            "tickmode": "auto",  # its own round ticks, not the share axis's fifths
+            "nticks": 6,
             "overlaying": "y",
             "side": "right",
             "rangemode": "tozero",

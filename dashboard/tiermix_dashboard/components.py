@@ -97,9 +97,11 @@ _PRINT_CSS = """<style>
   [data-testid="stDownloadButton"], [data-testid="stSelectbox"], [data-testid="stDecoration"],
   [data-testid="stStatusWidget"], .stPlotlyChart .modebar-container { display: none !important; }
   [data-testid="stMain"] { margin-left: 0 !important; }
-  [data-testid="stMainBlockContainer"] { padding: 0.5rem 1rem !important; max-width: 100% !important; }
-  [data-testid="stVerticalBlock"] > div { break-inside: avoid; }
-  @page { size: A4 portrait; margin: 12mm; }
+  [data-testid="stMainBlockContainer"] { padding: 0 !important; max-width: 100% !important; }
+  /* the screen layout (charts are drawn at the window's width) shrunk to the paper: two A4 pages */
+  html { zoom: 0.58; }
+  .stPlotlyChart, [data-testid="stDataFrame"], [data-testid="stMetric"] { break-inside: avoid; }
+  @page { size: A4 portrait; margin: 10mm; }
 }
 </style>"""
 

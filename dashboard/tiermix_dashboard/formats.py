@@ -14,6 +14,9 @@ from typing import Any
 
 MISSING = "—"  # what a missing value reads as: "None" and "nan" read like values to FinOps
 MAX_DECIMALS = 8
+# Sums of float costs leave residues like -1e-17 where the true amount is 0: under a billionth of a
+# dollar is read as zero (no priced call costs that little: the cheapest token is ~1e-8 dollars).
+NOISE_USD = 1e-9
 # words that read better spelled out (or in capitals) in a column heading
 _WORDS = {"usd": "(USD)", "pp": "(pp)", "ms": "(ms)", "id": "id", "p50": "p50", "p95": "p95", "js": "JS",
           "psi": "PSI", "ttft": "TTFT", "api": "API", "csv": "CSV"}  # fmt: skip
@@ -32,7 +35,7 @@ def number(value: Any) -> float | None:
 
 def money_decimals(values: Iterable[Any], min_decimals: int = 2) -> int:
     """Decimals that show every non-zero amount of ``values`` with two significant digits."""
-    amounts = [abs(n) for n in map(number, values) if n]
+    amounts = [abs(n) for n in map(number, values) if n and abs(n) >= NOISE_USD]
     if not amounts:
         return min_decimals
     smallest = min(amounts)
@@ -46,12 +49,21 @@ def money_text(value: Any, min_decimals: int = 2) -> str:
     amount = number(value)
     if amount is None:
         return "n/a"
+    if abs(amount) < NOISE_USD:
+        amount = 0.0
     decimals = money_decimals([amount], min_decimals)
     text = f"{abs(amount):,.{decimals}f}"
     if decimals > min_decimals:  # "$0.050" → "$0.05": the extra digits were only for tiny amounts
         whole, _, fraction = text.partition(".")
         text = f"{whole}.{fraction.rstrip('0').ljust(min_decimals, '0')}"
     return f"{'-' if amount < 0 else ''}${text}"
+
+
+def mixed_magnitudes(values: Iterable[Any], min_decimals: int = 2) -> bool:
+    """True when one column format cannot serve every amount: dollars beside fractions of a cent would
+    all get eight decimals. Such a column is written amount by amount instead."""
+    amounts = [abs(n) for n in map(number, values) if n is not None]
+    return bool(amounts) and max(amounts) >= 1 and money_decimals(amounts, min_decimals) > min_decimals + 2
 
 
 def share_text(value: Any, decimals: int = 1) -> str:

@@ -262,6 +262,18 @@ def first_row(rows: pd.DataFrame) -> dict[str, Any]:
     return {} if rows.empty else {str(key): value for key, value in rows.iloc[0].items()}
 
 
+def blank_scores_without_baseline(rows: pd.DataFrame) -> pd.DataFrame:
+    """A segment with no baseline calls has nothing to be distant from: its JS distance and PSI are
+    missing (shown as a dash), not 1.000."""
+    if rows.empty:
+        return rows
+    shown = rows.copy()
+    none = pd.to_numeric(shown["baseline_calls"], errors="coerce").fillna(0) == 0
+    for column in ("js_distance", "psi"):
+        shown[column] = shown[column].astype("float64").where(~none)
+    return shown
+
+
 def new_model_events(daily: pd.DataFrame) -> pd.DataFrame:
     """One row per (period, tenant, route, model) where a model absent from the baseline was served."""
     columns = ["period", "tenant", "route", "model", "current_calls"]

@@ -35,8 +35,8 @@ class ReportPeriod:
     def span_text(self) -> str:
         last = self.end - timedelta(microseconds=1)
         if self.complete:
-            return f"the whole month ({self.start:%b} 1 to {last:%b} {last.day})"
-        return f"month so far ({self.start:%b} 1 to {last:%b} {last.day}, {last:%H:%M} UTC)"
+            return f"The whole month ({self.start:%b} 1 to {last:%b} {last.day})"
+        return f"Month so far ({self.start:%b} 1 to {last:%b} {last.day}, {last:%H:%M} UTC)"
 
 
 def months(now: datetime, count: int = 12) -> list[date]:

@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from tiermix_dashboard.formats import MISSING, heading, money_decimals, money_text, number
+from tiermix_dashboard.formats import MISSING, heading, mixed_magnitudes, money_decimals, money_text, number
 
 MONEY = "tiermix-money"  # a NumberColumn format resolved per table from its amounts
 _DATETIME = "%Y-%m-%d %H:%M:%S"
@@ -48,12 +48,16 @@ def displayed(
             spec = {**spec, "type_config": dict(spec.get("type_config") or {})}
         type_config = spec.get("type_config") or {}
         fmt = type_config.get("format")
+        mixed = False
         if isinstance(fmt, str) and fmt.startswith(MONEY):
             minimum = int(fmt.rpartition(":")[2] or 2)
             decimals = money_decimals(shown[column], minimum)
             # Streamlit's "dollar" writes -$2.36 where printf would write $-2.36; it has two decimals only
             type_config["format"] = "dollar" if decimals == 2 else f"$%.{decimals}f"
-        if _has_gaps(shown[column]):
+            mixed = mixed_magnitudes(shown[column], minimum)
+            if mixed:  # each amount with its own precision (money_text), as text
+                type_config["format"] = f"$%.{minimum}f"
+        if mixed or _has_gaps(shown[column]):
             shown[column] = [_cell(value, type_config) for value in shown[column]]
             numeric = type_config.get("type") == "number" or pd.api.types.is_numeric_dtype(data[column])
             spec = {
@@ -93,11 +97,12 @@ def _cell(value: Any, type_config: Mapping[str, Any]) -> str:
         return f"{amount:.2%}"
     if fmt == "dollar":
         return money_text(amount)
-    if isinstance(fmt, str) and fmt.startswith("$%."):
+    if isinstance(fmt, str) and fmt.startswith("$%."):  # money: each amount to its own precision
         return money_text(amount, int(fmt[3:].rstrip("f")))
     if isinstance(fmt, str) and "%" in fmt:
         try:
             return fmt % amount
         except (TypeError, ValueError):
             pass
-    return f"{amount:,.0f}" if amount == int(amount) else f"{amount:,.4g}"
+    # as Streamlit writes an unformatted number (no thousands separator), so columns read alike
+    return f"{amount:.0f}" if amount == int(amount) else f"{amount:.4g}"

@@ -44,7 +44,7 @@ ZERO_CHECKS = {
     "Cost per request": ("/api/v1/summary", "cost_per_request_usd"),
     "Savings (estimate)": ("/api/v1/summary", "savings_usd"),
     "Escalation overhead": ("/api/v1/escalations", "escalation_overhead_usd"),
-    "Savings per month (conservative)": ("/api/v1/opportunities", "monthly_savings_low_usd"),
+    "Saving / month (low)": ("/api/v1/opportunities", "monthly_savings_low_usd"),
     "Unexplained": ("/api/v1/reconciliation", "unexplained"),
 }
 

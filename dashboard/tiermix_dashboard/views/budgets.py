@@ -87,9 +87,12 @@ else:
         basis = f"Forecast from {days} day{'s' if days != 1 else ''} of history"
         basis += ", with weekday effects" if forecast["weekday_effects"] else ""
         basis += f", trend {kpis.format_value(trend, 'money')}/day per day" if trend else ""
-        st.caption(basis + ".")
-    if status.get("note"):
-        st.caption(status["note"])
+        note = str(status.get("note") or "")
+        # the API's note restates the history it used: keep only what it adds (why the interval is wide)
+        added = note.partition(":")[2].strip() if "history" in note and ":" in note else note
+        st.caption(basis + (f": {added}" if added else "") + ".")
+    elif status.get("note"):
+        st.caption(str(status["note"])[:1].upper() + str(status["note"])[1:])
 
 st.subheader("Set a budget")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from tiermix_dashboard import cache, components, tiers
+from tiermix_dashboard import cache, components, tables, tiers
 
 PAGE_ROWS = 100
 STATUSES = {"": "Any status", "ok": "OK", "error": "Error"}
@@ -35,14 +35,13 @@ calls, next_cursor = cache.load(
 if calls.empty and len(cursors) == 1:
     components.empty_state(filters, "calls")
 else:
-    selection = st.dataframe(
-        calls[list(components.CALL_TABLE_COLUMNS)],
-        hide_index=True,
-        key="calls_table",
-        on_select="rerun",
-        selection_mode="single-row",
-        column_config=components.CALL_COLUMN_CONFIG,
+    shown, config = tables.displayed(
+        calls[list(components.CALL_TABLE_COLUMNS)], components.CALL_COLUMN_CONFIG
     )
+    selection = st.dataframe(
+        shown, hide_index=True, key="calls_table", on_select="rerun", selection_mode="single-row",
+        column_config=config,
+    )  # fmt: skip
     components.download(calls, f"calls page {len(cursors)}")
     back, page, forward = st.columns([1, 2, 1])
     if back.button("← Newer", disabled=len(cursors) == 1, key="calls_newer"):

@@ -32,7 +32,8 @@ else:
         components.chart(
             charts.heatmap(
                 daily,
-                x="period",
+                x="period_middle",
+                time_range=(filters.start, filters.end),
                 y="route",
                 z="js_distance",
                 x_title=f"{period_name.title()} (UTC)",
@@ -40,7 +41,7 @@ else:
                 title=f"Drift score by route and {period_name} (worst tenant)",
                 z_title="JS distance (0 to 1)",
             ),
-            daily,
+            daily.drop(columns=["period_middle"]),
             f"drift by route and {period_name}",
         )
         st.caption(
@@ -123,7 +124,7 @@ else:
     )
     st.markdown("**Drift score per tenant and route in the window**")
     components.table(
-        answer["rows"],
+        kpis.blank_scores_without_baseline(answer["rows"]),
         f"drift by segment {window}",
         column_config={
             "tenant": "Tenant",

@@ -21,7 +21,7 @@ else:
         kpis.Kpi("Over-specified share of spend", totals.get("over_specified_share"),
                  kpis.format_value(totals.get("over_specified_share"), "share"), None, "off",
                  f"{top}-tier spend a cheaper tier would have served (low end), over all spend."),
-        kpis.Kpi("Savings per month (conservative)", totals.get("monthly_savings_low_usd"),
+        kpis.Kpi("Saving / month (low)", totals.get("monthly_savings_low_usd"),
                  kpis.format_value(totals.get("monthly_savings_low_usd"), "money"), None, "off",
                  "Sum over routes of the lower end of each estimate, scaled to 30 days."),
         kpis.Kpi("Routes with evidence", float((routes["evidence_requests"] > 0).sum()),

@@ -68,7 +68,8 @@ try:
             "rank": "Rank",
             "band_max_usd_per_mtok": st.column_config.NumberColumn(
                 "Price band up to (USD / 1M tokens)", format="$%.2f",
-                help="A model no rule names lands in the first tier whose band is above its blended price.",
+                help="A model no rule names lands in the first tier whose band is above its blended price; "
+                "the top tier has no upper bound (—).",
             ),
             "description": "Description",
         },

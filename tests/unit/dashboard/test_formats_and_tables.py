@@ -54,10 +54,10 @@ def test_headings_spell_out_snake_case() -> None:
 
 
 def test_a_money_column_gets_the_decimals_its_smallest_amount_needs() -> None:
-    data = pd.DataFrame({"tenant": ["big", "tiny"], "spend": [12.5, 0.00042]})
+    data = pd.DataFrame({"tenant": ["small", "tiny"], "spend": [0.5, 0.00042]})
     _, config = displayed(data, {"spend": money_config("Spend")})
     assert config["spend"]["type_config"]["format"] == "$%.5f"
-    _, config = displayed(data.iloc[:1], {"spend": money_config("Spend")})
+    _, config = displayed(data.assign(spend=[12.5, 0.5]), {"spend": money_config("Spend")})
     assert config["spend"]["type_config"]["format"] == "dollar"  # cents, and -$2 rather than $-2
     assert MONEY not in str(config)
 
@@ -97,3 +97,15 @@ def test_a_table_without_gaps_keeps_its_types() -> None:
     shown, config = displayed(data, {"cost": money_config("Cost")})
     assert shown["calls"].dtype.kind == "i"
     assert config["calls"] == {"label": "Calls"}
+
+
+def test_float_residue_is_zero_not_eight_decimals() -> None:
+    assert money_text(-1e-17) == "$0.00"
+    assert money_decimals([149.46, -1e-17]) == 2
+
+
+def test_dollars_beside_fractions_of_a_cent_are_written_amount_by_amount() -> None:
+    data = pd.DataFrame({"route": ["a", "b", "c"], "savings": [149.462, 0.00042, -2.5]})
+    shown, config = displayed(data, {"savings": money_config("Savings")})
+    assert shown["savings"].tolist() == ["$149.46", "$0.00042", "-$2.50"]
+    assert config["savings"]["type_config"] == {"type": "text"} and config["savings"]["alignment"] == "right"

@@ -19,7 +19,7 @@ def test_the_month_in_progress_runs_to_now_and_compares_with_the_same_days_befor
         datetime(2026, 12, 1, tzinfo=UTC),
         datetime(2026, 12, 5, 15, 20, tzinfo=UTC),
     )
-    assert not chosen.complete and chosen.span_text.startswith("month so far (Dec 1 to Dec 5")
+    assert not chosen.complete and chosen.span_text.startswith("Month so far (Dec 1 to Dec 5")
     assert report.comparison(chosen) == (
         datetime(2026, 11, 1, tzinfo=UTC),
         datetime(2026, 11, 5, 15, 20, tzinfo=UTC),
