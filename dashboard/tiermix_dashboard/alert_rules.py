@@ -18,7 +18,8 @@ import pandas as pd
 
 from tiermix_dashboard.api_client import ApiClient
 from tiermix_dashboard.filters import parse_time
-from tiermix_dashboard.formats import money_text, number
+from tiermix_dashboard.formats import number
+from tiermix_dashboard.kpis import format_value
 from tiermix_dashboard.queries import frame
 
 RULES_PATH = "/api/v1/alerts/rules"
@@ -198,10 +199,8 @@ def value_text(value: Any, metric: str, kind: str = "static") -> str:
         return f"{amount:.2f}x baseline"
     if kind == "zscore":
         return f"z = {amount:.2f}"
-    if metric in SHARE_METRICS:
-        return f"{amount:.1%}"
-    if metric in MONEY_METRICS:
-        return money_text(amount)
+    if metric in SHARE_METRICS or metric in MONEY_METRICS:
+        return format_value(amount, "share" if metric in SHARE_METRICS else "money")
     return f"{amount:.3f}"
 
 
