@@ -50,10 +50,10 @@ def percentile(values: list[float], level: float) -> float:
 
 def _fill_rollups(client: Any, data_start: datetime, data_end: datetime) -> None:
     """Fill every rollup from the raw table with the views' own aggregates (per-minute: edges only)."""
-    from tiermix_server.metrics.sources import BY_BAND, CALLS, ESCALATIONS
+    from tiermix_server.metrics.sources import FAMILIES
 
     floors = {60: "toStartOfMinute", 3600: "toStartOfHour", 86400: "toStartOfDay"}
-    for family in (CALLS, ESCALATIONS, BY_BAND):
+    for family in FAMILIES:
         dims = ", ".join(f"{expr} AS {name}" for name, expr in family.dimensions.items())
         counters = ", ".join(f"{expr} AS {name}" for name, expr in family.counters.items())
         columns = ", ".join(["bucket", *family.dimensions, *family.counters])
@@ -88,8 +88,9 @@ def _wait_for_merges(client: Any, timeout_s: float = 600.0) -> None:
 
 
 def _drop_views(client: Any) -> None:
-    for view in ("llm_calls_1m_mv", "llm_calls_1h_mv", "llm_escalations_1m_mv", "llm_escalations_1h_mv",
-                 "llm_calls_by_band_1d_mv"):  # fmt: skip
+    from tiermix_server.metrics.sources import ROLLUP_VIEWS
+
+    for view in ROLLUP_VIEWS:
         client.command(f"DROP VIEW IF EXISTS {view}")
 
 

@@ -171,9 +171,9 @@ def test_a_span_resent_after_a_long_outage_is_counted_once(
 def _stored_an_hour_ago(server: Server, tenant: str) -> None:
     """Make the stored copy look an hour old to anything that reads ``ingested_at``, rollups untouched."""
     ch = server.clickhouse
-    views = ("llm_calls_1m_mv", "llm_calls_1h_mv", "llm_escalations_1m_mv", "llm_escalations_1h_mv",
-             "llm_calls_by_band_1d_mv")  # fmt: skip
-    for view in views:
+    from tiermix_server.metrics.sources import ROLLUP_VIEWS
+
+    for view in ROLLUP_VIEWS:
         ch.command(f"DETACH TABLE {view}")
     try:
         ch.command(
@@ -187,7 +187,7 @@ def _stored_an_hour_ago(server: Server, tenant: str) -> None:
             parameters={"t": tenant},
         )
     finally:
-        for view in views:
+        for view in ROLLUP_VIEWS:
             ch.command(f"ATTACH TABLE {view}")
     assert int(server.scalar("SELECT count() FROM llm_calls WHERE tenant = {t:String}", t=tenant)) == 1
 

@@ -1,10 +1,12 @@
 """Cost per logical request: all attempts of a cascade summed, then mean, p50 and p95.
 
-The mean comes from the rollup counters (cost / requests). Percentiles need one sum per request, so
-they read the raw table, grouped by ``request_id`` within the time filter (the leading sort key keeps a
-one-tenant query cheap). On large scopes they run on a deterministic sample of whole requests —
-``request_id % rate = 0`` keeps every attempt of a sampled cascade — sized to about
-``PERCENTILE_SAMPLE_CALLS`` calls, and the rate is reported so the figure is never passed off as exact.
+The mean comes from the rollup counters (cost / requests). Percentiles need one sum per request. A scope
+of up to ``PERCENTILE_SAMPLE_CALLS`` calls reads the raw table grouped by ``request_id`` (exact; the
+leading sort key keeps a one-tenant query cheap). A larger one reads the fixed 1-in-64 request sample
+(``llm_request_sample_1h``, whole cascades: ``request_id % 64 = 0``; raw rows with the same filter for a
+range's partial hours), so its cost no longer grows with the raw table; the rate is reported so the
+figure is never passed off as exact. A model or tier filter (which the sample cannot apply to a
+request) samples the raw table at the rate instead.
 """
 
 # ruff: noqa: S608 - SQL here is assembled from fixed fragments and column names; every value is a
@@ -18,7 +20,7 @@ from typing import Any
 
 from tiermix_server.metrics.filters import NO_GROUP, Filters, GroupBy, Params, raw_where
 from tiermix_server.metrics.mix import INTERVALS, as_utc
-from tiermix_server.metrics.sources import counters_source, summed
+from tiermix_server.metrics.sources import REQUEST_SAMPLE, REQUEST_SAMPLE_RATE, counters_source, summed
 from tiermix_server.metrics.summary import ScopeRow, ratio, scope_rows, summarise
 
 PERCENTILE_SAMPLE_CALLS = 1_000_000
@@ -88,15 +90,25 @@ def request_cost_percentiles(
 ) -> dict[tuple[str, ...], tuple[float, float]]:
     """(p50, p95) of per-request cost per group, over requests with ``request_id % rate = 0``."""
     params = Params()
-    where = raw_where(filters, params, filters.start, filters.end)
-    if rate > 1:
-        where += f" AND c.request_id % {params.add(rate, 'UInt64')} = 0"
-    inner_group = ", ".join([*(f"c.{c}" for c in group_by.columns), "c.request_id"])
-    outer_group = group_by.group()
+    if rate == REQUEST_SAMPLE_RATE and filters.model is None and filters.tier is None:
+        columns = (*group_by.columns, "request_id")
+        source = counters_source(filters, params, ("cost_usd",), columns, family=REQUEST_SAMPLE)
+        per_request = (
+            f"SELECT {group_by.select('s.')}sum(s.cost_usd) AS request_cost FROM {source} "
+            f"GROUP BY {', '.join(f's.{c}' for c in columns)}"
+        )
+    else:
+        where = raw_where(filters, params, filters.start, filters.end)
+        if rate > 1:
+            where += f" AND c.request_id % {params.add(rate, 'UInt64')} = 0"
+        inner_group = ", ".join([*(f"c.{c}" for c in group_by.columns), "c.request_id"])
+        per_request = (
+            f"SELECT {group_by.select('c.')}sum(c.cost_usd) AS request_cost FROM llm_calls AS c {where} "
+            f"GROUP BY {inner_group}"
+        )
     sql = (
-        f"SELECT {group_by.select('r.')}quantilesExact(0.5, 0.95)(r.request_cost) AS q FROM ("
-        f"SELECT {group_by.select('c.')}sum(c.cost_usd) AS request_cost FROM llm_calls AS c {where} "
-        f"GROUP BY {inner_group}) AS r {outer_group}"
+        f"SELECT {group_by.select('r.')}quantilesExact(0.5, 0.95)(r.request_cost) AS q "
+        f"FROM ({per_request}) AS r {group_by.group()}"
     )
     out = {}
     for row in client.query(sql, parameters=params.values).named_results():
@@ -113,16 +125,20 @@ def cost_with_percentiles(
     *,
     percentiles: bool = True,
     rows: list[ScopeRow] | None = None,
+    exact_calls: int = PERCENTILE_SAMPLE_CALLS,
 ) -> tuple[list[CostRow], int | None]:
     """Cost per request per group, with p50/p95 unless ``percentiles`` is false, and the sample rate the
-    percentiles used (1 = exact; ``None`` = not computed). ``rows``: ``summary.scope_rows`` if at hand."""
+    percentiles used (1 = exact; ``None`` = not computed). ``rows``: ``summary.scope_rows`` if at hand.
+    ``exact_calls``: the largest scope whose percentiles are exact."""
     if rows is None:
         rows = scope_rows(client, filters, group_by)
     groups = summarise(rows, filters, group_by)
     quantiles: dict[tuple[str, ...], tuple[float, float]] = {}
     rate = None
     if percentiles:
-        rate = sample_rate(sum(g.calls for g in groups))
+        rate = sample_rate(sum(g.calls for g in groups), exact_calls)
+        if rate > 1 and filters.model is None and filters.tier is None:
+            rate = REQUEST_SAMPLE_RATE  # the stored sample: cheap at any size, unlike a raw scan
         quantiles = request_cost_percentiles(client, filters, group_by, rate=rate)
     result = []
     for g in groups:

@@ -117,6 +117,23 @@ BY_BAND = Family(
     name="by_band",
 )
 
+# A fixed 1-in-REQUEST_SAMPLE_RATE sample of logical requests (whole cascades: chosen by request_id), each
+# request's cost summed per hour: what per-request cost percentiles read on large scopes
+# (metrics/cost.py). Mirrors 0008_request_sample.sql. It has no model or tier column: a request's
+# attempts may run on several.
+REQUEST_SAMPLE_RATE = 64
+REQUEST_SAMPLE = Family(
+    counters={"calls": "count()", "cost_usd": "sum(c.cost_usd)"},
+    dimensions={d: f"c.{d}" for d in ("tenant", "route", "environment", "request_id")},
+    rollups={HOUR_S: "llm_request_sample_1h"},
+    raw_filter=f"c.request_id % {REQUEST_SAMPLE_RATE} = 0",
+    name="request_sample",
+)
+
+# Every family whose rollups a materialized view named ``<table>_mv`` fills from ``llm_calls``.
+FAMILIES = (CALLS, ESCALATIONS, BY_BAND, REQUEST_SAMPLE)
+ROLLUP_VIEWS = tuple(f"{table}_mv" for family in FAMILIES for table in family.rollups.values())
+
 _rollups_enabled: ContextVar[bool] = ContextVar("tiermix_rollups_enabled", default=True)
 
 

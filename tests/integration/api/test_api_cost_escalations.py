@@ -177,3 +177,33 @@ def test_dimensions_list_what_the_range_holds(api: Api) -> None:
     acme = [r for r in rows if r.tenant == "acme" and r.environment == "staging"]
     assert scoped["tenants"] == ["acme"] and scoped["environments"] == ["staging"]
     assert scoped["routes"] == sorted({r.route for r in acme})
+
+
+@pytest.mark.parametrize("group", ["", "tenant"])
+def test_sampled_request_cost_percentiles_read_the_stored_sample_exactly(api: Api, group: str) -> None:
+    """On a large scope, p50/p95 come from the stored 1-in-64 request sample (llm_request_sample_1h,
+    with raw rows for the partial hours): exactly the quantiles of the sampled requests' whole cost."""
+    from tiermix_server.metrics.cost import request_cost_percentiles
+    from tiermix_server.metrics.filters import Filters, GroupBy
+    from tiermix_server.metrics.sources import REQUEST_SAMPLE_RATE
+
+    start, end = api.start + timedelta(minutes=41, seconds=3), api.end - timedelta(minutes=13, seconds=9)
+    group_by = GroupBy.of(group) if group else GroupBy()
+    got = request_cost_percentiles(api.client, Filters(start, end), group_by, rate=REQUEST_SAMPLE_RATE)
+    sampled = [r for r in ref.in_range(api.rows, start, end) if r.request_id % REQUEST_SAMPLE_RATE == 0]
+    assert len({r.request_id for r in sampled}) >= 5, "too few sampled requests for this test to bite"
+    keys = sorted({(getattr(r, group),) if group else () for r in sampled})
+    assert sorted(got) == keys
+    for key in keys:
+        costs = ref.request_costs([r for r in sampled if not group or (getattr(r, group),) == key])
+        assert got[key] == pytest.approx((ref.quantile_exact(costs, 0.5), ref.quantile_exact(costs, 0.95)))
+
+
+def test_a_scope_too_large_for_exact_percentiles_reports_the_sample_rate(api: Api) -> None:
+    from tiermix_server.metrics.cost import cost_with_percentiles
+    from tiermix_server.metrics.filters import Filters
+
+    rows, rate = cost_with_percentiles(api.client, Filters(api.start, api.end), exact_calls=100)
+    assert rate == 64 and rows[0].p50_usd is not None
+    _, exact = cost_with_percentiles(api.client, Filters(api.start, api.end))
+    assert exact == 1
