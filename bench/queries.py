@@ -61,8 +61,9 @@ def _fill_rollups(client: Any, data_start: datetime, data_end: datetime) -> None
         for step_s, table in family.rollups.items():
             floor = floors[step_s]
             rows = where
-            if step_s == 60:
-                # the 7-day queries read per-minute rows only in the partial hours at either end
+            if step_s == 60 and 3600 in family.rollups:
+                # the 7-day queries read per-minute rows only in the partial hours at either end (a family
+                # with no hourly rollup, the request sample, reads its per-minute rows throughout)
                 edges = (
                     "(c.ts < {edge_start:DateTime64(6, 'UTC')} OR c.ts >= {edge_end:DateTime64(6, 'UTC')})"
                 )

@@ -3,8 +3,8 @@
 The mean comes from the rollup counters (cost / requests). Percentiles need one sum per request. A scope
 of up to ``PERCENTILE_SAMPLE_CALLS`` calls reads the raw table grouped by ``request_id`` (exact; the
 leading sort key keeps a one-tenant query cheap). A larger one reads the fixed 1-in-64 request sample
-(``llm_request_sample_1h``, whole cascades: ``request_id % 64 = 0``; raw rows with the same filter for a
-range's partial hours), so its cost no longer grows with the raw table; the rate is reported so the
+(``llm_request_sample_1m``, whole cascades: ``request_id % 64 = 0``; raw rows with the same filter for a
+range's partial minutes), so its cost no longer grows with the raw table; the rate is reported so the
 figure is never passed off as exact. A model or tier filter (which the sample cannot apply to a
 request) samples the raw table at the rate instead.
 """

@@ -125,8 +125,8 @@ REQUEST_SAMPLE_RATE = 64
 REQUEST_SAMPLE = Family(
     counters={"calls": "count()", "cost_usd": "sum(c.cost_usd)"},
     dimensions={d: f"c.{d}" for d in ("tenant", "route", "environment", "request_id")},
-    rollups={HOUR_S: "llm_request_sample_1h"},
-    raw_filter=f"c.request_id % {REQUEST_SAMPLE_RATE} = 0",
+    rollups={MINUTE_S: "llm_request_sample_1m"},
+    raw_filter=f"modulo(c.request_id, {REQUEST_SAMPLE_RATE}) = 0",  # not %: client-side binding reads it
     name="request_sample",
 )
 

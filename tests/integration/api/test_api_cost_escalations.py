@@ -181,8 +181,8 @@ def test_dimensions_list_what_the_range_holds(api: Api) -> None:
 
 @pytest.mark.parametrize("group", ["", "tenant"])
 def test_sampled_request_cost_percentiles_read_the_stored_sample_exactly(api: Api, group: str) -> None:
-    """On a large scope, p50/p95 come from the stored 1-in-64 request sample (llm_request_sample_1h,
-    with raw rows for the partial hours): exactly the quantiles of the sampled requests' whole cost."""
+    """On a large scope, p50/p95 come from the stored 1-in-64 request sample (llm_request_sample_1m, with
+    raw rows for the seconds at either end): exactly the quantiles of the sampled requests' whole cost."""
     from tiermix_server.metrics.cost import request_cost_percentiles
     from tiermix_server.metrics.filters import Filters, GroupBy
     from tiermix_server.metrics.sources import REQUEST_SAMPLE_RATE

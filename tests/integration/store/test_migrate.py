@@ -73,7 +73,7 @@ def test_every_table_has_a_retention_and_it_is_the_configured_one(clickhouse: An
     assert {name for name, _ in tables} >= {
         "llm_calls", "llm_calls_1m", "llm_calls_1h", "llm_escalations_1m", "llm_escalations_1h",
         "sdk_drops", "ingest_stats", "call_keys", "llm_calls_by_band_1d", "replay_captures", "replay_samples",
-        "llm_request_sample_1h",
+        "llm_request_sample_1m",
     }  # fmt: skip
     for name, create in tables:
         if name in ("replay_captures", "replay_samples"):  # per row: TIERMIX_CAPTURE_TTL_DAYS, at write
