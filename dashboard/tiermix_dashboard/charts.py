@@ -289,47 +289,6 @@ def heatmap(
     )  # fmt: skip
 
 
-def events(
-    frame: pd.DataFrame,
-    *,
-    x: str,
-    y: str,
-    colour: str,
-    text: str,
-    title: str,
-    y_title: str,
-    time_range: TimeRange | None = None,
-) -> go.Figure:
-    """Markers on a time axis (alert transitions, new-model events); hover shows ``text``."""
-    fig = go.Figure()
-    for index, (name, part) in enumerate(frame.groupby(colour, sort=True)):
-        fig.add_scatter(
-            x=part[x],
-            y=part[y].astype(str),
-            mode="markers",
-            name=str(name),
-            text=part[text],
-            marker={"size": 11, "color": _event_colour(str(name), index)},
-            hovertemplate="%{x|%Y-%m-%d %H:%M} UTC<br>%{text}<extra></extra>",
-        )
-    fig.update_layout(hovermode="closest")
-    height = max(260, 80 + 30 * frame[y].nunique())
-    return _layout(fig, title, _TIME_AXIS, y_title, height=height, time_range=time_range)
-
-
-_STATE_COLOURS = {
-    "firing": "#d1495b",
-    "pending": "#e0a526",
-    "resolved": "#2e9e5b",
-    "ok": "#2e9e5b",
-    "no_data": "#8a8f98",
-}
-
-
-def _event_colour(name: str, index: int) -> str:
-    return _STATE_COLOURS.get(name, _PALETTE[index % len(_PALETTE)])
-
-
 def waterfall(
     steps: Sequence[tuple[str, float | None, str]], *, title: str, y_title: str, y_format: str
 ) -> go.Figure:
