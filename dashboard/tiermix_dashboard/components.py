@@ -98,7 +98,7 @@ _PRINT_CSS = """<style>
   [data-testid="stStatusWidget"], .stPlotlyChart .modebar-container { display: none !important; }
   [data-testid="stMain"] { margin-left: 0 !important; }
   [data-testid="stMainBlockContainer"] { padding: 0 !important; max-width: 100% !important; }
-  /* the screen layout (charts are drawn at the window's width) shrunk to the paper: two A4 pages */
+  /* the screen layout (charts keep the width they were drawn at) shrunk to fit A4: the report on one page */
   html { zoom: 0.58; }
   .stPlotlyChart, [data-testid="stDataFrame"], [data-testid="stMetric"] { break-inside: avoid; }
   @page { size: A4 portrait; margin: 10mm; }
