@@ -139,8 +139,6 @@ RULE_TABLE_HEADINGS = {"id": "Id", "name": "Name", "enabled": "Enabled", "metric
                        "condition": "Condition", "group_by": "One alert per", "scope": "Scope",
                        "window": "Window", "for": "For", "min_volume": "Minimum requests",
                        "severity": "Severity", "channels": "Channels"}  # fmt: skip
-RULE_TABLE_COLUMNS = ("id", "name", "enabled", "metric", "condition", "group_by", "scope", "window", "for",
-                      "min_volume", "severity", "channels")  # fmt: skip
 
 
 def rules_table(rules: list[dict[str, Any]]) -> pd.DataFrame:
@@ -164,23 +162,7 @@ def rules_table(rules: list[dict[str, Any]]) -> pd.DataFrame:
                 "channels": ", ".join(str(c.get("type")) for c in spec.get("channels") or []) or "none",
             }
         )
-    return frame(
-        rows,
-        [
-            "id",
-            "name",
-            "enabled",
-            "metric",
-            "condition",
-            "group_by",
-            "scope",
-            "window",
-            "for",
-            "min_volume",
-            "severity",
-            "channels",
-        ],
-    )
+    return frame(rows, list(RULE_TABLE_HEADINGS))
 
 
 def describe_condition(condition: Mapping[str, Any], metric: str = "") -> str:

@@ -93,7 +93,7 @@ class Filters:
 
 
 def preset_range(preset: str, now: datetime) -> tuple[datetime, datetime]:
-    end = _ceil_minute(now)
+    end = ceil_minute(now)
     return end - PRESETS[preset][1], end
 
 
@@ -146,7 +146,7 @@ def with_choice(options: Sequence[str], current: str | None) -> list[str]:
     return values
 
 
-def _ceil_minute(moment: datetime) -> datetime:
+def ceil_minute(moment: datetime) -> datetime:
     epoch_s = moment.astimezone(timezone.utc).timestamp()
     return datetime.fromtimestamp(math.ceil(epoch_s / 60) * 60, tz=timezone.utc)
 

@@ -66,16 +66,6 @@ def mixed_magnitudes(values: Iterable[Any], min_decimals: int = 2) -> bool:
     return bool(amounts) and max(amounts) >= 1 and money_decimals(amounts, min_decimals) > min_decimals + 2
 
 
-def share_text(value: Any, decimals: int = 1) -> str:
-    share = number(value)
-    return "n/a" if share is None else f"{share:.{decimals}%}"
-
-
-def count_text(value: Any) -> str:
-    count = number(value)
-    return "n/a" if count is None else f"{count:,.0f}"
-
-
 def heading(column: str) -> str:
     """``escalation_overhead_usd`` → "Escalation overhead (USD)"."""
     words = [_WORDS.get(word, word) for word in str(column).split("_") if word]

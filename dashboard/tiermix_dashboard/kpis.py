@@ -193,9 +193,9 @@ def tier_share_kpis(
     def shares(rows: pd.DataFrame) -> dict[str, float]:
         if rows.empty:
             return {}
-        calls = pd.to_numeric(rows[measure], errors="coerce").fillna(0).groupby(rows["key"]).sum()
-        total = float(calls.sum())
-        return {str(key): float(value) / total for key, value in calls.items()} if total else {}
+        per_tier = pd.to_numeric(rows[measure], errors="coerce").fillna(0).groupby(rows["key"]).sum()
+        total = float(per_tier.sum())
+        return {str(key): float(value) / total for key, value in per_tier.items()} if total else {}
 
     now, before = shares(mix), shares(mix_before)
     seen = [tier for tier in tier_list if tier in now] + sorted(set(now) - set(tier_list))

@@ -13,7 +13,8 @@ from datetime import date, datetime, timedelta, timezone
 
 import pandas as pd
 
-from tiermix_dashboard.filters import CUSTOM, Filters
+from tiermix_dashboard.charts import ordered_keys
+from tiermix_dashboard.filters import CUSTOM, Filters, ceil_minute
 
 # what the report shows of each ranked route (rightsizing.OPPORTUNITY_COLUMNS has them all)
 OPPORTUNITY_COLUMNS = ("route", "top_direct_share", "monthly_savings_low_usd", "monthly_savings_usd",
@@ -53,7 +54,7 @@ def period(month: date, now: datetime) -> ReportPeriod:
     start = datetime(month.year, month.month, 1, tzinfo=timezone.utc)
     following = (start + timedelta(days=32)).replace(day=1)
     now = now.astimezone(timezone.utc)
-    end = min(following, _next_minute(now))
+    end = min(following, ceil_minute(now))
     return ReportPeriod(month, start, end, complete=end == following)
 
 
@@ -74,15 +75,9 @@ def tier_table(mix: pd.DataFrame, tier_list: list[str]) -> pd.DataFrame:
     columns = ["tier", "calls", "share_calls", "cost_usd", "share_cost"]
     if mix.empty:
         return pd.DataFrame(columns=columns)
-    totals = mix.groupby("key", as_index=False)[["calls", "cost_usd"]].sum().rename(columns={"key": "tier"})
-    totals["share_calls"] = totals["calls"] / totals["calls"].sum() if totals["calls"].sum() else None
-    spend = totals["cost_usd"].sum()
-    totals["share_cost"] = totals["cost_usd"] / spend if spend else None
-    rank = {tier: index for index, tier in enumerate(tier_list)}
-    totals["_rank"] = totals["tier"].map(lambda tier: rank.get(tier, len(rank)))
-    return totals.sort_values(["_rank", "tier"], ignore_index=True)[columns]
-
-
-def _next_minute(moment: datetime) -> datetime:
-    floored = moment.replace(second=0, microsecond=0)
-    return floored if floored == moment else floored + timedelta(minutes=1)
+    totals = mix.groupby("key")[["calls", "cost_usd"]].sum()
+    totals = totals.reindex(ordered_keys(list(totals.index), tier_list)).rename_axis("tier").reset_index()
+    for measure, share in (("calls", "share_calls"), ("cost_usd", "share_cost")):
+        whole = totals[measure].sum()
+        totals[share] = totals[measure] / whole if whole else None
+    return totals[columns]

@@ -52,6 +52,17 @@ def sample_rate(calls: int, target_calls: int = PERCENTILE_SAMPLE_CALLS) -> int:
     return rate
 
 
+def percentile_rate(calls: int, filters: Filters, exact_calls: int = PERCENTILE_SAMPLE_CALLS) -> int:
+    """1 (exact) up to ``exact_calls``; beyond, the stored sample's rate, unless a model or tier filter
+    (which the sample cannot apply to a request) leaves a raw sample sized by ``sample_rate``."""
+    rate = sample_rate(calls, exact_calls)
+    return REQUEST_SAMPLE_RATE if rate > 1 and _sample_serves(filters) else rate
+
+
+def _sample_serves(filters: Filters) -> bool:
+    return filters.model is None and filters.tier is None
+
+
 def cost_rows(
     client: Any, filters: Filters, group_by: GroupBy = NO_GROUP, interval: str = ""
 ) -> list[CostRow]:
@@ -90,7 +101,7 @@ def request_cost_percentiles(
 ) -> dict[tuple[str, ...], tuple[float, float]]:
     """(p50, p95) of per-request cost per group, over requests with ``request_id % rate = 0``."""
     params = Params()
-    if rate == REQUEST_SAMPLE_RATE and filters.model is None and filters.tier is None:
+    if rate == REQUEST_SAMPLE_RATE and _sample_serves(filters):
         columns = (*group_by.columns, "request_id")
         source = counters_source(filters, params, ("cost_usd",), columns, family=REQUEST_SAMPLE)
         per_request = (
@@ -136,9 +147,7 @@ def cost_with_percentiles(
     quantiles: dict[tuple[str, ...], tuple[float, float]] = {}
     rate = None
     if percentiles:
-        rate = sample_rate(sum(g.calls for g in groups), exact_calls)
-        if rate > 1 and filters.model is None and filters.tier is None:
-            rate = REQUEST_SAMPLE_RATE  # the stored sample: cheap at any size, unlike a raw scan
+        rate = percentile_rate(sum(g.calls for g in groups), filters, exact_calls)
         quantiles = request_cost_percentiles(client, filters, group_by, rate=rate)
     result = []
     for g in groups:
