@@ -11,7 +11,7 @@ from tests.integration.api.seeded import Api
 
 ENDPOINTS = (
     "/api/v1/summary", "/api/v1/mix", "/api/v1/cost", "/api/v1/escalations", "/api/v1/drift", "/api/v1/calls",
-    "/api/v1/health/data", "/api/v1/export/chargeback",
+    "/api/v1/health/data", "/api/v1/export/chargeback", "/api/v1/dimensions",
 )  # fmt: skip
 PARAMETERS = (
     "start", "end", "tenant", "route", "environment", "model", "tier", "top_tier", "group_by", "by",
@@ -52,6 +52,8 @@ def test_unknown_group_by_mix_key_interval_and_format_are_400(api: Api) -> None:
     assert_bad_request(api, "/api/v1/mix", by="colour")
     assert_bad_request(api, "/api/v1/mix", interval="5m")
     assert_bad_request(api, "/api/v1/cost", interval="1m")
+    assert_bad_request(api, "/api/v1/escalations", interval="5m")
+    assert_bad_request(api, "/api/v1/escalations", view="buckets")
     assert_bad_request(api, "/api/v1/summary", format="xml")
     assert_bad_request(api, "/api/v1/drift", window="forever")
     assert_bad_request(api, "/api/v1/calls", limit="100000")
@@ -86,6 +88,7 @@ def test_hostile_strings_in_every_parameter_are_harmless(api: Api, path: str) ->
                 assert payload.get("calls", 0) == 0 and not [
                     r for r in payload.get("rows", []) if r.get("calls")
                 ]
+                assert not payload.get("tenants") and not payload.get("over_time")
     assert api.client.query("SELECT count() FROM llm_calls").result_rows[0][0] == len(api.rows)
 
 
