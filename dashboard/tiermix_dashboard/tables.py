@@ -80,6 +80,8 @@ def _has_gaps(values: pd.Series) -> bool:
 def _missing(value: Any) -> bool:
     if value is None or value is pd.NaT or (isinstance(value, str) and not value.strip()):
         return True
+    if isinstance(value, (list, tuple)) and not value:  # an empty list draws a blank cell
+        return True
     return isinstance(value, float) and value != value  # NaN
 
 
@@ -90,6 +92,8 @@ def _cell(value: Any, type_config: Mapping[str, Any]) -> str:
     fmt = type_config.get("format")
     if isinstance(value, (datetime, pd.Timestamp)):
         return pd.Timestamp(value).strftime(_DATETIME)
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(item) for item in value)
     if isinstance(value, bool) or number(value) is None:
         return str(value)
     amount = float(value)

@@ -109,3 +109,9 @@ def test_dollars_beside_fractions_of_a_cent_are_written_amount_by_amount() -> No
     shown, config = displayed(data, {"savings": money_config("Savings")})
     assert shown["savings"].tolist() == ["$149.46", "$0.00042", "-$2.50"]
     assert config["savings"]["type_config"] == {"type": "text"} and config["savings"]["alignment"] == "right"
+
+
+def test_an_empty_list_reads_as_a_dash_and_lists_as_text() -> None:
+    data = pd.DataFrame({"new_models": [[], ["gpt-5-mini", "o3"]]})
+    shown, _ = displayed(data)
+    assert shown["new_models"].tolist() == [MISSING, "gpt-5-mini, o3"]
