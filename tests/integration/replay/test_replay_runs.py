@@ -18,13 +18,20 @@ TRUE_SHARE = 0.4
 
 
 def test_servable_share_interval_covers_the_true_share_and_every_verdict_is_right(stack: ReplayStack) -> None:
-    for seed in (1, 2, 3):
+    # The sample is fixed by the seed *and* the span ids, which the SDK draws at random, so a right 95%
+    # interval misses the true share in ~1% of runs per seed (60 of 150 drawn without replacement). Every
+    # verdict is checked exactly; the interval must cover on at least 4 of 5 seeds, which a right interval
+    # fails about once in 1,000 runs and one half as wide (18% misses per seed) about once in 5.
+    covered = []
+    for seed in (1, 2, 3, 4, 5):
         run = stack.wait(stack.replay(sample=60, seed=seed)["id"])
         assert run["status"] == "done", run
         servable = run["result"]["servable"]
         assert servable["judged"] == 60 and servable["no_verdict"] == 0
-        assert servable["low"] <= TRUE_SHARE <= servable["high"], servable
+        covered.append(servable["low"] <= TRUE_SHARE <= servable["high"])
         samples = stack.samples(run["id"])
+        passed = sum(s["verdict"] for s in samples)
+        assert math.isclose(servable["share"], passed / 60), servable
         assert len({s["span_id"] for s in samples}) == 60
         for sample in samples:
             n = question_of(sample)
@@ -32,6 +39,7 @@ def test_servable_share_interval_covers_the_true_share_and_every_verdict_is_righ
             assert sample["production_tier"] == "frontier" and sample["candidate_model"] == "gpt-4o-mini"
             assert sample["verdict"] == int(default_weak_knows(n)), sample
             assert json.loads(sample["reasons"])[0].startswith("normalized: ")
+    assert sum(covered) >= 4, covered
 
 
 def test_result_has_savings_latency_and_the_replay_cost(stack: ReplayStack) -> None:
