@@ -29,6 +29,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 TARGET_CALLS_PER_S = 50_000
+STEADY_AFTER_S = 32.0  # ingest/recent.py CLOCK_SKEW_S + 2: calls newer than the collector's memory
 
 
 # -- payloads ------------------------------------------------------------------------------------
@@ -58,7 +59,7 @@ def make_bodies(batches: int, batch_size: int) -> list[bytes]:
     now_ns = time.time_ns()
     for n in range(batch_size):
         span = spans.add(name="chat", kind=3)
-        span.start_time_unix_nano = now_ns - 60 * 10**9 + n * 1000
+        span.start_time_unix_nano = now_ns - 10**9 + n * 1000
         span.end_time_unix_nano = span.start_time_unix_nano + 800_000_000
         model = models[n % len(models)]
         span.attributes.extend(
@@ -88,8 +89,9 @@ def make_bodies(batches: int, batch_size: int) -> list[bytes]:
 
 
 # -- load process --------------------------------------------------------------------------------
-def load_main(url: str, seconds: float, concurrency: int, batch_size: int, batches: int) -> None:
-    """Entry of the load process: pre-build bodies, then send for ``seconds``; print JSON counts."""
+def load_main(url: str, seconds: float, concurrency: int, batch_size: int, batches: int, rate: float) -> None:
+    """Entry of the load process: pre-build bodies, then send for ``seconds`` (at most ``rate`` spans/s
+    when given, else flat out); print JSON counts."""
     bodies = make_bodies(batches, batch_size)
     print("ready", flush=True)
     sys.stdin.readline()  # the parent says go once it sampled idle RSS
@@ -107,6 +109,8 @@ def load_main(url: str, seconds: float, concurrency: int, batch_size: int, batch
                 index = next(cursor, None)
             if index is None:
                 return
+            if rate:  # paced: batch ``index`` is due ``index * batch_size / rate`` seconds in
+                time.sleep(max(0.0, started + index * batch_size / rate - time.monotonic()))
             connection.request("POST", "/v1/traces", body=bodies[index], headers=headers)
             response = connection.getresponse()
             response.read()
@@ -133,6 +137,7 @@ def floors_main(quick: bool) -> None:
     """Entry of the floors process: decode-only and insert-only rates; print JSON."""
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
+    from tiermix_server.gc_pause import cycle_collection_paused
     from tiermix_server.ingest.decode import PROTOBUF, decompress, parse
     from tiermix_server.ingest.process import process
     from tiermix_server.ingest.validate import Limits
@@ -158,12 +163,14 @@ def floors_main(quick: bool) -> None:
     rows = []
     started = time.perf_counter()
     for body in bodies:
-        rows.extend(
-            process(
-                parse(decompress(body, "gzip", 1 << 30), PROTOBUF), enricher=enricher, limits=limits
-            ).calls
-        )
+        with cycle_collection_paused():  # as the collector runs it (ingest/receive.py, decode_pool.py)
+            rows.extend(
+                process(
+                    parse(decompress(body, "gzip", 1 << 30), PROTOBUF), enricher=enricher, limits=limits
+                ).calls
+            )
     decode = spans / (time.perf_counter() - started)
+    stages = stage_costs(bodies[:20], enricher, limits)
 
     client = connect(settings)
     migrate(client, settings)
@@ -188,9 +195,69 @@ def floors_main(quick: bool) -> None:
                 "decode": decode,
                 "insert": timings["llm_calls"],
                 "insert_plain": timings["llm_calls_plain"],
+                "stages": stages,
             }
         )
     )
+
+
+def stage_costs(bodies: list[bytes], enricher: Any, limits: Any) -> dict[str, float]:
+    """Microseconds per call of each step of ``process`` (ingest/process.py), run one step at a time
+    over the same bodies, the cycle collector paused as in the collector; and the hand-off of a decode
+    worker's answer (pickle in the worker, unpickle in the collector)."""
+    import contextlib
+    import pickle
+
+    from tiermix_server.gc_pause import cycle_collection_paused
+    from tiermix_server.ingest.decode import PROTOBUF, decompress, flatten, parse
+    from tiermix_server.ingest.enrich import enrich_fields
+    from tiermix_server.ingest.identity import Member, call_keys, collapse
+    from tiermix_server.ingest.mapping import ATTRIBUTE_KINDS, ATTRIBUTE_PREFIXES, map_span
+    from tiermix_server.ingest.process import process
+    from tiermix_server.ingest.validate import validate
+
+    spent: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def stage(name: str) -> Any:
+        started = time.perf_counter()
+        yield
+        spent[name] = spent.get(name, 0.0) + time.perf_counter() - started
+
+    calls = 0
+    with cycle_collection_paused():
+        for body in bodies:
+            with stage("gunzip"):
+                raw = decompress(body, "gzip", 1 << 30)
+            with stage("protobuf parse"):
+                otlp = parse(raw, PROTOBUF)
+            with stage("read attributes (flatten)"):
+                spans = list(
+                    flatten(otlp, keep_content=False, kinds=ATTRIBUTE_KINDS, prefixes=ATTRIBUTE_PREFIXES)
+                )
+            with stage("map to call fields"):
+                mapped = [map_span(one) for one in spans]
+            with stage("same-call collapse"):
+                collapse([(m.fields, one.scope) for m, one in zip(mapped, spans, strict=True)])
+            with stage("validate"):
+                for m in mapped:
+                    validate(m.fields, m.clipped, limits)
+            with stage("price and tier"):
+                for m in mapped:
+                    enrich_fields(enricher, m.fields, m.clipped)
+            with stage("identity keys"):
+                for m in mapped:
+                    fields = m.fields
+                    members = [Member(fields["span_id"], fields["parent_span_id"])]
+                    call_keys(fields["tenant"], fields["trace_id"], members, fields["provider"], "")
+            with stage("whole process() (parse through keys)"):
+                processed = process(parse(raw, PROTOBUF), enricher=enricher, limits=limits)
+            with stage("worker hand-off: pickle"):
+                pickled = pickle.dumps(processed, protocol=5)
+            with stage("worker hand-off: unpickle (collector)"):
+                pickle.loads(pickled)
+            calls += len(spans)
+    return {name: seconds / calls * 1e6 for name, seconds in spent.items()}
 
 
 def _call_columns() -> tuple[str, ...]:
@@ -269,13 +336,8 @@ def _python(*args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
     )
 
 
-def run(quick: bool) -> list[dict[str, Any]]:
-    seconds, concurrency, batch_size = (4.0, 6, 1000) if quick else (15.0, 8, 1000)
-    floors_run = _python("-m", "bench.ingest", "--floors", *(["--quick"] if quick else []), timeout=900)
-    if floors_run.returncode != 0:
-        raise RuntimeError(f"floors failed: {floors_run.stderr[-2000:]}")
-    floors = json.loads(floors_run.stdout.strip().splitlines()[-1])
-
+def run(quick: bool, soak_s: float = 0.0) -> list[dict[str, Any]]:
+    seconds, concurrency, batch_size = (4.0, 16, 1000) if quick else (15.0, 16, 1000)
     data_dir = Path(tempfile.mkdtemp(prefix="tiermix-bench-ingest-"))
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
@@ -297,38 +359,20 @@ def run(quick: bool) -> list[dict[str, Any]]:
     )
     try:
         _wait(lambda: _healthy(url), 120, "collector healthy")
-        batches = int(seconds * 90_000 / batch_size) + concurrency
-        load = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "bench.ingest",
-                "--load",
-                url,
-                str(seconds),
-                str(concurrency),
-                str(batch_size),
-                str(batches),
-            ],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            cwd=REPO,
-            env={**os.environ, "PYTHONPATH": str(REPO)},
-        )
-        assert load.stdin is not None and load.stdout is not None
-        if load.stdout.readline().strip() != "ready":
-            raise RuntimeError("load process failed to start")
-        idle_rss = _rss_mib(collector.pid)
-        peak_rss = idle_rss
-        load.stdin.write("go\n")
-        load.stdin.flush()
-        while load.poll() is None:
-            peak_rss = max(peak_rss, _rss_mib(collector.pid))
-            time.sleep(0.2)
-        result = json.loads(load.stdout.read().strip().splitlines()[-1])
+        up_since = time.monotonic()
+        # The floors run while the collector idles: steady state is when calls start after the collector
+        # did (plus the clock-skew margin), so its memory, not a ClickHouse lookup, tells a resent call
+        # (ingest/recent.py). A collector just restarted checks older calls against storage instead.
+        floors_run = _python("-m", "bench.ingest", "--floors", *(["--quick"] if quick else []), timeout=900)
+        if floors_run.returncode != 0:
+            raise RuntimeError(f"floors failed: {floors_run.stderr[-2000:]}")
+        floors = json.loads(floors_run.stdout.strip().splitlines()[-1])
+        time.sleep(max(0.0, STEADY_AFTER_S - (time.monotonic() - up_since)))
+        result, idle_rss, peak_rss = _load(url, collector.pid, seconds, concurrency, batch_size)
         _wait(lambda: _metric(url, "tiermix_spool_bytes") == 0, 120, "spool drained")
+        soak = _soak(url, collector.pid, soak_s, batch_size) if soak_s > 0 else None
         written = _written(url)
+        workers = _metric(url, "tiermix_decode_workers_ready")
     finally:
         collector.terminate()
         collector.wait(timeout=120)
@@ -336,11 +380,12 @@ def run(quick: bool) -> list[dict[str, Any]]:
     storage_run = _python("-c", _STORAGE, str(data_dir), timeout=300)
     storage = json.loads(storage_run.stdout.strip().splitlines()[-1]) if storage_run.returncode == 0 else None
 
-    acked = result["acked_spans"]
-    sustained = acked / result["elapsed_s"]
+    acked = result["acked_spans"] + (soak["acked_spans"] if soak else 0)
+    sustained = result["acked_spans"] / result["elapsed_s"]
     rows = [
         _row(
-            "ingest sustained calls/s stored (2 cores, HTTP+gzip+decode+map+enrich+spool+insert)",
+            f"ingest sustained calls/s stored ({os.cpu_count()} cores, {int(workers)} decode workers, "
+            f"{concurrency} senders; HTTP+gzip+decode+map+enrich+spool+insert)",
             sustained,
             "calls/s",
             floors["decode"],
@@ -364,15 +409,36 @@ def run(quick: bool) -> list[dict[str, Any]]:
             "",
         ),
         _row(
-            "ingest insert-only floor (llm_calls + 2 rollups, 25k-row batches)",
+            "ingest insert-only floor (llm_calls + its materialized views, 25k-row batches)",
             floors["insert"],
             "rows/s",
             floors["insert_plain"],
-            "same rows, no rollups",
+            "same rows, no views",
             "",
         ),
-        _row("collector RSS under load (peak)", peak_rss, "MiB", idle_rss, "idle RSS", ""),
+        _row(
+            "collector RSS under load (peak, with decode workers)",
+            peak_rss,
+            "MiB",
+            idle_rss,
+            "idle RSS",
+            "report",
+        ),
     ]
+    parse_us = floors["stages"]["protobuf parse"]
+    for stage, us in floors["stages"].items():
+        rows.append(_row(f"ingest stage: {stage}", us, "us/call", parse_us, "protobuf parse", "report"))
+    if soak:
+        rows.append(
+            _row(
+                f"collector RSS growth over a {soak_s / 60:.0f}-minute soak (last minute vs first)",
+                soak["last_minute_mib"],
+                "MiB",
+                soak["first_minute_mib"],
+                "first minute",
+                "no growth",
+            )
+        )
     if storage and storage["rows"]:
         rows.append(
             _row(
@@ -407,6 +473,59 @@ def run(quick: bool) -> list[dict[str, Any]]:
     return rows
 
 
+def _load(
+    url: str, collector_pid: int, seconds: float, concurrency: int, batch_size: int, rate_per_s: float = 0
+) -> tuple[dict[str, Any], float, float]:
+    """Run the load process against ``url``; return its counts, the idle RSS and the peak under load."""
+    batches = int(seconds * (rate_per_s or 90_000) / batch_size) + concurrency
+    load = subprocess.Popen(
+        [sys.executable, "-m", "bench.ingest", "--load", url, str(seconds), str(concurrency),
+         str(batch_size), str(batches), str(rate_per_s)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )  # fmt: skip
+    assert load.stdin is not None and load.stdout is not None
+    if load.stdout.readline().strip() != "ready":
+        raise RuntimeError("load process failed to start")
+    idle_rss = _rss_mib(collector_pid)
+    peak_rss = idle_rss
+    load.stdin.write("go\n")
+    load.stdin.flush()
+    while load.poll() is None:
+        peak_rss = max(peak_rss, _rss_mib(collector_pid))
+        time.sleep(0.2)
+    return json.loads(load.stdout.read().strip().splitlines()[-1]), idle_rss, peak_rss
+
+
+def _soak(url: str, collector_pid: int, seconds: float, batch_size: int) -> dict[str, Any]:
+    """Steady load (5,000 calls/s, a quarter of the sustained rate) for ``seconds``; RSS every 5 s.
+
+    Growth is judged on the mean RSS of the last minute against the first: allocator and ClickHouse
+    caches settle within the first minute, a leak keeps climbing.
+    """
+    samples: list[tuple[float, float]] = []
+    started = time.monotonic()
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            samples.append((time.monotonic() - started, _rss_mib(collector_pid)))
+            stop.wait(5)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        result, _, _ = _load(url, collector_pid, seconds, 4, batch_size, rate_per_s=5_000)
+    finally:
+        stop.set()
+        sampler.join()
+    first = [rss for at, rss in samples if at <= 60]
+    last = [rss for at, rss in samples if at >= seconds - 60]
+    result["first_minute_mib"] = sum(first) / len(first)
+    result["last_minute_mib"] = sum(last) / len(last)
+    return result
+
+
 def _written(url: str) -> int:
     with urllib.request.urlopen(f"{url}/metrics", timeout=10) as response:
         for line in response.read().decode().splitlines():
@@ -431,13 +550,14 @@ def _row(
 
 def main(argv: list[str]) -> int:
     if argv[:1] == ["--load"]:
-        url, seconds, concurrency, batch_size, batches = argv[1:6]
-        load_main(url, float(seconds), int(concurrency), int(batch_size), int(batches))
+        url, seconds, concurrency, batch_size, batches, rate = argv[1:7]
+        load_main(url, float(seconds), int(concurrency), int(batch_size), int(batches), float(rate))
         return 0
     if argv[:1] == ["--floors"]:
         floors_main(quick="--quick" in argv)
         return 0
-    for row in run(quick="--quick" in argv):
+    soak_s = float(argv[argv.index("--soak") + 1]) if "--soak" in argv else 0.0
+    for row in run(quick="--quick" in argv, soak_s=soak_s):
         print(
             f"{row['name']}: {row['value']} {row['unit']} (baseline {row['baseline']} "
             f"{row['baseline_name']}, ratio {row['ratio']}, target {row['target'] or '-'})"

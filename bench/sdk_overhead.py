@@ -111,7 +111,8 @@ def per_call_p50_us(fn: Callable[[], Any], batches: int) -> float:
     return statistics.median(samples)
 
 
-def otel_variant(response: Any) -> tuple[Callable[[], Any], Any]:
+def otel_variant(response: Any, exporter: Any = None) -> tuple[Callable[[], Any], Any]:
+    """The same call under an OpenTelemetry SDK span; ``exporter`` defaults to one that discards."""
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
     from opentelemetry.trace import SpanKind
@@ -121,7 +122,7 @@ def otel_variant(response: Any) -> tuple[Callable[[], Any], Any]:
             return SpanExportResult.SUCCESS
 
     provider = TracerProvider()
-    provider.add_span_processor(BatchSpanProcessor(Discard(), max_queue_size=1 << 20))
+    provider.add_span_processor(BatchSpanProcessor(exporter or Discard(), max_queue_size=1 << 20))
     tracer = provider.get_tracer("bench")
 
     def with_span() -> Any:
@@ -229,6 +230,52 @@ def export_throughput_rows(record: Callable[[], Any], seconds: float) -> list[di
     return rows
 
 
+def end_to_end_rows(
+    endpoint: str, observed: Callable[[], Any], response: Any, calls: int
+) -> list[dict[str, Any]]:
+    """Process CPU (every thread) to record ``calls`` calls and deliver them to the same sink: tiermix
+    against the OpenTelemetry SDK with ``BatchSpanProcessor`` and the official OTLP/HTTP exporter.
+
+    CPU, not wall time: the application pays for the export worker's encode, gzip and HTTP under its own
+    GIL whenever it runs, and CPU is what that costs it whatever the sink's latency. Both start warm
+    (one flushed call first: lazy imports and connections are not the steady state).
+    """
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+    tiermix.init(endpoint=endpoint, max_queue=calls + 1, service="bench")
+    observed()
+    assert tiermix.flush(30)
+    before = tiermix.stats().exported_calls
+    started = time.process_time()
+    for _ in range(calls):
+        observed()
+    assert tiermix.flush(120)
+    ours = (time.process_time() - started) / calls * 1e6
+    delivered = tiermix.stats().exported_calls - before
+    dropped = sum(tiermix.stats().dropped.values())
+    tiermix.shutdown(5)
+
+    otel_record, provider = otel_variant(response, OTLPSpanExporter(endpoint=f"{endpoint}/v1/traces"))
+    otel_record()
+    provider.force_flush(30_000)
+    started = time.process_time()
+    for _ in range(calls):
+        otel_record()
+    assert provider.force_flush(120_000)
+    theirs = (time.process_time() - started) / calls * 1e6
+    provider.shutdown()
+    row = {
+        "baseline": round(theirs, 2),
+        "baseline_name": "OTel SDK + BatchSpanProcessor + OTLP/HTTP exporter",
+    }
+    return [
+        {"name": "end to end in the app's process: record + deliver, CPU per call", "value": round(ours, 2),
+         "unit": "us/call", **row, "ratio": round(ours / theirs, 3), "target": "<= 0.15x"},
+        {"name": "calls not delivered in the end-to-end run", "value": calls - delivered + dropped,
+         "unit": "calls", "baseline": calls, "baseline_name": "calls recorded", "ratio": None, "target": "0"},
+    ]  # fmt: skip
+
+
 def import_ms(module: str, runs: int) -> float:
     """Best cumulative ``-X importtime`` of ``import module`` over fresh interpreters, in ms."""
     samples = []
@@ -315,6 +362,7 @@ def run(quick: bool) -> list[dict[str, Any]]:
         exported = tiermix.stats().exported_calls
         baseline = official_encoder_us_per_span(2_000 if quick else 10_000)
         bg_us = background / max(exported, 1) * 1e6
+        rows += end_to_end_rows(endpoint, observed, response, n)
         rows.append(
             {
                 "name": "background CPU per exported call",

@@ -74,7 +74,7 @@ def create_app(settings: Settings) -> Starlette:
 
 async def start_components(runtime: Runtime, stack: contextlib.AsyncExitStack) -> None:
     """Open storage and start background work; ``stack`` stops it all in reverse order."""
-    from tiermix_server.ingest.wiring import start_capture, start_pipeline
+    from tiermix_server.ingest.wiring import start_capture, start_decode_pool, start_pipeline
     from tiermix_server.store.clickhouse import connect
     from tiermix_server.store.migrate import migrate
 
@@ -91,6 +91,7 @@ async def start_components(runtime: Runtime, stack: contextlib.AsyncExitStack) -
     await start_capture(runtime, stack)
     await start_pipeline(runtime, stack)
     runtime.capture.stats = runtime.stats
+    await start_decode_pool(runtime, stack)  # stopped before the pipeline: no job outlives it
     from tiermix_server.alerts.service import start_alerts
 
     await start_alerts(runtime, stack)

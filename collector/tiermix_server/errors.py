@@ -108,6 +108,12 @@ class DedupUnavailable(Overloaded):
     code = "storage_unavailable"
 
 
+class DecodeWorkerLost(Overloaded):
+    """A decode worker died while decoding the request; new ones are starting: retry (503)."""
+
+    code = "decode_worker_lost"
+
+
 class StorageUnavailable(TiermixError):
     """ClickHouse cannot be reached or refused a write."""
 

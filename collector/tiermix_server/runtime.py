@@ -24,6 +24,7 @@ class Runtime:
     alerts: Any = None  # alert evaluator (alerts/evaluate.py)
     stats: Any = None  # self-observability counters (ingest/stats.py)
     capture: Any = None  # content capture policies and budget (ingest/capture.py CaptureGate)
+    decode_pool: Any = None  # decode worker processes, when configured (ingest/decode_pool.py)
     replays: Any = None  # shadow replay runs (replay/service.py)
     extras: dict[str, Any] = field(default_factory=dict)
     # An ingest credential that lives only in this process's memory, for senders this process starts

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -54,6 +54,17 @@ class Settings(BaseSettings):
         0.5, gt=0, le=1, description="the most of the ingest queue one API key (or client) may hold"
     )
     body_timeout_s: float = Field(30.0, gt=0, description="a request body not read in full by then gets 408")
+    decode_workers: Annotated[int, Field(ge=0, le=64)] | Literal["auto"] = Field(
+        "auto",
+        description="processes that decode OTLP bodies beside the event loop; auto: one per core (none "
+        "on one core); 0: decode on the event loop only",
+    )
+    decode_inline_max_bytes: int = Field(
+        16 * 1024,
+        ge=0,
+        description="a body up to this size (as received) is decoded on the event loop: for a few spans "
+        "the hand-off to a worker costs more than the work",
+    )
     batch_max_rows: int = Field(50_000, ge=1)
     batch_max_delay_s: float = Field(0.5, gt=0)
     replicas: Literal["one", "many"] = Field(

@@ -13,10 +13,10 @@ from typing import Any
 from starlette.responses import Response
 
 from tiermix_server.api import params
-from tiermix_server.api.gc_pause import cycle_collection_paused
 from tiermix_server.api.query import Query, now_utc
 from tiermix_server.api.render import respond
 from tiermix_server.errors import BadRequest, NotFound
+from tiermix_server.gc_pause import cycle_collection_paused
 from tiermix_server.metrics import calls as calls_metric
 from tiermix_server.metrics.chargeback import chargeback
 from tiermix_server.metrics.cost import cost_rows, cost_with_percentiles

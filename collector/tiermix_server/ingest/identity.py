@@ -190,13 +190,17 @@ def collapse(calls: list[tuple[dict[str, Any], str]]) -> tuple[Merged, list[dict
         first = by_response.setdefault(key, i)
         if first != i:
             union(first, i)
-    depth = {i: _depth(i, calls, by_span) for i in range(count)}
     groups: dict[int, list[int]] = {}
     for i in range(count):
         if i not in aggregates:
             groups.setdefault(find(i), []).append(i)
-    out = []
+    out: Merged = []
     for members in groups.values():
+        if len(members) == 1 and not aggregates:  # the common case: a call seen once, nothing to merge
+            fields, scope = calls[members[0]]
+            out.append((fields, [Member(fields["span_id"], fields["parent_span_id"])], scope))
+            continue
+        depth = {i: _depth(i, calls, by_span) for i in members}
         ranked = sorted(
             members, key=lambda i: _completeness(calls[i][0], calls[i][1], depth[i]), reverse=True
         )

@@ -40,6 +40,7 @@ import logging
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from tiermix_server.errors import QueueFull, SpoolFull
@@ -97,6 +98,7 @@ class Pipeline:
         self.storage_up = True
         self.storage_error = ""
         self.queued_requests = 0
+        self.decoding_elsewhere = 0  # admitted requests a decode worker holds (``decoding``)
         self.queued_bytes = 0
         self._held: dict[str, tuple[int, int]] = {}  # owner → (requests, bytes) in the queue
         self._pending: list[Submission] = []
@@ -150,6 +152,22 @@ class Pipeline:
         else:
             self._held[owner] = (held_requests - 1, held_bytes - nbytes)
         self._wakeup.set()  # the batcher may be waiting for this request
+
+    @contextlib.contextmanager
+    def decoding(self) -> Iterator[None]:
+        """Around a request's decode in a worker process: the batcher does not wait for it.
+
+        Waiting for every admitted request packs requests decoded on the event loop into one batch at
+        no cost (they arrive within the loop's next turns); a worker's takes tens of milliseconds, and
+        under steady load there is always one more on the way, so waiting would hold every batch to
+        ``batch_max_delay_s``. Batches still grow with load: whatever arrives during one insert.
+        """
+        self.decoding_elsewhere += 1
+        self._wakeup.set()
+        try:
+            yield
+        finally:
+            self.decoding_elsewhere -= 1
 
     def readiness(self) -> tuple[bool, str]:
         if not self.storage_up:
@@ -219,7 +237,8 @@ class Pipeline:
             deadline = self._pending[0].enqueued_at + delay_s
             while (
                 self._pending_rows < self.config.batch_max_rows
-                and len(self._pending) < self.queued_requests  # someone else is still on the way
+                # someone else is still on the way, on the event loop
+                and len(self._pending) < self.queued_requests - self.decoding_elsewhere
                 and not self._stopping
             ):
                 remaining_s = deadline - time.monotonic()

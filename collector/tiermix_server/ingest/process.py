@@ -52,6 +52,9 @@ class Processed:
     keys: list[CallKeys] = field(default_factory=list)  # one per call row: how it is recognised again
     scopes: list[str] = field(default_factory=list)  # one per call row: the instrumentation that led
     captures: list[CaptureRow | None] = field(default_factory=list)  # one per call row (capture.py)
+    # One per call row while capture is pending (``keep_content``): the span's content attributes, turned
+    # into ``captures`` by ``take_captures`` in the process that holds the capture budget.
+    contents: list[dict[str, Any] | None] = field(default_factory=list)
     # (tenant, outcome, reason) → spans; clipped counts values, not spans
     outcomes: Counter[tuple[str, str, str]] = field(default_factory=Counter)
 
@@ -75,11 +78,17 @@ def process(
     capture: CaptureGate | None = None,
     tenant: str | None = None,
     ignore_scopes: frozenset[str] = frozenset(),
+    keep_content: bool | None = None,
 ) -> Processed:
-    """Turn every span of ``request`` into a row or a counted outcome; never raises on span content."""
+    """Turn every span of ``request`` into a row or a counted outcome; never raises on span content.
+
+    With ``capture``, captures are taken at once; a decode worker (``decode_pool.py``) passes
+    ``keep_content`` instead and leaves the content in ``contents`` for the collector's ``take_captures``.
+    """
     out = Processed()
     outcomes = out.outcomes
-    keep_content = capture is not None and capture.active  # no policy: content is never decoded
+    if keep_content is None:
+        keep_content = capture is not None and capture.active  # no policy: content is never decoded
     spans = flatten(request, keep_content=keep_content, kinds=ATTRIBUTE_KINDS, prefixes=ATTRIBUTE_PREFIXES)
     calls: list[_Pending] = []
     for span in spans:
@@ -126,15 +135,29 @@ def process(
             outcomes[(fields["tenant"], REJECTED, row)] += 1
             continue
         out.calls.append(row)
-        content = fields["content"]
-        out.captures.append(capture.take(row, content) if content and capture is not None else None)
+        out.contents.append(fields["content"] or None)
         row_tenant = row[TENANT_INDEX]
         out.keys.append(call_keys(row_tenant, fields["trace_id"], members, provider, response_id))
         out.scopes.append(scope)
         outcomes[(row_tenant, ACCEPTED, "")] += 1
         for reason in mapped.clipped:
             outcomes[(row_tenant, CLIPPED, reason)] += 1
+    if capture is not None or not keep_content:  # else a decode worker's: content goes back with the rows
+        take_captures(out, capture)
     return out
+
+
+def take_captures(processed: Processed, capture: CaptureGate | None) -> None:
+    """Fill ``processed.captures`` from its content (one entry per call row) and drop the content."""
+    contents = processed.contents
+    if capture is None or not any(contents):
+        processed.captures = [None] * len(processed.calls)
+    else:
+        processed.captures = [
+            capture.take(row, content) if content else None
+            for row, content in zip(processed.calls, contents, strict=True)
+        ]
+    processed.contents = []
 
 
 def _collapse(calls: list[_Pending], outcomes: Counter[tuple[str, str, str]]) -> list[_Pending]:

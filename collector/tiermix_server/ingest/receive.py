@@ -7,8 +7,9 @@ Answers in the request's own content type: 200 with an ``ExportTraceServiceRespo
 ``google.rpc.Status`` for an undecodable body, 413 when the body exceeds the limit after
 decompression, 415 for other content types, 429/503 with ``Retry-After`` when the queue is full or
 storage is down with a full spool, 401/403 from API-key auth. 200 is sent only once every accepted span
-is durable (see ``pipeline.py``). Decoding and mapping run on the event loop: they are pure CPU work
-that a thread could not run in parallel anyway (the GIL), and it keeps per-request overhead low.
+is durable (see ``pipeline.py``). Decoding and mapping are pure CPU work that a thread could not run in
+parallel (the GIL): they run in decode worker processes (``decode_pool.py``) when there are cores for
+them, and on the event loop for small bodies, on one core, or with ``TIERMIX_DECODE_WORKERS=0``.
 """
 
 from __future__ import annotations
@@ -26,8 +27,10 @@ from starlette.responses import Response
 
 from tiermix_server.auth import Principal
 from tiermix_server.errors import DecodeError, Overloaded, PayloadTooLarge, RequestTimeout, TiermixError
+from tiermix_server.gc_pause import cycle_collection_paused
 from tiermix_server.ingest.decode import JSON, PROTOBUF, decompress, media_type, parse
-from tiermix_server.ingest.process import Processed, process
+from tiermix_server.ingest.decode_pool import DecodeJob
+from tiermix_server.ingest.process import Processed, process, take_captures
 from tiermix_server.ingest.validate import Limits
 
 log = logging.getLogger("tiermix.ingest")
@@ -106,21 +109,43 @@ async def _receive(request: Request, runtime: Any, media: str, principal: Princi
     nbytes = len(body)
     pipeline.admit(nbytes, owner)
     try:
-        raw = decompress(body, request.headers.get("content-encoding"), settings.max_body_bytes)
-        otlp = parse(raw, media)
-        processed = process(
-            otlp,
-            enricher=runtime.enricher,
-            limits=Limits(now_ns=time.time_ns(), max_age_days=settings.raw_ttl_days),
-            capture=runtime.capture,
-            tenant=tenant,
-            ignore_scopes=settings.ignored_scopes,
-        )
+        encoding = request.headers.get("content-encoding")
+        pool = runtime.decode_pool
+        processed = None
+        if pool is not None and not pool.inline(nbytes):
+            with pipeline.decoding():
+                processed = await pool.decode(body, encoding, media, _job(runtime, tenant))
+            if processed is not None:
+                take_captures(processed, runtime.capture)
+        if processed is None:
+            otlp = parse(decompress(body, encoding, settings.max_body_bytes), media)
+            with cycle_collection_paused():  # cycle-free allocations only (decode_pool.py says why)
+                processed = process(
+                    otlp,
+                    enricher=runtime.enricher,
+                    limits=Limits(now_ns=time.time_ns(), max_age_days=settings.raw_ttl_days),
+                    capture=runtime.capture,
+                    tenant=tenant,
+                    ignore_scopes=settings.ignored_scopes,
+                )
         await pipeline.submit(processed)
     finally:
         pipeline.release(nbytes, owner)
     _count(runtime.stats, processed)
     return _success(processed, media)
+
+
+def _job(runtime: Any, tenant: str | None) -> DecodeJob:
+    settings = runtime.settings
+    capture = runtime.capture
+    return DecodeJob(
+        max_body_bytes=settings.max_body_bytes,
+        max_age_days=settings.raw_ttl_days,
+        tenant=tenant,
+        ignore_scopes=settings.ignored_scopes,
+        keep_content=capture is not None and capture.active,
+        pricing_version=runtime.enricher.version,
+    )
 
 
 def _owner(request: Request, principal: Principal) -> str:

@@ -76,6 +76,24 @@ async def start_pipeline(runtime: Any, stack: contextlib.AsyncExitStack) -> None
     runtime.stats = pipeline.stats
 
 
+async def start_decode_pool(runtime: Any, stack: contextlib.AsyncExitStack) -> None:
+    """Decode workers (``runtime.decode_pool``) per ``TIERMIX_DECODE_WORKERS``; none on one core."""
+    from tiermix_server.ingest.decode_pool import DecodePool, default_workers
+
+    setting = runtime.settings.decode_workers
+    workers = default_workers() if setting == "auto" else int(setting)
+    if workers <= 0:
+        return
+    pool = DecodePool(runtime.settings, workers, runtime.stats)  # workers start at the first large body
+    runtime.decode_pool = pool
+
+    async def stop() -> None:
+        runtime.decode_pool = None
+        await asyncio.to_thread(pool.close)
+
+    stack.push_async_callback(stop)
+
+
 async def start_capture(runtime: Any, stack: contextlib.AsyncExitStack) -> None:
     """Content capture (``runtime.capture``): policies from the metadata DB, the budget from ClickHouse."""
     from tiermix_server.ingest.capture import REFRESH_S, CaptureGate, stored_bytes

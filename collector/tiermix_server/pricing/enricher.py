@@ -99,6 +99,17 @@ class Enricher:
             except Exception:  # the DB being briefly unavailable must not stop ingest: keep old prices
                 log.warning("cannot reload prices and tiers; keeping the cached ones", exc_info=True)
 
+    @property
+    def version(self) -> int:
+        """The metadata DB's pricing change counter the cached prices and tiers were read at."""
+        return self._state.version
+
+    def catch_up(self, version: int) -> None:
+        """Reload when another process's enricher (the collector's) has seen a newer ``version``: a
+        decode worker then never prices a call with older prices than the collector it serves."""
+        if version > self._state.version:  # the counter only grows; a newer one here is kept
+            self.refresh(force=True)
+
     def _due_check(self) -> None:
         self._next_check = self._clock() + self._check_interval_s
         if not self._background:

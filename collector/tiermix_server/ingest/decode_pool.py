@@ -1,0 +1,244 @@
+"""Decode workers: OTLP bodies decoded, mapped, validated and priced in other processes.
+
+Profiled (docs/performance.md, "Ingest, stage by stage"), the collector's event loop spends ~80% of its
+time in ``process`` — pure Python under the GIL, so threads cannot share it. With decode workers the
+event loop only reads bodies, hands each to a worker, and queues what comes back; ``process`` runs in
+``workers`` processes at once. What stays in the collector:
+- **capture**: its byte budget and sampling counters are one state, so content travels back with the
+  rows and ``take_captures`` runs here;
+- **freshness**: every job carries the collector enricher's pricing version; a worker whose prices are
+  older reloads before pricing (``Enricher.catch_up``), so a price or tier change made through the API
+  applies to the very next request in every worker, as it does inline.
+
+Small bodies are decoded inline (``TIERMIX_DECODE_INLINE_MAX_BYTES``): for a handful of spans the
+hand-off (two pickles and a pipe round trip, ~0.2 ms) costs more than the work. The workers start with
+the first larger body, in the background (they import protobuf and the price book: about a second);
+until they have answered a warm-up job, every body is decoded inline. A collector that only ever
+receives small requests never starts them.
+
+A worker that dies (killed, out of memory, a crash in the protobuf library on a hostile body) breaks the
+pool, and new workers start in the background. The requests it was decoding get 503 with Retry-After —
+never a retry inline, which a crashing body would take the collector down with; a request that finds
+the pool already broken had no part in it and is decoded inline. Decode errors (a 400, a 413) are
+ordinary exceptions: they come back from the worker as they are raised inline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import gc
+import logging
+import multiprocessing
+import os
+import threading
+import time
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
+
+from tiermix_server.errors import DecodeWorkerLost
+from tiermix_server.gc_pause import cycle_collection_paused
+from tiermix_server.ingest.decode import decompress, parse
+from tiermix_server.ingest.process import Processed, process
+from tiermix_server.ingest.validate import Limits
+
+log = logging.getLogger("tiermix.ingest")
+
+RETRY_AFTER_S = 1
+
+
+def default_workers() -> int:
+    """``TIERMIX_DECODE_WORKERS=auto``: one per core, none on one core.
+
+    Not one fewer than the cores: the event loop itself needs little once decoding has left it, and
+    the insert runs in ClickHouse's own threads (measured on 2 cores: 1 worker 20k calls/s, 2 workers
+    24k, 3 workers 23.5k; docs/performance.md).
+    """
+    cores = os.cpu_count() or 1
+    return cores if cores > 1 else 0
+
+
+class DecodePool:
+    """``workers`` decode processes, replaced whole when one dies."""
+
+    def __init__(self, settings: Any, workers: int, stats: Any = None) -> None:
+        self._settings = settings
+        self._stats = stats
+        self._workers = workers
+        self.inline_max_bytes = settings.decode_inline_max_bytes
+        self._lock = threading.Lock()
+        self._executor: concurrent.futures.ProcessPoolExecutor | None = None
+        self._started = False
+        self._ready = False
+        self._closed = False
+        if stats is not None:
+            stats.gauge(
+                "tiermix_decode_workers_ready",
+                "decode worker processes taking bodies (0: decoding on the event loop)",
+                lambda: self._workers if self._ready else 0,
+            )
+
+    @property
+    def ready(self) -> bool:
+        return self._ready
+
+    def start(self) -> None:
+        """Start the workers; ``ready`` turns true once each has answered a warm-up job."""
+        with self._lock:
+            if self._closed:
+                return
+            self._started = True
+            self._ready = False
+            # spawn, not fork: the collector holds chDB's threads and locks, which a fork would copy
+            # mid-use; a spawned worker imports only the decode path.
+            executor = concurrent.futures.ProcessPoolExecutor(
+                max_workers=self._workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_init_worker,
+                initargs=(self._settings,),
+            )
+            self._executor = executor
+        warmups = [executor.submit(_warm_up) for _ in range(self._workers)]
+        threading.Thread(target=self._await_warm_up, args=(executor, warmups), daemon=True).start()
+
+    def _await_warm_up(
+        self, executor: concurrent.futures.ProcessPoolExecutor, warmups: list[concurrent.futures.Future[Any]]
+    ) -> None:
+        try:
+            for future in warmups:
+                future.result(timeout=120)
+        except Exception:
+            log.exception("decode workers did not start; decoding stays on the event loop")
+            return
+        with self._lock:
+            if self._executor is executor and not self._closed:
+                self._ready = True
+                log.info("%d decode worker(s) ready", self._workers)
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            self._ready = False
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True, cancel_futures=True)
+
+    def inline(self, nbytes: int) -> bool:
+        """Whether a body of ``nbytes`` (as received) is decoded on the event loop (starting the workers
+        at the first body too large for it)."""
+        if nbytes <= self.inline_max_bytes:
+            return True
+        if not self._started:
+            self.start()
+        return not self._ready
+
+    async def decode(self, body: bytes, encoding: str | None, media: str, job: DecodeJob) -> Processed | None:
+        """``body`` decoded in a worker, captures still to take (``process.take_captures``); None when
+        the workers were found down before it was handed over (it is then the caller's to decode)."""
+        executor = self._executor
+        if executor is None:
+            return None
+        try:
+            future = executor.submit(_decode, body, encoding, media, job)
+        except (BrokenProcessPool, RuntimeError):  # broken, or shut down: this body had no part in it
+            self._replace(executor)
+            return None
+        try:
+            processed = await asyncio.wrap_future(future)
+        except BrokenProcessPool:
+            # It may be this body that crashed the worker: never retried here, where it could crash
+            # the collector; the client retries, by then to new workers.
+            self._replace(executor)
+            raise DecodeWorkerLost(
+                "a decode worker stopped while decoding this request; retry", retry_after_s=RETRY_AFTER_S
+            ) from None
+        self._count("tiermix_decode_jobs_total")
+        return processed
+
+    def _count(self, name: str) -> None:
+        if self._stats is not None:
+            self._stats.count(name)
+
+    def _replace(self, broken: concurrent.futures.ProcessPoolExecutor) -> None:
+        with self._lock:
+            if self._executor is not broken or self._closed:
+                return  # another request saw the same break and already replaced it
+            self._executor = None
+            self._ready = False
+        self._count("tiermix_decode_worker_restarts_total")
+        log.error("a decode worker died; starting new ones (decoding on the event loop meanwhile)")
+        broken.shutdown(wait=False, cancel_futures=True)
+        self.start()
+
+
+class DecodeJob:
+    """Everything a worker needs besides the body: small, and picklable."""
+
+    __slots__ = (
+        "ignore_scopes",
+        "keep_content",
+        "max_age_days",
+        "max_body_bytes",
+        "now_ns",
+        "pricing_version",
+        "tenant",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        *,
+        max_body_bytes: int,
+        max_age_days: int,
+        tenant: str | None,
+        ignore_scopes: frozenset[str],
+        keep_content: bool,
+        pricing_version: int,
+    ) -> None:
+        self.max_body_bytes = max_body_bytes
+        self.now_ns = time.time_ns()  # the collector's clock decides what is too old or too far ahead
+        self.max_age_days = max_age_days
+        self.tenant = tenant
+        self.ignore_scopes = ignore_scopes
+        self.keep_content = keep_content
+        self.pricing_version = pricing_version
+
+    def __getstate__(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    def __setstate__(self, state: tuple[Any, ...]) -> None:
+        for name, value in zip(self.__slots__, state, strict=True):
+            setattr(self, name, value)
+
+
+# -- in the worker process -----------------------------------------------------------------------
+_enricher: Any = None
+
+
+def _init_worker(settings: Any) -> None:
+    global _enricher
+    from tiermix_server.meta.db import open_meta
+    from tiermix_server.pricing.enricher import build_enricher
+
+    # The same prices and tiers as the collector's, checked for changes on the same schedule.
+    _enricher = build_enricher(settings, open_meta(settings), background=False)
+    gc.freeze()  # what the worker holds for good (modules, the price book) is never scanned again
+
+
+def _warm_up() -> int:
+    return os.getpid()
+
+
+def _decode(body: bytes, encoding: str | None, media: str, job: DecodeJob) -> Processed:
+    _enricher.catch_up(job.pricing_version)
+    raw = decompress(body, encoding, job.max_body_bytes)
+    # Decoding allocates a few dicts per span and makes no reference cycles: the cycle collector would
+    # only re-scan them (measured: a third of the per-span time), so it waits until the job is done.
+    with cycle_collection_paused():
+        return process(
+            parse(raw, media),
+            enricher=_enricher,
+            limits=Limits(now_ns=job.now_ns, max_age_days=job.max_age_days),
+            tenant=job.tenant,
+            ignore_scopes=job.ignore_scopes,
+            keep_content=job.keep_content,
+        )
