@@ -1,6 +1,7 @@
 """Query API latency at 10M / 50M calls over 7 days: the real API (rollups) vs the same queries on raw rows.
 
 ``python -m bench.queries [--rows 10000000,50000000]``; ``run(quick)`` for ``python -m bench`` (quick: ~1M).
+The long run of the 200M target: ``--rows 200000000 --days 90 --only summary,mix --raw-repeats 1``.
 Each size runs in its own child process with its own chDB data dir (chDB binds one dir per process).
 
 In the child: calls are generated inside the engine (tests/support/calls.py ``generate_in_engine``), with
@@ -125,8 +126,16 @@ def _timed(fn: Any, repeats: int) -> list[float]:
     return samples
 
 
-def measure(calls: int, repeats: int, raw_repeats: int, data_dir: Path) -> list[dict[str, Any]]:
-    """One size, in this process: generate, serve, time. Must run in a fresh process (own chDB dir)."""
+def measure(
+    calls: int,
+    repeats: int,
+    raw_repeats: int,
+    data_dir: Path,
+    days: int = DAYS,
+    only: frozenset[str] = frozenset(),
+) -> list[dict[str, Any]]:
+    """One size, in this process: generate ``days`` of calls, serve, time (the views in ``only``, or all).
+    Must run in a fresh process (own chDB dir)."""
     sys.path.insert(0, str(REPO))
     from starlette.datastructures import QueryParams
 
@@ -145,10 +154,10 @@ def measure(calls: int, repeats: int, raw_repeats: int, data_dir: Path) -> list[
     data_end = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
     _drop_views(client)
     started = time.perf_counter()
-    generate_in_engine(client, calls, data_end - timedelta(days=DAYS), data_end)
+    generate_in_engine(client, calls, data_end - timedelta(days=days), data_end)
     generate_s = time.perf_counter() - started
     started = time.perf_counter()
-    _fill_rollups(client, data_end - timedelta(days=DAYS), data_end)
+    _fill_rollups(client, data_end - timedelta(days=days), data_end)
     rollup_s = time.perf_counter() - started
     _wait_for_merges(client)
     stored = client.query("SELECT count() FROM llm_calls").result_rows[0][0]
@@ -162,6 +171,8 @@ def measure(calls: int, repeats: int, raw_repeats: int, data_dir: Path) -> list[
     unaligned = end - timedelta(seconds=17.5)
     cases: list[tuple[str, str, dict[str, str]]] = []
     for name, extra in ENDPOINTS.items():
+        if only and name not in only:
+            continue
         if name == "drift":
             cases.append((name, name, {"end": end.isoformat(), **extra}))
         else:
@@ -169,12 +180,16 @@ def measure(calls: int, repeats: int, raw_repeats: int, data_dir: Path) -> list[
                 (
                     name,
                     name,
-                    {"start": (end - timedelta(days=DAYS)).isoformat(), "end": end.isoformat(), **extra},
+                    {"start": (end - timedelta(days=days)).isoformat(), "end": end.isoformat(), **extra},
                 )
             )
-    cases.append(("cost", "cost (percentiles=false)", {**cases[2][2], "percentiles": "false"}))
-    unaligned_range = {"start": (unaligned - timedelta(days=DAYS)).isoformat(), "end": unaligned.isoformat()}
-    cases.append(("summary", "summary (unaligned range)", unaligned_range))
+    if not only:
+        cases.append(("cost", "cost (percentiles=false)", {**cases[2][2], "percentiles": "false"}))
+        unaligned_range = {
+            "start": (unaligned - timedelta(days=days)).isoformat(),
+            "end": unaligned.isoformat(),
+        }
+        cases.append(("summary", "summary (unaligned range)", unaligned_range))
     url, server, thread = _serve(settings)
     size = f"{stored / 1e6:.0f}M" if stored >= 1e6 else f"{stored / 1e3:.0f}k"
     rows: list[dict[str, Any]] = []
@@ -202,7 +217,7 @@ def measure(calls: int, repeats: int, raw_repeats: int, data_dir: Path) -> list[
             for level, label in ((0.5, "p50"), (0.95, "p95")):
                 value, baseline = percentile(api_ms, level), percentile(raw_ms, level)
                 rows.append({
-                    "name": f"/api/v1/{label_name} {label} @{size} calls, 7 days",
+                    "name": f"/api/v1/{label_name} {label} @{size} calls, {days} days",
                     "value": round(value, 2), "unit": "ms",
                     "baseline": round(baseline, 2), "baseline_name": "same handler on raw llm_calls only",
                     "ratio": round(baseline / value, 2) if value else None,
@@ -212,7 +227,9 @@ def measure(calls: int, repeats: int, raw_repeats: int, data_dir: Path) -> list[
             raw_p50 = statistics.median(raw_ms)
             line = f"   {label_name}: p50 {p50:.1f} ms, p95 {p95:.1f} ms (raw p50 {raw_p50:.1f} ms)"
             print(line, file=sys.stderr, flush=True)
-        rows += _finops_views(client, settings, url, data_end, size, repeats, summary_p95(rows))
+        if not only:
+            rows += _finops_views(client, settings, url, data_end, size, repeats, summary_p95(rows))
+        rows.append(_disk_per_call(client, stored, days))
     finally:
         server.should_exit = True
         thread.join(timeout=30)
@@ -278,6 +295,20 @@ def _finops_views(
     return rows
 
 
+def _disk_per_call(client: Any, stored: int, days: int) -> dict[str, Any]:
+    """Bytes on disk per stored call, every table of the database (raw, rollups, samples, keys)."""
+    raw, total = client.query(
+        "SELECT sumIf(bytes_on_disk, table = 'llm_calls'), sum(bytes_on_disk) FROM system.parts "
+        "WHERE database = currentDatabase() AND active"
+    ).result_rows[0]
+    size = f"{stored / 1e6:.0f}M" if stored >= 1e6 else f"{stored / 1e3:.0f}k"
+    return {
+        "name": f"disk per call, every table @{size} calls, {days} days", "value": round(total / stored, 2),
+        "unit": "bytes/call", "baseline": round(raw / stored, 2), "baseline_name": "llm_calls alone",
+        "ratio": round(total / raw, 2) if raw else None, "target": "report",
+    }  # fmt: skip
+
+
 def _free_port() -> int:
     import socket
 
@@ -286,14 +317,17 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def run_sizes(sizes: list[int], repeats: int, raw_repeats: int) -> list[dict[str, Any]]:
+def run_sizes(
+    sizes: list[int], repeats: int, raw_repeats: int, days: int = DAYS, only: str = ""
+) -> list[dict[str, Any]]:
     """Each size in a child process (fresh chDB engine and data dir); rows collected from its stdout."""
     rows: list[dict[str, Any]] = []
     for calls in sizes:
         # the parent owns the data dir: the child's engine writes until the child exits (50M calls ~ 3 GB)
         data_dir = Path(tempfile.mkdtemp(prefix="tiermix-bench-queries-"))
         command = [sys.executable, "-m", "bench.queries", "--child", str(calls), "--repeats", str(repeats),
-                   "--raw-repeats", str(raw_repeats), "--data-dir", str(data_dir)]  # fmt: skip
+                   "--raw-repeats", str(raw_repeats), "--data-dir", str(data_dir), "--days", str(days),
+                   "--only", only]  # fmt: skip
         env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
         try:
             done = subprocess.run(command, cwd=REPO, env=env, stdout=subprocess.PIPE, text=True, check=True)
@@ -314,15 +348,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", default="10000000,50000000", help="comma-separated call counts")
     parser.add_argument("--repeats", type=int, default=40)
     parser.add_argument("--raw-repeats", type=int, default=5)
+    parser.add_argument("--days", type=int, default=DAYS, help="days of data, and the range queried")
+    parser.add_argument("--only", default="", help="comma-separated views (summary, mix, ...); default all")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--data-dir", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        print(json.dumps(measure(args.child, args.repeats, args.raw_repeats, args.data_dir)))
+        only = frozenset(name for name in args.only.split(",") if name)
+        print(json.dumps(measure(args.child, args.repeats, args.raw_repeats, args.data_dir, args.days, only)))
         return 0
-    rows = run_sizes([int(n) for n in args.rows.split(",")], args.repeats, args.raw_repeats)
+    sizes = [int(n) for n in args.rows.split(",")]
+    rows = run_sizes(sizes, args.repeats, args.raw_repeats, args.days, args.only)
     for row in rows:
-        print(f"{row['name']:<48} {row['value']:>9.1f} ms   raw {row['baseline']:>9.1f} ms   x{row['ratio']}")
+        print(f"{row['name']:<48} {row['value']:>9.1f} {row['unit']}   {row['baseline_name']} "
+              f"{row['baseline']:>9.1f}   x{row['ratio']}")  # fmt: skip
     return 0
 
 

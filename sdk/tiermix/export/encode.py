@@ -1,4 +1,4 @@
-"""Records → OTLP ``ExportTraceServiceRequest``, built directly with the opentelemetry-proto classes.
+"""Records → the bytes of an OTLP ``ExportTraceServiceRequest`` (``wire.py`` writes the format).
 
 Runs on the export worker only. The attribute names are the contract of ``docs/wire.md``; a change
 here is a change of the wire format.
@@ -8,27 +8,22 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterable, Sequence
-from typing import Any
-
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import InstrumentationScope, KeyValue
-from opentelemetry.proto.resource.v1.resource_pb2 import Resource
-from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from .._config import Settings
 from .._record import Record
 from .._version import VERSION
+from . import wire
 from .drops import DropReport
 
-CLIENT = Span.SpanKind.SPAN_KIND_CLIENT
-INTERNAL = Span.SpanKind.SPAN_KIND_INTERNAL
-_SCOPE = InstrumentationScope(name="tiermix", version=VERSION)
+CLIENT = 3  # Span.SpanKind.SPAN_KIND_CLIENT
+INTERNAL = 1  # Span.SpanKind.SPAN_KIND_INTERNAL
+_SCOPE = wire.scope("tiermix", VERSION)
 _getrandbits = random.getrandbits
 
 
-def resource_for(settings: Settings) -> Resource:
-    resource = Resource()
-    attrs = [
+def resource_for(settings: Settings) -> bytes:
+    """The serialized ``Resource`` of every request this process sends."""
+    attrs: list[tuple[str, object]] = [
         ("service.name", settings.service),
         ("telemetry.sdk.name", "tiermix"),
         ("telemetry.sdk.version", VERSION),
@@ -37,28 +32,7 @@ def resource_for(settings: Settings) -> Resource:
     if settings.environment:
         attrs.append(("deployment.environment.name", settings.environment))
     attrs.extend(settings.resource_attributes)
-    for key, value in attrs:
-        _put(resource.attributes, key, value)
-    return resource
-
-
-def _put(attrs: Any, key: str, value: object) -> None:
-    kv: KeyValue = attrs.add()
-    kv.key = key
-    # bool before int: bool is an int subclass.
-    if isinstance(value, bool):
-        kv.value.bool_value = value
-    elif isinstance(value, int):
-        kv.value.int_value = value
-    elif isinstance(value, float):
-        kv.value.double_value = value
-    elif isinstance(value, str):
-        kv.value.string_value = value
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            kv.value.array_value.values.add().string_value = str(item)
-    else:
-        kv.value.string_value = str(value)
+    return wire.resource(attrs)
 
 
 def call_attributes(record: Record, settings: Settings) -> tuple[str, list[tuple[str, object]]]:
@@ -113,10 +87,11 @@ def call_attributes(record: Record, settings: Settings) -> tuple[str, list[tuple
     ):
         if value is not None:
             attrs.append((key, value))
-    tags = dict(scope.tags)
-    tags.update(opts.tags)
-    tags.update(record.tags)
-    attrs.extend(("tiermix.tag." + k, v) for k, v in tags.items())
+    if scope.tags or opts.tags or record.tags:  # most calls carry none: no dicts built for them
+        tags = dict(scope.tags)
+        tags.update(opts.tags)
+        tags.update(record.tags)
+        attrs.extend(("tiermix.tag." + k, v) for k, v in tags.items())
     name = f"{operation} {request_model or model}" if (request_model or model) else operation
     return name, attrs
 
@@ -130,40 +105,42 @@ def ids_for(record: Record) -> tuple[int, int, int | None]:
 
 
 def encode(
-    records: Sequence[Record], settings: Settings, resource: Resource, reports: Iterable[DropReport] = ()
-) -> ExportTraceServiceRequest:
-    request = ExportTraceServiceRequest()
-    rs = request.resource_spans.add()
-    rs.resource.CopyFrom(resource)
-    ss = rs.scope_spans.add()
-    ss.scope.CopyFrom(_SCOPE)
-    spans = ss.spans
+    records: Sequence[Record], settings: Settings, resource: bytes, reports: Iterable[DropReport] = ()
+) -> bytes:
+    """One serialized export request: a span per call record, then one per drop report."""
+    spans = []
     for record in records:
         name, attrs = call_attributes(record, settings)
         trace_id, span_id, parent_id = ids_for(record)
-        span = spans.add()
-        span.trace_id = trace_id.to_bytes(16, "big")
-        span.span_id = span_id.to_bytes(8, "big")
-        if parent_id:
-            span.parent_span_id = parent_id.to_bytes(8, "big")
-        span.name = name
-        span.kind = CLIENT
-        span.start_time_unix_nano = record.start_ns
-        span.end_time_unix_nano = record.end_ns
-        if record.error_type:
-            span.status.code = Status.StatusCode.STATUS_CODE_ERROR
-        span_attrs = span.attributes
-        for key, value in attrs:
-            _put(span_attrs, key, value)
+        spans.append(
+            wire.span(
+                trace_id.to_bytes(16, "big"),
+                span_id.to_bytes(8, "big"),
+                parent_id.to_bytes(8, "big") if parent_id else b"",
+                name,
+                CLIENT,
+                record.start_ns,
+                record.end_ns,
+                attrs,
+                error=bool(record.error_type),
+            )
+        )
     for report in reports:
-        span = spans.add()
-        span.trace_id = (_getrandbits(128) or 1).to_bytes(16, "big")
-        span.span_id = (_getrandbits(64) or 1).to_bytes(8, "big")
-        span.name = "tiermix.drop_report"
-        span.kind = INTERNAL
-        span.start_time_unix_nano = report.since_ns
-        span.end_time_unix_nano = report.until_ns
-        _put(span.attributes, "tiermix.drop.count", report.count)
-        _put(span.attributes, "tiermix.drop.reason", report.reason)
-        _put(span.attributes, "tiermix.drop.since_unix_nano", report.since_ns)
-    return request
+        drop_attrs: list[tuple[str, object]] = [
+            ("tiermix.drop.count", report.count),
+            ("tiermix.drop.reason", report.reason),
+            ("tiermix.drop.since_unix_nano", report.since_ns),
+        ]
+        spans.append(
+            wire.span(
+                (_getrandbits(128) or 1).to_bytes(16, "big"),
+                (_getrandbits(64) or 1).to_bytes(8, "big"),
+                b"",
+                "tiermix.drop_report",
+                INTERNAL,
+                report.since_ns,
+                report.until_ns,
+                drop_attrs,
+            )
+        )
+    return wire.export_request(resource, _SCOPE, spans)

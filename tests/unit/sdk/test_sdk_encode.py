@@ -5,6 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 
 from tests.fakes.otlp_sink import any_value
 from tiermix._config import resolve
@@ -54,9 +55,9 @@ def test_every_recorded_value_decodes_to_the_same_value_and_type(
     record = Record(1_000, 2_000, CallOptions(route=route, model=model), scope, extracted, error, parent)
     record.attempt, record.final = attempt, final
     record.routing = Routing("r1", None, score) if score is not None else None
-    wire = ExportTraceServiceRequest.FromString(
-        encode.encode([record], SETTINGS, encode.resource_for(SETTINGS)).SerializeToString()
-    )
+    written = encode.encode([record], SETTINGS, encode.resource_for(SETTINGS))
+    wire = ExportTraceServiceRequest.FromString(written)
+    assert wire.SerializeToString() == written, "the protobuf classes' own bytes, field for field"
     [span] = wire.resource_spans[0].scope_spans[0].spans
     attrs = {kv.key: any_value(kv.value) for kv in span.attributes}
 
@@ -104,7 +105,7 @@ def test_resource_carries_service_environment_and_sdk_identity() -> None:
     resource = encode.resource_for(
         resolve({"OTEL_RESOURCE_ATTRIBUTES": "team=cx"}, service="svc", environment="prod")
     )
-    attrs = {kv.key: any_value(kv.value) for kv in resource.attributes}
+    attrs = {kv.key: any_value(kv.value) for kv in Resource.FromString(resource).attributes}
     assert attrs["service.name"] == "svc"
     assert attrs["deployment.environment.name"] == "prod"
     assert attrs["telemetry.sdk.name"] == "tiermix"

@@ -8,6 +8,8 @@ import threading
 import time
 from pathlib import Path
 
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
 from tiermix._config import resolve
 from tiermix.export import encode
 from tiermix.export.delivery import Delivery
@@ -59,7 +61,9 @@ def test_drop_report_span_follows_the_wire_contract() -> None:
     drops.add("queue_full", 5)
     reports = drops.snapshot()
     settings = resolve({}, service="svc")
-    request = encode.encode([], settings, encode.resource_for(settings), reports)
+    written = encode.encode([], settings, encode.resource_for(settings), reports)
+    request = ExportTraceServiceRequest.FromString(written)
+    assert request.SerializeToString() == written, "the protobuf classes' own bytes"
     [span] = request.resource_spans[0].scope_spans[0].spans
     attrs = {kv.key: kv.value for kv in span.attributes}
     assert span.name == "tiermix.drop_report"
