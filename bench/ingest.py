@@ -431,13 +431,14 @@ def run(quick: bool, soak_s: float = 0.0) -> list[dict[str, Any]]:
     if soak:
         rows.append(
             _row(
-                f"collector RSS growth over a {soak_s / 60:.0f}-minute soak (last minute vs first)",
+                f"collector RSS over a {soak_s / 60:.0f}-minute soak at 5,000 calls/s (last minute vs first)",
                 soak["last_minute_mib"],
                 "MiB",
                 soak["first_minute_mib"],
                 "first minute",
                 "no growth",
             )
+            | {"rss_by_minute_mib": soak["rss_by_minute_mib"]}
         )
     if storage and storage["rows"]:
         rows.append(
@@ -519,10 +520,15 @@ def _soak(url: str, collector_pid: int, seconds: float, batch_size: int) -> dict
     finally:
         stop.set()
         sampler.join()
-    first = [rss for at, rss in samples if at <= 60]
-    last = [rss for at, rss in samples if at >= seconds - 60]
-    result["first_minute_mib"] = sum(first) / len(first)
-    result["last_minute_mib"] = sum(last) / len(last)
+
+    def minute_mean(minute: int) -> float:
+        inside = [rss for at, rss in samples if minute * 60 <= at < (minute + 1) * 60] or [samples[-1][1]]
+        return sum(inside) / len(inside)
+
+    minutes = max(int(seconds // 60), 1)
+    result["rss_by_minute_mib"] = [round(minute_mean(m), 1) for m in range(minutes)]
+    result["first_minute_mib"] = result["rss_by_minute_mib"][0]
+    result["last_minute_mib"] = result["rss_by_minute_mib"][-1]
     return result
 
 
@@ -561,6 +567,7 @@ def main(argv: list[str]) -> int:
         print(
             f"{row['name']}: {row['value']} {row['unit']} (baseline {row['baseline']} "
             f"{row['baseline_name']}, ratio {row['ratio']}, target {row['target'] or '-'})"
+            + (f" by minute: {row['rss_by_minute_mib']}" if "rss_by_minute_mib" in row else "")
         )
     return 0
 

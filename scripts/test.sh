@@ -4,18 +4,21 @@
 #   bash scripts/test.sh                 everything (what CI runs)
 #   bash scripts/test.sh --unit          the fast inner loop: checks + tests/unit only, no apt installs
 #   bash scripts/test.sh -k drift        extra arguments go to pytest
+#   bash scripts/test.sh --bench         then python -m bench --quick, the performance guard (CI: always)
 # With CI=true (or --wheels) the three distributions are built into wheels and installed from them, so
 # the suite runs against what users install; otherwise they are editable installs of this checkout.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 unit=0
+bench=0
 mode=editable
-[ "${CI:-}" = "true" ] && mode=wheels
+[ "${CI:-}" = "true" ] && mode=wheels && bench=1
 args=()
 for arg in "$@"; do
   case "$arg" in
     --unit) unit=1 ;;
+    --bench) bench=1 ;;
     --wheels) mode=wheels ;;
     *) args+=("$arg") ;;
   esac
@@ -67,4 +70,10 @@ if [ "$status" -eq 5 ]; then
   echo "pytest collected no tests: treating as a failure" >&2
   exit 1
 fi
-exit "$status"
+[ "$status" -eq 0 ] || exit "$status"
+if [ "$bench" -eq 1 ] && [ "$unit" -eq 0 ]; then
+  # Performance guard: every figure against bench/results/reference-quick.json (3x at most; ratios,
+  # never wall-clock asserts in tests). CI runs it; locally: bash scripts/test.sh --bench.
+  echo "== python -m bench --quick"
+  python -m bench --quick
+fi

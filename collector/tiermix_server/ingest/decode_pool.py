@@ -34,6 +34,7 @@ import os
 import threading
 import time
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
 from typing import Any
 
 from tiermix_server.errors import DecodeWorkerLost
@@ -171,43 +172,18 @@ class DecodePool:
         self.start()
 
 
+@dataclass(frozen=True, slots=True)
 class DecodeJob:
     """Everything a worker needs besides the body: small, and picklable."""
 
-    __slots__ = (
-        "ignore_scopes",
-        "keep_content",
-        "max_age_days",
-        "max_body_bytes",
-        "now_ns",
-        "pricing_version",
-        "tenant",
-    )  # fmt: skip
-
-    def __init__(
-        self,
-        *,
-        max_body_bytes: int,
-        max_age_days: int,
-        tenant: str | None,
-        ignore_scopes: frozenset[str],
-        keep_content: bool,
-        pricing_version: int,
-    ) -> None:
-        self.max_body_bytes = max_body_bytes
-        self.now_ns = time.time_ns()  # the collector's clock decides what is too old or too far ahead
-        self.max_age_days = max_age_days
-        self.tenant = tenant
-        self.ignore_scopes = ignore_scopes
-        self.keep_content = keep_content
-        self.pricing_version = pricing_version
-
-    def __getstate__(self) -> tuple[Any, ...]:
-        return tuple(getattr(self, name) for name in self.__slots__)
-
-    def __setstate__(self, state: tuple[Any, ...]) -> None:
-        for name, value in zip(self.__slots__, state, strict=True):
-            setattr(self, name, value)
+    max_body_bytes: int
+    max_age_days: int
+    tenant: str | None
+    ignore_scopes: frozenset[str]
+    keep_content: bool
+    pricing_version: int
+    # the collector's clock decides what is too old or too far ahead, as it does inline
+    now_ns: int = field(default_factory=time.time_ns)
 
 
 # -- in the worker process -----------------------------------------------------------------------
