@@ -64,10 +64,21 @@ def extract(obj: Any) -> Extracted | None:
 _COUNTS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens")
 
 
+_FIRST_COUNT = Extracted._fields.index(_COUNTS[0])
+_LAST_COUNT = _FIRST_COUNT + len(_COUNTS)
+assert Extracted._fields[_FIRST_COUNT:_LAST_COUNT] == _COUNTS
+
+
 def sane(found: Extracted | None) -> Extracted | None:
     """Counts that are not whole numbers from 0 up are unknown (``None``), never passed on."""
     if found is None:
         return None
+    # The usual case on the application's thread, checked in one pass: every count a plain int >= 0.
+    for value in found[_FIRST_COUNT:_LAST_COUNT]:
+        if value is not None and (value.__class__ is not int or value < 0):
+            break
+    else:
+        return found
     fixes = {
         name: None
         for name in _COUNTS
