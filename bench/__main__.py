@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--soak", type=float, default=0.0, metavar="SECONDS",
         help="ingest: after the sustained run, hold a steady load this long and report the collector's RSS "
-        "growth (the memory target asks for 600)",
+        "growth, last minute against the middle one (900 or more: past the 10-minute window of recent calls)",
     )  # fmt: skip
     args = parser.parse_args(argv)
 

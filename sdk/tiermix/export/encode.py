@@ -65,28 +65,47 @@ def call_attributes(record: Record, settings: Settings) -> tuple[str, list[tuple
     tenant = scope.tenant or settings.tenant
     route = opts.route or scope.route or settings.route
     routing = record.routing
-    for key, value in (
-        ("tiermix.tenant", tenant),
-        ("tiermix.route", route),
-        ("tiermix.user_hash", scope.user_hash),
-        ("tiermix.request_id", record.request_id),
-        ("tiermix.attempt", record.attempt),
-        ("tiermix.final", record.final),
-        ("tiermix.escalated", record.escalated),
-        ("tiermix.failover", record.failover),
-        ("tiermix.escalation_reason", record.escalation_reason),
-        ("tiermix.escalation_detail", record.escalation_detail),
-        ("tiermix.tier", opts.tier),
-        ("tiermix.router", routing.router if routing else None),
-        ("tiermix.routing_reason", routing.reason if routing else None),
-        ("tiermix.routing_score", routing.score if routing else None),
-        ("tiermix.ttft_ms", record.ttft_ms),
-        ("tiermix.cost_usd", record.cost_usd),
-        ("gen_ai.input.messages", record.content_in),
-        ("gen_ai.output.messages", record.content_out),
-    ):
-        if value is not None:
-            attrs.append((key, value))
+    # One test per attribute, in wire.md order: most are absent on most calls, and no pair is built
+    # for those (this runs once per call on the export worker, in the application's process).
+    append = attrs.append
+    if tenant is not None:
+        append(("tiermix.tenant", tenant))
+    if route is not None:
+        append(("tiermix.route", route))
+    if scope.user_hash is not None:
+        append(("tiermix.user_hash", scope.user_hash))
+    if record.request_id is not None:
+        append(("tiermix.request_id", record.request_id))
+    if record.attempt is not None:
+        append(("tiermix.attempt", record.attempt))
+    if record.final is not None:
+        append(("tiermix.final", record.final))
+    if record.escalated is not None:
+        append(("tiermix.escalated", record.escalated))
+    if record.failover is not None:
+        append(("tiermix.failover", record.failover))
+    if record.escalation_reason is not None:
+        append(("tiermix.escalation_reason", record.escalation_reason))
+    if record.escalation_detail is not None:
+        append(("tiermix.escalation_detail", record.escalation_detail))
+    if opts.tier is not None:
+        append(("tiermix.tier", opts.tier))
+    if routing is not None:
+        for key, value in (
+            ("tiermix.router", routing.router),
+            ("tiermix.routing_reason", routing.reason),
+            ("tiermix.routing_score", routing.score),
+        ):
+            if value is not None:
+                append((key, value))
+    if record.ttft_ms is not None:
+        append(("tiermix.ttft_ms", record.ttft_ms))
+    if record.cost_usd is not None:
+        append(("tiermix.cost_usd", record.cost_usd))
+    if record.content_in is not None:
+        append(("gen_ai.input.messages", record.content_in))
+    if record.content_out is not None:
+        append(("gen_ai.output.messages", record.content_out))
     if scope.tags or opts.tags or record.tags:  # most calls carry none: no dicts built for them
         tags = dict(scope.tags)
         tags.update(opts.tags)
