@@ -51,11 +51,16 @@ def main() -> None:
     st.sidebar.markdown("**tiermix** · model mix")
     cache.use_connection(cache.Connection(config.api_url, _read_key(config)))
     st.session_state[_TITLE_SHOWN] = False
+    footer_drawn = False
     try:
         now = datetime.now(timezone.utc)
         options = cache.load("dimensions", filters.preset_range("1h", now)[1])
         tiers.remember(cache.load("tier_names"))
         components.use_filters(filters.sidebar_filters(options, now))
+        # Before the page: a page that ends early with st.stop() (nothing to show yet, a key to ask
+        # for) still has the link and the Refresh button, and a refresh skips the page's stale run.
+        _sidebar_footer(config, page.url_path)
+        footer_drawn = True
         page.run()
     except ApiUnauthorized as exc:
         if not st.session_state.get(_NEEDS_KEY):
@@ -64,7 +69,8 @@ def main() -> None:
         _failed(page.title, exc)
     except ApiError as exc:
         _failed(page.title, exc)
-    _sidebar_footer(config, page.url_path)
+    if not footer_drawn:
+        _sidebar_footer(config, page.url_path)
 
 
 def _failed(title: str, exc: ApiError) -> None:
