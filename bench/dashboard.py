@@ -98,7 +98,7 @@ def _renders(
     return cold, warm
 
 
-def measure(calls: int, repeats: int) -> list[dict[str, Any]]:
+def measure(calls: int, repeats: int, only: str = "") -> list[dict[str, Any]]:
     sys.path.insert(0, str(REPO))
     from playwright.sync_api import sync_playwright
 
@@ -122,6 +122,8 @@ def measure(calls: int, repeats: int) -> list[dict[str, Any]]:
             rows = []
             with tiermix_up(data_dir) as stack:
                 for path, title in PAGES.items():
+                    if only and title not in only.split(","):
+                        continue
                     cold, warm = _renders(page, stack.dashboard_url, path, repeats)
                     for label, times in (("cache cold", cold), ("cache warm", warm)):
                         p95 = percentile(times, 0.95)
@@ -147,12 +149,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.dashboard", description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=10_000_000)
     parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument(
+        "--pages", default="", help='comma-separated page titles ("Calls,Drift"); default all'
+    )
     parser.add_argument("--prepare", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.prepare is not None:
         print(json.dumps({"stored": prepare(args.prepare, args.calls)}))
         return 0
-    for row in measure(args.calls, args.repeats):
+    for row in measure(args.calls, args.repeats, args.pages):
         print(json.dumps(row))
     return 0
 

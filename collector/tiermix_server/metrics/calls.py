@@ -103,30 +103,54 @@ def call_dict(row: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+# Newest first, so the page lies in the last moments of the range: look back this far, then 8x further,
+# until the page is full or the whole range was read. Sorting every raw call of a week by time to keep
+# 101 of them cost 2 s at 10M calls (bench/dashboard.py, Calls page); the last hour holds the page.
+_FIRST_LOOK_BACK = timedelta(hours=1)
+_LOOK_BACK_GROWTH = 8
+
+
 def list_calls(client: Any, filters: Filters, query: CallQuery) -> tuple[list[dict[str, Any]], str | None]:
     """One page of calls, newest first, and the cursor of the next page (``None``: last page)."""
+    cursor = decode_cursor(query.cursor) if query.cursor is not None else None
+    upper = min(filters.end, cursor[0] + timedelta(microseconds=1)) if cursor else filters.end
+    # One request's attempts are a handful of rows anywhere in the range: read it whole at once.
+    look_back = _FIRST_LOOK_BACK if query.request_id is None else upper - filters.start
+    while True:
+        start = max(filters.start, upper - look_back)
+        rows = _page(client, filters, query, cursor, start)
+        # A window holding more rows than the page holds the newest ones: the page is exact.
+        if len(rows) > query.limit or start <= filters.start:
+            break
+        look_back *= _LOOK_BACK_GROWTH
+    next_cursor = None
+    if len(rows) > query.limit:
+        rows = rows[: query.limit]
+        next_cursor = encode_cursor(rows[-1]["ts"], rows[-1]["span_id"])
+    return [call_dict(row) for row in rows], next_cursor
+
+
+def _page(
+    client: Any, filters: Filters, query: CallQuery, cursor: tuple[datetime, int] | None, start: datetime
+) -> list[dict[str, Any]]:
     params = Params()
-    where = raw_where(filters, params, filters.start, filters.end)
+    where = raw_where(filters, params, start, filters.end)
     if query.request_id is not None:
         where += f" AND c.request_id = {params.add(query.request_id, 'UInt64')}"
     if query.status is not None:
         where += f" AND c.status = {params.add(query.status, 'String')}"
     if query.provider is not None:
         where += f" AND c.provider = {params.add(query.provider, 'String')}"
-    if query.cursor is not None:
-        ts, span_id = decode_cursor(query.cursor)
+    if cursor is not None:
         ts_type = "DateTime64(6, 'UTC')"
-        where += f" AND (c.ts, c.span_id) < ({params.add(ts, ts_type)}, {params.add(span_id, 'UInt64')})"
+        where += (
+            f" AND (c.ts, c.span_id) < ({params.add(cursor[0], ts_type)}, {params.add(cursor[1], 'UInt64')})"
+        )
     sql = (
         f"SELECT {_SELECT} FROM llm_calls AS c {where} ORDER BY c.ts DESC, c.span_id DESC "
         f"LIMIT 1 BY c.span_id LIMIT {params.add(query.limit + 1, 'UInt32')}"
     )
-    rows = list(client.query(sql, parameters=params.values).named_results())
-    next_cursor = None
-    if len(rows) > query.limit:
-        rows = rows[: query.limit]
-        next_cursor = encode_cursor(rows[-1]["ts"], rows[-1]["span_id"])
-    return [call_dict(row) for row in rows], next_cursor
+    return list(client.query(sql, parameters=params.values).named_results())
 
 
 def request_detail(client: Any, request_id: int, tenant: str | None) -> dict[str, Any] | None:

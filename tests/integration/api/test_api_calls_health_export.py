@@ -28,6 +28,25 @@ def test_calls_pages_through_every_call_in_range_exactly_once_newest_first(api: 
     assert stamps == sorted(stamps, reverse=True)
 
 
+@pytest.mark.parametrize("limit", [1, 7, 500])
+def test_calls_over_the_whole_range_are_the_newest_first_in_exact_order(api: Api, limit: int) -> None:
+    # The list looks back an hour, then 8x further, until its page is full (metrics/calls.py): pages
+    # that span those windows, and a range whose newest hour is empty, must still be exact.
+    end = api.end + timedelta(hours=3)  # the newest 3 hours of the range hold no call
+    seen: list[dict] = []
+    cursor = None
+    for _ in range(60):  # 60 pages: with a page of 1, the newest 60 calls
+        page = api.get("/api/v1/calls", start=api.start, end=end, limit=limit, cursor=cursor)
+        assert len(page["rows"]) <= limit
+        seen.extend(page["rows"])
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    expected = sorted(ref.in_range(api.rows, api.start, end), key=lambda r: (r.ts, r.span_id), reverse=True)
+    assert [row["span_id"] for row in seen] == [f"{r.span_id:016x}" for r in expected[: len(seen)]]
+    assert len(seen) == (len(expected) if cursor is None else 60 * limit)
+
+
 def test_calls_filtered_by_tenant_and_status(api: Api) -> None:
     got = api.get(
         "/api/v1/calls", start=api.start, end=api.end, tenant="umbrella", status="error", limit=1000
