@@ -79,12 +79,8 @@ class DecodePool:
                 lambda: self._workers if self._ready else 0,
             )
 
-    @property
-    def ready(self) -> bool:
-        return self._ready
-
     def start(self) -> None:
-        """Start the workers; ``ready`` turns true once each has answered a warm-up job."""
+        """Start the workers; bodies go to them once the warm-up jobs (one per worker) came back."""
         with self._lock:
             if self._closed:
                 return
