@@ -72,13 +72,14 @@ def displayed(
 
 
 def _has_gaps(values: pd.Series) -> bool:
-    if values.dtype == object:
+    # pandas 3 stores text as its string dtype, not object: an empty string is a gap there too.
+    if values.dtype == object or pd.api.types.is_string_dtype(values.dtype):
         return any(_missing(value) for value in values)
     return bool(values.isna().any())
 
 
 def _missing(value: Any) -> bool:
-    if value is None or value is pd.NaT or (isinstance(value, str) and not value.strip()):
+    if value is None or value is pd.NaT or value is pd.NA or (isinstance(value, str) and not value.strip()):
         return True
     if isinstance(value, (list, tuple)) and not value:  # an empty list draws a blank cell
         return True

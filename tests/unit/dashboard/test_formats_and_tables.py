@@ -115,3 +115,11 @@ def test_an_empty_list_reads_as_a_dash_and_lists_as_text() -> None:
     data = pd.DataFrame({"new_models": [[], ["gpt-5-mini", "o3"]]})
     shown, _ = displayed(data)
     assert shown["new_models"].tolist() == [MISSING, "gpt-5-mini, o3"]
+
+
+def test_an_empty_string_in_a_text_column_reads_as_a_dash() -> None:
+    # pandas 3 infers its string dtype for text, where the gap check used to look at object columns only
+    # (the Cost page's "Baseline model" of a route without a top-tier model read as an empty cell).
+    data = pd.DataFrame({"route": ["a", "b"], "baseline_model": ["", "gpt-4o"]})
+    shown, _ = displayed(data)
+    assert list(shown["baseline_model"]) == ["—", "gpt-4o"]
