@@ -27,12 +27,15 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import gc
 import logging
 import multiprocessing
 import os
+import sys
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any
@@ -95,7 +98,8 @@ class DecodePool:
                 initargs=(self._settings,),
             )
             self._executor = executor
-        warmups = [executor.submit(_warm_up) for _ in range(self._workers)]
+        with _main_module_hidden():  # the executor starts its processes in these submits
+            warmups = [executor.submit(_warm_up) for _ in range(self._workers)]
         threading.Thread(target=self._await_warm_up, args=(executor, warmups), daemon=True).start()
 
     def _await_warm_up(
@@ -180,6 +184,28 @@ class DecodeJob:
     pricing_version: int
     # the collector's clock decides what is too old or too far ahead, as it does inline
     now_ns: int = field(default_factory=time.time_ns)
+
+
+@contextlib.contextmanager
+def _main_module_hidden() -> Iterator[None]:
+    """While worker processes start, the parent's ``__main__`` has no file or spec to re-run.
+
+    A spawned child runs the parent's main script again before anything else (multiprocessing's
+    "safe importing of main module"). The workers need nothing from it, and the collector may be
+    embedded in a script that is not guarded by ``if __name__ == "__main__"`` — a test run that had
+    executed the dashboard's Streamlit script as ``__main__`` made every worker run the dashboard and
+    die. Without ``__file__`` and ``__spec__``, ``multiprocessing.spawn`` skips that step.
+    """
+    main = sys.modules.get("__main__")
+    namespace: dict[str, Any] = main.__dict__ if main is not None else {}
+    saved: dict[str, Any] = {name: namespace[name] for name in ("__file__", "__spec__") if name in namespace}
+    try:
+        namespace.pop("__file__", None)
+        if "__spec__" in namespace:
+            namespace["__spec__"] = None
+        yield
+    finally:
+        namespace.update(saved)
 
 
 # -- in the worker process -----------------------------------------------------------------------
