@@ -137,7 +137,6 @@ def floors_main(quick: bool) -> None:
     """Entry of the floors process: decode-only and insert-only rates; print JSON."""
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-    from tiermix_server.gc_pause import cycle_collection_paused
     from tiermix_server.ingest.decode import PROTOBUF, decompress, parse
     from tiermix_server.ingest.process import process
     from tiermix_server.ingest.validate import Limits
@@ -163,12 +162,11 @@ def floors_main(quick: bool) -> None:
     rows = []
     started = time.perf_counter()
     for body in bodies:
-        with cycle_collection_paused():  # as the collector runs it (ingest/receive.py, decode_pool.py)
-            rows.extend(
-                process(
-                    parse(decompress(body, "gzip", 1 << 30), PROTOBUF), enricher=enricher, limits=limits
-                ).calls
-            )
+        rows.extend(
+            process(
+                parse(decompress(body, "gzip", 1 << 30), PROTOBUF), enricher=enricher, limits=limits
+            ).calls
+        )
     decode = spans / (time.perf_counter() - started)
     stages = stage_costs(bodies[:20], enricher, limits)
 

@@ -41,7 +41,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tiermix_server.errors import DecodeWorkerLost
-from tiermix_server.gc_pause import cycle_collection_paused
 from tiermix_server.ingest.decode import decompress, parse
 from tiermix_server.ingest.process import Processed, process
 from tiermix_server.ingest.validate import Limits
@@ -229,14 +228,11 @@ def _warm_up() -> int:
 def _decode(body: bytes, encoding: str | None, media: str, job: DecodeJob) -> Processed:
     _enricher.catch_up(job.pricing_version)
     raw = decompress(body, encoding, job.max_body_bytes)
-    # Decoding allocates a few dicts per span and makes no reference cycles: the cycle collector would
-    # only re-scan them (measured: a third of the per-span time), so it waits until the job is done.
-    with cycle_collection_paused():
-        return process(
-            parse(raw, media),
-            enricher=_enricher,
-            limits=Limits(now_ns=job.now_ns, max_age_days=job.max_age_days),
-            tenant=job.tenant,
-            ignore_scopes=job.ignore_scopes,
-            keep_content=job.keep_content,
-        )
+    return process(
+        parse(raw, media),
+        enricher=_enricher,
+        limits=Limits(now_ns=job.now_ns, max_age_days=job.max_age_days),
+        tenant=job.tenant,
+        ignore_scopes=job.ignore_scopes,
+        keep_content=job.keep_content,
+    )

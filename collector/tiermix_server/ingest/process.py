@@ -17,6 +17,7 @@ from typing import Any
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
+from tiermix_server.gc_pause import cycle_collection_paused
 from tiermix_server.ingest.capture import CaptureGate, CaptureRow
 from tiermix_server.ingest.decode import flatten
 from tiermix_server.ingest.enrich import Enricher, enrich_fields
@@ -85,6 +86,21 @@ def process(
     With ``capture``, captures are taken at once; a decode worker (``decode_pool.py``) passes
     ``keep_content`` instead and leaves the content in ``contents`` for the collector's ``take_captures``.
     """
+    # Decoding allocates a few dicts per span and makes no reference cycles: the cycle collector would
+    # only re-scan them (a third of the per-span time, docs/performance.md), so it waits until the end.
+    with cycle_collection_paused():
+        return _process(request, enricher, limits, capture, tenant, ignore_scopes, keep_content)
+
+
+def _process(
+    request: ExportTraceServiceRequest,
+    enricher: Enricher,
+    limits: Limits,
+    capture: CaptureGate | None,
+    tenant: str | None,
+    ignore_scopes: frozenset[str],
+    keep_content: bool | None,
+) -> Processed:
     out = Processed()
     outcomes = out.outcomes
     if keep_content is None:

@@ -27,7 +27,6 @@ from starlette.responses import Response
 
 from tiermix_server.auth import Principal
 from tiermix_server.errors import DecodeError, Overloaded, PayloadTooLarge, RequestTimeout, TiermixError
-from tiermix_server.gc_pause import cycle_collection_paused
 from tiermix_server.ingest.decode import JSON, PROTOBUF, decompress, media_type, parse
 from tiermix_server.ingest.decode_pool import DecodeJob
 from tiermix_server.ingest.process import Processed, process, take_captures
@@ -118,16 +117,14 @@ async def _receive(request: Request, runtime: Any, media: str, principal: Princi
             if processed is not None:
                 take_captures(processed, runtime.capture)
         if processed is None:
-            otlp = parse(decompress(body, encoding, settings.max_body_bytes), media)
-            with cycle_collection_paused():  # cycle-free allocations only (decode_pool.py says why)
-                processed = process(
-                    otlp,
-                    enricher=runtime.enricher,
-                    limits=Limits(now_ns=time.time_ns(), max_age_days=settings.raw_ttl_days),
-                    capture=runtime.capture,
-                    tenant=tenant,
-                    ignore_scopes=settings.ignored_scopes,
-                )
+            processed = process(
+                parse(decompress(body, encoding, settings.max_body_bytes), media),
+                enricher=runtime.enricher,
+                limits=Limits(now_ns=time.time_ns(), max_age_days=settings.raw_ttl_days),
+                capture=runtime.capture,
+                tenant=tenant,
+                ignore_scopes=settings.ignored_scopes,
+            )
         await pipeline.submit(processed)
     finally:
         pipeline.release(nbytes, owner)
