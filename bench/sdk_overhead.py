@@ -327,7 +327,7 @@ def run(quick: bool) -> list[dict[str, Any]]:
                 "baseline": round(otel_added, 3),
                 "baseline_name": "OTel SDK span + BatchSpanProcessor",
                 "ratio": round(added / otel_added, 3) if otel_added > 0 else None,
-                "target": "<= 5 us",
+                "target": "<= 2 us",
             },
             {
                 "name": "bare call p50",

@@ -24,7 +24,7 @@ from . import _context
 from ._args import text
 from ._context import Routing, Scope, routing_of
 from ._log import warn_once
-from ._record import Record
+from ._record import CascadeMarks, Record
 
 ESCALATION_REASONS = frozenset(
     {"verification_failed", "low_confidence", "refusal", "error", "timeout", "policy", "manual"}
@@ -55,12 +55,14 @@ class Attempt:
         self.final = False
 
     def apply(self, record: Record) -> None:
-        record.attempt = self.index
-        record.final = self.final and not record.error_type  # a failed attempt answered nothing
-        record.escalated = self.escalated
-        record.failover = self.failover
-        record.escalation_reason = self.reason
-        record.escalation_detail = self.detail
+        marks = record.cascade
+        assert marks is not None  # Cascade.add() set them when it adopted the record
+        marks.attempt = self.index
+        marks.final = self.final and not record.error_type  # a failed attempt answered nothing
+        marks.escalated = self.escalated
+        marks.failover = self.failover
+        marks.escalation_reason = self.reason
+        marks.escalation_detail = self.detail
 
 
 class Cascade:
@@ -103,9 +105,7 @@ class Cascade:
                 self._attempts.append(attempt)
             attempt.record = record
             self._finished += 1
-            record.request_id = self.request_id
-            if record.parent is None:
-                record.trace_id = self.trace_id
+            record.cascade = CascadeMarks(self.request_id, self.trace_id if record.parent is None else None)
             if self._routing is not None:
                 record.routing = self._routing
                 self._routing = None

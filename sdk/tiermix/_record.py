@@ -36,29 +36,51 @@ class CallOptions:
 NO_OPTIONS = CallOptions()
 
 
-class Record:
+class CascadeMarks:
+    """What a cascade adds to each of its attempts' records.
+
+    Kept apart from :class:`Record` because most calls are in no cascade: one ``None`` to set on the
+    application thread and to test on the export worker instead of eight.
+    """
+
     __slots__ = (
         "attempt",
+        "escalated",
+        "escalation_detail",
+        "escalation_reason",
+        "failover",
+        "final",
+        "request_id",
+        "trace_id",
+    )
+
+    def __init__(self, request_id: str, trace_id: int | None) -> None:
+        self.request_id = request_id
+        self.trace_id = trace_id  # None: the application's own OTel trace is the parent
+        self.attempt: int | None = None
+        self.final: bool | None = None
+        self.escalated: bool | None = None
+        self.failover: bool | None = None
+        self.escalation_reason: str | None = None
+        self.escalation_detail: str | None = None
+
+
+class Record:
+    __slots__ = (
+        "cascade",
         "content_in",
         "content_out",
         "cost_usd",
         "end_ns",
         "error_type",
-        "escalated",
-        "escalation_detail",
-        "escalation_reason",
         "extracted",
-        "failover",
-        "final",
         "options",
         "parent",
-        "request_id",
         "request_model",
         "routing",
         "scope",
         "start_ns",
         "tags",
-        "trace_id",
         "ttft_ms",
     )
 
@@ -80,14 +102,7 @@ class Record:
         self.error_type = error_type
         self.parent = parent
         self.request_model: str | None = None
-        self.attempt: int | None = None
-        self.request_id: str | None = None
-        self.trace_id: int | None = None
-        self.final: bool | None = None
-        self.escalated: bool | None = None
-        self.escalation_reason: str | None = None
-        self.escalation_detail: str | None = None
-        self.failover: bool | None = None
+        self.cascade: CascadeMarks | None = None
         self.routing: Routing | None = scope.routing
         self.ttft_ms: float | None = None
         self.cost_usd: float | None = None
@@ -113,7 +128,12 @@ def otel_parent() -> tuple[int, int] | None:
     if trace is None:
         return None
     try:
-        ctx: Any = trace.get_current_span().get_span_context()
+        # An empty OTel Context holds no span: the usual case when OTel is loaded but nothing is being
+        # traced right now, answered without get_current_span's layers (~0.3 µs -> ~0.15 µs).
+        context = sys.modules["opentelemetry.context"].get_current()
+        if not context:
+            return None
+        ctx: Any = trace.get_current_span(context).get_span_context()
         if ctx.is_valid:
             return (ctx.trace_id, ctx.span_id)
     except Exception:  # a broken or exotic OTel API must not cost the call

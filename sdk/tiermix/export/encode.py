@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from .._config import Settings
 from .._record import Record
 from .._version import VERSION
+from ..extract import sane
 from . import wire
 from .drops import DropReport
 
@@ -37,7 +38,7 @@ def resource_for(settings: Settings) -> bytes:
 
 def call_attributes(record: Record, settings: Settings) -> tuple[str, list[tuple[str, object]]]:
     """Span name and attributes of one call, in wire.md order; ``None`` values are left out."""
-    opts, scope, ex = record.options, record.scope, record.extracted
+    opts, scope, ex = record.options, record.scope, sane(record.extracted)
     operation = opts.operation or (ex.operation if ex else None) or "chat"
     request_model = record.request_model or opts.model
     model = ex.model if ex else None
@@ -74,20 +75,21 @@ def call_attributes(record: Record, settings: Settings) -> tuple[str, list[tuple
         append(("tiermix.route", route))
     if scope.user_hash is not None:
         append(("tiermix.user_hash", scope.user_hash))
-    if record.request_id is not None:
-        append(("tiermix.request_id", record.request_id))
-    if record.attempt is not None:
-        append(("tiermix.attempt", record.attempt))
-    if record.final is not None:
-        append(("tiermix.final", record.final))
-    if record.escalated is not None:
-        append(("tiermix.escalated", record.escalated))
-    if record.failover is not None:
-        append(("tiermix.failover", record.failover))
-    if record.escalation_reason is not None:
-        append(("tiermix.escalation_reason", record.escalation_reason))
-    if record.escalation_detail is not None:
-        append(("tiermix.escalation_detail", record.escalation_detail))
+    marks = record.cascade
+    if marks is not None:
+        append(("tiermix.request_id", marks.request_id))
+        if marks.attempt is not None:
+            append(("tiermix.attempt", marks.attempt))
+        if marks.final is not None:
+            append(("tiermix.final", marks.final))
+        if marks.escalated is not None:
+            append(("tiermix.escalated", marks.escalated))
+        if marks.failover is not None:
+            append(("tiermix.failover", marks.failover))
+        if marks.escalation_reason is not None:
+            append(("tiermix.escalation_reason", marks.escalation_reason))
+        if marks.escalation_detail is not None:
+            append(("tiermix.escalation_detail", marks.escalation_detail))
     if opts.tier is not None:
         append(("tiermix.tier", opts.tier))
     if routing is not None:
@@ -120,7 +122,9 @@ def ids_for(record: Record) -> tuple[int, int, int | None]:
     if record.parent is not None:
         trace_id, parent_id = record.parent
         return trace_id, _getrandbits(64) or 1, parent_id
-    return record.trace_id or _getrandbits(128) or 1, _getrandbits(64) or 1, None
+    marks = record.cascade
+    cascade_trace = marks.trace_id if marks is not None else None
+    return cascade_trace or _getrandbits(128) or 1, _getrandbits(64) or 1, None
 
 
 def encode(

@@ -26,7 +26,8 @@ def make_mirror(tracer_provider: Any, settings: Settings) -> Any:
         for record in records:
             name, attrs = encode.call_attributes(record, settings)
             context = None
-            trace_id = record.parent[0] if record.parent else record.trace_id
+            marks = record.cascade
+            trace_id = record.parent[0] if record.parent else marks.trace_id if marks is not None else None
             if trace_id:
                 parent_id = record.parent[1] if record.parent else None
                 if parent_id:

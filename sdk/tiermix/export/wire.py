@@ -77,10 +77,15 @@ _SPAN_ATTRIBUTES_CACHED = 20_000  # ~2 MiB at most
 def span_attributes(pairs: Iterable[tuple[str, object]]) -> bytes:
     """``Span.attributes`` (field 9). Most (key, value) pairs repeat from call to call — operation,
     provider, model, tenant, route, finish reason, small counts — so each pair's bytes are kept, up to
-    a bound; the type is part of the cache key, since ``True == 1``."""
+    a bound; the type is part of the cache key, since ``True == 1``. Floats are never kept: ``0.0 ==
+    -0.0`` (different bytes), and latencies, scores and costs rarely repeat, so they would only fill
+    the bound and keep the pairs that do repeat out."""
     cache = _span_attributes
     parts = []
     for key, value in pairs:
+        if value.__class__ is float:
+            parts.append(field(b"\x4a", key_value(key, value)))
+            continue
         entry = (key, value.__class__, value)
         try:
             written = cache.get(entry)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._shape import Extracted, add, as_int, g
+from ._shape import Extracted, add, as_int, g, new_tuple
 
 
 def message(obj: Any) -> Extracted:
@@ -34,16 +34,19 @@ def client_message(obj: Any) -> Extracted:
         usage = obj.usage
         cache_read = usage.cache_read_input_tokens
         cache_write = usage.cache_creation_input_tokens
-        return Extracted(
-            "anthropic",
-            "chat",
-            obj.model,
-            usage.input_tokens + (cache_read or 0) + (cache_write or 0),
-            usage.output_tokens,
-            cache_read,
-            cache_write,
-            None,
-            obj.stop_reason,
+        return new_tuple(
+            Extracted,
+            (
+                "anthropic",
+                "chat",
+                obj.model,
+                usage.input_tokens + (cache_read or 0) + (cache_write or 0),
+                usage.output_tokens,
+                cache_read,
+                cache_write,
+                None,
+                obj.stop_reason,
+            ),
         )
     except (AttributeError, TypeError):
         return message(obj)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._shape import Extracted, as_int, g
+from ._shape import Extracted, as_int, g, new_tuple
 
 
 def _either(first: int | None, second: int | None) -> int | None:
@@ -47,16 +47,19 @@ def chat_client_object(obj: Any) -> Extracted:
             return Extracted("openai", "chat", obj.model, finish_reason=finish)
         details = usage.prompt_tokens_details
         out_details = usage.completion_tokens_details
-        return Extracted(
-            "openai",
-            "chat",
-            obj.model,
-            usage.prompt_tokens,
-            usage.completion_tokens,
-            details.cached_tokens if details is not None else None,
-            details.__dict__.get("cache_write_tokens") if details is not None else None,
-            out_details.reasoning_tokens if out_details is not None else None,
-            finish,
+        return new_tuple(
+            Extracted,
+            (
+                "openai",
+                "chat",
+                obj.model,
+                usage.prompt_tokens,
+                usage.completion_tokens,
+                details.cached_tokens if details is not None else None,
+                details.__dict__.get("cache_write_tokens") if details is not None else None,
+                out_details.reasoning_tokens if out_details is not None else None,
+                finish,
+            ),
         )
     except (AttributeError, IndexError, TypeError):
         return chat(obj)
@@ -95,16 +98,19 @@ def responses_client_object(obj: Any) -> Extracted:
             return Extracted("openai", "chat", obj.model, finish_reason=status)
         details = usage.input_tokens_details
         out_details = usage.output_tokens_details
-        return Extracted(
-            "openai",
-            "chat",
-            obj.model,
-            usage.input_tokens,
-            usage.output_tokens,
-            details.cached_tokens if details is not None else None,
-            details.__dict__.get("cache_write_tokens") if details is not None else None,
-            out_details.reasoning_tokens if out_details is not None else None,
-            status,
+        return new_tuple(
+            Extracted,
+            (
+                "openai",
+                "chat",
+                obj.model,
+                usage.input_tokens,
+                usage.output_tokens,
+                details.cached_tokens if details is not None else None,
+                details.__dict__.get("cache_write_tokens") if details is not None else None,
+                out_details.reasoning_tokens if out_details is not None else None,
+                status,
+            ),
         )
     except (AttributeError, TypeError):
         return responses(obj)

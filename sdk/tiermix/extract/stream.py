@@ -123,9 +123,9 @@ class StreamAccumulator:
             parts.update({k: v for k, v in usage._asdict().items() if v is not None and k != "operation"})
 
     def _summed(self, chunk: Any) -> None:
-        from . import extract  # late: the package imports this module
+        from . import extract, sane  # late: the package imports this module
 
-        found = extract(chunk)
+        found = sane(extract(chunk))  # summed here, so each part must be a count already
         if found is None:
             return
         parts = self._parts
@@ -140,6 +140,7 @@ class StreamAccumulator:
     def result(self) -> Extracted:
         from . import sane  # late: the package imports this module
 
+        # a whole usage block taken from a chunk is not summed: checked here like the rest
         found = sane(Extracted(**self._parts))
         assert found is not None
         return found

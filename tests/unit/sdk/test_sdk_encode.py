@@ -10,7 +10,7 @@ from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from tests.fakes.otlp_sink import any_value
 from tiermix._config import resolve
 from tiermix._context import Routing, Scope
-from tiermix._record import CallOptions, Record
+from tiermix._record import CallOptions, CascadeMarks, Record
 from tiermix.export import encode
 from tiermix.extract import Extracted
 
@@ -53,7 +53,9 @@ def test_every_recorded_value_decodes_to_the_same_value_and_type(
     scope = Scope(tenant=tenant, tags=tuple(tags.items()))
     extracted = Extracted(provider, "chat", served, *usage, finish)
     record = Record(1_000, 2_000, CallOptions(route=route, model=model), scope, extracted, error, parent)
-    record.attempt, record.final = attempt, final
+    if attempt is not None or final is not None:
+        record.cascade = CascadeMarks("r-1", None)
+        record.cascade.attempt, record.cascade.final = attempt, final
     record.routing = Routing("r1", None, score) if score is not None else None
     written = encode.encode([record], SETTINGS, encode.resource_for(SETTINGS))
     wire = ExportTraceServiceRequest.FromString(written)
@@ -69,6 +71,7 @@ def test_every_recorded_value_decodes_to_the_same_value_and_type(
         ("error.type", error or None),
         ("tiermix.tenant", tenant),
         ("tiermix.route", route),
+        ("tiermix.request_id", "r-1" if attempt is not None or final is not None else None),
         ("tiermix.attempt", attempt),
         ("tiermix.final", final),
         ("tiermix.routing_score", score),
@@ -110,3 +113,34 @@ def test_resource_carries_service_environment_and_sdk_identity() -> None:
     assert attrs["deployment.environment.name"] == "prod"
     assert attrs["telemetry.sdk.name"] == "tiermix"
     assert attrs["team"] == "cx"
+
+
+def test_counts_that_are_no_whole_number_from_zero_never_reach_the_wire() -> None:
+    # The openai client builds responses without validation (construct): a provider's odd usage
+    # reaches the application as is. The app thread records it as read; the encoder clears it.
+    from openai.types.chat import ChatCompletion
+    from openai.types.completion_usage import CompletionTokensDetails, CompletionUsage, PromptTokensDetails
+
+    from tiermix.extract import extract
+
+    usage = CompletionUsage.model_construct(
+        prompt_tokens=-5,
+        completion_tokens=True,
+        total_tokens=0,
+        prompt_tokens_details=PromptTokensDetails.model_construct(cached_tokens="many"),
+        completion_tokens_details=CompletionTokensDetails.model_construct(reasoning_tokens=7),
+    )
+    response = ChatCompletion.model_construct(
+        object="chat.completion", model="gpt-4o", choices=[], usage=usage, id="x", created=0
+    )
+    extracted = extract(response)
+    assert extracted is not None and extracted.input_tokens == -5, "read as is on the app thread"
+    record = Record(1_000, 2_000, CallOptions(), Scope(), extracted, None, None)
+    wire = ExportTraceServiceRequest.FromString(
+        encode.encode([record], SETTINGS, encode.resource_for(SETTINGS))
+    )
+    [span] = wire.resource_spans[0].scope_spans[0].spans
+    usage_attrs = {
+        kv.key: any_value(kv.value) for kv in span.attributes if kv.key.startswith("gen_ai.usage.")
+    }
+    assert usage_attrs == {"gen_ai.usage.reasoning.output_tokens": 7}

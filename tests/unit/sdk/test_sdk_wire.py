@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 
@@ -51,6 +51,8 @@ def test_varints_cover_the_int64_range() -> None:
 
 @settings(max_examples=300, deadline=None)
 @given(pairs=st.lists(st.tuples(st.sampled_from(["a", "b", "tiermix.final"]), values), max_size=6))
+@example(pairs=[("a", -0.0), ("a", 0.0)])  # equal as keys, different bytes (found by this test)
+@example(pairs=[("a", True), ("a", 1), ("a", 1.0)])
 def test_span_attributes_from_the_cache_are_the_bytes_written_afresh(pairs: list[tuple[str, object]]) -> None:
     fresh = b"".join(wire.field(b"\x4a", reference(key, value)) for key, value in pairs)
     assert wire.span_attributes(pairs) == fresh
