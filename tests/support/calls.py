@@ -223,14 +223,21 @@ def utc(*args: int) -> datetime:
 # 35 % escalation per step, ~3 % unpriced small calls, a router score on each first attempt that rises
 # with its first tier), made by ClickHouse itself so 50M rows take
 # seconds of engine time instead of minutes of Python. Every value derives from cityHash64(request, seed).
+
+# Request q's start, spread evenly over the range. Multiplied in Int128: q times the span in µs passes
+# Int64's 9.2e18 from ~15M requests over 7 days (~21M calls), and the wrapped product put later
+# requests at the wrong time, inside the range or outside it.
+ENGINE_TS_SQL = (
+    "fromUnixTimestamp64Micro(toInt64({start_us:Int64} + intDiv(toInt128(q) * {span_us:Int64}, "
+    "{requests:UInt64}) + k * 1500000), 'UTC')"
+)
 _ENGINE_SQL = """
 INSERT INTO llm_calls (ts, span_id, request_id, attempt, final, escalated, failover, escalation_reason,
     tenant, route, environment, service, provider, operation, request_model, model, tier, input_tokens,
     output_tokens, cache_read_tokens, cost_usd, unpriced, status, duration_ms, price_source, finish_reason,
     router, routing_score)
 SELECT
-    fromUnixTimestamp64Micro(toInt64({start_us:Int64} + intDiv(q * {span_us:Int64}, {requests:UInt64})
-        + k * 1500000), 'UTC') AS ts,
+    ENGINE_TS_SQL AS ts,
     if(k = 0, h, cityHash64(h, k)) AS span_id,
     h AS request_id,
     k AS attempt,
@@ -304,8 +311,10 @@ def generate_in_engine(
     start_us = int(start.timestamp() * 1_000_000)
     span_us = int((end - start).total_seconds() * 1_000_000) - 5_000_000  # room for the last cascade
     for first in range(0, requests, chunk_requests):
-        sql = _ENGINE_SQL.replace("tier_index", "(least(first_tier + k, 2) + 1)").replace(
-            "house", "(least(first_tier + k, 2) = 0 AND bitShiftRight(h, 12) % 100 < 3)"
+        sql = (
+            _ENGINE_SQL.replace("ENGINE_TS_SQL", ENGINE_TS_SQL)
+            .replace("tier_index", "(least(first_tier + k, 2) + 1)")
+            .replace("house", "(least(first_tier + k, 2) = 0 AND bitShiftRight(h, 12) % 100 < 3)")
         )
         count = min(chunk_requests, requests - first)
         values = {"start_us": start_us, "span_us": span_us, "requests": requests, "tenants": tenants}

@@ -94,7 +94,9 @@ def test_creating_the_first_key_while_the_demo_runs_does_not_stop_its_traffic(
 
     settings = make_settings()
     app = create_app(settings)
-    attach_demo(app, settings, backfill_days=0.002)
+    # 5 requests/s: the default live rate (0.3/s) follows the scenario's day curve, and at night UTC it
+    # sent fewer than 10 calls a minute, which failed this test half the time from 22:00 on.
+    attach_demo(app, settings, backfill_days=0.002, rate_per_s=5.0)
     with serving(app, settings.port):
         demo = app.state.demo
         assert wait_until(lambda: demo.child is not None, timeout_s=30)
