@@ -37,6 +37,7 @@ def server(chdb_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         port=free_port(),
         dashboard_port=free_port(),
         alerts_enabled=False,
+        decode_workers=1,  # bodies over 16 KiB are decoded in a worker process, whatever the core count
     )
     client = connect(settings)
     migrate(client, settings)

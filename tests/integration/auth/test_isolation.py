@@ -109,6 +109,34 @@ def test_tenant_a_ingest_key_cannot_write_rows_for_tenant_b(server: Server) -> N
     assert rows == [("tenant-a", 4)]
 
 
+def test_a_tenant_ingest_key_binds_bodies_decoded_in_a_worker_process_too(server: Server) -> None:
+    def decode_metric(name: str) -> float:
+        text = server.get("/metrics", server.keys.admin).text
+        return next(
+            (float(line.split()[1]) for line in text.splitlines() if line.startswith(name + " ")), 0.0
+        )
+
+    def large_body(route: str) -> list[Any]:  # ~60 KiB: over the 16 KiB decoded inline
+        claims = ["tenant-b", None, "TENANT-B", "tenant-a"]
+        return [
+            span(sdk_attributes(**{"tiermix.tenant": claims[i % 4], "tiermix.route": route}), span_id=i + 1)
+            for i in range(400)
+        ]
+
+    # The first large body starts the worker (and is decoded inline); the second goes through it.
+    assert post_spans(server, server.keys.a_ingest, large_body("a.large.warmup")).status_code == 200
+    deadline = time.monotonic() + 60
+    while decode_metric("tiermix_decode_workers_ready") < 1 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    jobs_before = decode_metric("tiermix_decode_jobs_total")
+    response = post_spans(server, server.keys.a_ingest, large_body("a.large"))
+    assert response.status_code == 200, response.text
+    assert decode_metric("tiermix_decode_jobs_total") == jobs_before + 1, "decoded in the worker"
+    for route in ("a.large.warmup", "a.large"):
+        sql = f"SELECT tenant, count() FROM llm_calls WHERE route = '{route}' GROUP BY tenant"
+        assert wait_for_rows(server, sql, 400) == [("tenant-a", 400)], route
+
+
 def wait_for_rows(server: Server, sql: str, expected_total: int, timeout_s: float = 15.0) -> list[Any]:
     """The collector acknowledges once a batch is durable; a spooled batch lands shortly after."""
     deadline = time.monotonic() + timeout_s
