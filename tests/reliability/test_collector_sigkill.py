@@ -56,7 +56,9 @@ def test_sigkill_during_sustained_ingest_loses_no_acknowledged_span_and_counts_e
     sent = {span_id for batch in load.sent_batches for span_id in batch.span_ids}
     counts = inspect_data_dir(data_dir, acked_before_kill)
     assert counts["missing_acked"] == 0
-    assert counts["calls_1m"] == counts["calls_1h"] == counts["calls_by_band"] == len(sent)  # counted once
+    assert (
+        counts["calls_1m"] == counts["calls_1h"] == counts["calls_1d"] == counts["calls_by_band"] == len(sent)
+    )
     assert counts["distinct"] == len(sent)
     assert counts["rows"] == len(sent)
 
@@ -94,7 +96,14 @@ def test_sigkill_while_a_call_waits_for_its_other_spans_loses_nothing_and_counts
         restarted.stop()
     counts = inspect_data_dir(data_dir, [span_id])
     assert counts["missing_acked"] == 0
-    assert counts["calls_1m"] == counts["calls_1h"] == counts["calls_by_band"] == counts["distinct"] == 1
+    assert (
+        counts["calls_1m"]
+        == counts["calls_1h"]
+        == counts["calls_1d"]
+        == counts["calls_by_band"]
+        == counts["distinct"]
+        == 1
+    )
 
 
 def send_body(client: httpx.Client, url: str, content: bytes) -> int:

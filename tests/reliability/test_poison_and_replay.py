@@ -36,7 +36,7 @@ def rollup_calls(server: Server, tenant: str) -> int:
     """The tenant's calls in every rollup counting calls; they must agree, so one number or a failure."""
     counts = {
         table: int(server.scalar(f"SELECT sum(calls) FROM {table} WHERE tenant = {{t:String}}", t=tenant))
-        for table in ("llm_calls_1h", "llm_calls_by_band_1d")
+        for table in ("llm_calls_1h", "llm_calls_1d", "llm_calls_by_band_1d")
     }
     assert len(set(counts.values())) == 1, counts
     return counts["llm_calls_1h"]

@@ -183,7 +183,7 @@ def test_sustained_load_at_a_fixed_rate_stores_every_call_once_and_rollups_agree
             f"sum(input_tokens), sum(output_tokens), round(sum(cost_usd), 9) "
             f"FROM llm_calls GROUP BY {by_key} ORDER BY {by_key}"
         )
-        for rollup in ("llm_calls_1m", "llm_calls_1h"):
+        for rollup in ("llm_calls_1m", "llm_calls_1h", "llm_calls_1d"):
             rolled = server.rows(
                 f"SELECT {by_key}, sum(calls), sum(requests), sum(answered), sum(escalations), "
                 f"sum(input_tokens), sum(output_tokens), round(sum(cost_usd), 9) "

@@ -20,7 +20,7 @@ from typing import Any
 
 from tiermix_server.metrics.filters import NO_GROUP, Filters, GroupBy, Params, raw_where
 from tiermix_server.metrics.mix import INTERVALS, as_utc
-from tiermix_server.metrics.sources import REQUEST_SAMPLE, REQUEST_SAMPLE_RATE, counters_source, summed
+from tiermix_server.metrics.sources import DAY_S, REQUEST_SAMPLE, REQUEST_SAMPLE_RATE, counters_source, summed
 from tiermix_server.metrics.summary import ScopeRow, ratio, scope_rows, summarise
 
 PERCENTILE_SAMPLE_CALLS = 1_000_000
@@ -70,7 +70,7 @@ def cost_rows(
     params = Params()
     bucket_select = ""
     bucket_group: tuple[str, ...] = ()
-    max_step_s = 3600
+    max_step_s = DAY_S  # no time buckets: whole days may read the daily rollup
     if interval:
         bucket_expr, _, max_step_s = INTERVALS[interval]
         bucket_select, bucket_group = f"{bucket_expr} AS bucket, ", ("bucket",)

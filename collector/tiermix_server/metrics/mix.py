@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from tiermix_server.metrics.filters import Filters, Params
-from tiermix_server.metrics.sources import HOUR_S, MINUTE_S, counters_source, summed
+from tiermix_server.metrics.sources import DAY_S, HOUR_S, MINUTE_S, counters_source, summed
 from tiermix_server.metrics.summary import ratio
 
 MIX_KEYS = ("tier", "model", "provider")
@@ -24,7 +24,7 @@ MIX_KEYS = ("tier", "model", "provider")
 INTERVALS: dict[str, tuple[str, int, int]] = {
     "1m": ("toStartOfMinute(s.bucket)", 60, MINUTE_S),
     "1h": ("toStartOfHour(s.bucket)", 3600, HOUR_S),
-    "1d": ("toStartOfDay(s.bucket)", 86400, HOUR_S),
+    "1d": ("toStartOfDay(s.bucket)", 86400, DAY_S),
 }
 _COUNTERS = ("calls", "requests", "answered", "input_tokens", "output_tokens", "cost_usd")
 

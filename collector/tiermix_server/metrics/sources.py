@@ -1,11 +1,13 @@
 """Where counters come from: hourly rollup, per-minute rollup or raw table, stitched exactly.
 
-A range ``[start, end)`` is cut into at most five segments: whole hours read the hourly rollup, whole
-minutes around them the per-minute one, and the odd seconds at both ends the raw ``llm_calls``
-(aggregated with the same expressions the materialized views use). So any range is exact, and a 7-day
-dashboard query reads the small hourly rollup plus a few raw rows instead of the whole raw table.
+A range ``[start, end)`` is cut into at most seven segments: whole days read the daily rollup (where the
+caller's buckets allow it: ``max_step_s``), whole hours around them the hourly one, whole minutes the
+per-minute one, and the odd seconds at both ends the raw ``llm_calls`` (aggregated with the same
+expressions the materialized views use). So any range is exact, a 7-day dashboard query reads the small
+hourly rollup plus a few raw rows instead of the whole raw table, and a 90-day one reads 90 daily rows
+per group.
 
-A ``Family`` is one set of counters with its rollups: ``CALLS`` (every call; llm_calls_1m/_1h),
+A ``Family`` is one set of counters with its rollups: ``CALLS`` (every call; llm_calls_1m/_1h/_1d),
 ``ESCALATIONS`` (abandoned attempts by reason; llm_escalations_1m/_1h) and ``BY_BAND`` (by token band,
 routing-score bin and first attempt or not, per day; llm_calls_by_band_1d). Their expressions mirror
 the migrations (0002_rollups.sql, 0005_calls_by_band.sql); the integration tests compare rollup and raw
@@ -68,7 +70,9 @@ class Family:
 
 
 CALLS = Family(
-    COUNTERS, {d: f"c.{d}" for d in DIMENSIONS}, {HOUR_S: "llm_calls_1h", MINUTE_S: "llm_calls_1m"}
+    COUNTERS,
+    {d: f"c.{d}" for d in DIMENSIONS},
+    {DAY_S: "llm_calls_1d", HOUR_S: "llm_calls_1h", MINUTE_S: "llm_calls_1m"},
 )
 ESCALATIONS = Family(
     counters={
@@ -200,8 +204,9 @@ def counters_source(
 ) -> str:
     """A subquery ``(... UNION ALL ...) AS s`` yielding ``bucket``, ``dimensions`` and ``counters`` rows.
 
-    Rows are partial sums: the caller aggregates with ``sum(s.x)``. ``bucket`` is the minute or hour of
-    the segment's own step, so callers may bucket at 1m only with ``max_step_s=MINUTE_S``.
+    Rows are partial sums: the caller aggregates with ``sum(s.x)``. ``bucket`` is the minute, hour or day
+    of the segment's own step, so callers may bucket at 1m only with ``max_step_s=MINUTE_S`` (and at 1h
+    only with ``max_step_s <= HOUR_S``); a caller with no time buckets passes ``DAY_S``.
     """
     unknown = [c for c in counters if c not in family.counters]
     unknown += [d for d in dimensions if d not in family.dimensions]

@@ -191,6 +191,7 @@ print(json.dumps({
     "distinct": one("SELECT uniqExact(span_id) FROM llm_calls"),
     "calls_1m": one("SELECT sum(calls) FROM llm_calls_1m"),
     "calls_1h": one("SELECT sum(calls) FROM llm_calls_1h"),
+    "calls_1d": one("SELECT sum(calls) FROM llm_calls_1d"),
     "calls_by_band": one("SELECT sum(calls) FROM llm_calls_by_band_1d"),
     "missing_acked": one("SELECT count() FROM acked WHERE span_id NOT IN (SELECT span_id FROM llm_calls)"),
     "accepted_stats": one("SELECT sum(spans) FROM ingest_stats WHERE outcome = 'accepted'"),

@@ -69,6 +69,20 @@ def assert_rollups_agree(client: Any) -> None:
                 rollup.target,
                 got,
             )
+    # The daily rollup is fed by the hourly one (0009_calls_1d.sql): re-pricing's difference rows reach it
+    # through that view, so it must equal the hourly rollup summed per day.
+    dims = "tenant, route, environment, provider, model, tier"
+    counters = "sum(calls), sum(requests), sum(unpriced), sum(input_tokens), sum(cost_usd)"
+    daily = client.query(
+        f"SELECT bucket, {dims}, {counters} FROM llm_calls_1d GROUP BY bucket, {dims} "
+        "HAVING sum(calls) != 0 ORDER BY ALL"
+    ).result_rows
+    hourly = client.query(
+        f"SELECT toStartOfDay(bucket) AS day, {dims}, {counters} FROM llm_calls_1h GROUP BY day, {dims} "
+        "HAVING sum(calls) != 0 ORDER BY ALL"
+    ).result_rows
+    assert daily and [row[:-1] for row in daily] == [row[:-1] for row in hourly]  # keys and counts exactly
+    assert [row[-1] for row in daily] == pytest.approx([row[-1] for row in hourly], rel=1e-9, abs=1e-12)
 
 
 def test_first_reprice_makes_stored_costs_genai_prices_and_keeps_rollups_in_agreement(
