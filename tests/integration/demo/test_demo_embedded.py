@@ -29,8 +29,9 @@ def test_up_demo_backfills_keeps_traffic_live_and_the_scripted_spike_fires_the_d
 ) -> None:
     settings = make_settings(alerts_enabled=True, alerts_interval_s=1.0)
     app = create_app(settings)
-    # The default rule as shipped, except a shorter `for` (30s) so the test does not idle.
-    attach_demo(app, settings, backfill_days=BACKFILL_DAYS, rule=QUICK_RULE)
+    # The default rule as shipped, except a shorter `for` (30s) so the test does not idle; 5 requests/s
+    # live (the default 0.3/s follows the scenario's day curve: at night UTC too few calls came in time).
+    attach_demo(app, settings, backfill_days=BACKFILL_DAYS, rule=QUICK_RULE, rate_per_s=5.0)
     with serving(app, settings.port) as url:
         demo = app.state.demo
         assert wait_until(lambda: demo.child is not None, timeout_s=30)
