@@ -11,6 +11,7 @@ and put back, alternating with a run with every view, ``--rounds`` times (median
 from __future__ import annotations
 
 import argparse
+import itertools
 import statistics
 import sys
 import tempfile
@@ -70,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         ).result_rows
     ]
     writer = ClickHouseWriter(client)
-    runs = iter(range(1_000_000))
+    runs = itertools.count()
 
     def rate() -> float:
         for table in tables:

@@ -11,6 +11,9 @@ setup(
     version=VERSION,
     install_requires=[
         f"tiermix=={VERSION}",
+        # OTLP decoding (ingest/decode.py, receive.py); the SDK writes its bytes without them
+        "opentelemetry-proto>=1.27",
+        "protobuf>=4.25",
         "clickhouse-connect>=0.8",
         "chdb>=3.0",
         "starlette>=0.40",

@@ -84,10 +84,7 @@ def finish(
             record.content_in = content(rt, prompt)
             if result is not None:
                 record.content_out = content(rt, output_text(result))
-        if scope.cascade is None:
-            rt.enqueue(record)  # what submit() does outside a cascade, one call less on the hot path
-        else:
-            rt.submit(record)
+        rt.submit(record)
     except Exception:
         internal_error("record call")
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from tiermix_server.metrics.filters import Filters, Params
 from tiermix_server.metrics.mix import as_utc
-from tiermix_server.metrics.sources import DAY_S, counters_source, summed
+from tiermix_server.metrics.sources import counters_source, summed
 
 _COUNTERS = ("calls", "requests", "unpriced", "input_tokens", "output_tokens", "cost_usd")
 
@@ -40,10 +40,7 @@ def whole_months(filters: Filters) -> Filters:
 def chargeback(client: Any, filters: Filters) -> list[dict[str, Any]]:
     scope = whole_months(filters)
     params = Params()
-    # months of whole days: the daily rollup
-    source = counters_source(
-        scope, params, _COUNTERS, ("tenant", "provider", "model", "tier"), max_step_s=DAY_S
-    )
+    source = counters_source(scope, params, _COUNTERS, ("tenant", "provider", "model", "tier"))
     sql = (
         f"SELECT toStartOfMonth(s.bucket) AS month, s.tenant AS tenant, s.provider AS provider, "
         f"s.model AS model, s.tier AS tier, {summed(_COUNTERS)} FROM {source} "

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from tiermix_server.metrics.filters import SHADOW_ENVIRONMENT, Filters, Params
-from tiermix_server.metrics.sources import DAY_S, counters_source
+from tiermix_server.metrics.sources import counters_source
 
 _LISTED = ("tenant", "route", "environment")
 
@@ -34,7 +34,7 @@ def dimensions(client: Any, filters: Filters) -> Dimensions:
         scopes.append(replace(filters, environment=SHADOW_ENVIRONMENT))
     for scope in scopes:
         params = Params()
-        source = counters_source(scope, params, ("calls",), _LISTED, max_step_s=DAY_S)
+        source = counters_source(scope, params, ("calls",), _LISTED)
         sql = (
             f"SELECT s.tenant AS tenant, s.route AS route, s.environment AS environment FROM {source} "
             "GROUP BY tenant, route, environment HAVING sum(s.calls) > 0"

@@ -18,7 +18,7 @@ from typing import Any
 
 from tiermix_server.metrics.drift_math import Decomposition, decompose, js_distance, psi
 from tiermix_server.metrics.filters import Filters, Params
-from tiermix_server.metrics.sources import DAY_S, counters_source, summed
+from tiermix_server.metrics.sources import counters_source, summed
 
 DEFAULT_JS_THRESHOLD = 0.1
 DEFAULT_PSI_THRESHOLD = 0.2
@@ -59,13 +59,7 @@ def _side(client: Any, filters: Filters, start: datetime, end: datetime) -> _Sid
     params = Params()
     top = params.add(filters.top_tier, "String")
     source = counters_source(
-        filters,
-        params,
-        ("calls", "answered"),
-        ("tenant", "route", "model", "tier"),
-        max_step_s=DAY_S,
-        start=start,
-        end=end,
+        filters, params, ("calls", "answered"), ("tenant", "route", "model", "tier"), start=start, end=end
     )
     sql = (
         f"SELECT s.tenant AS tenant, s.route AS route, s.model AS model, {summed(('calls', 'answered'))}, "

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tiermix_server.metrics.filters import Filters, Params
-from tiermix_server.metrics.sources import DAY_S, counters_source
+from tiermix_server.metrics.sources import counters_source
 from tiermix_server.metrics.summary import ratio
 
 
@@ -86,7 +86,7 @@ class DataHealth:
 
 def data_health(client: Any, filters: Filters) -> DataHealth:
     params = Params()
-    source = counters_source(filters, params, ("calls", "unpriced"), ("provider", "model"), max_step_s=DAY_S)
+    source = counters_source(filters, params, ("calls", "unpriced"), ("provider", "model"))
     models = client.query(
         "SELECT s.provider AS provider, s.model AS model, sum(s.calls) AS calls, "
         f"sum(s.unpriced) AS unpriced "

@@ -197,7 +197,7 @@ def counters_source(
     counters: tuple[str, ...],
     dimensions: tuple[str, ...] = (),
     *,
-    max_step_s: int = HOUR_S,
+    max_step_s: int = DAY_S,
     start: datetime | None = None,
     end: datetime | None = None,
     family: Family = CALLS,
@@ -205,8 +205,8 @@ def counters_source(
     """A subquery ``(... UNION ALL ...) AS s`` yielding ``bucket``, ``dimensions`` and ``counters`` rows.
 
     Rows are partial sums: the caller aggregates with ``sum(s.x)``. ``bucket`` is the minute, hour or day
-    of the segment's own step, so callers may bucket at 1m only with ``max_step_s=MINUTE_S`` (and at 1h
-    only with ``max_step_s <= HOUR_S``); a caller with no time buckets passes ``DAY_S``.
+    of the segment's own step, so callers may bucket at 1m only with ``max_step_s=MINUTE_S`` and at 1h
+    only with ``max_step_s=HOUR_S``; by default (no time buckets) whole days read the daily rollup.
     """
     unknown = [c for c in counters if c not in family.counters]
     unknown += [d for d in dimensions if d not in family.dimensions]

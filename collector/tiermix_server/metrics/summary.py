@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from tiermix_server.metrics.filters import NO_GROUP, Filters, GroupBy, Params
-from tiermix_server.metrics.sources import DAY_S, counters_source, summed
+from tiermix_server.metrics.sources import counters_source, summed
 
 GroupKey = tuple[str, ...]
 ScopeRow = dict[str, Any]
@@ -98,7 +98,7 @@ def scope_rows(client: Any, filters: Filters, group_by: GroupBy = NO_GROUP) -> l
     """Counters per group x route x provider x model x tier: a few thousand rows at most."""
     params = Params()
     dimensions = tuple(dict.fromkeys([*group_by.columns, *_SCOPE_DIMENSIONS]))
-    source = counters_source(filters, params, SCOPE_COUNTERS, dimensions, max_step_s=DAY_S)  # no buckets
+    source = counters_source(filters, params, SCOPE_COUNTERS, dimensions)
     keys = ", ".join(dimensions)
     sql = (
         f"SELECT {', '.join(f's.{d} AS {d}' for d in dimensions)}, {summed(SCOPE_COUNTERS)} "

@@ -74,6 +74,8 @@ def test_the_server_wheel_ships_migrations_and_the_command_but_not_the_dashboard
 ) -> None:
     server = wheels["tiermix_server"]
     assert not requirement_names(server) & {"streamlit", "pandas", "plotly"}
+    # it decodes OTLP with the protobuf classes, which the SDK no longer pulls in for it
+    assert {"opentelemetry-proto", "protobuf"} <= requirement_names(server)
     with zipfile.ZipFile(server) as archive:
         names = archive.namelist()
         entry_points = archive.read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
