@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -36,7 +36,8 @@ async def _on_tiermix_error(_request: Request, exc: Exception) -> Response:
     return error_response(exc)
 
 
-def create_app(settings: Settings) -> Starlette:
+def create_app(settings: Settings, *, on_started: Callable[[], None] | None = None) -> Starlette:
+    """The collector app; ``on_started`` runs once every component has started (``serve_collector``)."""
     from tiermix_server.api.admin import admin_routes
     from tiermix_server.api.alert_routes import alert_routes
     from tiermix_server.api.bill_routes import bill_routes
@@ -52,6 +53,8 @@ def create_app(settings: Settings) -> Starlette:
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
             await start_components(runtime, stack)
+            if on_started is not None:
+                on_started()
             yield
 
     app = Starlette(

@@ -112,10 +112,11 @@ def serve_collector(settings: Settings, *, demo: bool = False) -> None:
     import uvicorn
 
     from tiermix_server.app import create_app
+    from tiermix_server.gc_pause import tune_for_serving
     from tiermix_server.security import check_listen_address
 
     check_listen_address(settings)
-    app = create_app(settings)
+    app = create_app(settings, on_started=tune_for_serving)
     if demo:
         from tiermix_server.demo.embedded import attach_demo
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import operator
 from typing import TYPE_CHECKING
 
 from tiermix_server.errors import DedupUnavailable
@@ -28,14 +29,16 @@ if TYPE_CHECKING:
     from tiermix_server.ingest.pipeline import Pipeline
 
 log = logging.getLogger("tiermix.ingest")
+_start_us = operator.itemgetter(TS_INDEX)
 
 
 async def drop_stored(pipeline: Pipeline, processed: Processed) -> None:
     """Skip calls that ClickHouse already holds, for the calls memory cannot answer for."""
     covers = pipeline.recent.covers
-    old = [i for i, row in enumerate(processed.calls) if not covers(row[TS_INDEX] / 1e6)]
-    if not old:
-        return
+    calls = processed.calls
+    if not calls or covers(min(map(_start_us, calls)) / 1e6):
+        return  # the usual case, decided in C: memory covers the oldest call, so it covers them all
+    old = [i for i, row in enumerate(calls) if not covers(row[TS_INDEX] / 1e6)]
     lookup = [key for i in old for key in processed.keys[i].lookup]
     found: set[int] | None = None
     if pipeline.storage_up:  # known down: do not wait on a dead ClickHouse for the answer
@@ -66,11 +69,12 @@ def merge_into_pending(pipeline: Pipeline, processed: Processed) -> set[asyncio.
     keep: list[bool] = []
     waits: set[asyncio.Future[None]] = set()
     to_respool: set[Parked] = set()
+    open_keys = open_rows.keys()
     for index, keys in enumerate(processed.keys):
-        target = next((open_rows[key] for key in keys.lookup if key in open_rows), None)
-        if target is None:
+        if open_keys.isdisjoint(keys.lookup):  # nearly every call: one set operation in C
             keep.append(True)
             continue
+        target = next(open_rows[key] for key in keys.lookup if key in open_rows)
         submission, row_index = target
         pending = submission.processed
         row, scope = processed.calls[index], processed.scopes[index]

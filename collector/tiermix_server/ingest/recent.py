@@ -66,8 +66,7 @@ class RecentKeys:
         return ts_s < self._covered_since
 
     def seed(self, keys: Iterable[int]) -> None:
-        for key in keys:
-            self._add(key)
+        self._remember(list(keys))
 
     def claim(
         self, calls: Sequence[CallKeys], owner: asyncio.Future[None]
@@ -76,34 +75,40 @@ class RecentKeys:
         keep: list[bool] = []
         waits: set[asyncio.Future[None]] = set()
         current, previous, in_flight = self._current, self._previous, self._in_flight
-        for keys in calls:
-            if any(key in current or key in previous for key in keys.lookup):
+        flying = in_flight.keys()
+        # Set operations against the whole tuple run in C: this runs for every call the collector takes.
+        for lookup, store in calls:
+            if not (current.isdisjoint(lookup) and previous.isdisjoint(lookup)):
                 keep.append(False)
-                continue
-            others = {in_flight[key] for key in keys.lookup if key in in_flight}
-            if others:
+            elif not flying.isdisjoint(lookup):
                 keep.append(False)
-                waits.update(other for other in others if other is not owner)
-                continue
-            for key in keys.store:
-                in_flight[key] = owner
-            keep.append(True)
+                waits.update(in_flight[key] for key in lookup if in_flight.get(key, owner) is not owner)
+            else:
+                in_flight.update(dict.fromkeys(store, owner))
+                keep.append(True)
         return keep, waits
 
     def settle(self, calls: Iterable[CallKeys], durable: bool) -> None:
         """The batch holding ``calls`` is durable (remember their keys) or failed (forget the claim)."""
-        in_flight = self._in_flight
-        for keys in calls:
-            for key in keys.store:
-                in_flight.pop(key, None)
-                if durable:
-                    self._add(key)
+        stored = [key for _, store in calls for key in store]
+        pop = self._in_flight.pop
+        for key in stored:
+            pop(key, None)
+        if durable:
+            self._remember(stored)
 
-    def _add(self, key: int) -> None:
-        now = self._clock()
-        if len(self._current) >= self._max_keys or now - self._rotated_at > self._window_s:
-            self._covered_since = self._rotated_at  # the dropped generation is no longer known
-            self._previous = self._current
-            self._current = set()
-            self._rotated_at = now
-        self._current.add(key)
+    def _remember(self, keys: Sequence[int]) -> None:
+        """Add ``keys`` to the current generation, in slices that fit it; a full generation, or one older
+        than the window, becomes the previous one first."""
+        start = 0
+        while start < len(keys):
+            room = self._max_keys - len(self._current)
+            now = self._clock()
+            if room <= 0 or now - self._rotated_at > self._window_s:
+                self._covered_since = self._rotated_at  # the dropped generation is no longer known
+                self._previous = self._current
+                self._current = set()
+                self._rotated_at = now
+                room = self._max_keys
+            self._current.update(keys[start : start + room])
+            start += room

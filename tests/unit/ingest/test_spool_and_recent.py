@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from tiermix_server.ingest.identity import CallKeys
+from tiermix_server.ingest.identity import CallKeys, child_key, response_key, span_key
 from tiermix_server.ingest.recent import CLOCK_SKEW_S, RecentKeys
 from tiermix_server.ingest.spool import Spool
 from tiermix_server.ingest.write import Batch
@@ -131,3 +131,23 @@ def test_files_that_are_not_records_are_left_alone(tmp_path: Path) -> None:
     spool.append(batch("a"))
     assert [path.name.endswith("-a.batch") for path in spool.records()] == [True]
     assert (tmp_path / "notes.batch").exists()
+
+
+async def test_a_call_in_flight_waits_for_its_first_copy_and_one_request_claims_a_key_once() -> None:
+    recent = RecentKeys()
+    loop = asyncio.get_running_loop()
+    first, second = loop.create_future(), loop.create_future()
+    assert recent.claim(keys(1, 2, 1), first) == ([True, True, False], set())  # the repeat in one request
+    assert recent.claim(keys(3, 2), second) == ([True, False], {first})  # 2 is the first request's
+    recent.settle(keys(1, 2), durable=False)  # the first batch failed: its claim is forgotten
+    assert recent.claim(keys(2), second) == ([True], set())
+    recent.settle(keys(2, 3), durable=True)
+    assert recent.claim(keys(2, 3, 4), first) == ([False, False, True], set())
+
+
+def test_call_keys_keep_the_digests_stored_call_keys_were_made_with() -> None:
+    # Stored keys must keep matching across versions: these values come from the release before the
+    # hash was computed over one joined string.
+    assert span_key("tenant-ä", b"\x00" * 16, 12345678901234567890) == 6711560366434481952
+    assert child_key("t", b"ab" * 8, 0) == 8754172220787850490
+    assert response_key("t", "openai", "chatcmpl-ß1") == 13909160074683784086
