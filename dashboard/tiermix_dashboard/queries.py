@@ -142,9 +142,12 @@ def mix(
     """Tier (or model, provider) mix per time bucket; ``tokens`` = input + output tokens."""
     params = {**filters.api_params(), "by": by, "interval": interval or filters.interval(), "tier": tier}
     rows = frame(client.get("/api/v1/mix", params).get("rows", []), MIX_COLUMNS, times=["bucket"])
-    tokens = pd.to_numeric(rows["input_tokens"]).fillna(0) + pd.to_numeric(rows["output_tokens"]).fillna(0)
-    rows["tokens"] = tokens
+    rows["tokens"] = _number(rows["input_tokens"]) + _number(rows["output_tokens"])
     return rows
+
+
+def _number(column: pd.Series) -> pd.Series:
+    return pd.to_numeric(column).fillna(0)
 
 
 MIX_NUMBERS = ["calls", "requests", "answered", "input_tokens", "output_tokens", "tokens", "cost_usd"]
@@ -162,16 +165,43 @@ def mix_totals(client: ApiClient, filters: Filters, by: str, tier: str | None = 
 def mix_by_segment(
     client: ApiClient, filters: Filters, dimension: str, values: Sequence[str], limit: int = 12
 ) -> pd.DataFrame:
-    """Tier totals per tenant (or route): one row per segment x tier, for the ``limit`` first values."""
+    """Tier totals per tenant (or route): one row per segment x tier, for the ``limit`` first values.
+
+    One request (``/mix?group_by=``) for every segment; a collector that does not group the mix yet (it
+    answers without ``group_by``) is asked once per segment instead.
+    """
+    wanted = list(values)[:limit]
+    params = {**filters.api_params(), "by": "tier", "interval": "1d", "group_by": dimension}
+    body = client.get("/api/v1/mix", params)
+    if body.get("group_by") != [dimension]:
+        return mix_by_segment_one_by_one(client, filters, dimension, wanted)
+    rows = frame(body.get("rows", []), [dimension, *MIX_COLUMNS], times=["bucket"])
+    rows = rows[rows[dimension].isin(wanted)]
+    rows = rows.assign(tokens=_number(rows["input_tokens"]) + _number(rows["output_tokens"]))
+    data = rows.groupby([dimension, "key"], as_index=False)[MIX_NUMBERS].sum()
+    # The order the per-segment requests gave: segments as listed, each one's tiers by cost.
+    data["_order"] = data[dimension].map({value: n for n, value in enumerate(wanted)})
+    data = data.sort_values(["_order", "cost_usd"], ascending=[True, False], ignore_index=True)
+    return _with_segment_shares(data.drop(columns="_order"), dimension)
+
+
+def mix_by_segment_one_by_one(
+    client: ApiClient, filters: Filters, dimension: str, values: Sequence[str]
+) -> pd.DataFrame:
+    """``mix_by_segment`` with one ``/mix`` request per segment (collectors before ``group_by``)."""
 
     def totals_of(value: str) -> pd.DataFrame:
         scoped = replace(filters, tenant=value) if dimension == "tenant" else replace(filters, route=value)
         return mix_totals(client, scoped, by="tier").assign(**{dimension: value})
 
-    parts = [totals for totals in in_parallel(totals_of, list(values)[:limit]) if not totals.empty]
-    if not parts:
+    parts = [totals for totals in in_parallel(totals_of, list(values)) if not totals.empty]
+    data = pd.concat(parts, ignore_index=True) if parts else frame([], [dimension, "key", *MIX_NUMBERS])
+    return _with_segment_shares(data, dimension)
+
+
+def _with_segment_shares(data: pd.DataFrame, dimension: str) -> pd.DataFrame:
+    if data.empty:
         return frame([], [dimension, "key", *MIX_NUMBERS, "share_calls", "share_tokens", "share_cost_usd"])
-    data = pd.concat(parts, ignore_index=True)
     for measure in ("calls", "tokens", "cost_usd"):
         totals = data.groupby(dimension)[measure].transform("sum")
         data[f"share_{measure}"] = data[measure] / totals.where(totals > 0)

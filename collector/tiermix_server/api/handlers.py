@@ -79,9 +79,11 @@ def summary_view(q: Query) -> Response:
 def mix_view(q: Query) -> Response:
     by = params.choice(q.query, "by", MIX_KEYS, "tier")
     interval = q.query.get("interval") or "1h"
+    group_by = params.group_by(q.query)
     rows = [
         {
             "bucket": r.bucket,
+            **r.group,
             "key": r.key,
             "calls": r.calls,
             "requests": r.requests,
@@ -93,9 +95,10 @@ def mix_view(q: Query) -> Response:
             "share_cost": r.share_cost,
             "share_answered": r.share_answered,
         }
-        for r in mix(q.client, q.filters, by, interval)
+        for r in mix(q.client, q.filters, by, interval, group_by)
     ]
-    return respond({"by": by, "interval": interval, "rows": rows}, q.fmt, name=f"mix_by_{by}")
+    payload = {"by": by, "interval": interval, "group_by": list(group_by.columns), "rows": rows}
+    return respond(payload, q.fmt, name=f"mix_by_{by}")
 
 
 def cost_view(q: Query) -> Response:

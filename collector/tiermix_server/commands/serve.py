@@ -143,6 +143,10 @@ def start_dashboard(settings: Settings) -> subprocess.Popen[bytes]:
         "--browser.gatherUsageStats", "false",
         "--server.fileWatcherType", "none",
         "--client.toolbarMode", "minimal",
+        # Streamlit runs a full gc.collect() after every script run by default; over the dashboard's heap
+        # (pandas, Plotly) it held the GIL ~0.2 s before the page's last message went out
+        # (docs/performance.md). Python's own collector still runs as usual.
+        "--runner.postScriptGC", "false",
     ]  # fmt: skip
     print(f"tiermix dashboard: http://127.0.0.1:{settings.dashboard_port}", flush=True)
     return subprocess.Popen(command, env=env, preexec_fn=_die_with_parent)

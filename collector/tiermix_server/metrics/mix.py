@@ -1,8 +1,9 @@
 """Tier mix: calls, requests, tokens and cost per tier (or model, or provider) per time bucket.
 
-Shares are within a bucket, so the keys of one bucket sum to 1. ``requests`` under a key are requests
-whose first attempt ran there; ``answered`` are requests whose final attempt ran there, which makes
-``share_answered`` of the top tier the (request-based) frontier share of that bucket.
+Shares are within a bucket (and a group, with ``group_by``), so the keys of one bucket sum to 1.
+``requests`` under a key are requests whose first attempt ran there; ``answered`` are requests whose
+final attempt ran there, which makes ``share_answered`` of the top tier the (request-based) frontier
+share of that bucket.
 """
 
 # ruff: noqa: S608 - SQL here is assembled from fixed fragments and column names; every value is a
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from tiermix_server.metrics.filters import Filters, Params
+from tiermix_server.metrics.filters import Filters, GroupBy, Params
 from tiermix_server.metrics.sources import DAY_S, HOUR_S, MINUTE_S, counters_source, summed
 from tiermix_server.metrics.summary import ratio
 
@@ -32,6 +33,7 @@ _COUNTERS = ("calls", "requests", "answered", "input_tokens", "output_tokens", "
 @dataclass(frozen=True, slots=True)
 class MixRow:
     bucket: datetime
+    group: dict[str, str]  # tenant and/or route with ``group_by``, else empty
     key: str
     calls: int
     requests: int
@@ -44,32 +46,38 @@ class MixRow:
     share_answered: float | None
 
 
-def mix(client: Any, filters: Filters, by: str = "tier", interval: str = "1h") -> list[MixRow]:
+def mix(
+    client: Any, filters: Filters, by: str = "tier", interval: str = "1h", group_by: GroupBy | None = None
+) -> list[MixRow]:
     if by not in MIX_KEYS:
         raise ValueError(f"mix by {by!r}: use one of {', '.join(MIX_KEYS)}")
     if interval not in INTERVALS:
         raise ValueError(f"interval {interval!r}: use one of {', '.join(INTERVALS)}")
+    groups = group_by.columns if group_by else ()
     bucket_expr, _, max_step_s = INTERVALS[interval]
     params = Params()
-    source = counters_source(filters, params, _COUNTERS, (by,), max_step_s=max_step_s)
+    source = counters_source(filters, params, _COUNTERS, (by, *groups), max_step_s=max_step_s)
+    group_select = "".join(f"s.{name} AS {name}, " for name in groups)
+    group_order = "".join(f"{name}, " for name in groups)
     sql = (
-        f"SELECT {bucket_expr} AS bucket, s.{by} AS key, {summed(_COUNTERS)} "
-        f"FROM {source} GROUP BY bucket, key ORDER BY bucket, key"
+        f"SELECT {bucket_expr} AS bucket, {group_select}s.{by} AS key, {summed(_COUNTERS)} "
+        f"FROM {source} GROUP BY bucket, {group_order}key ORDER BY bucket, {group_order}key"
     )
-    rows = client.query(sql, parameters=params.values).named_results()
-    totals: dict[datetime, list[float]] = defaultdict(lambda: [0, 0.0, 0])
-    materialised = list(rows)
-    for row in materialised:
-        total = totals[row["bucket"]]
+    rows = list(client.query(sql, parameters=params.values).named_results())
+    # Each share is within its bucket and group: one pass for the totals, one for the rows.
+    totals: dict[tuple[Any, ...], list[float]] = defaultdict(lambda: [0, 0.0, 0])
+    for row in rows:
+        total = totals[(row["bucket"], *(row[name] for name in groups))]
         total[0] += row["calls"]
         total[1] += row["cost_usd"]
         total[2] += row["answered"]
     result = []
-    for row in materialised:
-        calls_total, cost_total, answered_total = totals[row["bucket"]]
+    for row in rows:
+        calls_total, cost_total, answered_total = totals[(row["bucket"], *(row[name] for name in groups))]
         result.append(
             MixRow(
                 bucket=as_utc(row["bucket"]),
+                group={name: row[name] for name in groups},
                 key=row["key"],
                 calls=row["calls"],
                 requests=row["requests"],

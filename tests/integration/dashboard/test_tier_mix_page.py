@@ -43,3 +43,28 @@ def test_picking_another_tier_lists_only_that_tiers_models(
     app.selectbox(key="mix_tier").set_value("small").run()
     models = set(table_with(app, "tokens")["key"])
     assert models == {row.model for row in seeded_api.current if row.tier == "small"}
+
+
+def test_segments_from_one_grouped_request_equal_one_request_per_segment(seeded_api: SeededApi) -> None:
+    from datetime import timedelta
+
+    import pandas as pd
+
+    from tiermix_dashboard import queries
+    from tiermix_dashboard.api_client import ApiClient
+    from tiermix_dashboard.filters import Filters
+
+    client = ApiClient(seeded_api.url, None)
+    day = Filters(start=seeded_api.day, end=seeded_api.day + timedelta(days=1), preset="custom")
+    try:
+        for dimension in ("route", "tenant"):
+            asked = {**day.api_params(), "group_by": dimension}
+            assert client.get("/api/v1/mix", asked)["group_by"] == [dimension]  # the one-request path
+            values = sorted({getattr(row, dimension) for row in seeded_api.current})
+            assert len(values) > 1
+            grouped = queries.mix_by_segment(client, day, dimension, values)
+            one_by_one = queries.mix_by_segment_one_by_one(client, day, dimension, values)
+            assert set(grouped[dimension]) == set(values)
+            pd.testing.assert_frame_equal(grouped, one_by_one[grouped.columns], check_dtype=False)
+    finally:
+        client.close()
