@@ -141,13 +141,15 @@ def mix(
 ) -> pd.DataFrame:
     """Tier (or model, provider) mix per time bucket; ``tokens`` = input + output tokens."""
     params = {**filters.api_params(), "by": by, "interval": interval or filters.interval(), "tier": tier}
-    rows = frame(client.get("/api/v1/mix", params).get("rows", []), MIX_COLUMNS, times=["bucket"])
-    rows["tokens"] = _number(rows["input_tokens"]) + _number(rows["output_tokens"])
+    return _mix_rows(client.get("/api/v1/mix", params))
+
+
+def _mix_rows(body: dict[str, Any], groups: Sequence[str] = ()) -> pd.DataFrame:
+    """A ``/mix`` answer's rows (with their ``groups`` columns), plus ``tokens``."""
+    rows = frame(body.get("rows", []), [*groups, *MIX_COLUMNS], times=["bucket"])
+    tokens = pd.to_numeric(rows["input_tokens"]).fillna(0) + pd.to_numeric(rows["output_tokens"]).fillna(0)
+    rows["tokens"] = tokens
     return rows
-
-
-def _number(column: pd.Series) -> pd.Series:
-    return pd.to_numeric(column).fillna(0)
 
 
 MIX_NUMBERS = ["calls", "requests", "answered", "input_tokens", "output_tokens", "tokens", "cost_usd"]
@@ -158,8 +160,14 @@ def mix_totals(client: ApiClient, filters: Filters, by: str, tier: str | None = 
     rows = mix(client, filters, by=by, interval="1d", tier=tier)  # whole range: fewest buckets to sum
     if rows.empty:
         return frame([], ["key", *MIX_NUMBERS])
-    totals = rows.groupby("key", as_index=False)[MIX_NUMBERS].sum()
-    return totals.sort_values("cost_usd", ascending=False, ignore_index=True)
+    return _totals(rows, ["key"])
+
+
+def _totals(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """``rows`` summed over their buckets per ``keys``; within the keys before ``key``, costliest first."""
+    totals = rows.groupby(keys, as_index=False, observed=True)[MIX_NUMBERS].sum()
+    return totals.sort_values([*keys[:-1], "cost_usd"], ascending=[*[True] * (len(keys) - 1), False],
+                              ignore_index=True)  # fmt: skip
 
 
 def mix_by_segment(
@@ -175,14 +183,12 @@ def mix_by_segment(
     body = client.get("/api/v1/mix", params)
     if body.get("group_by") != [dimension]:
         return mix_by_segment_one_by_one(client, filters, dimension, wanted)
-    rows = frame(body.get("rows", []), [dimension, *MIX_COLUMNS], times=["bucket"])
-    rows = rows[rows[dimension].isin(wanted)]
-    rows = rows.assign(tokens=_number(rows["input_tokens"]) + _number(rows["output_tokens"]))
-    data = rows.groupby([dimension, "key"], as_index=False)[MIX_NUMBERS].sum()
-    # The order the per-segment requests gave: segments as listed, each one's tiers by cost.
-    data["_order"] = data[dimension].map({value: n for n, value in enumerate(wanted)})
-    data = data.sort_values(["_order", "cost_usd"], ascending=[True, False], ignore_index=True)
-    return _with_segment_shares(data.drop(columns="_order"), dimension)
+    rows = _mix_rows(body, [dimension])
+    # Segments in the order asked, as the per-segment requests give them; each one's tiers by cost.
+    rows[dimension] = pd.Categorical(rows[dimension], categories=wanted)
+    data = _totals(rows.dropna(subset=[dimension]), [dimension, "key"])
+    data[dimension] = data[dimension].astype(str)
+    return _with_segment_shares(data, dimension)
 
 
 def mix_by_segment_one_by_one(

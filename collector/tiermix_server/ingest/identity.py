@@ -29,8 +29,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-_blake2b = hashlib.blake2b
-
 TIERMIX_SCOPE = "tiermix"
 # Instrumentation scopes of the providers' own SDKs (seen in the peer corpus): closest to the wire, so
 # they lead a merge on ties.
@@ -91,7 +89,7 @@ def _key(kind: bytes, *parts: bytes) -> int:
     One hash over one joined string: the same digest as feeding the pieces one by one (what stored
     ``call_keys`` were made with), at half the calls into hashlib.
     """
-    digest = _blake2b(b"\x1f".join((kind, *parts)), digest_size=8).digest()
+    digest = hashlib.blake2b(b"\x1f".join((kind, *parts)), digest_size=8).digest()
     return int.from_bytes(digest, "big") or 1
 
 

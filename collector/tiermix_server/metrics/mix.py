@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from tiermix_server.metrics.filters import Filters, GroupBy, Params
+from tiermix_server.metrics.filters import NO_GROUP, Filters, GroupBy, Params
 from tiermix_server.metrics.sources import DAY_S, HOUR_S, MINUTE_S, counters_source, summed
 from tiermix_server.metrics.summary import ratio
 
@@ -47,13 +47,13 @@ class MixRow:
 
 
 def mix(
-    client: Any, filters: Filters, by: str = "tier", interval: str = "1h", group_by: GroupBy | None = None
+    client: Any, filters: Filters, by: str = "tier", interval: str = "1h", group_by: GroupBy = NO_GROUP
 ) -> list[MixRow]:
     if by not in MIX_KEYS:
         raise ValueError(f"mix by {by!r}: use one of {', '.join(MIX_KEYS)}")
     if interval not in INTERVALS:
         raise ValueError(f"interval {interval!r}: use one of {', '.join(INTERVALS)}")
-    groups = group_by.columns if group_by else ()
+    groups = group_by.columns
     bucket_expr, _, max_step_s = INTERVALS[interval]
     params = Params()
     source = counters_source(filters, params, _COUNTERS, (by, *groups), max_step_s=max_step_s)
@@ -65,15 +65,16 @@ def mix(
     )
     rows = list(client.query(sql, parameters=params.values).named_results())
     # Each share is within its bucket and group: one pass for the totals, one for the rows.
+    cells = [(row["bucket"], *(row[name] for name in groups)) for row in rows]
     totals: dict[tuple[Any, ...], list[float]] = defaultdict(lambda: [0, 0.0, 0])
-    for row in rows:
-        total = totals[(row["bucket"], *(row[name] for name in groups))]
+    for row, cell in zip(rows, cells, strict=True):
+        total = totals[cell]
         total[0] += row["calls"]
         total[1] += row["cost_usd"]
         total[2] += row["answered"]
     result = []
-    for row in rows:
-        calls_total, cost_total, answered_total = totals[(row["bucket"], *(row[name] for name in groups))]
+    for row, cell in zip(rows, cells, strict=True):
+        calls_total, cost_total, answered_total = totals[cell]
         result.append(
             MixRow(
                 bucket=as_utc(row["bucket"]),
