@@ -275,15 +275,24 @@ def _free_port() -> int:
 
 def _rss_mib(pid: int) -> float:
     """RSS of ``pid`` and its child processes (the collector's decode workers count too)."""
-    total = 0.0
+    return _own_rss_mib(pid) + sum(_rss_mib(child) for child in _children(pid))
+
+
+def _own_rss_mib(pid: int) -> float:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
-                total += int(line.split()[1]) / 1024
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+                return int(line.split()[1]) / 1024
     except OSError:  # exited meanwhile
-        return total
-    return total + sum(_rss_mib(int(child)) for child in children)
+        pass
+    return 0.0
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
 
 
 def _metric(url: str, name: str) -> float:
@@ -436,7 +445,10 @@ def run(quick: bool, soak_s: float = 0.0) -> list[dict[str, Any]]:
                 "middle minute",
                 "no growth",
             )
-            | {"rss_by_minute_mib": soak["rss_by_minute_mib"]}
+            | {
+                "rss_by_minute_mib": soak["rss_by_minute_mib"],
+                "collector_process_rss_by_minute_mib": soak["collector_process_rss_by_minute_mib"],
+            }
         )
     if storage and storage["rows"]:
         rows.append(
@@ -504,13 +516,16 @@ def _soak(url: str, collector_pid: int, seconds: float, batch_size: int) -> dict
     500,000 keys), allocator arenas, ClickHouse's caches — while a leak keeps climbing. Run it for 15
     minutes or more, so that the middle minute is past the 10-minute window.
     """
-    samples: list[tuple[float, float]] = []
+    # (seconds in, whole RSS, the collector process alone): the split tells the decode workers' share
+    samples: list[tuple[float, float, float]] = []
     started = time.monotonic()
     stop = threading.Event()
 
     def sample() -> None:
         while not stop.is_set():
-            samples.append((time.monotonic() - started, _rss_mib(collector_pid)))
+            own = _own_rss_mib(collector_pid)
+            whole = own + sum(_rss_mib(child) for child in _children(collector_pid))
+            samples.append((time.monotonic() - started, whole, own))
             stop.wait(5)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -521,12 +536,15 @@ def _soak(url: str, collector_pid: int, seconds: float, batch_size: int) -> dict
         stop.set()
         sampler.join()
 
-    def minute_mean(minute: int) -> float:
-        inside = [rss for at, rss in samples if minute * 60 <= at < (minute + 1) * 60] or [samples[-1][1]]
+    def minute_mean(minute: int, column: int) -> float:
+        inside = [s[column] for s in samples if minute * 60 <= s[0] < (minute + 1) * 60] or [
+            samples[-1][column]
+        ]
         return sum(inside) / len(inside)
 
     minutes = max(int(seconds // 60), 1)
-    result["rss_by_minute_mib"] = [round(minute_mean(m), 1) for m in range(minutes)]
+    result["rss_by_minute_mib"] = [round(minute_mean(m, 1), 1) for m in range(minutes)]
+    result["collector_process_rss_by_minute_mib"] = [round(minute_mean(m, 2), 1) for m in range(minutes)]
     result["middle_minute_mib"] = result["rss_by_minute_mib"][minutes // 2]
     result["last_minute_mib"] = result["rss_by_minute_mib"][-1]
     return result
@@ -568,6 +586,11 @@ def main(argv: list[str]) -> int:
             f"{row['name']}: {row['value']} {row['unit']} (baseline {row['baseline']} "
             f"{row['baseline_name']}, ratio {row['ratio']}, target {row['target'] or '-'})"
             + (f" by minute: {row['rss_by_minute_mib']}" if "rss_by_minute_mib" in row else "")
+            + (
+                f" (the collector process alone: {row['collector_process_rss_by_minute_mib']})"
+                if "collector_process_rss_by_minute_mib" in row
+                else ""
+            )
         )
     return 0
 

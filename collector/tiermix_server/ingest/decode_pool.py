@@ -44,6 +44,7 @@ from tiermix_server.errors import DecodeWorkerLost
 from tiermix_server.ingest.decode import decompress, parse
 from tiermix_server.ingest.process import Processed, process
 from tiermix_server.ingest.validate import Limits
+from tiermix_server.process_memory import resident_bytes
 
 log = logging.getLogger("tiermix.ingest")
 
@@ -80,6 +81,11 @@ class DecodePool:
                 "decode worker processes taking bodies (0: decoding on the event loop)",
                 lambda: self._workers if self._ready else 0,
             )
+            stats.gauge(
+                "tiermix_decode_workers_resident_memory_bytes",
+                "resident memory of the decode worker processes, summed (0 before they start)",
+                self.resident_bytes,
+            )
 
     def start(self) -> None:
         """Start the workers; bodies go to them once the warm-up jobs (one per worker) came back."""
@@ -114,6 +120,12 @@ class DecodePool:
             if self._executor is executor and not self._closed:
                 self._ready = True
                 log.info("%d decode worker(s) ready", self._workers)
+
+    def resident_bytes(self) -> float:
+        executor = self._executor
+        # ``_processes`` (pid → process) is the executor's own record of its live workers; it has no
+        # public equivalent, and an executor being replaced may have none yet.
+        return sum(map(resident_bytes, dict(getattr(executor, "_processes", None) or {})))
 
     def close(self) -> None:
         with self._lock:

@@ -7,6 +7,7 @@ Thread-safe: the writer thread observes insert latency while request handlers co
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -106,4 +107,6 @@ def _escape(value: str) -> str:
 
 
 def _number(value: float) -> str:
+    if math.isnan(value):
+        return "NaN"  # Prometheus' spelling: a gauge that cannot be read here (no /proc)
     return str(int(value)) if float(value).is_integer() else repr(float(value))

@@ -17,6 +17,7 @@ from tiermix_server.ingest.recent import RecentKeys
 from tiermix_server.ingest.spool import Spool
 from tiermix_server.ingest.stats import IngestStats
 from tiermix_server.ingest.write import ClickHouseWriter
+from tiermix_server.process_memory import resident_bytes
 
 log = logging.getLogger("tiermix.ingest")
 
@@ -28,6 +29,11 @@ RECENT_MAX_KEYS = 500_000
 def build_pipeline(runtime: Any, writer: Any = None) -> Pipeline:
     settings = runtime.settings
     stats = IngestStats()
+    stats.gauge(
+        "process_resident_memory_bytes",
+        "resident memory of the collector process, embedded ClickHouse included, decode workers not",
+        resident_bytes,
+    )
     if writer is None:
         writer = ClickHouseWriter(runtime.clickhouse, stats.observe_insert)
     spool = Spool(settings.spool_dir, settings.spool_max_bytes)

@@ -6,6 +6,7 @@ for them to be ready, so each request below provably went through a worker (``ti
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import threading
@@ -170,3 +171,33 @@ def test_workers_found_dead_between_requests_cost_no_request(make_collector: Any
     jobs_before = metric(collector, "tiermix_decode_jobs_total")
     assert collector.post(body([span(sdk_attributes(), span_id=0x302)])).status_code == 200
     assert metric(collector, "tiermix_decode_jobs_total") == jobs_before + 1
+
+
+def rss_bytes(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024.0
+    raise AssertionError(f"no VmRSS for {pid}")
+
+
+def test_metrics_report_the_collector_and_its_decode_workers_memory_apart(make_collector: Any) -> None:
+    collector = with_workers(make_collector, workers=2)
+    pids = worker_pids()
+    assert len(pids) == 2
+    # Compared with /proc read here a moment later: resident memory moves a little in between.
+    own, workers = (
+        metric(collector, "process_resident_memory_bytes"),
+        metric(collector, "tiermix_decode_workers_resident_memory_bytes"),
+    )
+    assert abs(own - rss_bytes(os.getpid())) < 0.1 * own  # the test runs the collector in its process
+    assert abs(workers - sum(map(rss_bytes, pids))) < 0.1 * workers
+    assert workers > 2 * 20 * 2**20  # two Python processes with protobuf and the price book loaded
+    for pid in pids:
+        os.kill(pid, signal.SIGKILL)
+    time.sleep(0.5)
+    # Workers that exited count 0 until they are replaced, never NaN.
+    assert not math.isnan(metric(collector, "tiermix_decode_workers_resident_memory_bytes"))
+    assert collector.post(body([span(sdk_attributes(), span_id=0x401)])).status_code == 200
+    collector.wait_for(lambda: metric(collector, "tiermix_decode_workers_ready") == 2, timeout_s=60)
+    replaced = metric(collector, "tiermix_decode_workers_resident_memory_bytes")
+    assert abs(replaced - sum(map(rss_bytes, worker_pids()))) < 0.1 * replaced

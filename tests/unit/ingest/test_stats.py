@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from tiermix_server.ingest.stats import IngestStats
 
 
@@ -22,3 +24,23 @@ def test_counters_gauges_and_histogram_render_in_text_format() -> None:
     assert 'tiermix_insert_duration_seconds_bucket{le="+Inf"} 2\n' in text
     assert "tiermix_insert_duration_seconds_count 2\n" in text
     assert stats.value("tiermix_spans_accepted_total") == 5
+
+
+def test_a_gauge_that_cannot_be_read_renders_as_prometheus_nan() -> None:
+    stats = IngestStats()
+    stats.gauge("process_resident_memory_bytes", "resident memory", lambda: float("nan"))
+    assert "\nprocess_resident_memory_bytes NaN\n" in stats.render()
+
+
+def test_resident_memory_is_this_process_and_zero_for_a_process_that_exited() -> None:
+    import subprocess
+    import sys
+
+    from tiermix_server.process_memory import resident_bytes
+
+    status = Path("/proc/self/status").read_text()
+    rss_kib = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:"))
+    assert abs(resident_bytes() - rss_kib * 1024) < 0.1 * rss_kib * 1024
+    exited = subprocess.Popen([sys.executable, "-c", "pass"])
+    exited.wait()  # reaped: its /proc entry is gone
+    assert resident_bytes(exited.pid) == 0.0
