@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import itertools
 import sys
 import tempfile
 import time
@@ -148,25 +149,33 @@ def _varint(number: int) -> bytes:
             return bytes(out)
 
 
-def _engine_query(data: Path, schema: Path, attributes: dict[str, str], aggregate: bool) -> str:
-    picked = ",\n  ".join(
-        f"s.attributes.value.{kind}[indexOf(s.attributes.key, '{key}')] AS `{key}`"
-        for key, kind in sorted(attributes.items())
+def _spans_of(data: Path) -> str:
+    """One row per span of the bodies in ``data``, read by the engine: ``rs``, ``ss`` and ``s`` in scope."""
+    return (
+        f"FROM file('{data}', 'Protobuf', '{STRUCTURE}')\n"
+        "ARRAY JOIN resource_spans AS rs ARRAY JOIN rs.scope_spans AS ss ARRAY JOIN ss.spans AS s\n"
     )
+
+
+def _settings(schema: Path) -> str:
+    return f"SETTINGS format_schema = '{schema}:ExportTraceServiceRequest', max_threads = 1"
+
+
+def _attribute(key: str, kind: str = "string_value", of: str = "s") -> str:
+    return f"{of}.attributes.value.{kind}[indexOf({of}.attributes.key, '{key}')]"
+
+
+def _engine_query(data: Path, schema: Path, attributes: dict[str, str], aggregate: bool) -> str:
+    picked = ",\n  ".join(f"{_attribute(key, kind)} AS `{key}`" for key, kind in sorted(attributes.items()))
     spans = f"""
 SELECT hex(s.trace_id) AS trace_id, hex(s.span_id) AS span_id, hex(s.parent_span_id) AS parent_span_id,
   s.name AS name, s.kind AS kind, s.start_time_unix_nano AS start_ns, s.end_time_unix_nano AS end_ns,
   s.status.code AS status_code, s.status.message AS status_message, ss.scope.name AS scope,
   {picked}
-FROM file('{data}', 'Protobuf', '{STRUCTURE}')
-ARRAY JOIN resource_spans AS rs ARRAY JOIN rs.scope_spans AS ss ARRAY JOIN ss.spans AS s"""
+{_spans_of(data)}"""
     if aggregate:  # everything decoded and picked, nothing handed over
         spans = f"SELECT count(), sum(cityHash64(*)) FROM ({spans})"
-    return f"{spans}\nSETTINGS format_schema = '{schema}:ExportTraceServiceRequest', max_threads = 1"
-
-
-def _attribute(key: str, kind: str = "string_value", of: str = "s") -> str:
-    return f"{of}.attributes.value.{kind}[indexOf({of}.attributes.key, '{key}')]"
+    return f"{spans}\n{_settings(schema)}"
 
 
 def _engine_insert(
@@ -209,9 +218,7 @@ def _engine_insert(
     }
     return (
         f"INSERT INTO llm_calls ({', '.join(columns)}) SELECT {', '.join(columns.values())}\n"
-        f"FROM file('{data}', 'Protobuf', '{STRUCTURE}')\n"
-        "ARRAY JOIN resource_spans AS rs ARRAY JOIN rs.scope_spans AS ss ARRAY JOIN ss.spans AS s\n"
-        f"SETTINGS format_schema = '{schema}:ExportTraceServiceRequest', max_threads = 1"
+        f"{_spans_of(data)}{_settings(schema)}"
     )
 
 
@@ -314,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
     tiers, prices = _per_model(rows, LLM_CALLS_COLUMNS)
     inserts = [_engine_insert(path, schema, tiers, prices) for path in files]
     writer = ClickHouseWriter(client)
-    rounds = iter(range(1_000_000))
+    rounds = itertools.count()  # a fresh insert token per round
 
     def empty() -> None:
         for table in tables:

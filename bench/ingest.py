@@ -279,13 +279,9 @@ def _rss_mib(pid: int) -> float:
 
 
 def _own_rss_mib(pid: int) -> float:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:  # exited meanwhile
-        pass
-    return 0.0
+    from tiermix_server.process_memory import resident_bytes  # what the collector's /metrics reports
+
+    return resident_bytes(pid) / 2**20
 
 
 def _children(pid: int) -> list[int]:

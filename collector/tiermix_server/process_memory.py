@@ -1,4 +1,4 @@
-"""Resident memory of a process, for the collector's ``/metrics`` (docs/operations.md).
+"""Resident memory of a process, for the collector's ``/metrics`` (docs/deploy.md).
 
 Read from ``/proc/<pid>/statm`` (Linux): microseconds, no dependency, safe to call on every scrape. The
 collector's own figure includes embedded ClickHouse, which runs inside its process; its decode workers

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 from tiermix_server.ingest.stats import IngestStats
+from tiermix_server.process_memory import resident_bytes
 
 
 def test_counters_gauges_and_histogram_render_in_text_format() -> None:
@@ -33,11 +36,6 @@ def test_a_gauge_that_cannot_be_read_renders_as_prometheus_nan() -> None:
 
 
 def test_resident_memory_is_this_process_and_zero_for_a_process_that_exited() -> None:
-    import subprocess
-    import sys
-
-    from tiermix_server.process_memory import resident_bytes
-
     status = Path("/proc/self/status").read_text()
     rss_kib = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:"))
     assert abs(resident_bytes() - rss_kib * 1024) < 0.1 * rss_kib * 1024
