@@ -23,6 +23,7 @@ import tempfile
 import threading
 import time
 import urllib.request
+from collections.abc import Iterator
 from http.client import HTTPConnection
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,17 @@ STEADY_AFTER_S = 32.0  # ingest/recent.py CLOCK_SKEW_S + 2: calls newer than the
 # -- payloads ------------------------------------------------------------------------------------
 def make_bodies(batches: int, batch_size: int) -> list[bytes]:
     """gzip'ed ``ExportTraceServiceRequest`` bodies of unique SDK-shaped spans (docs/wire.md)."""
+    stream = body_stream(batch_size, restamp=False)
+    return [next(stream) for _ in range(batches)]
+
+
+def body_stream(batch_size: int, *, restamp: bool) -> Iterator[bytes]:
+    """Bodies like ``make_bodies``; with ``restamp`` each one's spans start a second before it is made.
+
+    A soak paced over many minutes needs calls as recent as an SDK's: calls older than the collector's
+    memory of recent keys covers are checked against ClickHouse (``ingest/recent.py``), a path real
+    traffic takes only after downtime, so stale timestamps would soak the wrong path.
+    """
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
     from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
@@ -78,27 +90,32 @@ def make_bodies(batches: int, batch_size: int) -> list[bytes]:
         span.attributes.add(key="gen_ai.response.finish_reasons").value.array_value.values.add(
             string_value="stop"
         )
-    bodies = []
-    for _ in range(batches):
+    while True:
         ids = os.urandom(24 * batch_size)  # random like real ids: they are the incompressible part of a row
+        now_ns = time.time_ns()
         for n, span in enumerate(spans):
             span.span_id = ids[24 * n : 24 * n + 8]
             span.trace_id = ids[24 * n + 8 : 24 * n + 24]
-        bodies.append(gzip.compress(request.SerializeToString(), compresslevel=6))
-    return bodies
+            if restamp:
+                span.start_time_unix_nano = now_ns - 10**9 + n * 1000
+                span.end_time_unix_nano = span.start_time_unix_nano + 800_000_000
+        yield gzip.compress(request.SerializeToString(), compresslevel=6)
 
 
 # -- load process --------------------------------------------------------------------------------
 def load_main(url: str, seconds: float, concurrency: int, batch_size: int, batches: int, rate: float) -> None:
-    """Entry of the load process: pre-build bodies, then send for ``seconds`` (at most ``rate`` spans/s
+    """Entry of the load process: build bodies, then send for ``seconds`` (at most ``rate`` spans/s
     when given, else flat out); print JSON counts."""
-    bodies = make_bodies(batches, batch_size)
+    # Flat out, bodies are built up front so that the sender is not the bottleneck; paced, each is built
+    # when it is due, so its calls are as recent as an SDK's (a few up front give the bytes per span).
+    bodies = make_bodies(batches if not rate else concurrency, batch_size)
+    fresh = body_stream(batch_size, restamp=True)
     print("ready", flush=True)
     sys.stdin.readline()  # the parent says go once it sampled idle RSS
     host, port = url.removeprefix("http://").split(":")
     lock = threading.Lock()
     counts: dict[str, Any] = {"acked_spans": 0, "statuses": {}}
-    cursor = iter(range(len(bodies)))
+    cursor = iter(range(batches))
     deadline = time.monotonic() + seconds
 
     def worker() -> None:
@@ -111,7 +128,11 @@ def load_main(url: str, seconds: float, concurrency: int, batch_size: int, batch
                 return
             if rate:  # paced: batch ``index`` is due ``index * batch_size / rate`` seconds in
                 time.sleep(max(0.0, started + index * batch_size / rate - time.monotonic()))
-            connection.request("POST", "/v1/traces", body=bodies[index], headers=headers)
+                with lock:
+                    body = next(fresh)
+            else:
+                body = bodies[index]
+            connection.request("POST", "/v1/traces", body=body, headers=headers)
             response = connection.getresponse()
             response.read()
             with lock:
