@@ -36,12 +36,12 @@ STEADY_AFTER_S = 32.0  # ingest/recent.py CLOCK_SKEW_S + 2: calls newer than the
 # -- payloads ------------------------------------------------------------------------------------
 def make_bodies(batches: int, batch_size: int) -> list[bytes]:
     """gzip'ed ``ExportTraceServiceRequest`` bodies of unique SDK-shaped spans (docs/wire.md)."""
-    stream = body_stream(batch_size, restamp=False)
+    stream = body_stream(batch_size)
     return [next(stream) for _ in range(batches)]
 
 
-def body_stream(batch_size: int, *, restamp: bool) -> Iterator[bytes]:
-    """Bodies like ``make_bodies``; with ``restamp`` each one's spans start a second before it is made.
+def body_stream(batch_size: int) -> Iterator[bytes]:
+    """Bodies like ``make_bodies``, each one's spans starting a second before it is made.
 
     A soak paced over many minutes needs calls as recent as an SDK's: calls older than the collector's
     memory of recent keys covers are checked against ClickHouse (``ingest/recent.py``), a path real
@@ -68,11 +68,8 @@ def body_stream(batch_size: int, *, restamp: bool) -> Iterator[bytes]:
     )
     spans = resource_spans.scope_spans.add().spans
     models = ("gpt-4o-mini", "gpt-4o", "claude-haiku-4-5", "claude-opus-4-1")
-    now_ns = time.time_ns()
     for n in range(batch_size):
         span = spans.add(name="chat", kind=3)
-        span.start_time_unix_nano = now_ns - 10**9 + n * 1000
-        span.end_time_unix_nano = span.start_time_unix_nano + 800_000_000
         model = models[n % len(models)]
         span.attributes.extend(
             [
@@ -96,9 +93,8 @@ def body_stream(batch_size: int, *, restamp: bool) -> Iterator[bytes]:
         for n, span in enumerate(spans):
             span.span_id = ids[24 * n : 24 * n + 8]
             span.trace_id = ids[24 * n + 8 : 24 * n + 24]
-            if restamp:
-                span.start_time_unix_nano = now_ns - 10**9 + n * 1000
-                span.end_time_unix_nano = span.start_time_unix_nano + 800_000_000
+            span.start_time_unix_nano = now_ns - 10**9 + n * 1000
+            span.end_time_unix_nano = span.start_time_unix_nano + 800_000_000
         yield gzip.compress(request.SerializeToString(), compresslevel=6)
 
 
@@ -107,14 +103,14 @@ def load_main(url: str, seconds: float, concurrency: int, batch_size: int, batch
     """Entry of the load process: build bodies, then send for ``seconds`` (at most ``rate`` spans/s
     when given, else flat out); print JSON counts."""
     # Flat out, bodies are built up front so that the sender is not the bottleneck; paced, each is built
-    # when it is due, so its calls are as recent as an SDK's (a few up front give the bytes per span).
-    bodies = make_bodies(batches if not rate else concurrency, batch_size)
-    fresh = body_stream(batch_size, restamp=True)
+    # when it is due, so its calls are as recent as an SDK's.
+    bodies = [] if rate else make_bodies(batches, batch_size)
+    fresh = body_stream(batch_size)
     print("ready", flush=True)
     sys.stdin.readline()  # the parent says go once it sampled idle RSS
     host, port = url.removeprefix("http://").split(":")
     lock = threading.Lock()
-    counts: dict[str, Any] = {"acked_spans": 0, "statuses": {}}
+    counts: dict[str, Any] = {"acked_spans": 0, "statuses": {}, "sent_bodies": 0, "sent_bytes": 0}
     cursor = iter(range(batches))
     deadline = time.monotonic() + seconds
 
@@ -136,6 +132,8 @@ def load_main(url: str, seconds: float, concurrency: int, batch_size: int, batch
             response = connection.getresponse()
             response.read()
             with lock:
+                counts["sent_bodies"] += 1
+                counts["sent_bytes"] += len(body)
                 counts["statuses"][response.status] = counts["statuses"].get(response.status, 0) + 1
                 if response.status == 200:
                     counts["acked_spans"] += batch_size
@@ -149,7 +147,7 @@ def load_main(url: str, seconds: float, concurrency: int, batch_size: int, batch
     for thread in threads:
         thread.join()
     counts["elapsed_s"] = time.monotonic() - started
-    counts["wire_bytes_per_span"] = sum(len(b) for b in bodies) / (len(bodies) * batch_size)
+    counts["wire_bytes_per_span"] = counts["sent_bytes"] / max(counts["sent_bodies"] * batch_size, 1)
     print(json.dumps(counts), flush=True)
 
 
