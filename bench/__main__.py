@@ -23,7 +23,20 @@ BENCHMARKS = ("sdk_overhead", "ingest", "queries", "rightsizing", "dashboard")
 RESULTS_DIR = Path(__file__).parent / "results"
 # Lower is better for these units; for the rest (throughput) higher is better.
 # Counts (``calls`` lost or dropped, non-200 ``answers``) are lower-is-better too; rates carry "/s".
-_LOWER_IS_BETTER = {"us", "ms", "s", "MiB", "bytes", "B", "bytes/call", "us/call", "%", "calls", "answers"}
+_LOWER_IS_BETTER = {
+    "us",
+    "ms",
+    "s",
+    "MiB",
+    "bytes",
+    "B",
+    "bytes/call",
+    "us/call",
+    "%",
+    "calls",
+    "answers",
+    "requests",
+}
 
 
 def main(argv: list[str] | None = None) -> int:

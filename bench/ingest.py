@@ -391,6 +391,7 @@ def run(quick: bool, soak_s: float = 0.0) -> list[dict[str, Any]]:
         floors = json.loads(floors_run.stdout.strip().splitlines()[-1])
         time.sleep(max(0.0, STEADY_AFTER_S - (time.monotonic() - up_since)))
         result, idle_rss, peak_rss = _load(url, collector.pid, seconds, concurrency, batch_size)
+        looked_up = _metric(url, "tiermix_storage_duplicate_checks_total")
         _wait(lambda: _metric(url, "tiermix_spool_bytes") == 0, 120, "spool drained")
         soak = _soak(url, collector.pid, soak_s, batch_size) if soak_s > 0 else None
         written = _written(url)
@@ -420,6 +421,15 @@ def run(quick: bool, soak_s: float = 0.0) -> list[dict[str, Any]]:
             "calls",
             acked,
             "acknowledged calls",
+            "0",
+        ),
+        _row(
+            "ingest requests checked for duplicates in ClickHouse at full rate (memory of recent keys did "
+            "not cover their calls)",
+            looked_up,
+            "requests",
+            sum(result["statuses"].values()),
+            "requests",
             "0",
         ),
         _row(
@@ -528,7 +538,7 @@ def _soak(url: str, collector_pid: int, seconds: float, batch_size: int) -> dict
 
     Growth is judged on the mean RSS of the last minute against the middle one: the first minutes fill
     what is bounded by design — the memory of recent calls (``ingest/recent.py``: 10 minutes, at most
-    500,000 keys), allocator arenas, ClickHouse's caches — while a leak keeps climbing. Run it for 15
+    8,000,000 keys), allocator arenas, ClickHouse's caches — while a leak keeps climbing. Run it for 15
     minutes or more, so that the middle minute is past the 10-minute window.
     """
     # (seconds in, whole RSS, the collector process alone): the split tells the decode workers' share

@@ -29,6 +29,8 @@ setup(
         "openai>=1.40",
         "anthropic>=0.34",
         "jsonschema>=4.20",
+        # the memory of recent call keys (ingest/recent.py): 8 bytes a key in sorted arrays, not ~70 in a set
+        "numpy>=1.26",
     ],
     extras_require={"dashboard": [f"tiermix-dashboard=={VERSION}"]},
 )

@@ -42,6 +42,7 @@ async def drop_stored(pipeline: Pipeline, processed: Processed) -> None:
     lookup = [key for i in old for key in processed.keys[i].lookup]
     found: set[int] | None = None
     if pipeline.storage_up:  # known down: do not wait on a dead ClickHouse for the answer
+        pipeline.stats.count("tiermix_storage_duplicate_checks_total")
         try:
             found = await asyncio.to_thread(pipeline.writer.known_keys, lookup)
         except Exception as exc:

@@ -31,6 +31,8 @@ _HELP = {
     "tiermix_otlp_ignored_total": "OTLP metric data points and log records accepted and not stored",
     "tiermix_captured_calls_total": "calls whose content was captured for shadow replay",
     "tiermix_capture_skipped_total": "sampled calls with content not captured, by reason",
+    "tiermix_storage_duplicate_checks_total": "requests with calls too old for the memory of recent keys, "
+    "looked up in call_keys",
     "tiermix_decode_jobs_total": "OTLP bodies decoded in a decode worker process",
     "tiermix_decode_worker_restarts_total": "times the decode workers were replaced after one died",
 }

@@ -23,7 +23,7 @@ log = logging.getLogger("tiermix.ingest")
 
 POLICY_REFRESH_S = 5.0  # a policy set through another process (the CLI) applies within this
 RECENT_WINDOW_S = 600
-RECENT_MAX_KEYS = 500_000
+RECENT_MAX_KEYS = 8_000_000  # ~73 MiB: 8 bytes a key sealed, the newest 1/64 in a set
 
 
 def build_pipeline(runtime: Any, writer: Any = None) -> Pipeline:
@@ -39,6 +39,12 @@ def build_pipeline(runtime: Any, writer: Any = None) -> Pipeline:
     spool = Spool(settings.spool_dir, settings.spool_max_bytes)
     recent = RecentKeys(max_keys=RECENT_MAX_KEYS, window_s=RECENT_WINDOW_S, alone=settings.replicas == "one")
     _seed_recent(recent, spool)
+    stats.gauge(
+        "tiermix_recent_keys_cover_seconds",
+        "how far back the memory of recent call keys answers alone; older calls are looked up in ClickHouse",
+        recent.covered_seconds,
+    )
+    stats.gauge("tiermix_recent_keys", "call keys held in the memory of recent calls", lambda: len(recent))
     if runtime.enricher is None:
         from tiermix_server.pricing.enricher import build_enricher
 

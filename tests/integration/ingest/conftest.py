@@ -35,6 +35,13 @@ class Collector:
     def rows(self, sql: str, **parameters: Any) -> list[tuple[Any, ...]]:
         return list(self.clickhouse.query(sql, parameters=parameters).result_rows)
 
+    def metric(self, name: str) -> float:
+        """A sample without labels from ``/metrics``; 0 when the collector has not counted it yet."""
+        for line in self.http.get("/metrics").text.splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+        return 0.0
+
     def wait_for(self, predicate: Callable[[], bool], timeout_s: float = 20.0) -> None:
         deadline = time.monotonic() + timeout_s
         while not predicate():

@@ -26,18 +26,11 @@ ROW_SQL = (
 )
 
 
-def metric(collector: Collector, name: str) -> float:
-    for line in collector.http.get("/metrics").text.splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[1])
-    return 0.0
-
-
 def with_workers(make_collector: Any, workers: int = 1, **overrides: Any) -> Collector:
     collector: Collector = make_collector(decode_workers=workers, decode_inline_max_bytes=0, **overrides)
     # The first body larger than the inline limit starts the workers (it is itself decoded inline).
     assert collector.post(body([span(sdk_attributes(**{"tiermix.tenant": "warm-up"}))])).status_code == 200
-    collector.wait_for(lambda: metric(collector, "tiermix_decode_workers_ready") == workers, timeout_s=60)
+    collector.wait_for(lambda: collector.metric("tiermix_decode_workers_ready") == workers, timeout_s=60)
     return collector
 
 
@@ -75,7 +68,7 @@ def test_a_body_decoded_by_a_worker_is_answered_and_stored_as_inline(
     start_ns = time.time_ns() - 10**9
     for one in spans:
         one.start_time_unix_nano, one.end_time_unix_nano = start_ns, start_ns + 250_000_000
-    jobs_before = metric(pooled, "tiermix_decode_jobs_total")
+    jobs_before = pooled.metric("tiermix_decode_jobs_total")
     answers = []
     for collector in (inline, pooled):
         for compress in (False, True):
@@ -87,7 +80,7 @@ def test_a_body_decoded_by_a_worker_is_answered_and_stored_as_inline(
             answers.append(response.content)
     assert answers[0] == answers[2] and answers[1] == answers[3], "the same partial success, byte for byte"
     assert b"1 span(s) rejected: negative_tokens; 1 span(s) rejected: invalid_span_id" in answers[0]
-    assert metric(pooled, "tiermix_decode_jobs_total") == jobs_before + 2
+    assert pooled.metric("tiermix_decode_jobs_total") == jobs_before + 2
     pooled.wait_for(lambda: pooled.scalar("SELECT count() FROM llm_calls WHERE tenant = 'acme'") == 4)
     assert inline.rows(ROW_SQL) == [r for r in pooled.rows(ROW_SQL) if r[3] == "acme"]
     for name in (
@@ -125,12 +118,12 @@ def test_content_decoded_by_a_worker_is_captured_by_the_collector(make_collector
     attributes = sdk_attributes(
         **{"gen_ai.input.messages": '[{"role": "user", "content": "2+2?"}]', "gen_ai.output.messages": "4"}
     )
-    jobs_before = metric(collector, "tiermix_decode_jobs_total")
+    jobs_before = collector.metric("tiermix_decode_jobs_total")
     assert collector.post(body([span(attributes)])).status_code == 200
-    assert metric(collector, "tiermix_decode_jobs_total") == jobs_before + 1
+    assert collector.metric("tiermix_decode_jobs_total") == jobs_before + 1
     collector.wait_for(lambda: collector.scalar("SELECT count() FROM replay_captures") == 1)
     assert collector.rows("SELECT response FROM replay_captures") == [("4",)]
-    assert metric(collector, "tiermix_captured_calls_total") == 1
+    assert collector.metric("tiermix_captured_calls_total") == 1
 
 
 def test_a_worker_killed_while_decoding_costs_a_retry_and_loses_nothing(make_collector: Any) -> None:
@@ -150,11 +143,11 @@ def test_a_worker_killed_while_decoding_costs_a_retry_and_loses_nothing(make_col
     (answer,) = answers
     assert answer.status_code == 503 and answer.headers["Retry-After"] == "1", answer.text
     assert "decode worker" in answer.content.decode(errors="replace")
-    assert metric(collector, "tiermix_decode_worker_restarts_total") == 1
+    assert collector.metric("tiermix_decode_worker_restarts_total") == 1
     # The sender retries, as OTLP exporters do on 503; new workers (or the event loop meanwhile) take it.
     retry = collector.post(big, **{"Content-Encoding": "gzip"})
     assert retry.status_code == 200
-    collector.wait_for(lambda: metric(collector, "tiermix_decode_workers_ready") == 1, timeout_s=60)
+    collector.wait_for(lambda: collector.metric("tiermix_decode_workers_ready") == 1, timeout_s=60)
     assert collector.scalar("SELECT count() FROM llm_calls WHERE tenant = 'acme'") == 40_000
     assert collector.scalar("SELECT sum(calls) FROM llm_calls_1m WHERE tenant = 'acme'") == 40_000
 
@@ -166,11 +159,11 @@ def test_workers_found_dead_between_requests_cost_no_request(make_collector: Any
     time.sleep(0.5)  # the pool notices its dead worker on its own
     assert collector.post(body([span(sdk_attributes(), span_id=0x301)])).status_code == 200
     assert collector.scalar("SELECT count() FROM llm_calls WHERE span_id = 0x301") == 1
-    assert metric(collector, "tiermix_decode_worker_restarts_total") == 1
-    collector.wait_for(lambda: metric(collector, "tiermix_decode_workers_ready") == 1, timeout_s=60)
-    jobs_before = metric(collector, "tiermix_decode_jobs_total")
+    assert collector.metric("tiermix_decode_worker_restarts_total") == 1
+    collector.wait_for(lambda: collector.metric("tiermix_decode_workers_ready") == 1, timeout_s=60)
+    jobs_before = collector.metric("tiermix_decode_jobs_total")
     assert collector.post(body([span(sdk_attributes(), span_id=0x302)])).status_code == 200
-    assert metric(collector, "tiermix_decode_jobs_total") == jobs_before + 1
+    assert collector.metric("tiermix_decode_jobs_total") == jobs_before + 1
 
 
 def rss_bytes(pid: int) -> float:
@@ -186,8 +179,8 @@ def test_metrics_report_the_collector_and_its_decode_workers_memory_apart(make_c
     assert len(pids) == 2
     # Compared with /proc read here a moment later: resident memory moves a little in between.
     own, workers = (
-        metric(collector, "process_resident_memory_bytes"),
-        metric(collector, "tiermix_decode_workers_resident_memory_bytes"),
+        collector.metric("process_resident_memory_bytes"),
+        collector.metric("tiermix_decode_workers_resident_memory_bytes"),
     )
     assert abs(own - rss_bytes(os.getpid())) < 0.1 * own  # the test runs the collector in its process
     assert abs(workers - sum(map(rss_bytes, pids))) < 0.1 * workers
@@ -196,8 +189,8 @@ def test_metrics_report_the_collector_and_its_decode_workers_memory_apart(make_c
         os.kill(pid, signal.SIGKILL)
     time.sleep(0.5)
     # Workers that exited count 0 until they are replaced, never NaN.
-    assert not math.isnan(metric(collector, "tiermix_decode_workers_resident_memory_bytes"))
+    assert not math.isnan(collector.metric("tiermix_decode_workers_resident_memory_bytes"))
     assert collector.post(body([span(sdk_attributes(), span_id=0x401)])).status_code == 200
-    collector.wait_for(lambda: metric(collector, "tiermix_decode_workers_ready") == 2, timeout_s=60)
-    replaced = metric(collector, "tiermix_decode_workers_resident_memory_bytes")
+    collector.wait_for(lambda: collector.metric("tiermix_decode_workers_ready") == 2, timeout_s=60)
+    replaced = collector.metric("tiermix_decode_workers_resident_memory_bytes")
     assert abs(replaced - sum(map(rss_bytes, worker_pids()))) < 0.1 * replaced

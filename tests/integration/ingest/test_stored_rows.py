@@ -78,8 +78,12 @@ def test_resend_filter_survives_a_restart(make_collector: Any, make_settings: An
     with start_collector(settings) as first:
         assert first.post(body(spans)).status_code == 200
     with start_collector(settings) as second:
+        # Started before this process: memory cannot answer for them, call_keys in ClickHouse does.
+        assert second.metric("tiermix_recent_keys_cover_seconds") == 0
         assert second.post(body([*spans[2:], span()])).status_code == 200
         assert rollup_calls(second) == 6
+        assert second.metric("tiermix_storage_duplicate_checks_total") == 1
+        second.wait_for(lambda: second.metric("tiermix_recent_keys") == 1)  # the new call's span key
 
 
 def test_drop_reports_land_in_sdk_drops_not_in_calls(collector: Collector) -> None:

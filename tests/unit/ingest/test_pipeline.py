@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tiermix_server.ingest.identity import CallKeys
+from tiermix_server.ingest.identity import CallKeys, span_key
 from tiermix_server.ingest.pipeline import Pipeline, PipelineConfig, QueueFull, SpoolFull
 from tiermix_server.ingest.process import ACCEPTED, Processed
 from tiermix_server.ingest.recent import RecentKeys
@@ -59,7 +59,7 @@ def calls(*span_ids: int, tenant: str = "acme") -> Processed:
         row = [None] * len(LLM_CALLS_COLUMNS)
         row[SPAN], row[TENANT], row[TS] = span_id, tenant, time.time_ns() // 1000
         out.calls.append(tuple(row))
-        key = hash((tenant, span_id))
+        key = span_key(tenant, b"\x00" * 16, span_id)  # unsigned 64-bit, as call_keys stores them
         out.keys.append(CallKeys(lookup=(key,), store=(key,)))
         out.scopes.append("test")
         out.captures.append(None)

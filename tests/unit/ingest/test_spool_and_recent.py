@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 from pathlib import Path
 
 from tiermix_server.ingest.identity import CallKeys, child_key, response_key, span_key
@@ -70,17 +71,54 @@ async def test_recent_keys_rotate_generations_by_count() -> None:
     assert keep == [False, True, True, False] and waits == set()
 
 
-async def test_recent_keys_rotate_generations_by_age() -> None:
+async def test_recent_keys_are_kept_for_the_window_and_then_forgotten() -> None:
     now = [0.0]
     recent = RecentKeys(max_keys=100, window_s=10, clock=lambda: now[0])
     recent.seed([1])
-    now[0] = 11
+    now[0] = 5
     recent.seed([2])
-    now[0] = 22
-    recent.seed([3])
+    now[0] = 12
+    recent.seed([3])  # key 1 is 12 s old: past the window; key 2, 7 s old, is not
     owner: asyncio.Future[None] = asyncio.get_running_loop().create_future()
     keep, _ = recent.claim(keys(1, 2, 3), owner)
     assert keep == [True, False, False]
+
+
+async def test_every_key_stored_within_the_window_and_the_budget_is_found_and_no_other() -> None:
+    """Sealed arrays, merges and the hot set together answer exactly what a plain set would."""
+    rng = random.Random(7)
+    now = [0.0]
+    recent = RecentKeys(max_keys=4096, window_s=1e9, clock=lambda: now[0])
+    stored: list[int] = []
+    for _ in range(300):
+        batch = [rng.getrandbits(64) or 1 for _ in range(rng.randint(1, 40))]
+        recent.seed(batch)
+        stored += batch
+        now[0] += rng.random() * 1e6  # many slices of the window: generations are sealed and merged
+    assert 4096 - 4096 // 8 <= len(recent) <= 4096  # the oldest generations dropped whole, to the budget
+    owner: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    newest = stored[-len(recent) :]
+    never = [rng.getrandbits(64) | 1 for _ in range(2000)]
+    keep, _ = recent.claim(keys(*newest, *never), owner)
+    assert keep == [False] * len(newest) + [True] * len(never)
+
+
+def test_memory_still_covers_the_skew_margin_at_fifty_thousand_calls_a_second() -> None:
+    """Three keys a call at 50,000 calls/s: memory must still answer for calls a few seconds old.
+
+    The two generations of 500,000 keys it replaced rotated every 3.3 s at this rate, so memory never
+    covered more than the clock-skew margin and every request was looked up in ClickHouse.
+    """
+    now = [1000.0]
+    recent = RecentKeys(clock=lambda: now[0])
+    per_settle = 3 * 50_000 // 10  # a batch every 100 ms
+    next_key = 1
+    for _ in range(10 * 60):  # a minute of traffic
+        now[0] += 0.1
+        recent.seed(range(next_key, next_key + per_settle))
+        next_key += per_settle
+    assert recent.covers(now[0] - 5.0)  # a call exported 5 s after it started
+    assert len(recent) <= 8_000_000
 
 
 def test_memory_covers_only_calls_it_watched_being_stored() -> None:
