@@ -22,7 +22,8 @@ from typing import Any
 BENCHMARKS = ("sdk_overhead", "ingest", "queries", "rightsizing", "dashboard")
 RESULTS_DIR = Path(__file__).parent / "results"
 # Lower is better for these units; for the rest (throughput) higher is better.
-# Counts (``calls`` lost or dropped, non-200 ``answers``) are lower-is-better too; rates carry "/s".
+# Counts (``calls`` lost or dropped, non-200 ``answers``, ``requests`` looked up) are lower-is-better too;
+# rates carry "/s".
 _LOWER_IS_BETTER = {
     "us",
     "ms",
@@ -112,7 +113,9 @@ def regressions(rows: list[dict[str, Any]], reference_path: Path, max_factor: fl
     """Compare each figure's value with the committed reference (same figure name, same benchmark).
 
     Values, not ratios, are compared: the modules' ratios point in different directions (a speed-up
-    for queries, a cost share for the SDK), while a value's direction follows from its unit. A figure
+    for queries, a cost share for the SDK), while a value's direction follows from its unit. A row
+    marked ``"guard": "ratio"`` (a cost against a same-unit baseline of the same run, e.g. an ingest
+    stage against the protobuf parse) is compared by its ratio, in the value's direction. A figure
     whose reference is 0 with target "0" (calls lost, calls dropped) regresses as soon as it is not 0;
     a higher-is-better figure that drops to 0 (no throughput at all) regresses too.
     """
@@ -128,6 +131,10 @@ def regressions(rows: list[dict[str, Any]], reference_path: Path, max_factor: fl
         if not isinstance(new_value, (int, float)) or not isinstance(old_value, (int, float)):
             continue
         lower_is_better = row.get("unit") in _LOWER_IS_BETTER
+        compared = "value"
+        if row.get("guard") == "ratio" and old is not None and row.get("ratio") and old.get("ratio"):
+            # A cost set against a baseline of the same unit measured in the same run: compare shares.
+            new_value, old_value, compared = row["ratio"], old["ratio"], "share of its baseline"
         if old_value == 0:
             if lower_is_better and new_value > 0 and str(row.get("target")).strip() == "0":
                 found.append(f"{row['benchmark']}/{row['name']}: {_fmt(new_value)}, reference and target 0")
@@ -138,8 +145,8 @@ def regressions(rows: list[dict[str, Any]], reference_path: Path, max_factor: fl
             factor = old_value / new_value if new_value > 0 else float("inf")
         if factor > max_factor:
             found.append(
-                f"{row['benchmark']}/{row['name']}: {_fmt(new_value)} vs reference {_fmt(old_value)} "
-                f"({factor:.1f}x worse, limit {max_factor}x)"
+                f"{row['benchmark']}/{row['name']}: {compared} {_fmt(new_value)} vs reference "
+                f"{_fmt(old_value)} ({factor:.1f}x worse, limit {max_factor}x)"
             )
     return found
 
