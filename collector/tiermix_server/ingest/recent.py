@@ -12,7 +12,7 @@ newest few are a Python set (``hot``, ~70 bytes a key); the rest are sealed into
 (8 bytes a key) searched once per request for all its keys together. Why not two generations of sets:
 at 500,000 keys each they held ~70 MiB and, at 30,000 calls/s (three keys a call), under 11 s of
 traffic, less than the clock-skew margin below, so every request of a busy collector asked ClickHouse
-and, with ClickHouse down, calls minutes old were refused. The same memory now holds ~8x the keys.
+and, with ClickHouse down, calls only seconds old were refused. The same memory now holds ~8x the keys.
 
 What is no longer in memory is in ClickHouse (``call_keys``): ``covers(ts)`` says whether memory alone
 can answer for a call that started at ``ts`` (epoch seconds) — only calls that started after the oldest
@@ -79,13 +79,12 @@ class RecentKeys:
         self._hot_words = array("Q")
         self._hot_since = clock()
         self._sealed: deque[_Generation] = deque()
-        self._sealed_count = 0
         # Nothing stored before this instant is known to memory (process start, then each expiry).
         self._covered_since = self._hot_since
         self._in_flight: dict[int, asyncio.Future[None]] = {}
 
     def __len__(self) -> int:
-        return len(self._hot) + self._sealed_count
+        return len(self._hot) + sum(len(generation.keys) for generation in self._sealed)
 
     def covers(self, ts_s: float) -> bool:
         """True when a call started at ``ts_s`` could only have been stored while memory was watching."""
@@ -175,16 +174,12 @@ class RecentKeys:
             newest.until = now
         else:
             self._sealed.append(_Generation(self._hot_since, now, sealed))
-        self._sealed_count += len(sealed)
         self._hot = set()
         self._hot_words = array("Q")
         self._hot_since = now
 
     def _expire(self, now: float) -> None:
         sealed = self._sealed
-        while sealed and (
-            len(self._hot) + self._sealed_count > self._max_keys or now - sealed[0].until > self._window_s
-        ):
+        while sealed and (len(self) > self._max_keys or now - sealed[0].until > self._window_s):
             dropped = sealed.popleft()
-            self._sealed_count -= len(dropped.keys)
             self._covered_since = dropped.until  # what it held is no longer known
