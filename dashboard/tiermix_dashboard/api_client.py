@@ -16,6 +16,14 @@ import httpx
 
 Params = Mapping[str, str | int | float | None]
 
+# The collector's server (uvicorn) closes a connection after 5 s idle, and httpx would reuse one for up
+# to 5 s: a request sent as the server closes meets a reset before the server has read it. Connections
+# are given up sooner, and a request that changes nothing if sent twice is sent once more on a new
+# connection when an established one fails under it (a POST is not: it may have been acted on).
+KEEPALIVE_EXPIRY_S = 2.0
+RESENDABLE_METHODS = frozenset({"GET", "PUT", "DELETE"})
+STALE_CONNECTION_ERRORS = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
+
 
 class ApiError(Exception):
     """Base of every error this client raises."""
@@ -66,7 +74,13 @@ class ApiClient:
             headers["Authorization"] = f"Bearer {api_key}"
         self.base_url = base_url.rstrip("/")
         self._http = httpx.Client(
-            base_url=self.base_url, headers=headers, timeout=timeout_s, transport=transport
+            base_url=self.base_url,
+            headers=headers,
+            timeout=timeout_s,
+            transport=transport,
+            limits=httpx.Limits(
+                max_connections=100, max_keepalive_connections=20, keepalive_expiry=KEEPALIVE_EXPIRY_S
+            ),
         )
 
     def close(self) -> None:
@@ -90,7 +104,12 @@ class ApiClient:
     def _request(self, method: str, path: str, *, params: Params | None = None, json: Any = None) -> Any:
         clean = {key: value for key, value in (params or {}).items() if value not in (None, "")}
         try:
-            response = self._http.request(method, path, params=clean, json=json)
+            try:
+                response = self._http.request(method, path, params=clean, json=json)
+            except STALE_CONNECTION_ERRORS:
+                if method not in RESENDABLE_METHODS:
+                    raise
+                response = self._http.request(method, path, params=clean, json=json)
         except httpx.TimeoutException as exc:
             message = f"the tiermix API at {self.base_url} did not answer in time ({exc})"
             raise ApiUnreachable(message) from None
