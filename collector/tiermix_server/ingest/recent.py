@@ -49,6 +49,10 @@ HOT_SHARE = 64
 GENERATIONS = 8
 
 
+# A generation as it leaves and re-enters memory: (since, until, sorted keys).
+Generation = tuple[float, float, npt.NDArray[np.uint64]]
+
+
 @dataclass
 class _Generation:
     since: float  # memory has held every key stored since this instant (the previous one's ``until``)
@@ -100,6 +104,24 @@ class RecentKeys:
 
     def seed(self, keys: Iterable[int]) -> None:
         self._remember(list(keys))
+
+    def snapshot(self) -> tuple[float, list[Generation]]:
+        """What memory holds, for the next process (``recent_snapshot.py``): since when it covers, and
+        every generation, oldest first, the hot keys as the newest. Claims in flight are not stored."""
+        generations = [(g.since, g.until, g.keys) for g in self._sealed]
+        if self._hot_words:
+            hot = np.sort(np.frombuffer(self._hot_words, dtype=np.uint64))
+            generations.append((self._hot_since, self._clock(), hot))
+        return self._covered_since, generations
+
+    def restore(self, covered_since: float, generations: Sequence[Generation]) -> None:
+        """Take back what an earlier process held, checked to be all that was stored since it covered:
+        its generations (sorted keys) go before this process's, and memory covers from its start."""
+        self._sealed.extendleft(
+            _Generation(since, until, keys) for since, until, keys in reversed(generations)
+        )
+        self._covered_since = min(self._covered_since, covered_since)
+        self._expire(self._clock())
 
     def claim(
         self, calls: Sequence[CallKeys], owner: asyncio.Future[None]

@@ -11,6 +11,7 @@ import contextlib
 import logging
 from typing import Any
 
+from tiermix_server.ingest import recent_snapshot
 from tiermix_server.ingest.merge import enrich_again
 from tiermix_server.ingest.pipeline import Pipeline, PipelineConfig
 from tiermix_server.ingest.recent import RecentKeys
@@ -38,6 +39,11 @@ def build_pipeline(runtime: Any, writer: Any = None) -> Pipeline:
         writer = ClickHouseWriter(runtime.clickhouse, stats.observe_insert)
     spool = Spool(settings.spool_dir, settings.spool_max_bytes)
     recent = RecentKeys(max_keys=RECENT_MAX_KEYS, window_s=RECENT_WINDOW_S, alone=settings.replicas == "one")
+    if recent_snapshot.usable(settings):
+        path = settings.data_dir / recent_snapshot.SNAPSHOT_FILE
+        recent_snapshot.restore(
+            recent, path, runtime.clickhouse, window_s=RECENT_WINDOW_S, max_keys=RECENT_MAX_KEYS
+        )
     _seed_recent(recent, spool)
     stats.gauge(
         "tiermix_recent_keys_cover_seconds",
@@ -70,7 +76,8 @@ def build_pipeline(runtime: Any, writer: Any = None) -> Pipeline:
 def _seed_recent(recent: RecentKeys, spool: Spool) -> None:
     """After a restart, remember the calls waiting in the spool: ClickHouse does not hold them yet.
 
-    What ClickHouse holds needs no seeding: calls that started before this process are checked against
+    What ClickHouse holds needs no seeding: what the last process remembered comes back from its file
+    (``recent_snapshot.py``), and calls that started before memory covers are checked against
     ``call_keys`` (``RecentKeys.covers``).
     """
     for path in spool.records():
@@ -83,6 +90,13 @@ async def start_pipeline(runtime: Any, stack: contextlib.AsyncExitStack) -> None
     """Build the pipeline for ``runtime`` (fills ``runtime.pipeline`` and ``runtime.stats``)."""
     pipeline = await asyncio.to_thread(build_pipeline, runtime)
     await pipeline.start()
+    settings = runtime.settings
+    if recent_snapshot.usable(settings):
+        path = settings.data_dir / recent_snapshot.SNAPSHOT_FILE
+        # Run after pipeline.stop (the stack unwinds in reverse): the last batch is settled by then.
+        stack.push_async_callback(
+            asyncio.to_thread, recent_snapshot.save, pipeline.recent, path, runtime.clickhouse
+        )
     stack.push_async_callback(pipeline.stop)
     runtime.pipeline = pipeline
     runtime.stats = pipeline.stats

@@ -147,7 +147,7 @@ def _is_row_error(exc: BaseException) -> bool:
     return found is not None and int(found.group(1)) in _ROW_ERROR_CODES
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
 
 
@@ -215,7 +215,7 @@ class ClickHouseWriter:
                 if not _is_row_error(exc):
                     raise
                 if len(half) == 1:
-                    refused.append(Refused(table, half, _first_line(exc)))
+                    refused.append(Refused(table, half, first_line(exc)))
                 else:
                     stored += self._split(table, columns, half, part, refused)
         return stored

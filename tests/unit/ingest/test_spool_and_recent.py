@@ -189,3 +189,29 @@ def test_call_keys_keep_the_digests_stored_call_keys_were_made_with() -> None:
     assert span_key("tenant-ä", b"\x00" * 16, 12345678901234567890) == 6711560366434481952
     assert child_key("t", b"ab" * 8, 0) == 8754172220787850490
     assert response_key("t", "openai", "chatcmpl-ß1") == 13909160074683784086
+
+
+async def test_what_memory_held_is_taken_back_whole_by_the_next_process() -> None:
+    """``snapshot`` then ``restore``: the same keys found, the same coverage, and the window still ends
+    where it did (a restored generation is dropped when its last key is window_s old)."""
+    now = [1000.0]
+    first = RecentKeys(max_keys=64, window_s=100, clock=lambda: now[0])
+    for step in range(10):
+        now[0] += 5
+        first.seed(range(step * 5, step * 5 + 5))  # 50 keys: several sealed generations and a hot set
+    covered_since, generations = first.snapshot()
+    assert covered_since == 1000.0 and sum(len(g[2]) for g in generations) == 50
+    now[0] += 20  # the restart
+    second = RecentKeys(max_keys=64, window_s=100, clock=lambda: now[0])
+    assert not second.covers(1000.0 + CLOCK_SKEW_S)
+    second.restore(covered_since, generations)
+    second.seed([500])  # stored by the new process
+    assert second.covers(1000.0 + CLOCK_SKEW_S) and len(second) == 51
+    owner: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    keep, _ = second.claim(keys(0, 49, 500, 50), owner)
+    assert keep == [False, False, False, True]
+    now[0] = 1050.0 + 100 + 1  # the last restored key was stored at 1050: every restored one is expired
+    second.seed([501])
+    keep, _ = second.claim(keys(0, 49, 500), owner)
+    assert keep == [True, True, False]
+    assert not second.covers(1049.0 + CLOCK_SKEW_S) and second.covers(1050.0 + CLOCK_SKEW_S)
