@@ -24,8 +24,10 @@ def serving_app(app: Any, port: int, *, startup_timeout_s: float = 30.0) -> Iter
     """Serve an app already built (e.g. with a clock or the demo attached) on 127.0.0.1:``port``."""
     import uvicorn
 
+    from tiermix_server.http_server import CollectorServer
+
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
+    server = CollectorServer(config)  # as `tiermix collector` / `tiermix up` run it
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     thread = threading.Thread(target=server.run, name="tiermix-test-server", daemon=True)
     thread.start()

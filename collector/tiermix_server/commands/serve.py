@@ -113,6 +113,7 @@ def serve_collector(settings: Settings, *, demo: bool = False) -> None:
 
     from tiermix_server.app import create_app
     from tiermix_server.gc_pause import tune_for_serving
+    from tiermix_server.http_server import CollectorServer
     from tiermix_server.security import check_listen_address
 
     check_listen_address(settings)
@@ -125,7 +126,7 @@ def serve_collector(settings: Settings, *, demo: bool = False) -> None:
     config = uvicorn.Config(
         app, host=settings.host, port=settings.port, log_level="warning", access_log=False, lifespan="on"
     )
-    uvicorn.Server(config).run()
+    CollectorServer(config).run()
 
 
 def dashboard_installed() -> bool:

@@ -7,6 +7,7 @@ import urllib.request
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from demo_support import serving, stored_calls, wait_until
 
 from tiermix_server.app import create_app
@@ -150,3 +151,22 @@ def test_up_demo_sets_a_budget_near_overrun_and_a_bill_with_an_untracked_slice(
         # the bill's days: tracked / billed is 1 / 1.03, and the slice is untracked usage
         assert abs(found["coverage"] - 1 / (1 + DEMO_BILL_UNTRACKED)) < 0.005, found["coverage"]
         assert set(found["causes"]) == {"untracked_usage"}
+
+
+def test_stopping_the_server_stops_the_demo_first_so_its_last_calls_arrive(
+    make_settings: Callable[..., Any], capfd: pytest.CaptureFixture[str]
+) -> None:
+    """The demo's SDK flushes on SIGTERM: uvicorn used to close the port before the lifespan stopped the
+    demo, so that flush met "connection refused" (and waited out its 10 s timeout) on every stop."""
+    settings = make_settings()
+    app = create_app(settings)
+    attach_demo(app, settings, backfill_days=BACKFILL_DAYS, rate_per_s=5.0)
+    with serving(app, settings.port):
+        demo = app.state.demo
+        client = connect(settings)
+        assert wait_until(lambda: demo.child is not None, timeout_s=30)
+        backfilled = wait_until(lambda: stored_calls(client), timeout_s=60)
+        assert wait_until(lambda: stored_calls(client) > backfilled + 20, timeout_s=60)  # live traffic
+        child = demo.child
+    assert child.returncode == 0
+    assert "failed" not in capfd.readouterr().err
