@@ -518,10 +518,10 @@ def run(quick: bool, soak_s: float = 0.0) -> list[dict[str, Any]]:
     return rows
 
 
-def _load(
-    url: str, collector_pid: int, seconds: float, concurrency: int, batch_size: int, rate_per_s: float = 0
-) -> tuple[dict[str, Any], float, float]:
-    """Run the load process against ``url``; return its counts, the idle RSS and the peak under load."""
+def spawn_load(
+    url: str, seconds: float, concurrency: int, batch_size: int, rate_per_s: float = 0
+) -> subprocess.Popen[str]:
+    """The load process, its bodies built (flat out, their calls start now); it sends on "go"."""
     batches = int(seconds * (rate_per_s or 90_000) / batch_size) + concurrency
     load = subprocess.Popen(
         [sys.executable, "-m", "bench.ingest", "--load", url, str(seconds), str(concurrency),
@@ -529,9 +529,18 @@ def _load(
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=REPO,
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )  # fmt: skip
-    assert load.stdin is not None and load.stdout is not None
+    assert load.stdout is not None
     if load.stdout.readline().strip() != "ready":
         raise RuntimeError("load process failed to start")
+    return load
+
+
+def _load(
+    url: str, collector_pid: int, seconds: float, concurrency: int, batch_size: int, rate_per_s: float = 0
+) -> tuple[dict[str, Any], float, float]:
+    """Run the load process against ``url``; return its counts, the idle RSS and the peak under load."""
+    load = spawn_load(url, seconds, concurrency, batch_size, rate_per_s)
+    assert load.stdin is not None and load.stdout is not None
     idle_rss = _rss_mib(collector_pid)
     peak_rss = idle_rss
     load.stdin.write("go\n")

@@ -19,14 +19,11 @@ and two collector starts (~70 s each).
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 import time
 from typing import Any
 
 from bench.ingest import (
-    REPO,
     STEADY_AFTER_S,
     _healthy,
     _load,
@@ -35,6 +32,7 @@ from bench.ingest import (
     _wait,
     _written,
     new_place,
+    spawn_load,
     start_collector,
 )
 from tiermix_server.ingest.recent_snapshot import SNAPSHOT_FILE
@@ -94,16 +92,8 @@ def _leg(*, warm: bool, seconds: float, concurrency: int, batch_size: int) -> di
         primed, _, _ = _load(url, first.pid, 3.0, 4, batch_size, rate_per_s=5_000)
         _wait(lambda: _metric(url, "tiermix_spool_bytes") == 0, 120, "spool drained")
         primed_written = _written(url)
-        batches = int(seconds * 90_000 / batch_size) + concurrency
-        load = subprocess.Popen(
-            [sys.executable, "-m", "bench.ingest", "--load", url, str(seconds), str(concurrency),
-             str(batch_size), str(batches), "0"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=REPO,
-            env={**os.environ, "PYTHONPATH": str(REPO)},
-        )  # fmt: skip
+        load = spawn_load(url, seconds, concurrency, batch_size)  # its calls start now, before the restart
         assert load.stdin is not None and load.stdout is not None
-        if load.stdout.readline().strip() != "ready":  # its calls start now, before the restart
-            raise RuntimeError("load process failed to start")
     finally:
         first.terminate()
         first.wait(timeout=120)

@@ -49,12 +49,8 @@ HOT_SHARE = 64
 GENERATIONS = 8
 
 
-# A generation as it leaves and re-enters memory: (since, until, sorted keys).
-Generation = tuple[float, float, npt.NDArray[np.uint64]]
-
-
 @dataclass
-class _Generation:
+class Generation:
     since: float  # memory has held every key stored since this instant (the previous one's ``until``)
     until: float  # the last key was added then: the generation is dropped once this is window_s old
     keys: npt.NDArray[np.uint64]  # sorted
@@ -82,7 +78,7 @@ class RecentKeys:
         # The hot keys again, as machine words: sealing converts them without a Python int each.
         self._hot_words = array("Q")
         self._hot_since = clock()
-        self._sealed: deque[_Generation] = deque()
+        self._sealed: deque[Generation] = deque()
         # Nothing stored before this instant is known to memory (process start, then each expiry).
         self._covered_since = self._hot_since
         self._in_flight: dict[int, asyncio.Future[None]] = {}
@@ -108,18 +104,16 @@ class RecentKeys:
     def snapshot(self) -> tuple[float, list[Generation]]:
         """What memory holds, for the next process (``recent_snapshot.py``): since when it covers, and
         every generation, oldest first, the hot keys as the newest. Claims in flight are not stored."""
-        generations = [(g.since, g.until, g.keys) for g in self._sealed]
+        generations = list(self._sealed)
         if self._hot_words:
             hot = np.sort(np.frombuffer(self._hot_words, dtype=np.uint64))
-            generations.append((self._hot_since, self._clock(), hot))
+            generations.append(Generation(self._hot_since, self._clock(), hot))
         return self._covered_since, generations
 
     def restore(self, covered_since: float, generations: Sequence[Generation]) -> None:
         """Take back what an earlier process held, checked to be all that was stored since it covered:
         its generations (sorted keys) go before this process's, and memory covers from its start."""
-        self._sealed.extendleft(
-            _Generation(since, until, keys) for since, until, keys in reversed(generations)
-        )
+        self._sealed.extendleft(reversed(generations))
         self._covered_since = min(self._covered_since, covered_since)
         self._expire(self._clock())
 
@@ -195,7 +189,7 @@ class RecentKeys:
             newest.keys = np.sort(np.concatenate((newest.keys, sealed)), kind="stable")
             newest.until = now
         else:
-            self._sealed.append(_Generation(self._hot_since, now, sealed))
+            self._sealed.append(Generation(self._hot_since, now, sealed))
         self._hot = set()
         self._hot_words = array("Q")
         self._hot_since = now

@@ -44,8 +44,11 @@ FROM system.tables WHERE database = currentDatabase() AND name = 'call_keys'
 """
 
 
-def usable(settings: Any) -> bool:
-    return settings.replicas == "one" and not settings.clickhouse_cluster
+def snapshot_path(settings: Any) -> Path | None:
+    """Where this collector keeps its memory across a clean restart; None where it must not."""
+    if settings.replicas != "one" or settings.clickhouse_cluster:
+        return None
+    return Path(settings.data_dir) / SNAPSHOT_FILE
 
 
 def storage_mark(client: Any) -> str:
@@ -66,8 +69,8 @@ def save(recent: RecentKeys, path: Path, client: Any) -> bool:
         return False
     covered_since, generations = recent.snapshot()
     header = {"format": FORMAT, "mark": mark, "saved_at": time.time(), "covered_since": covered_since}
-    header["generations"] = [[since, until] for since, until, _ in generations]
-    arrays: dict[str, Any] = {f"keys{index}": keys for index, (_, _, keys) in enumerate(generations)}
+    header["generations"] = [[g.since, g.until] for g in generations]
+    arrays: dict[str, Any] = {f"keys{index}": g.keys for index, g in enumerate(generations)}
     arrays["header"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
     partial = path.with_name(path.name + ".partial")
     try:
@@ -78,7 +81,7 @@ def save(recent: RecentKeys, path: Path, client: Any) -> bool:
         log.warning("memory of recent calls not saved: %s", exc)
         partial.unlink(missing_ok=True)
         return False
-    log.info("memory of recent calls saved: %d keys", sum(len(keys) for _, _, keys in generations))
+    log.info("memory of recent calls saved: %d keys", sum(len(g.keys) for g in generations))
     return True
 
 
@@ -109,8 +112,8 @@ def _restore(recent: RecentKeys, path: Path, client: Any, *, window_s: float, ma
             keys = archive[f"keys{index}"]
             if keys.dtype != np.uint64 or keys.ndim != 1 or bool(np.any(keys[1:] < keys[:-1])):
                 return f"not restored: generation {index} is not sorted 8-byte keys"
-            generations.append((float(since), float(until), keys))
-    total = sum(len(keys) for _, _, keys in generations)
+            generations.append(Generation(float(since), float(until), keys))
+    total = sum(len(g.keys) for g in generations)
     if total > max_keys:
         return f"not restored: {total} keys, over the budget of {max_keys}"
     if header["mark"] != storage_mark(client):  # last: the only check that asks ClickHouse

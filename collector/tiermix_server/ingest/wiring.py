@@ -39,8 +39,7 @@ def build_pipeline(runtime: Any, writer: Any = None) -> Pipeline:
         writer = ClickHouseWriter(runtime.clickhouse, stats.observe_insert)
     spool = Spool(settings.spool_dir, settings.spool_max_bytes)
     recent = RecentKeys(max_keys=RECENT_MAX_KEYS, window_s=RECENT_WINDOW_S, alone=settings.replicas == "one")
-    if recent_snapshot.usable(settings):
-        path = settings.data_dir / recent_snapshot.SNAPSHOT_FILE
+    if (path := recent_snapshot.snapshot_path(settings)) is not None:
         recent_snapshot.restore(
             recent, path, runtime.clickhouse, window_s=RECENT_WINDOW_S, max_keys=RECENT_MAX_KEYS
         )
@@ -90,9 +89,7 @@ async def start_pipeline(runtime: Any, stack: contextlib.AsyncExitStack) -> None
     """Build the pipeline for ``runtime`` (fills ``runtime.pipeline`` and ``runtime.stats``)."""
     pipeline = await asyncio.to_thread(build_pipeline, runtime)
     await pipeline.start()
-    settings = runtime.settings
-    if recent_snapshot.usable(settings):
-        path = settings.data_dir / recent_snapshot.SNAPSHOT_FILE
+    if (path := recent_snapshot.snapshot_path(runtime.settings)) is not None:
         # Run after pipeline.stop (the stack unwinds in reverse): the last batch is settled by then.
         stack.push_async_callback(
             asyncio.to_thread, recent_snapshot.save, pipeline.recent, path, runtime.clickhouse

@@ -200,7 +200,7 @@ async def test_what_memory_held_is_taken_back_whole_by_the_next_process() -> Non
         now[0] += 5
         first.seed(range(step * 5, step * 5 + 5))  # 50 keys: several sealed generations and a hot set
     covered_since, generations = first.snapshot()
-    assert covered_since == 1000.0 and sum(len(g[2]) for g in generations) == 50
+    assert covered_since == 1000.0 and sum(len(g.keys) for g in generations) == 50
     now[0] += 20  # the restart
     second = RecentKeys(max_keys=64, window_s=100, clock=lambda: now[0])
     assert not second.covers(1000.0 + CLOCK_SKEW_S)
