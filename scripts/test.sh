@@ -4,6 +4,7 @@
 #   bash scripts/test.sh                 everything (what CI runs)
 #   bash scripts/test.sh --unit          the fast inner loop: checks + tests/unit only, no apt installs
 #   bash scripts/test.sh -k drift        extra arguments go to pytest
+#   TIERMIX_TEST_WORKERS=1 bash scripts/test.sh    no parallel workers (default: one per core, at most 4)
 #   bash scripts/test.sh --bench         then python -m bench --quick, the performance guard (CI: always)
 # With CI=true (or --wheels) the three distributions are built into wheels and installed from them, so
 # the suite runs against what users install; otherwise they are editable installs of this checkout.
@@ -61,8 +62,16 @@ echo "== mypy"; mypy
 echo "== pytest"
 targets=()
 [ "$unit" -eq 1 ] && targets=(tests/unit)
+# Test files run in parallel, one process per core up to 4 (each holds its own chDB engine, browser and
+# PostgreSQL cluster, ~1.5 GiB): most tests wait on servers, subprocesses and the browser, so 2 workers
+# on 2 cores took the suite from 20 to 12 minutes here. A file stays in one worker (--dist loadfile),
+# so its module fixtures are built once. TIERMIX_TEST_WORKERS=1 runs everything in this process.
+workers=${TIERMIX_TEST_WORKERS:-$(nproc)}
+[ "$workers" -gt 4 ] && workers=4
+parallel=()
+[ "$workers" -gt 1 ] && parallel=(-n "$workers" --dist loadfile)
 set +e
-python -m pytest -q -p no:cacheprovider "${targets[@]}" "${args[@]}"
+python -m pytest -q -p no:cacheprovider "${parallel[@]}" "${targets[@]}" "${args[@]}"
 status=$?
 set -e
 if [ "$status" -eq 5 ]; then

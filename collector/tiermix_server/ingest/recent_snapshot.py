@@ -33,6 +33,9 @@ log = logging.getLogger("tiermix.ingest")
 
 SNAPSHOT_FILE = "recent-keys.npz"
 FORMAT = 1
+KEY_BYTES = 8
+# The header and each generation's zip and .npy framing: a few KiB at most, whatever the budget.
+_ARCHIVE_SLACK_BYTES = 1 << 20
 
 _MARK_SQL = """
 SELECT toString(uuid),
@@ -100,6 +103,9 @@ def restore(recent: RecentKeys, path: Path, client: Any, *, window_s: float, max
 
 
 def _restore(recent: RecentKeys, path: Path, client: Any, *, window_s: float, max_keys: int) -> str:
+    size = path.stat().st_size
+    if size > max_keys * KEY_BYTES + _ARCHIVE_SLACK_BYTES:  # checked before a byte of it is read
+        return f"not restored: the file is {size} bytes, more than {max_keys} keys can fill"
     with path.open("rb") as raw, np.load(raw, allow_pickle=False) as archive:
         header = json.loads(archive["header"].tobytes())
         if header.get("format") != FORMAT:

@@ -116,6 +116,7 @@ def test_with_clickhouse_down_after_a_restart_calls_from_before_it_are_still_tak
         ("unsorted", "not restored: generation 0 is not sorted 8-byte keys"),
         ("over budget", "not restored: 5 keys, over the budget of 4"),
         ("format", "not restored: format 99, this collector reads 1"),
+        ("oversized", "not restored: the file is "),
     ],
 )
 def test_a_saved_memory_that_cannot_be_trusted_is_refused_and_removed(
@@ -159,6 +160,8 @@ def _damage(path: Path, damage: str) -> None:
         arrays["keys0"] = arrays["keys0"][::-1].copy()
     elif damage == "format":
         header["format"] = 99
+    elif damage == "oversized":  # a well-formed 2.4 MB archive: refused by its size, before it is read
+        arrays["keys0"] = np.arange(300_000, dtype=np.uint64)
     arrays["header"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
     with path.open("wb") as out:
         np.savez(out, **arrays)
