@@ -332,9 +332,7 @@ def readability_problems(page: Any) -> list[str]:
     Streamlit would draw as "None" (an empty cell in its accessible grid), a Streamlit exception, an
     error box, and the chart titles that say "No data in this range"."""
     problems = [f"unreadable {match!r}" for match in _UNREADABLE.findall(visible_text(page))]
-    for table in page.locator('[data-testid="stDataFrame"] table').all():
-        cells = [cell.strip() for cell in table.locator("td").all_inner_texts()]
-        problems += [f"a table cell reads {cell!r}" for cell in cells if cell in ("", "None", "nan", "NaN")]
+    problems += _table_cell_problems(page)
     selector = '[data-testid="stException"], [data-testid="stAlertContentError"]'
     problems += [f"error: {text[:300]}" for text in page.locator(selector).all_inner_texts()]
     for chart in page.locator(".stPlotlyChart").all():
@@ -342,6 +340,27 @@ def readability_problems(page: Any) -> list[str]:
             title = chart.locator(".gtitle").all_text_contents()
             problems.append(f"empty chart: {title[0] if title else '(untitled)'}")
     return problems
+
+
+def _table_cell_problems(page: Any, patience_s: float = 5.0) -> list[str]:
+    """Cells of every table that read as a missing value, once the tables have drawn their text.
+
+    Streamlit's grid draws on a canvas and fills the accessible table behind it afterwards: on a busy
+    machine a row can be read before its text is in (a CI run found all 11 cells of a row reading ''
+    while its screenshot, a moment later, showed every value). A cell that still reads empty after
+    ``patience_s`` is reported.
+    """
+    deadline = time.monotonic() + patience_s
+    while True:
+        problems = []
+        for table in page.locator('[data-testid="stDataFrame"] table').all():
+            cells = [cell.strip() for cell in table.locator("td").all_inner_texts()]
+            problems += [
+                f"a table cell reads {cell!r}" for cell in cells if cell in ("", "None", "nan", "NaN")
+            ]
+        if not problems or time.monotonic() > deadline:
+            return problems
+        page.wait_for_timeout(250)
 
 
 def zero_amount_metrics(page: Any) -> dict[str, str]:
