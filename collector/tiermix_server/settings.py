@@ -72,6 +72,12 @@ class Settings(BaseSettings):
         description="many: several collectors write this database, so every batch is checked for "
         "duplicates in ClickHouse (a retry may have reached another replica)",
     )
+    recent_keys_max: int = Field(
+        8_000_000,
+        ge=1_000,
+        description="call keys the collector remembers to tell re-sends and second instrumentations from "
+        "new calls without asking ClickHouse (8 bytes each: the default is ~73 MiB)",
+    )
     merge_window_s: float = Field(
         1.0, ge=0, description="how long a call another span may still join waits before it is written"
     )

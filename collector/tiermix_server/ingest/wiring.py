@@ -24,7 +24,6 @@ log = logging.getLogger("tiermix.ingest")
 
 POLICY_REFRESH_S = 5.0  # a policy set through another process (the CLI) applies within this
 RECENT_WINDOW_S = 600
-RECENT_MAX_KEYS = 8_000_000  # ~73 MiB: 8 bytes a key sealed, the newest 1/64 in a set
 
 
 def build_pipeline(runtime: Any, writer: Any = None) -> Pipeline:
@@ -38,10 +37,12 @@ def build_pipeline(runtime: Any, writer: Any = None) -> Pipeline:
     if writer is None:
         writer = ClickHouseWriter(runtime.clickhouse, stats.observe_insert)
     spool = Spool(settings.spool_dir, settings.spool_max_bytes)
-    recent = RecentKeys(max_keys=RECENT_MAX_KEYS, window_s=RECENT_WINDOW_S, alone=settings.replicas == "one")
+    recent = RecentKeys(
+        max_keys=settings.recent_keys_max, window_s=RECENT_WINDOW_S, alone=settings.replicas == "one"
+    )
     if (path := recent_snapshot.snapshot_path(settings)) is not None:
         recent_snapshot.restore(
-            recent, path, runtime.clickhouse, window_s=RECENT_WINDOW_S, max_keys=RECENT_MAX_KEYS
+            recent, path, runtime.clickhouse, window_s=RECENT_WINDOW_S, max_keys=settings.recent_keys_max
         )
     _seed_recent(recent, spool)
     stats.gauge(

@@ -59,6 +59,27 @@ def test_after_a_clean_restart_re_sent_calls_are_answered_from_memory(make_setti
     assert saved
 
 
+def test_the_key_budget_is_the_collectors_setting_and_bounds_what_a_restart_takes_back(
+    make_settings: Any,
+) -> None:
+    settings = make_settings(batch_max_delay_s=0.05)
+    with start_collector(settings) as first:
+        spans = spans_now(1_200)
+        for start in range(0, len(spans), 300):
+            assert first.post(body(spans[start : start + 300])).status_code == 200
+        stored_keys = first.metric("tiermix_recent_keys")
+    assert stored_keys > 1_000
+    with start_collector(settings.model_copy(update={"recent_keys_max": 1_000})) as second:
+        assert second.metric("tiermix_recent_keys") == 0  # over this collector's budget: not taken back
+        assert second.post(body(spans[:3])).status_code == 200
+        assert duplicates_skipped(second) == 3  # still counted once, by asking call_keys instead
+        assert second.metric("tiermix_storage_duplicate_checks_total") >= 1
+        assert second.post(body(spans_now(1_200))).status_code == 200
+        second.wait_for(lambda: second.metric("tiermix_spool_bytes") == 0)
+        assert second.metric("tiermix_recent_keys") <= 1_000
+        assert rollup_calls(second) == 2_400
+
+
 def test_memory_saved_before_other_calls_were_stored_is_not_taken_back(
     make_settings: Any, tmp_path: Path
 ) -> None:
