@@ -33,7 +33,7 @@ log = logging.getLogger("tiermix.ingest")
 
 SNAPSHOT_FILE = "recent-keys.npz"
 FORMAT = 1
-KEY_BYTES = 8
+_KEY_BYTES = np.dtype(np.uint64).itemsize  # a key as RecentKeys keeps it and the file holds it
 # The header and each generation's zip and .npy framing: a few KiB at most, whatever the budget.
 _ARCHIVE_SLACK_BYTES = 1 << 20
 
@@ -104,7 +104,7 @@ def restore(recent: RecentKeys, path: Path, client: Any, *, window_s: float, max
 
 def _restore(recent: RecentKeys, path: Path, client: Any, *, window_s: float, max_keys: int) -> str:
     size = path.stat().st_size
-    if size > max_keys * KEY_BYTES + _ARCHIVE_SLACK_BYTES:  # checked before a byte of it is read
+    if size > max_keys * _KEY_BYTES + _ARCHIVE_SLACK_BYTES:  # checked before a byte of it is read
         return f"not restored: the file is {size} bytes, more than {max_keys} keys can fill"
     with path.open("rb") as raw, np.load(raw, allow_pickle=False) as archive:
         header = json.loads(archive["header"].tobytes())

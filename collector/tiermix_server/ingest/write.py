@@ -165,6 +165,9 @@ class CallWriter(Protocol):
     def known_keys(self, keys: list[int]) -> set[int]: ...
 
 
+KNOWN_KEYS_SQL = "SELECT DISTINCT key FROM call_keys WHERE key IN {keys:Array(UInt64)}"
+
+
 class ClickHouseWriter:
     """Inserts batches through the process's one clickhouse-connect client."""
 
@@ -225,7 +228,7 @@ class ClickHouseWriter:
         if not keys:
             return set()
         result = self._client.query(
-            "SELECT DISTINCT key FROM call_keys WHERE key IN {keys:Array(UInt64)}",
+            KNOWN_KEYS_SQL,
             parameters={"keys": keys},
             settings=self._known_keys_settings(),
         )

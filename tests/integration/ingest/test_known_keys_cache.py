@@ -9,9 +9,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from tiermix_server.ingest.write import ClickHouseWriter
-
-_LOOKUP = "SELECT DISTINCT key FROM call_keys WHERE key IN {keys:Array(UInt64)}"
+from tiermix_server.ingest.write import KNOWN_KEYS_SQL, ClickHouseWriter
 
 
 def _cache_entries(client: Any) -> int:
@@ -36,7 +34,7 @@ def test_key_lookups_add_no_query_condition_cache_entries(clickhouse: Any) -> No
     after_writer = _cache_entries(clickhouse)
 
     for _ in range(20):  # the same look-ups without the setting: the cache does grow, so it is measured
-        clickhouse.query(_LOOKUP, parameters={"keys": _fresh_keys(rng)})
+        clickhouse.query(KNOWN_KEYS_SQL, parameters={"keys": _fresh_keys(rng)})
     after_plain = _cache_entries(clickhouse)
 
     assert after_writer == before
