@@ -20,6 +20,21 @@ And end to end, decode through rows stored in ``llm_calls`` with every rollup vi
   enricher). This has the *shape* of the mapping, not its rules: no validation, no conventions but the
   SDK's, no identity keys, no check for calls seen before. It is the ceiling of that design.
 
+Then both again with what the collector also does per call before it stores one (a cold memory each
+round, so every call is new, as in steady state):
+
+- Python: ``process`` (which validates and makes the identity keys already), each batch's keys claimed
+  in and settled into the memory of recent calls (``recent.RecentKeys``), and the ``call_keys`` rows
+  written with the calls;
+- chDB: one ``INSERT INTO stage SELECT …`` per batch into a Memory table: the mapped columns, the five
+  identity keys of a one-span call in SQL (``sipHash64`` over the parts of ``identity.call_keys``:
+  ClickHouse has no blake2b, so these are not the stored keys, only their cost) and ``validate``'s
+  main rules as one ``multiIf`` (start, future, token counts, end before start, duration, string
+  lengths: its shape and cost, not every rule); the keys handed to Python as Arrow columns and checked
+  in the same ``RecentKeys`` (state across requests stays in Python); then ``llm_calls`` and
+  ``call_keys`` filled from the stage, less the calls memory knew. The stored summary and the number of
+  keys are checked equal to the Python path's.
+
 It answers a design question of the performance issue (#20): how much of the per-call CPU ClickHouse's
 own decoding would save; it is not part of ``python -m bench``. The schema is written from the
 descriptors of the installed ``opentelemetry-proto`` (its wheel ships no ``.proto`` files), so it is
@@ -30,6 +45,7 @@ it is the lower bound of that design, not a drop-in.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import gzip
 import itertools
 import sys
@@ -182,6 +198,15 @@ def _engine_insert(
     data: Path, schema: Path, tiers: dict[str, str], prices: dict[str, tuple[float, float]]
 ) -> str:
     """``llm_calls`` rows from OTLP in SQL: the mapping's shape for the SDK's attributes (see the top)."""
+    columns = _engine_columns(tiers, prices)
+    return (
+        f"INSERT INTO llm_calls ({', '.join(columns)}) SELECT {', '.join(columns.values())}\n"
+        f"{_spans_of(data)}{_settings(schema)}"
+    )
+
+
+def _engine_columns(tiers: dict[str, str], prices: dict[str, tuple[float, float]]) -> dict[str, str]:
+    """Each ``llm_calls`` column the SDK's spans fill, as an expression over the span ``s`` and ``rs``."""
     models = sorted(prices)
     model = _attribute("gen_ai.response.model")
     input_tokens = f"toUInt32({_attribute('gen_ai.usage.input_tokens', 'int_value')})"
@@ -216,9 +241,55 @@ def _engine_insert(
         "price_source": "'genai-prices'",
         "status": "if(s.status.code = 2, 'error', 'ok')",
     }
+    return columns
+
+
+def _engine_stage(
+    data: Path, schema: Path, tiers: dict[str, str], prices: dict[str, tuple[float, float]]
+) -> tuple[str, str]:
+    """A staging table ``stage`` and the insert that fills it from OTLP: the mapped columns, the identity
+    keys of ``identity.call_keys`` (a call of one span) and the first rule of ``validate.validate`` the
+    span breaks (``problem``, '' when none). Returns (create, fill)."""
+    from tiermix_server.ingest import validate as v
+
+    columns = _engine_columns(tiers, prices)
+    tenant, trace = columns["tenant"], "s.trace_id"
+    provider, response_id = columns["provider"], _attribute("gen_ai.response.id")
+
+    # sipHash64 stands in for identity._key's blake2b-64, which ClickHouse does not have: the same
+    # parts, a hash of the same order of cost. A redesign would need one hash both sides compute.
+    def key(kind: str, *parts: str) -> str:
+        return f"sipHash64('{kind}', {', '.join(parts)})"
+
+    span = "toString(reinterpretAsUInt64(reverse(s.span_id)))"
+    parent = "toString(reinterpretAsUInt64(reverse(s.parent_span_id)))"
+    has_parent = "length(s.parent_span_id) > 0"
+    tokens = [_attribute(f"gen_ai.usage.{name}_tokens", "int_value") for name in ("input", "output")]
+    start, end = "toInt64(s.start_time_unix_nano)", "toInt64(s.end_time_unix_nano)"
+    short = [columns[name] for name in ("route", "model", "request_model", "provider", "operation")]
+    rules = [
+        (f"{start} <= 0", "no start time"),
+        (f"{start} > {time.time_ns() + v.MAX_FUTURE_S * 10**9}", "start time in the future"),
+        *((f"{t} < 0", "negative token count") for t in tokens),
+        *((f"{t} > {v.MAX_TOKENS}", "token count too large") for t in tokens),
+        (f"{end} < {start}", "ends before it starts"),
+        (f"({end} - {start}) / 1e6 > {v.MAX_DURATION_MS}", "duration too long"),
+        (f"greatest({', '.join(f'length({x})' for x in short)}) > {v.MAX_SHORT_STRING}", "value too long"),
+        (f"length({tenant}) > {v.MAX_TENANT}", "tenant too long"),
+    ]
+    extra = {
+        "k_span": key("s", tenant, trace, span),
+        "k_child": key("c", tenant, trace, span),
+        "k_parent": f"if({has_parent}, {key('s', tenant, trace, parent)}, 0)",
+        "k_parent_child": f"if({has_parent}, {key('c', tenant, trace, parent)}, 0)",
+        "k_response": f"if({response_id} != '', {key('r', tenant, provider, response_id)}, 0)",
+        "problem": f"multiIf({', '.join(f'{rule}, {reason!r}' for rule, reason in rules)}, '')",
+    }
+    picked = ", ".join(f"{expression} AS {name}" for name, expression in {**columns, **extra}.items())
+    select = f"SELECT {picked}\n{_spans_of(data)}"
     return (
-        f"INSERT INTO llm_calls ({', '.join(columns)}) SELECT {', '.join(columns.values())}\n"
-        f"{_spans_of(data)}{_settings(schema)}"
+        f"CREATE TABLE IF NOT EXISTS stage ENGINE = Memory AS {select} LIMIT 0 {_settings(schema)}",
+        f"INSERT INTO stage {select} {_settings(schema)}",
     )
 
 
@@ -244,8 +315,11 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(REPO))
     from bench.ingest import make_bodies
     from tiermix_server.ingest.decode import PROTOBUF, flatten, parse
+    from tiermix_server.ingest.identity import CallKeys
     from tiermix_server.ingest.mapping import ATTRIBUTE_KINDS, ATTRIBUTE_PREFIXES
     from tiermix_server.ingest.process import process
+    from tiermix_server.ingest.recent import RecentKeys
+    from tiermix_server.ingest.submission import key_rows
     from tiermix_server.ingest.validate import Limits
     from tiermix_server.ingest.write import LLM_CALLS_COLUMNS, Batch, ClickHouseWriter
     from tiermix_server.meta.db import open_meta
@@ -357,10 +431,88 @@ def main(argv: list[str] | None = None) -> int:
     if engine_stored != stored or sum(row[2] for row in stored) != spans:
         print(f"stored differently:\n  Python {stored}\n  engine {engine_stored}", file=sys.stderr)
         return 1
+
+    # With the rest of what the collector does per call before storing: validation, identity keys,
+    # each call's keys checked against and added to the memory of recent calls (recent.RecentKeys, in
+    # Python both ways: it is state across requests), and the keys stored in call_keys.
+    memory: list[RecentKeys] = []
+    owner = asyncio.new_event_loop().create_future  # claims need an owner; nothing awaits them here
+
+    def cold_start() -> None:
+        empty()
+        memory[:] = [RecentKeys()]
+
+    def python_checked() -> None:
+        run, recent = next(rounds), memory[0]
+        for index, group in enumerate(groups):
+            calls, keys = [], []
+            for body in group:
+                processed = process(parse(body, PROTOBUF), enricher=enricher, limits=limits)
+                calls += processed.calls
+                keys += processed.keys
+            keep, _ = recent.claim(keys, owner())
+            kept = [(call, key) for call, key, new in zip(calls, keys, keep, strict=True) if new]
+            kept_calls, kept_keys = [call for call, _ in kept], [key for _, key in kept]
+            writer.write(Batch(f"checked-{run}-{index}", kept_calls, [], [], key_rows(kept_calls, kept_keys)))
+            recent.settle(kept_keys, durable=True)
+
+    create, _ = _engine_stage(files[0], schema, tiers, prices)
+    client.command(create)
+    fills = [_engine_stage(path, schema, tiers, prices)[1] for path in files]
+    call_columns = ", ".join(_engine_columns(tiers, prices))
+    no_dedup = {"insert_deduplicate": 0}
+
+    def engine_checked() -> None:
+        recent = memory[0]
+        for fill in fills:
+            client.command(fill, settings=no_dedup)
+            table = client.query_arrow(
+                "SELECT k_span, k_child, k_parent, k_parent_child, k_response FROM stage WHERE problem = ''"
+            )
+            columns = [table.column(i).to_numpy().tolist() for i in range(5)]
+            keys = [
+                CallKeys(
+                    (own, child, *((parent,) if parent else ()), *((response,) if response else ())),
+                    (own, *((parent_child,) if parent_child else ()), *((response,) if response else ())),
+                )
+                for own, child, parent, parent_child, response in zip(*columns, strict=True)
+            ]
+            keep, _ = recent.claim(keys, owner())
+            where = "problem = ''"
+            if dropped := [key.lookup[0] for key, new in zip(keys, keep, strict=True) if not new]:
+                where += f" AND k_span NOT IN ({', '.join(map(str, dropped))})"
+            client.command(
+                f"INSERT INTO llm_calls ({call_columns}) SELECT {call_columns} FROM stage WHERE {where}",
+                settings=no_dedup,
+            )
+            client.command(
+                "INSERT INTO call_keys (key, ts) SELECT k, toDateTime(ts) FROM stage "
+                f"ARRAY JOIN [k_span, k_parent_child, k_response] AS k WHERE {where} AND k != 0",
+                settings=no_dedup,
+            )
+            recent.settle([key for key, new in zip(keys, keep, strict=True) if new], durable=True)
+            client.command("TRUNCATE TABLE stage")
+
+    keys_summary = "SELECT count(), uniqExact(key) FROM call_keys"
+    figures["python: … + memory check, call_keys rows"] = _cpu_us_per_span(
+        python_checked, spans, args.rounds, cold_start
+    )
+    checked = client.query(summary).result_rows, client.query(keys_summary).result_rows
+    figures["chdb: … + validation, keys in SQL, memory check, call_keys"] = _cpu_us_per_span(
+        engine_checked, spans, args.rounds, cold_start
+    )
+    engine_checked_stored = client.query(summary).result_rows, client.query(keys_summary).result_rows
+    if engine_checked_stored != checked or checked[0] != stored:
+        print(f"stored differently:\n  Python {checked}\n  engine {engine_checked_stored}", file=sys.stderr)
+        return 1
+    engine_checked()  # the same spans again, memory warm: every call is known, nothing more is stored
+    if (client.query(summary).result_rows, client.query(keys_summary).result_rows) != checked:
+        print("the engine's memory check let a re-sent call through", file=sys.stderr)
+        return 1
     baseline = figures["python: parse + flatten"]
     print(f"{spans:,} spans, {len(kinds)} attributes picked, CPU per span (best of {args.rounds}):")
     for name, value in figures.items():
-        print(f"  {name:42s} {value:7.2f} us   {value / baseline:5.2f}x parse + flatten")
+        print(f"  {name:58s} {value:7.2f} us   {value / baseline:5.2f}x parse + flatten")
     return 0
 
 
