@@ -78,8 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     output.write_text(json.dumps(document, indent=2, default=str))
     print(f"\nwrote {output}")
     if args.quick:
-        failures += regressions(rows, RESULTS_DIR / "reference-quick.json", args.max_regression)
-        for name in unguarded(rows):
+        reference = RESULTS_DIR / "reference-quick.json"
+        failures += regressions(rows, reference, args.max_regression)
+        for name in unguarded(rows, reference):
             print(f"not guarded (a time with no same-run baseline measures the machine): {name}")
     for failure in failures:
         print(f"FAIL {failure}", file=sys.stderr)
@@ -130,11 +131,7 @@ def regressions(rows: list[dict[str, Any]], reference_path: Path, max_factor: fl
     dropped) regresses as soon as it is not 0; a higher-is-better figure that drops to 0 (no throughput
     at all) regresses too.
     """
-    if not reference_path.exists():
-        return []
-    reference = {
-        (row["benchmark"], row["name"]): row for row in json.loads(reference_path.read_text())["rows"]
-    }
+    reference = _reference_rows(reference_path)
     found = []
     for row in rows:
         old = reference.get((row["benchmark"], row["name"]))
@@ -165,13 +162,25 @@ def regressions(rows: list[dict[str, Any]], reference_path: Path, max_factor: fl
     return found
 
 
-def unguarded(rows: list[dict[str, Any]]) -> list[str]:
-    """The times and rates ``regressions`` cannot guard: no same-run baseline to take a share of."""
+def unguarded(rows: list[dict[str, Any]], reference_path: Path) -> list[str]:
+    """The times and rates ``regressions`` cannot guard: no baseline to take a share of, in this run or
+    in the reference (a figure whose baseline was added or dropped since the reference was taken)."""
+    reference = _reference_rows(reference_path)
     return [
         f"{row['benchmark']}/{row['name']}"
         for row in rows
-        if row.get("unit") in _SPEED_UNITS and not _positive(row.get("baseline"))
+        if row.get("unit") in _SPEED_UNITS
+        and not (
+            _positive(row.get("baseline"))
+            and _positive(reference.get((row["benchmark"], row["name"]), {}).get("baseline"))
+        )
     ]
+
+
+def _reference_rows(reference_path: Path) -> dict[tuple[str, str], dict[str, Any]]:
+    if not reference_path.exists():
+        return {}
+    return {(row["benchmark"], row["name"]): row for row in json.loads(reference_path.read_text())["rows"]}
 
 
 def _positive(value: Any) -> bool:

@@ -104,6 +104,14 @@ def test_a_time_without_a_baseline_measures_the_machine_and_is_named_as_not_guar
     ref = reference(tmp_path, bare, added)
     slower_machine = [{**bare, "value": 0.203}, {**added, "value": 2.732 * 6, "baseline": 22.118 * 6}]
     assert regressions(slower_machine, ref, 3.0) == []
-    assert unguarded(slower_machine) == ["sdk_overhead/bare call p50"]
+    assert unguarded(slower_machine, ref) == ["sdk_overhead/bare call p50"]
     (found,) = regressions([{**added, "value": 2.732 * 6}], ref, 3.0)  # the SDK itself 6x slower
     assert "6.0x worse" in found
+
+
+def test_a_time_whose_reference_has_no_baseline_is_named_as_not_guarded(tmp_path: Path) -> None:
+    """A baseline added to a figure after the reference was taken: there is no share to compare yet."""
+    ref = reference(tmp_path, {**stage(1.32, 0.54), "baseline": None})
+    now = [stage(9.0, 0.54)]
+    assert regressions(now, ref, 3.0) == []
+    assert unguarded(now, ref) == ["ingest/ingest stage: same-call collapse"]
