@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         reference = RESULTS_DIR / "reference-quick.json"
         failures += regressions(rows, reference, args.max_regression)
         for name in unguarded(rows, reference):
-            print(f"not guarded (a time with no same-run baseline measures the machine): {name}")
+            print(f"not guarded (a time or rate with no baseline here or in the reference): {name}")
     for failure in failures:
         print(f"FAIL {failure}", file=sys.stderr)
     return 1 if failures else 0
@@ -164,7 +164,7 @@ def regressions(rows: list[dict[str, Any]], reference_path: Path, max_factor: fl
 
 def unguarded(rows: list[dict[str, Any]], reference_path: Path) -> list[str]:
     """The times and rates ``regressions`` cannot guard: no baseline to take a share of, in this run or
-    in the reference (a figure whose baseline was added or dropped since the reference was taken)."""
+    in the reference (a figure new since the reference was taken, or whose baseline was added since)."""
     reference = _reference_rows(reference_path)
     return [
         f"{row['benchmark']}/{row['name']}"
