@@ -127,7 +127,8 @@ def regressions(rows: list[dict[str, Any]], reference_path: Path, max_factor: fl
     (memory, sizes, counts) is compared by value. A time or a rate without a baseline (a bare function
     call, itself the SDK's baseline) is the machine's speed, not the code's: the CI run of 2026-12-07
     read a bare call at 6x its reference on a loaded machine. It is not compared; ``unguarded`` names
-    it so that the run says so. A figure whose reference is 0 with target "0" (calls lost, calls
+    it so that the run says so; one whose reference had a baseline and this run has none (or 0)
+    regresses, since its yardstick broke. A figure whose reference is 0 with target "0" (calls lost, calls
     dropped) regresses as soon as it is not 0; a higher-is-better figure that drops to 0 (no throughput
     at all) regresses too.
     """
@@ -142,6 +143,9 @@ def regressions(rows: list[dict[str, Any]], reference_path: Path, max_factor: fl
         compared = "value"
         if row.get("unit") in _SPEED_UNITS:
             new_base, old_base = row.get("baseline"), (old or {}).get("baseline")
+            if _positive(old_base) and not _positive(new_base):  # the yardstick itself broke
+                found.append(f"{row['benchmark']}/{row['name']}: baseline {new_base!r} in this run")
+                continue
             if not (_positive(new_base) and _positive(old_base)):
                 continue
             new_value, old_value = new_value / new_base, old_value / old_base
