@@ -456,9 +456,9 @@ def main(argv: list[str] | None = None) -> int:
             writer.write(Batch(f"checked-{run}-{index}", kept_calls, [], [], key_rows(kept_calls, kept_keys)))
             recent.settle(kept_keys, durable=True)
 
-    create, _ = _engine_stage(files[0], schema, tiers, prices)
-    client.command(create)
-    fills = [_engine_stage(path, schema, tiers, prices)[1] for path in files]
+    stages = [_engine_stage(path, schema, tiers, prices) for path in files]
+    client.command(stages[0][0])  # one staging table: every batch's create is the same but for its file
+    fills = [fill for _, fill in stages]
     call_columns = ", ".join(_engine_columns(tiers, prices))
     no_dedup = {"insert_deduplicate": 0}
 
