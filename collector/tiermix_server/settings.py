@@ -67,6 +67,12 @@ class Settings(BaseSettings):
     )
     batch_max_rows: int = Field(50_000, ge=1)
     batch_max_delay_s: float = Field(0.5, gt=0)
+    batch_min_delay_s: float = Field(
+        0.25,
+        ge=0,
+        description="a batch whose senders all wait for it still waits this long from its first request "
+        "(at most batch_max_delay_s), so other senders' requests share its insert",
+    )
     replicas: Literal["one", "many"] = Field(
         "one",
         description="many: several collectors write this database, so every batch is checked for "

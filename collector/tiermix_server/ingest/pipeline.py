@@ -13,10 +13,12 @@ Invariants:
   the others. Room is reserved for the bytes actually received, never for a claimed length. With
   ClickHouse down and the spool at its disk budget, new requests get 503 with Retry-After.
 - The batcher closes a batch at ``batch_max_rows``, at ``batch_max_delay_s`` after its first request,
-  or as soon as every admitted request is waiting in it: OTLP clients wait for their answer, so when
-  nobody else is on the way, waiting longer only adds latency and cannot grow the batch. Under load
-  batches grow to the size of what arrives during one insert (group commit); one insert is in flight
-  at a time.
+  or once every admitted request is waiting in it and its first has waited ``batch_min_delay_s``: OTLP
+  clients wait for their answer, so waiting longer cannot grow the batch from them, but other senders'
+  requests arrive meanwhile, and each insert has a fixed cost of ~45 ms of ClickHouse's CPU (a part per
+  table and rollup) that 50 senders of small requests paid 16 times a second at 5,000 calls/s. Under
+  load batches grow to the size of what arrives during one insert (group commit); one insert is in
+  flight at a time.
 - While ClickHouse is down, batches go straight to the spool; a drainer re-inserts spooled batches
   oldest first (same dedup token as their first try) when it comes back, and on start-up.
 - Counted once: see ``write.py`` (same batch replayed), ``identity.py`` (one call, several spans) and
@@ -68,6 +70,9 @@ log = logging.getLogger("tiermix.ingest")
 class PipelineConfig:
     batch_max_rows: int = 50_000
     batch_max_delay_s: float = 0.5
+    # With every admitted request waiting in the batch, it still waits this long from its first: other
+    # senders' requests join it instead of each paying an insert's fixed cost (docs/performance.md).
+    batch_min_delay_s: float = 0.25
     queue_max_requests: int = 256
     queue_max_bytes: int = 256 * 1024**2
     queue_share: float = 0.5  # the most of either bound one sender (``admit(owner=...)``) may hold
@@ -226,7 +231,8 @@ class Pipeline:
                 await task
 
     async def _run_batcher(self) -> None:
-        delay_s = self.config.batch_max_delay_s
+        max_delay_s = self.config.batch_max_delay_s
+        min_delay_s = min(self.config.batch_min_delay_s, max_delay_s)
         while True:
             if not self._pending:
                 if self._stopping:
@@ -234,20 +240,28 @@ class Pipeline:
                 self._wakeup.clear()
                 await self._wakeup.wait()
                 continue
-            deadline = self._pending[0].enqueued_at + delay_s
-            while (
-                self._pending_rows < self.config.batch_max_rows
+            first_at = self._pending[0].enqueued_at
+            deadline, early = first_at + max_delay_s, first_at + min_delay_s
+            while self._pending_rows < self.config.batch_max_rows and not self._stopping:
+                now = time.monotonic()
                 # someone else is still on the way, on the event loop
-                and len(self._pending) < self.queued_requests - self.decoding_elsewhere
-                and not self._stopping
-            ):
-                remaining_s = deadline - time.monotonic()
-                if remaining_s <= 0:
+                on_the_way = len(self._pending) < self.queued_requests - self.decoding_elsewhere
+                until = deadline if on_the_way else early if self._small_batch() else now
+                if until <= now:
                     break
                 self._wakeup.clear()
                 with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self._wakeup.wait(), remaining_s)
+                    await asyncio.wait_for(self._wakeup.wait(), until - now)
             await self._commit(self._take_batch())
+
+    def _small_batch(self) -> bool:
+        """Worth ``batch_min_delay_s`` to grow: its rows, and the requests its wait holds in the queue,
+        are a small share of what a batch and the queue may hold (small requests arriving at 256 a second
+        fill a quarter of the default queue within the wait, and then wait no longer)."""
+        return (
+            self._pending_rows < self.config.batch_max_rows // 5
+            and len(self._pending) < self.config.queue_max_requests // 4
+        )
 
     def _take_batch(self) -> list[Submission]:
         taken: list[Submission] = []

@@ -58,6 +58,7 @@ def build_pipeline(runtime: Any, writer: Any = None) -> Pipeline:
     config = PipelineConfig(
         batch_max_rows=settings.batch_max_rows,
         batch_max_delay_s=settings.batch_max_delay_s,
+        batch_min_delay_s=settings.batch_min_delay_s,
         queue_max_requests=settings.queue_max_requests,
         queue_max_bytes=settings.queue_max_bytes,
         queue_share=settings.queue_share,

@@ -262,10 +262,47 @@ async def test_stop_flushes_pending_requests(tmp_path: Path) -> None:
 
 async def test_batch_closes_without_waiting_when_every_request_is_in_it(tmp_path: Path) -> None:
     writer = MemoryWriter()
-    pipeline = make_pipeline(tmp_path, writer, batch_max_delay_s=30.0)
+    pipeline = make_pipeline(tmp_path, writer, batch_max_delay_s=30.0, batch_min_delay_s=0.0)
     await pipeline.start()
     try:
         await asyncio.wait_for(asyncio.gather(submit(pipeline, calls(1)), submit(pipeline, calls(2))), 5)
+        assert sorted(writer.span_ids()) == [1, 2]
+    finally:
+        await pipeline.stop()
+
+
+async def test_another_senders_request_joins_a_batch_within_its_min_delay(tmp_path: Path) -> None:
+    """Each insert has a fixed cost in ClickHouse: a batch whose sender waits alone in it still waits
+    ``batch_min_delay_s``, and a request from elsewhere arriving meanwhile shares its insert."""
+    writer = MemoryWriter()
+    pipeline = make_pipeline(tmp_path, writer, batch_max_delay_s=30.0, batch_min_delay_s=0.5)
+    await pipeline.start()
+    try:
+        first = asyncio.create_task(submit(pipeline, calls(1)))
+        await asyncio.sleep(0.1)  # the first request waits alone in the batch
+        await asyncio.wait_for(asyncio.gather(first, submit(pipeline, calls(2))), 5)
+        assert [sorted(row[SPAN] for row in b.calls) for b in writer.batches.values()] == [[1, 2]]
+    finally:
+        await pipeline.stop()
+
+
+@pytest.mark.parametrize(
+    ("bound", "requests"),
+    [
+        ({"batch_max_rows": 10}, [(1, 2)]),  # a fifth of batch_max_rows: two rows
+        ({"queue_max_requests": 8}, [(1,), (2,)]),  # a quarter of the queue: two requests
+    ],
+    ids=["rows", "requests"],
+)
+async def test_a_batch_big_enough_does_not_wait_for_the_min_delay(
+    tmp_path: Path, bound: dict[str, int], requests: list[tuple[int, ...]]
+) -> None:
+    """The wait is for small requests: a batch that already spreads an insert's cost is written."""
+    writer = MemoryWriter()
+    pipeline = make_pipeline(tmp_path, writer, batch_max_delay_s=60.0, batch_min_delay_s=30.0, **bound)
+    await pipeline.start()
+    try:
+        await asyncio.wait_for(asyncio.gather(*(submit(pipeline, calls(*ids)) for ids in requests)), 5)
         assert sorted(writer.span_ids()) == [1, 2]
     finally:
         await pipeline.stop()
