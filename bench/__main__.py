@@ -142,13 +142,14 @@ def regressions(rows: list[dict[str, Any]], reference_path: Path, max_factor: fl
         lower_is_better = row.get("unit") in _LOWER_IS_BETTER
         compared = "value"
         if row.get("unit") in _SPEED_UNITS:
-            new_base, old_base = row.get("baseline"), (old or {}).get("baseline")
-            if _positive(old_base) and not _positive(new_base):  # the yardstick itself broke
-                found.append(f"{row['benchmark']}/{row['name']}: baseline {new_base!r} in this run")
+            state = _baseline_state(row, old)
+            if state == "broken":
+                found.append(
+                    f"{row['benchmark']}/{row['name']}: baseline {row.get('baseline')!r} in this run"
+                )
+            if state != "share":
                 continue
-            if not (_positive(new_base) and _positive(old_base)):
-                continue
-            new_value, old_value = new_value / new_base, old_value / old_base
+            new_value, old_value = new_value / row["baseline"], old_value / (old or {})["baseline"]
             compared = "share of its baseline"
         if old_value == 0:
             if lower_is_better and new_value > 0 and str(row.get("target")).strip() == "0":
@@ -174,11 +175,17 @@ def unguarded(rows: list[dict[str, Any]], reference_path: Path) -> list[str]:
         f"{row['benchmark']}/{row['name']}"
         for row in rows
         if row.get("unit") in _SPEED_UNITS
-        and not (
-            _positive(row.get("baseline"))
-            and _positive(reference.get((row["benchmark"], row["name"]), {}).get("baseline"))
-        )
+        and _baseline_state(row, reference.get((row["benchmark"], row["name"]))) == "none"
     ]
+
+
+def _baseline_state(row: dict[str, Any], old: dict[str, Any] | None) -> str:
+    """How a time or a rate can be guarded: ``share`` (a baseline in this run and in the reference),
+    ``broken`` (the reference had one, this run's is 0 or missing: a failure) or ``none`` (not guarded)."""
+    new_base, old_base = row.get("baseline"), (old or {}).get("baseline")
+    if _positive(old_base):
+        return "share" if _positive(new_base) else "broken"
+    return "none"
 
 
 def _reference_rows(reference_path: Path) -> dict[tuple[str, str], dict[str, Any]]:

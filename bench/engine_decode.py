@@ -461,13 +461,14 @@ def main(argv: list[str] | None = None) -> int:
     fills = [fill for _, fill in stages]
     call_columns = ", ".join(_engine_columns(tiers, prices))
     no_dedup = {"insert_deduplicate": 0}
+    valid = "problem = ''"  # the spans validation keeps
 
     def engine_checked() -> None:
         recent = memory[0]
         for fill in fills:
             client.command(fill, settings=no_dedup)
             table = client.query_arrow(
-                "SELECT k_span, k_child, k_parent, k_parent_child, k_response FROM stage WHERE problem = ''"
+                f"SELECT k_span, k_child, k_parent, k_parent_child, k_response FROM stage WHERE {valid}"
             )
             columns = [table.column(i).to_numpy().tolist() for i in range(5)]
             keys = [
@@ -478,7 +479,7 @@ def main(argv: list[str] | None = None) -> int:
                 for own, child, parent, parent_child, response in zip(*columns, strict=True)
             ]
             keep, _ = recent.claim(keys, owner())
-            where = "problem = ''"
+            where = valid
             if dropped := [key.lookup[0] for key, new in zip(keys, keep, strict=True) if not new]:
                 where += f" AND k_span NOT IN ({', '.join(map(str, dropped))})"
             client.command(

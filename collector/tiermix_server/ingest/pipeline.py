@@ -244,9 +244,12 @@ class Pipeline:
             deadline, early = first_at + max_delay_s, first_at + min_delay_s
             while self._pending_rows < self.config.batch_max_rows and not self._stopping:
                 now = time.monotonic()
-                # someone else is still on the way, on the event loop
-                on_the_way = len(self._pending) < self.queued_requests - self.decoding_elsewhere
-                until = deadline if on_the_way else early if self._small_batch() else now
+                if len(self._pending) < self.queued_requests - self.decoding_elsewhere:
+                    until = deadline  # someone else is still on the way, on the event loop
+                elif self._small_batch():
+                    until = early  # everyone is in it: other senders may still come
+                else:
+                    break
                 if until <= now:
                     break
                 self._wakeup.clear()

@@ -120,5 +120,7 @@ def test_a_time_whose_reference_has_no_baseline_is_named_as_not_guarded(tmp_path
 def test_a_rate_whose_same_run_baseline_came_out_zero_is_a_regression(tmp_path: Path) -> None:
     """A floor of 0 calls/s (its measurement broke) leaves nothing to take a share of: not a pass."""
     ref = reference(tmp_path, stage(1.32, 0.54))
-    (found,) = regressions([{**stage(1.32, 0.54), "baseline": 0.0}], ref, 3.0)
+    broken = [{**stage(1.32, 0.54), "baseline": 0.0}]
+    (found,) = regressions(broken, ref, 3.0)
     assert "baseline 0.0 in this run" in found
+    assert unguarded(broken, ref) == []  # a failure, not also "not guarded"
