@@ -54,6 +54,11 @@ def main(argv: list[str] | None = None) -> int:
         help="ingest: after the sustained run, hold a steady load this long and report the collector's RSS "
         "growth, last minute against the middle one (900 or more: past the 10-minute window of recent calls)",
     )  # fmt: skip
+    parser.add_argument(
+        "--senders", type=int, default=None, metavar="N",
+        help="ingest: concurrent senders of 1,000-call requests in the sustained run (default 16; each waits "
+        "for its answer, so too few leave the collector idle between batches)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
 
     names = args.only.split(",") if args.only else list(BENCHMARKS)
@@ -64,7 +69,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"== {name}", file=sys.stderr, flush=True)
         try:
             module = importlib.import_module(f"bench.{name}")
-            options = {"soak_s": args.soak} if name == "ingest" and args.soak else {}
+            options: dict[str, float] = {}
+            if name == "ingest":
+                options.update({"soak_s": args.soak} if args.soak else {})
+                options.update({"senders": args.senders} if args.senders else {})
             for row in module.run(quick=args.quick, **options):
                 rows.append({"benchmark": name, **row})
         except Exception as exc:  # one broken benchmark must not hide the others' figures

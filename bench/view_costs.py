@@ -22,39 +22,51 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _rows(calls: int) -> tuple[Any, list[Any]]:
+def migrated_with_rows(calls: int) -> tuple[Any, list[Any], list[Any]]:
+    """A client on a fresh data dir migrated by the collector's migrations, and ``calls`` SDK-shaped
+    call rows (decoded and priced by the collector's own ``process``) with their ``call_keys`` rows."""
     from bench.ingest import make_bodies
     from tiermix_server.ingest.decode import PROTOBUF, decompress, parse
     from tiermix_server.ingest.process import process
+    from tiermix_server.ingest.submission import key_rows
     from tiermix_server.ingest.validate import Limits
     from tiermix_server.meta.db import open_meta
     from tiermix_server.pricing.enricher import build_enricher
     from tiermix_server.settings import Settings
+    from tiermix_server.store.clickhouse import connect
+    from tiermix_server.store.migrate import migrate
 
     settings = Settings(data_dir=Path(tempfile.mkdtemp(prefix="tiermix-bench-views-")))
     enricher = build_enricher(settings, open_meta(settings))
     limits = Limits(now_ns=time.time_ns(), max_age_days=settings.raw_ttl_days)
     rows: list[Any] = []
+    keys: list[Any] = []
     for body in make_bodies(max(1, calls // 1000), 1000):
         parsed = parse(decompress(body, "gzip", 1 << 30), PROTOBUF)
-        rows.extend(process(parsed, enricher=enricher, limits=limits).calls)
-    return settings, rows
+        processed = process(parsed, enricher=enricher, limits=limits)
+        rows.extend(processed.calls)
+        keys.extend(key_rows(processed.calls, processed.keys))
+    client = connect(settings)
+    migrate(client, settings)
+    return client, rows, keys
+
+
+def insert_arguments(module: str, doc: str, calls: int, argv: list[str] | None) -> argparse.Namespace:
+    """``--calls``, ``--batch`` (rows per insert) and ``--rounds``, as the insert benchmarks take them."""
+    parser = argparse.ArgumentParser(prog=f"python -m {module}", description=doc.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=calls)
+    parser.add_argument("--batch", type=int, default=10_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args(argv)
+    sys.path.insert(0, str(REPO))
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.view_costs", description=__doc__.splitlines()[0])
-    parser.add_argument("--batch", type=int, default=10_000)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--calls", type=int, default=200_000)
-    args = parser.parse_args(argv)
-    sys.path.insert(0, str(REPO))
+    args = insert_arguments("bench.view_costs", __doc__ or "", 200_000, argv)
     from tiermix_server.ingest.write import Batch, ClickHouseWriter
-    from tiermix_server.store.clickhouse import connect
-    from tiermix_server.store.migrate import migrate
 
-    settings, rows = _rows(args.calls)
-    client = connect(settings)
-    migrate(client, settings)
+    client, rows, _keys = migrated_with_rows(args.calls)
     database = client.query("SELECT currentDatabase()").result_rows[0][0]
     views = dict(
         client.query(
