@@ -7,11 +7,11 @@ same client, settings and dedup tokens), the cycle collector tuned as in a servi
 figure is CPU of the whole process (chDB's threads and background merges included), the best of
 ``--rounds`` (median for the batch sizes), so it compares within the run only:
 
-- **per row** at ``--batch`` rows, by what each step adds: rows → column lists (Python), clickhouse-connect
+- **per call** at ``--batch`` rows, by what each step adds: rows → column lists (Python), clickhouse-connect
   encoding + chDB reading the block (insert into a ``Null`` copy of ``llm_calls``), writing the part (a
   plain ``MergeTree`` copy), the rollup views (``llm_calls`` itself), the batch's ``call_keys`` rows;
 - **per insert**, the same steps with 10-row inserts, and what each view adds (measured without it);
-- **by batch size**: CPU per row from 2,500 to 40,000 rows, and the fit ``fixed / rows + per_row``.
+- **by batch size**: CPU per call from 2,500 to 40,000 rows, and the fit ``fixed / rows + per call``.
 
 Not part of ``python -m bench``: it says where ClickHouse's share of ingest goes (docs/performance.md).
 """
@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     def keys_only() -> int:
         for n in range(0, len(keys), args.batch):
             writer._insert("call_keys", KEY_COLUMNS, keys[n : n + args.batch], f"anatomy-{next(tokens)}")
-        return len(rows)  # per call: a call has several keys
+        return len(rows)  # per call (one call may have several keys)
 
     rows_through("llm_calls", args.batch)()  # warm-up: the first inserts pay for set-up
     best = min
