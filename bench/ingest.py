@@ -28,6 +28,8 @@ from http.client import HTTPConnection
 from pathlib import Path
 from typing import Any
 
+from bench.thread_cpu import children, cpu_by_group
+
 REPO = Path(__file__).resolve().parents[1]
 TARGET_CALLS_PER_S = 50_000
 STEADY_AFTER_S = 32.0  # ingest/recent.py CLOCK_SKEW_S + 2: calls newer than the collector's memory
@@ -325,20 +327,13 @@ def _free_port() -> int:
 
 def _rss_mib(pid: int) -> float:
     """RSS of ``pid`` and its child processes (the collector's decode workers count too)."""
-    return _own_rss_mib(pid) + sum(_rss_mib(child) for child in _children(pid))
+    return _own_rss_mib(pid) + sum(_rss_mib(child) for child in children(pid))
 
 
 def _own_rss_mib(pid: int) -> float:
     from tiermix_server.process_memory import resident_bytes  # what the collector's /metrics reports
 
     return resident_bytes(pid) / 2**20
-
-
-def _children(pid: int) -> list[int]:
-    try:
-        return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        return []
 
 
 def _metric(url: str, name: str) -> float:
@@ -470,6 +465,8 @@ def run(quick: bool, soak_s: float = 0.0, senders: int = SENDERS) -> list[dict[s
             "report",
         ),
     ]
+    if not quick:  # where the machine's time went (docs/performance.md); not guarded
+        rows += _cpu_rows(result)
     parse_us = floors["stages"]["protobuf parse"]
     for stage, us in floors["stages"].items():
         # The stages run in one process right after the parse they are set against (CI guards the share).
@@ -523,6 +520,20 @@ def run(quick: bool, soak_s: float = 0.0, senders: int = SENDERS) -> list[dict[s
     return rows
 
 
+def _cpu_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """The sustained run's CPU per stored call by group of threads, and the cores they kept busy."""
+    spent, calls = result["cpu_s"], max(result["acked_spans"], 1)
+    total_us = sum(spent.values()) / calls * 1e6
+    everything = "every thread of the collector and its decode workers"
+    rows = []
+    for group, seconds in sorted(spent.items(), key=lambda item: -item[1]):
+        name = f"ingest CPU per call under load: {group}"
+        rows.append(_row(name, seconds / calls * 1e6, "us/call", total_us, everything, "report"))
+    cores = sum(spent.values()) / result["elapsed_s"]
+    rows.append(_row("ingest cores busy under load", cores, "cores", os.cpu_count() or 1, "cores", "report"))
+    return rows
+
+
 def spawn_load(
     url: str, seconds: float, concurrency: int, batch_size: int, rate_per_s: float = 0
 ) -> subprocess.Popen[str]:
@@ -543,17 +554,22 @@ def spawn_load(
 def _load(
     url: str, collector_pid: int, seconds: float, concurrency: int, batch_size: int, rate_per_s: float = 0
 ) -> tuple[dict[str, Any], float, float]:
-    """Run the load process against ``url``; return its counts, the idle RSS and the peak under load."""
+    """Run the load process against ``url``; return its counts (with ``cpu_s``: the collector's CPU
+    seconds meanwhile, by ``thread_cpu`` group), the idle RSS and the peak under load."""
     load = spawn_load(url, seconds, concurrency, batch_size, rate_per_s)
     assert load.stdin is not None and load.stdout is not None
     idle_rss = _rss_mib(collector_pid)
     peak_rss = idle_rss
+    cpu_before = cpu_by_group(collector_pid)
     load.stdin.write("go\n")
     load.stdin.flush()
     while load.poll() is None:
         peak_rss = max(peak_rss, _rss_mib(collector_pid))
         time.sleep(0.2)
-    return json.loads(load.stdout.read().strip().splitlines()[-1]), idle_rss, peak_rss
+    spent = cpu_by_group(collector_pid)
+    spent.subtract(cpu_before)
+    result = json.loads(load.stdout.read().strip().splitlines()[-1])
+    return result | {"cpu_s": dict(spent)}, idle_rss, peak_rss
 
 
 def _soak(url: str, collector_pid: int, seconds: float, batch_size: int) -> dict[str, Any]:
@@ -572,7 +588,7 @@ def _soak(url: str, collector_pid: int, seconds: float, batch_size: int) -> dict
     def sample() -> None:
         while not stop.is_set():
             own = _own_rss_mib(collector_pid)
-            whole = own + sum(_rss_mib(child) for child in _children(collector_pid))
+            whole = own + sum(_rss_mib(child) for child in children(collector_pid))
             samples.append((time.monotonic() - started, whole, own))
             stop.wait(5)
 
