@@ -7,6 +7,7 @@ inherit the name).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -15,7 +16,8 @@ import time
 
 from bench.thread_cpu import DECODE_WORKERS, PYTHON_THREADS, children, cpu_by_group
 
-# A parent that starts a busy child, then keeps its own main thread busy: ~1 core each for 30 s.
+# A parent that starts a busy child, then keeps its own main thread busy: ~1 core each for 30 s (half
+# of one on a loaded 2-core machine: the test asks for a tenth).
 BUSY = "import time\nend = time.time() + 30\nwhile time.time() < end: pass\n"
 PARENT = f"import subprocess, sys\nsubprocess.Popen([sys.executable, '-c', {BUSY!r}])\n{BUSY}"
 
@@ -34,9 +36,10 @@ def test_the_main_thread_counts_as_python_and_a_child_process_as_decode_workers(
         spent.subtract(before)
     finally:
         for pid in [parent.pid, *workers]:
-            os.kill(pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         parent.wait()
 
     assert workers
-    assert spent[DECODE_WORKERS] > 0.2
-    assert spent[PYTHON_THREADS] > 0.2
+    assert spent[DECODE_WORKERS] > 0.1
+    assert spent[PYTHON_THREADS] > 0.1
