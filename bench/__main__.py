@@ -19,6 +19,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench import positive_int
+
 BENCHMARKS = ("sdk_overhead", "ingest", "restart", "queries", "rightsizing", "dashboard")
 RESULTS_DIR = Path(__file__).parent / "results"
 # Lower is better for these units; for the rest (throughput) higher is better.
@@ -55,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         "growth, last minute against the middle one (900 or more: past the 10-minute window of recent calls)",
     )  # fmt: skip
     parser.add_argument(
-        "--senders", type=int, default=None, metavar="N",
+        "--senders", type=positive_int, default=None, metavar="N",
         help="ingest: concurrent senders of 1,000-call requests in the sustained run (default 16; each waits "
         "for its answer, so too few leave the collector idle between batches)",
     )  # fmt: skip
@@ -70,9 +72,10 @@ def main(argv: list[str] | None = None) -> int:
         try:
             module = importlib.import_module(f"bench.{name}")
             options: dict[str, float] = {}
-            if name == "ingest":
-                options.update({"soak_s": args.soak} if args.soak else {})
-                options.update({"senders": args.senders} if args.senders else {})
+            if name == "ingest" and args.soak:
+                options["soak_s"] = args.soak
+            if name == "ingest" and args.senders:
+                options["senders"] = args.senders
             for row in module.run(quick=args.quick, **options):
                 rows.append({"benchmark": name, **row})
         except Exception as exc:  # one broken benchmark must not hide the others' figures

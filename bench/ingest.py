@@ -14,6 +14,7 @@ Floors run in subprocesses: chDB binds one data dir per process, and ``python -m
 
 from __future__ import annotations
 
+import argparse
 import gzip
 import json
 import os
@@ -28,6 +29,7 @@ from http.client import HTTPConnection
 from pathlib import Path
 from typing import Any
 
+from bench import positive_int
 from bench.thread_cpu import children, cpu_by_group
 
 REPO = Path(__file__).resolve().parents[1]
@@ -645,7 +647,14 @@ def main(argv: list[str]) -> int:
         floors_main(quick="--quick" in argv)
         return 0
     soak_s = float(argv[argv.index("--soak") + 1]) if "--soak" in argv else 0.0
-    senders = int(argv[argv.index("--senders") + 1]) if "--senders" in argv else SENDERS
+    senders = SENDERS
+    if "--senders" in argv:
+        given = argv[argv.index("--senders") + 1 :][:1] or ["(nothing)"]
+        try:
+            senders = positive_int(given[0])
+        except (argparse.ArgumentTypeError, ValueError) as exc:
+            print(f"python -m bench.ingest: --senders {given[0]}: {exc}", file=sys.stderr)
+            return 2
     for row in run(quick="--quick" in argv, soak_s=soak_s, senders=senders):
         print(
             f"{row['name']}: {row['value']} {row['unit']} (baseline {row['baseline']} "

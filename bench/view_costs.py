@@ -19,6 +19,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench import positive_int
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -54,9 +56,9 @@ def migrated_with_rows(calls: int) -> tuple[Any, list[Any], list[Any]]:
 def insert_arguments(module: str, doc: str, calls: int, argv: list[str] | None) -> argparse.Namespace:
     """``--calls``, ``--batch`` (rows per insert) and ``--rounds``, as the insert benchmarks take them."""
     parser = argparse.ArgumentParser(prog=f"python -m {module}", description=doc.splitlines()[0])
-    parser.add_argument("--calls", type=int, default=calls)
-    parser.add_argument("--batch", type=int, default=10_000)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--calls", type=positive_int, default=calls)
+    parser.add_argument("--batch", type=positive_int, default=10_000)
+    parser.add_argument("--rounds", type=positive_int, default=3)
     args = parser.parse_args(argv)
     sys.path.insert(0, str(REPO))
     return args
