@@ -43,14 +43,18 @@ SENDERS = 16
 
 
 # -- payloads ------------------------------------------------------------------------------------
-def make_bodies(batches: int, batch_size: int) -> list[bytes]:
+def make_bodies(batches: int, batch_size: int, parented: bool = False) -> list[bytes]:
     """gzip'ed ``ExportTraceServiceRequest`` bodies of unique SDK-shaped spans (docs/wire.md)."""
-    stream = body_stream(batch_size)
+    stream = body_stream(batch_size, parented)
     return [next(stream) for _ in range(batches)]
 
 
-def body_stream(batch_size: int) -> Iterator[bytes]:
+def body_stream(batch_size: int, parented: bool = False) -> Iterator[bytes]:
     """Bodies like ``make_bodies``, each one's spans starting a second before it is made.
+
+    ``parented``: every span has a parent span (not in the request), as the SDK's spans have in an
+    application whose own requests are traced: such a call may still be joined by another span of it,
+    so the collector parks its batch for the merge window (ingest/parking.py) and stores one more key.
 
     A soak paced over many minutes needs calls as recent as an SDK's: calls older than the collector's
     memory of recent keys covers are checked against ClickHouse (``ingest/recent.py``), a path real
@@ -102,19 +106,23 @@ def body_stream(batch_size: int) -> Iterator[bytes]:
         for n, span in enumerate(spans):
             span.span_id = ids[24 * n : 24 * n + 8]
             span.trace_id = ids[24 * n + 8 : 24 * n + 24]
+            if parented:  # the application's own span: random, like the ids
+                span.parent_span_id = ids[24 * n + 16 : 24 * n + 24]
             span.start_time_unix_nano = now_ns - 10**9 + n * 1000
             span.end_time_unix_nano = span.start_time_unix_nano + 800_000_000
         yield gzip.compress(request.SerializeToString(), compresslevel=6)
 
 
 # -- load process --------------------------------------------------------------------------------
-def load_main(url: str, seconds: float, concurrency: int, batch_size: int, batches: int, rate: float) -> None:
+def load_main(
+    url: str, seconds: float, concurrency: int, batch_size: int, batches: int, rate: float, parented: bool
+) -> None:
     """Entry of the load process: build bodies, then send for ``seconds`` (at most ``rate`` spans/s
     when given, else flat out); print JSON counts."""
     # Flat out, bodies are built up front so that the sender is not the bottleneck; paced, each is built
     # when it is due, so its calls are as recent as an SDK's.
-    bodies = [] if rate else make_bodies(batches, batch_size)
-    fresh = body_stream(batch_size)
+    bodies = [] if rate else make_bodies(batches, batch_size, parented)
+    fresh = body_stream(batch_size, parented)
     print("ready", flush=True)
     sys.stdin.readline()  # the parent says go once it sampled idle RSS
     host, port = url.removeprefix("http://").split(":")
@@ -404,6 +412,7 @@ def run(quick: bool, soak_s: float = 0.0, senders: int = SENDERS) -> list[dict[s
         result, idle_rss, peak_rss = _load(url, collector.pid, seconds, concurrency, batch_size)
         looked_up = _metric(url, "tiermix_storage_duplicate_checks_total")
         _wait(lambda: _metric(url, "tiermix_spool_bytes") == 0, 120, "spool drained")
+        parented = None if quick else _parented_run(url, collector.pid, seconds, concurrency, batch_size)
         soak = _soak(url, collector.pid, soak_s, batch_size) if soak_s > 0 else None
         written = _written(url)
         workers = _metric(url, "tiermix_decode_workers_ready")
@@ -414,6 +423,7 @@ def run(quick: bool, soak_s: float = 0.0, senders: int = SENDERS) -> list[dict[s
     storage = json.loads(storage_run.stdout.strip().splitlines()[-1]) if storage_run.returncode == 0 else None
 
     acked = result["acked_spans"] + (soak["acked_spans"] if soak else 0)
+    acked += parented["acked_spans"] if parented else 0
     sustained = result["acked_spans"] / result["elapsed_s"]
     rows = [
         _row(
@@ -469,6 +479,18 @@ def run(quick: bool, soak_s: float = 0.0, senders: int = SENDERS) -> list[dict[s
     ]
     if not quick:  # where the machine's time went (docs/performance.md); not guarded
         rows += _cpu_rows(result)
+    if parented:
+        rows.append(
+            _row(
+                "ingest sustained calls/s stored, every span with a parent (each batch parked for the merge "
+                f"window, one key more a call; {concurrency} senders)",
+                parented["acked_spans"] / parented["elapsed_s"],
+                "calls/s",
+                sustained,
+                "the same without parents, same run",
+                "report",
+            )
+        )
     parse_us = floors["stages"]["protobuf parse"]
     for stage, us in floors["stages"].items():
         # The stages run in one process right after the parse they are set against (CI guards the share).
@@ -489,9 +511,11 @@ def run(quick: bool, soak_s: float = 0.0, senders: int = SENDERS) -> list[dict[s
             }
         )
     if storage and storage["rows"]:
+        # The run with parents stores a parent id (random: incompressible) and a second key per call.
+        mixed = f", {parented['acked_spans'] / acked:.0%} of the calls with a parent" if parented else ""
         rows.append(
             _row(
-                "bytes per stored call (llm_calls, compressed, after merge)",
+                f"bytes per stored call (llm_calls, compressed, after merge{mixed})",
                 storage["bytes"] / storage["rows"],
                 "bytes/call",
                 result["wire_bytes_per_span"],
@@ -501,7 +525,7 @@ def run(quick: bool, soak_s: float = 0.0, senders: int = SENDERS) -> list[dict[s
         )
         rows.append(
             _row(
-                "bytes per stored call, all it leaves (llm_calls + call_keys)",
+                f"bytes per stored call, all it leaves (llm_calls + call_keys{mixed})",
                 (storage["bytes"] + (storage.get("key_bytes") or 0)) / storage["rows"],
                 "bytes/call",
                 result["wire_bytes_per_span"],
@@ -522,6 +546,23 @@ def run(quick: bool, soak_s: float = 0.0, senders: int = SENDERS) -> list[dict[s
     return rows
 
 
+def _parented_run(
+    url: str, collector_pid: int, seconds: float, concurrency: int, batch_size: int
+) -> dict[str, Any]:
+    """The sustained run again with spans that have a parent, as an SDK's have in a traced application.
+
+    Such a call may still be joined by another span of it (its parent, met later), so its batch takes
+    the parking path: spooled, answered, inserted a merge window later, with a child key stored beside
+    its own. The headline figure has no parents; this says what that shape leaves out.
+    """
+    parked_before = _metric(url, "tiermix_parked_batches_total")
+    result, _, _ = _load(url, collector_pid, seconds, concurrency, batch_size, parented=True)
+    if _metric(url, "tiermix_parked_batches_total") == parked_before:
+        raise RuntimeError("the run with parents parked no batch: it did not measure the parking path")
+    _wait(lambda: _metric(url, "tiermix_spool_bytes") == 0, 120, "spool drained after the run with parents")
+    return result
+
+
 def _cpu_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
     """The sustained run's CPU per stored call by group of threads, and the cores they kept busy."""
     spent, calls = result["cpu_s"], max(result["acked_spans"], 1)
@@ -537,13 +578,13 @@ def _cpu_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def spawn_load(
-    url: str, seconds: float, concurrency: int, batch_size: int, rate_per_s: float = 0
+    url: str, seconds: float, concurrency: int, batch_size: int, rate_per_s: float = 0, parented: bool = False
 ) -> subprocess.Popen[str]:
     """The load process, its bodies built (flat out, their calls start now); it sends on "go"."""
     batches = int(seconds * (rate_per_s or 90_000) / batch_size) + concurrency
     load = subprocess.Popen(
         [sys.executable, "-m", "bench.ingest", "--load", url, str(seconds), str(concurrency),
-         str(batch_size), str(batches), str(rate_per_s)],
+         str(batch_size), str(batches), str(rate_per_s), *(["--parented"] if parented else [])],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=REPO,
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )  # fmt: skip
@@ -554,11 +595,17 @@ def spawn_load(
 
 
 def _load(
-    url: str, collector_pid: int, seconds: float, concurrency: int, batch_size: int, rate_per_s: float = 0
+    url: str,
+    collector_pid: int,
+    seconds: float,
+    concurrency: int,
+    batch_size: int,
+    rate_per_s: float = 0,
+    parented: bool = False,
 ) -> tuple[dict[str, Any], float, float]:
     """Run the load process against ``url``; return its counts (with ``cpu_s``: the collector's CPU
     seconds meanwhile, by ``thread_cpu`` group), the idle RSS and the peak under load."""
-    load = spawn_load(url, seconds, concurrency, batch_size, rate_per_s)
+    load = spawn_load(url, seconds, concurrency, batch_size, rate_per_s, parented)
     assert load.stdin is not None and load.stdout is not None
     idle_rss = _rss_mib(collector_pid)
     peak_rss = idle_rss
@@ -641,7 +688,8 @@ def _row(
 def main(argv: list[str]) -> int:
     if argv[:1] == ["--load"]:
         url, seconds, concurrency, batch_size, batches, rate = argv[1:7]
-        load_main(url, float(seconds), int(concurrency), int(batch_size), int(batches), float(rate))
+        parented = "--parented" in argv[7:]
+        load_main(url, float(seconds), int(concurrency), int(batch_size), int(batches), float(rate), parented)
         return 0
     if argv[:1] == ["--floors"]:
         floors_main(quick="--quick" in argv)
