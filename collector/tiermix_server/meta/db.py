@@ -49,15 +49,25 @@ class MetaDB:
         self.engine.dispose()
 
 
+# Connections a SQLite engine keeps open. Every request checks its API key in a thread of the server's
+# pool (40 threads), and with SQLAlchemy's default of 5 each check beyond the fifth at once opened a
+# connection, ran the pragmas, read the schema and closed it again: with 50 senders of small requests
+# that was most of the key check's cost (docs/performance.md). A SQLite connection is a file handle
+# and a page cache filled only by use.
+SQLITE_POOL_SIZE = 48
+
+
 def _engine_for(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         if parsed.drivername == "postgresql":  # no driver named: use psycopg 3 (our dependency), not psycopg2
             parsed = parsed.set(drivername="postgresql+psycopg")
         return create_engine(parsed, pool_pre_ping=True)
+    pool: dict[str, int] = {}
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        pool = {"pool_size": SQLITE_POOL_SIZE, "max_overflow": SQLITE_POOL_SIZE}
+    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **pool)
 
     @event.listens_for(engine, "connect")
     def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
