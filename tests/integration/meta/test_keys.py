@@ -97,41 +97,33 @@ def test_last_used_is_recorded_but_written_at_most_once_a_minute(meta: Any) -> N
         assert session.scalar(select(ApiKey.last_used_at)) > first - timedelta(minutes=5)
 
 
-def test_key_checks_from_the_servers_threads_keep_their_sqlite_connections(
-    make_settings: Any, tmp_path: Any
-) -> None:
+def test_key_checks_from_the_servers_threads_keep_their_connections(meta: Any) -> None:
     """Bursts of key checks from 40 threads (the server's pool for them) open each connection once.
 
     With SQLAlchemy's default pool (5 kept, 10 more closed on return) every check beyond the fifth at
-    once opened a connection, ran the pragmas and read the schema again (docs/performance.md).
+    once opened a connection (on SQLite: its pragmas, the schema read again; on PostgreSQL: a server
+    process) and closed it again (docs/performance.md).
     """
     from sqlalchemy import event
 
-    from tiermix_server.meta.db import close, open_meta
+    key = create_key(meta, scope="ingest", tenant="acme").key
+    opened: list[int] = []
+    event.listen(meta.engine, "connect", lambda *_: opened.append(1))
+    # Each check holds its connection a little, as under load (the GIL shared with the ingest work):
+    # so the checks overlap as they do in the server.
+    event.listen(meta.engine, "checkout", lambda *_: time.sleep(0.002))
+    together = threading.Barrier(40)
+    answers: list[bool] = []
 
-    settings = make_settings(database_url=f"sqlite:///{tmp_path / 'pool.db'}")
-    meta = open_meta(settings)
-    try:
-        key = create_key(meta, scope="ingest", tenant="acme").key
-        opened: list[int] = []
-        event.listen(meta.engine, "connect", lambda *_: opened.append(1))
-        # Each check holds its connection a little, as under load (the GIL shared with the ingest work):
-        # so the checks overlap as they do in the server.
-        event.listen(meta.engine, "checkout", lambda *_: time.sleep(0.002))
-        together = threading.Barrier(40)
-        answers: list[bool] = []
+    def checks() -> None:
+        for _ in range(10):  # requests come in bursts: 40 checks at once, then the next 40
+            together.wait()
+            answers.append(verify_key(meta, key) is not None and any_active_key(meta))
 
-        def checks() -> None:
-            for _ in range(10):  # requests come in bursts: 40 checks at once, then the next 40
-                together.wait()
-                answers.append(verify_key(meta, key) is not None and any_active_key(meta))
-
-        threads = [threading.Thread(target=checks) for _ in range(40)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        assert answers == [True] * 400
-        assert len(opened) <= 40, f"{len(opened)} connections opened for 10 bursts of 40 checks"
-    finally:
-        close(settings.database_url)
+    threads = [threading.Thread(target=checks) for _ in range(40)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert answers == [True] * 400
+    assert len(opened) <= 40, f"{len(opened)} connections opened for 10 bursts of 40 checks"
