@@ -409,8 +409,12 @@ def run(quick: bool, soak_s: float = 0.0, senders: int = SENDERS) -> list[dict[s
             raise RuntimeError(f"floors failed: {floors_run.stderr[-2000:]}")
         floors = json.loads(floors_run.stdout.strip().splitlines()[-1])
         time.sleep(max(0.0, STEADY_AFTER_S - (time.monotonic() - up_since)))
-        result, idle_rss, peak_rss = _load(url, collector.pid, seconds, concurrency, batch_size)
-        looked_up = _metric(url, "tiermix_storage_duplicate_checks_total")
+        # The fleet's small requests first, while nothing else is merging: its CPU is its own.
+        fleet, idle_rss = (None, 0.0) if quick else _fleet_run(url, collector.pid, seconds)
+        looked_before = _metric(url, "tiermix_storage_duplicate_checks_total")
+        result, idle_at_start, peak_rss = _load(url, collector.pid, seconds, concurrency, batch_size)
+        idle_rss = idle_rss or idle_at_start
+        looked_up = _metric(url, "tiermix_storage_duplicate_checks_total") - looked_before
         _wait(lambda: _metric(url, "tiermix_spool_bytes") == 0, 120, "spool drained")
         parented = None if quick else _parented_run(url, collector.pid, seconds, concurrency, batch_size)
         soak = _soak(url, collector.pid, soak_s, batch_size) if soak_s > 0 else None
@@ -424,6 +428,7 @@ def run(quick: bool, soak_s: float = 0.0, senders: int = SENDERS) -> list[dict[s
 
     acked = result["acked_spans"] + (soak["acked_spans"] if soak else 0)
     acked += parented["acked_spans"] if parented else 0
+    acked += fleet["acked_spans"] if fleet else 0
     sustained = result["acked_spans"] / result["elapsed_s"]
     rows = [
         _row(
@@ -479,6 +484,8 @@ def run(quick: bool, soak_s: float = 0.0, senders: int = SENDERS) -> list[dict[s
     ]
     if not quick:  # where the machine's time went (docs/performance.md); not guarded
         rows += _cpu_rows(result)
+    if fleet:
+        rows += _fleet_rows(fleet, result)
     if parented:
         rows.append(
             _row(
@@ -561,6 +568,49 @@ def _parented_run(
         raise RuntimeError("the run with parents parked no batch: it did not measure the parking path")
     _wait(lambda: _metric(url, "tiermix_spool_bytes") == 0, 120, "spool drained after the run with parents")
     return result
+
+
+# A fleet of applications, each exporting every second (the SDK's ``export_interval_s``): many senders of
+# small requests, so what the collector spends per request weighs on every call.
+FLEET_SENDERS, FLEET_BATCH, FLEET_RATE = 50, 10, 2_000
+
+
+def _fleet_run(url: str, collector_pid: int, seconds: float) -> tuple[dict[str, Any], float]:
+    """``FLEET_SENDERS`` senders of ``FLEET_BATCH``-call requests, paced: their counts with the
+    collector's CPU meanwhile, and the collector's RSS before them (idle)."""
+    result, idle_rss, _ = _load(
+        url, collector_pid, seconds, FLEET_SENDERS, FLEET_BATCH, rate_per_s=FLEET_RATE
+    )
+    _wait(lambda: _metric(url, "tiermix_spool_bytes") == 0, 120, "spool drained after the fleet run")
+    return result, idle_rss
+
+
+def _fleet_rows(fleet: dict[str, Any], headline: dict[str, Any]) -> list[dict[str, Any]]:
+    """The fleet run's rate, and its CPU per stored call against the sustained run's (1,000-call
+    requests): how much each request costs beyond its calls."""
+
+    def per_call(result: dict[str, Any]) -> float:
+        return sum(result["cpu_s"].values()) / max(result["acked_spans"], 1) * 1e6
+
+    shape = f"{FLEET_SENDERS} senders of {FLEET_BATCH}-call requests"
+    return [
+        _row(
+            f"ingest calls/s stored, {shape} (each waits for its answer)",
+            fleet["acked_spans"] / fleet["elapsed_s"],
+            "calls/s",
+            FLEET_RATE,
+            "the pace asked",
+            "report",
+        ),
+        _row(
+            f"ingest CPU per call, {shape} (a fleet of applications exporting every second)",
+            per_call(fleet),
+            "us/call",
+            per_call(headline),
+            "the sustained run's, 1,000-call requests",
+            "report",
+        ),
+    ]
 
 
 def _cpu_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
