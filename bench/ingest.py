@@ -106,7 +106,7 @@ def body_stream(batch_size: int, parented: bool = False) -> Iterator[bytes]:
         for n, span in enumerate(spans):
             span.span_id = ids[24 * n : 24 * n + 8]
             span.trace_id = ids[24 * n + 8 : 24 * n + 24]
-            if parented:  # the application's own span: random, like the ids
+            if parented:  # the application's own span, outside the request: the trace id's random tail
                 span.parent_span_id = ids[24 * n + 16 : 24 * n + 24]
             span.start_time_unix_nano = now_ns - 10**9 + n * 1000
             span.end_time_unix_nano = span.start_time_unix_nano + 800_000_000
@@ -409,13 +409,13 @@ def run(quick: bool, soak_s: float = 0.0, senders: int = SENDERS) -> list[dict[s
             raise RuntimeError(f"floors failed: {floors_run.stderr[-2000:]}")
         floors = json.loads(floors_run.stdout.strip().splitlines()[-1])
         time.sleep(max(0.0, STEADY_AFTER_S - (time.monotonic() - up_since)))
+        idle_rss = _rss_mib(collector.pid)
         # The fleet's small requests first, while nothing else is merging: its CPU is its own.
-        fleet, idle_rss = (None, 0.0) if quick else _fleet_run(url, collector.pid, seconds)
+        fleet = None if quick else _fleet_run(url, collector.pid, seconds)
         looked_before = _metric(url, "tiermix_storage_duplicate_checks_total")
-        result, idle_at_start, peak_rss = _load(url, collector.pid, seconds, concurrency, batch_size)
-        idle_rss = idle_rss or idle_at_start
+        result, _, peak_rss = _load(url, collector.pid, seconds, concurrency, batch_size)
         looked_up = _metric(url, "tiermix_storage_duplicate_checks_total") - looked_before
-        _wait(lambda: _metric(url, "tiermix_spool_bytes") == 0, 120, "spool drained")
+        _wait_drained(url, "the sustained run")
         parented = None if quick else _parented_run(url, collector.pid, seconds, concurrency, batch_size)
         soak = _soak(url, collector.pid, soak_s, batch_size) if soak_s > 0 else None
         written = _written(url)
@@ -566,7 +566,7 @@ def _parented_run(
     result, _, _ = _load(url, collector_pid, seconds, concurrency, batch_size, parented=True)
     if _metric(url, "tiermix_parked_batches_total") == parked_before:
         raise RuntimeError("the run with parents parked no batch: it did not measure the parking path")
-    _wait(lambda: _metric(url, "tiermix_spool_bytes") == 0, 120, "spool drained after the run with parents")
+    _wait_drained(url, "the run with parents")
     return result
 
 
@@ -575,22 +575,22 @@ def _parented_run(
 FLEET_SENDERS, FLEET_BATCH, FLEET_RATE = 50, 10, 2_000
 
 
-def _fleet_run(url: str, collector_pid: int, seconds: float) -> tuple[dict[str, Any], float]:
+def _fleet_run(url: str, collector_pid: int, seconds: float) -> dict[str, Any]:
     """``FLEET_SENDERS`` senders of ``FLEET_BATCH``-call requests, paced: their counts with the
-    collector's CPU meanwhile, and the collector's RSS before them (idle)."""
-    result, idle_rss, _ = _load(
-        url, collector_pid, seconds, FLEET_SENDERS, FLEET_BATCH, rate_per_s=FLEET_RATE
-    )
-    _wait(lambda: _metric(url, "tiermix_spool_bytes") == 0, 120, "spool drained after the fleet run")
-    return result, idle_rss
+    collector's CPU meanwhile."""
+    result, _, _ = _load(url, collector_pid, seconds, FLEET_SENDERS, FLEET_BATCH, rate_per_s=FLEET_RATE)
+    _wait_drained(url, "the fleet run")
+    return result
+
+
+def _wait_drained(url: str, after: str) -> None:
+    """Every acknowledged batch inserted (the spool empty), so the next run starts on a quiet collector."""
+    _wait(lambda: _metric(url, "tiermix_spool_bytes") == 0, 120, f"spool drained after {after}")
 
 
 def _fleet_rows(fleet: dict[str, Any], headline: dict[str, Any]) -> list[dict[str, Any]]:
     """The fleet run's rate, and its CPU per stored call against the sustained run's (1,000-call
     requests): how much each request costs beyond its calls."""
-
-    def per_call(result: dict[str, Any]) -> float:
-        return sum(result["cpu_s"].values()) / max(result["acked_spans"], 1) * 1e6
 
     shape = f"{FLEET_SENDERS} senders of {FLEET_BATCH}-call requests"
     return [
@@ -604,19 +604,24 @@ def _fleet_rows(fleet: dict[str, Any], headline: dict[str, Any]) -> list[dict[st
         ),
         _row(
             f"ingest CPU per call, {shape} (a fleet of applications exporting every second)",
-            per_call(fleet),
+            _cpu_per_call(fleet),
             "us/call",
-            per_call(headline),
+            _cpu_per_call(headline),
             "the sustained run's, 1,000-call requests",
             "report",
         ),
     ]
 
 
+def _cpu_per_call(result: dict[str, Any]) -> float:
+    """µs of the collector's CPU (every group) per call a run stored."""
+    return sum(result["cpu_s"].values()) / max(result["acked_spans"], 1) * 1e6
+
+
 def _cpu_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
     """The sustained run's CPU per stored call by group of threads, and the cores they kept busy."""
     spent, calls = result["cpu_s"], max(result["acked_spans"], 1)
-    total_us = sum(spent.values()) / calls * 1e6
+    total_us = _cpu_per_call(result)
     everything = "every thread of the collector and its decode workers"
     rows = []
     for group, seconds in sorted(spent.items(), key=lambda item: -item[1]):

@@ -60,7 +60,7 @@ class CreatedKey:
 
 
 # The per-request reads, built once (building a statement costs more than running it on SQLite).
-_KEY_FIELDS = (
+_KEY_BY_PREFIX = select(
     ApiKey.id,
     ApiKey.prefix,
     ApiKey.scope,
@@ -69,15 +69,15 @@ _KEY_FIELDS = (
     ApiKey.created_at,
     ApiKey.revoked_at,
     ApiKey.last_used_at,
-)
-_KEY_BY_PREFIX = select(*_KEY_FIELDS, ApiKey.secret_sha256).where(ApiKey.prefix == bindparam("prefix"))
+    ApiKey.secret_sha256,
+).where(ApiKey.prefix == bindparam("prefix"))
 _TOUCH_KEY = update(ApiKey).where(ApiKey.id == bindparam("key_id")).values(last_used_at=bindparam("now"))
 _ANY_KEY = select(ApiKey.id).limit(1)
 _ANY_ACTIVE_KEY = select(ApiKey.id).where(ApiKey.revoked_at.is_(None)).limit(1)
 
 
 def _info(row: Any) -> KeyInfo:
-    """``row``: an ``ApiKey``, or a row of ``_KEY_FIELDS``."""
+    """``row``: an ``ApiKey``, or a row of ``_KEY_BY_PREFIX``."""
     return KeyInfo(
         row.id, row.prefix, row.scope, row.tenant, row.name, row.created_at, row.revoked_at, row.last_used_at
     )
