@@ -176,8 +176,12 @@ def collapse(calls: list[tuple[dict[str, Any], str]]) -> tuple[Merged, list[dict
         if ra != rb:
             parent[rb] = ra
 
+    # A span without an id is no one's parent (validation rejects it): indexed, its id 0 would match the
+    # "no parent" of every root span in its trace and make it their aggregate.
     by_span = {
-        (fields["tenant"], fields["trace_id"], fields["span_id"]): i for i, (fields, _) in enumerate(calls)
+        (fields["tenant"], fields["trace_id"], fields["span_id"]): i
+        for i, (fields, _) in enumerate(calls)
+        if fields["span_id"]
     }
     children: dict[int, list[int]] = {}
     for i, (fields, _) in enumerate(calls):

@@ -100,3 +100,16 @@ def test_content_never_reaches_a_row_and_is_decoded_only_for_a_capture_policy() 
     }
     gate.set_policies({("acme", "other.route"): 1.0})
     assert process(message, enricher=FixedEnricher(), limits=limits(), capture=gate).captures == [None]
+
+
+def test_a_span_without_an_id_is_rejected_not_made_the_parent_of_its_traces_calls() -> None:
+    """Its id 0 equals the "no parent" of every root span: it was taken for their aggregate, skipped
+    instead of reported, and its attribution filled into their rows."""
+    trace = b"T" * 16
+    roots = [span(sdk_attributes(**{"tiermix.route": ""}), trace_id=trace) for _ in range(2)]
+    idless = span(sdk_attributes(**{"tiermix.route": "injected"}), trace_id=trace)
+    idless.span_id = b""
+    out = process(request([*roots, idless]), enricher=FixedEnricher(), limits=limits())
+    assert dict(out.outcomes) == {("acme", "accepted", ""): 2, ("acme", "rejected", "invalid_span_id"): 1}
+    assert [column(row, "route") for row in out.calls] == ["", ""]
+    assert out.rejection_summary() == "1 span(s) rejected: invalid_span_id"
