@@ -279,11 +279,19 @@ def stage_costs(bodies: list[bytes], enricher: Any, limits: Any) -> dict[str, fl
             with stage("price and tier"):
                 for m in mapped:
                     enrich_fields(enricher, m.fields, m.clipped)
-            with stage("identity keys"):
-                for m in mapped:
-                    fields = m.fields
-                    members = [Member(fields["span_id"], fields["parent_span_id"])]
-                    call_keys(fields["tenant"], fields["trace_id"], members, fields["provider"], "")
+            for name, trusted in (("identity keys", False), ("identity keys, trusted sender", True)):
+                with stage(name):  # an ingest key bound to the tenant; no keys or an all-tenants key
+                    for m in mapped:
+                        fields = m.fields
+                        members = [Member(fields["span_id"], fields["parent_span_id"])]
+                        call_keys(
+                            fields["tenant"],
+                            fields["trace_id"],
+                            members,
+                            fields["provider"],
+                            "",
+                            trusted=trusted,
+                        )
             with stage("whole process() (parse through keys)"):
                 processed = process(parse(raw, PROTOBUF), enricher=enricher, limits=limits)
             with stage("worker hand-off: pickle"):

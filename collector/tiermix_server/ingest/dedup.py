@@ -18,18 +18,21 @@ from typing import TYPE_CHECKING
 
 from tiermix_server.errors import DedupUnavailable
 from tiermix_server.ingest.capture import rebind
+from tiermix_server.ingest.enrich import NO_USAGE
 from tiermix_server.ingest.identity import CallKeys
 from tiermix_server.ingest.merge import merge_rows
 from tiermix_server.ingest.parking import respool
-from tiermix_server.ingest.process import ACCEPTED, SKIPPED, TENANT_INDEX, Processed
-from tiermix_server.ingest.submission import Parked, keep_only
-from tiermix_server.ingest.write import SPAN_ID_INDEX, TS_INDEX, CallRow
+from tiermix_server.ingest.process import ACCEPTED, CLIPPED, SKIPPED, TENANT_INDEX, Processed
+from tiermix_server.ingest.submission import Parked, Submission, keep_only
+from tiermix_server.ingest.write import LLM_CALLS_COLUMNS, SPAN_ID_INDEX, TS_INDEX, CallRow
 
 if TYPE_CHECKING:
     from tiermix_server.ingest.pipeline import Pipeline
 
 log = logging.getLogger("tiermix.ingest")
 _start_us = operator.itemgetter(TS_INDEX)
+_PRICE_SOURCE_INDEX = LLM_CALLS_COLUMNS.index("price_source")
+Outcome = tuple[str, str, str]  # tenant, outcome, reason: what ``Processed.outcomes`` counts
 
 
 async def drop_stored(pipeline: Pipeline, processed: Processed) -> None:
@@ -78,32 +81,84 @@ def merge_into_pending(pipeline: Pipeline, processed: Processed) -> set[asyncio.
         target = next(open_rows[key] for key in keys.lookup if key in open_rows)
         submission, row_index = target
         pending = submission.processed
-        row, scope = processed.calls[index], processed.scopes[index]
+        row = processed.calls[index]
         resent = row[SPAN_ID_INDEX] == pending.calls[row_index][SPAN_ID_INDEX]
+        counted_as = row[TENANT_INDEX]
         if not resent:
-            pending.calls[row_index], pending.scopes[row_index] = merge_rows(
-                pending.calls[row_index], pending.scopes[row_index], row, scope, pipeline._reprice
-            )
-            # The content may come with either span (OpenLLMetry's, after the anthropic SDK's own).
-            kept = pending.captures[row_index] or processed.captures[index]
-            pending.captures[row_index] = rebind(kept, pending.calls[row_index]) if kept else None
-            old = pending.keys[row_index]
-            pending.keys[row_index] = CallKeys(
-                tuple(dict.fromkeys(old.lookup + keys.lookup)),
-                tuple(dict.fromkeys(old.store + keys.store)),
-            )
+            counted_as = _merge(pipeline, target, processed, index)
             for key in keys.store:
                 open_rows[key] = target
             if submission.parked is not None:
                 to_respool.add(submission.parked)
         keep.append(False)
         waits.add(submission.future)  # answered once the merged row is durable
-        skip_one(processed, row, "duplicate" if resent else "same_call")
+        skip_one(processed, row, "duplicate" if resent else "same_call", counted_as)
     if not all(keep):
         keep_only(processed, keep)
     for parked in to_respool:
         waits.add(asyncio.ensure_future(asyncio.to_thread(respool, pipeline, parked)))
     return waits
+
+
+def _merge(pipeline: Pipeline, target: tuple[Submission, int], processed: Processed, index: int) -> str:
+    """Merge call ``index`` of ``processed`` into the pending call ``target``; return the tenant of the
+    merged call, which its span counts for."""
+    submission, row_index = target
+    pending = submission.processed
+    first, row, keys = pending.calls[row_index], processed.calls[index], processed.keys[index]
+    old = pending.keys[row_index]
+    merged, pending.scopes[row_index] = merge_rows(
+        first, pending.scopes[row_index], row, processed.scopes[index], pipeline._reprice
+    )
+    # The pending call's tenant stands, unless it named none and this span (a trusted sender's) does.
+    tenant = row[TENANT_INDEX] if old.unclaimed and not keys.unclaimed else first[TENANT_INDEX]
+    merged = (*merged[:TENANT_INDEX], tenant, *merged[TENANT_INDEX + 1 :])
+    pending.calls[row_index] = merged
+    # The content may come with either span (OpenLLMetry's, after the anthropic SDK's own).
+    kept = pending.captures[row_index] or processed.captures[index]
+    pending.captures[row_index] = rebind(kept, merged) if kept else None
+    pending.keys[row_index] = CallKeys(
+        tuple(dict.fromkeys(old.lookup + keys.lookup)),
+        tuple(dict.fromkeys(old.store + keys.store)),
+        old.unclaimed and keys.unclaimed,
+        old.mergeable or keys.mergeable,
+    )
+    # Counts that no longer describe the stored row: its tenant moved, or a span counted as having
+    # no usage was merged into a call that has it.
+    moves: list[tuple[Outcome, Outcome | None]] = []
+    if tenant != first[TENANT_INDEX]:
+        moves.append(((first[TENANT_INDEX], ACCEPTED, ""), (tenant, ACCEPTED, "")))
+    has_usage = merged[_PRICE_SOURCE_INDEX] != NO_USAGE
+    if has_usage and first[_PRICE_SOURCE_INDEX] == NO_USAGE:
+        moves.append(((first[TENANT_INDEX], CLIPPED, "usage_missing"), None))
+    if moves:
+        _recount(submission, moves)
+    if has_usage and row[_PRICE_SOURCE_INDEX] == NO_USAGE:
+        processed.outcomes[(row[TENANT_INDEX], CLIPPED, "usage_missing")] -= 1
+    return tenant
+
+
+def _recount(submission: Submission, moves: list[tuple[Outcome, Outcome | None]]) -> None:
+    """Move counts of a pending call from one outcome to another (None: it no longer holds), in its
+    request's outcomes and, once parked, in the batch's stats rows already made from them."""
+    outcomes = submission.processed.outcomes
+    for was, now in moves:
+        outcomes[was] -= 1
+        if now is not None:
+            outcomes[now] += 1
+    parked = submission.parked
+    if parked is None:
+        return
+    stats = {row[:4]: row[4] for row in parked.stats}
+    for was, now in moves:
+        at = next((key for key, n in stats.items() if key[1:] == was and n > 0), None)
+        if at is None:
+            continue
+        stats[at] -= 1
+        if now is not None:
+            stats[(at[0], *now)] = stats.get((at[0], *now), 0) + 1
+    # One assignment: a re-spool in a thread reads the old list or the new.
+    parked.stats = [(*key, n) for key, n in stats.items() if n > 0]
 
 
 def drop_resent(
@@ -125,7 +180,9 @@ def skip(processed: Processed, keep: list[bool]) -> None:
     keep_only(processed, keep)
 
 
-def skip_one(processed: Processed, row: CallRow, reason: str) -> None:
+def skip_one(processed: Processed, row: CallRow, reason: str, counted_as: str | None = None) -> None:
+    """``row`` is not stored: its span counts as skipped, for ``counted_as`` (the tenant of the call it
+    was merged into) or its own tenant."""
     tenant = row[TENANT_INDEX]
     processed.outcomes[(tenant, ACCEPTED, "")] -= 1
-    processed.outcomes[(tenant, SKIPPED, reason)] += 1
+    processed.outcomes[(counted_as or tenant, SKIPPED, reason)] += 1

@@ -78,13 +78,14 @@ def enrich_fields(enricher: Enricher, fields: dict[str, Any], clipped: list[str]
 
 
 PEER_COST_TOLERANCE = 0.01
+NO_USAGE = "no_usage"  # the price source of a successful call that reported no usage: stored unpriced
 
 
 def _no_silent_zero(fields: dict[str, Any], peer_cost_usd: float | None, clipped: list[str]) -> None:
     if fields["status"] == "ok" and not fields["input_tokens"] and not fields["output_tokens"]:
         clipped.append("usage_missing")
         fields["cost_usd"] = 0.0
-        fields["price_source"] = "no_usage"
+        fields["price_source"] = NO_USAGE
         fields["unpriced"] = True
         return
     if peer_cost_usd is None:

@@ -16,6 +16,17 @@ more LLM calls is an aggregate, not a call. Across requests and restarts every s
 ``CallKeys.lookup`` meets one of them is the same call and is skipped as a duplicate. Keys are scoped by
 tenant, so one tenant's ids can never hide another tenant's call.
 
+A sender trusted with every tenant (no API keys, or an all-tenants key) may send a call's spans with and
+without a tenant: the tiermix SDK's span says ``tiermix.tenant``, a peer's span of the same call does not.
+Within a request an *unclaimed* span (no tenant) joins the claimed spans of its call (``collapse``);
+across requests, a trusted sender's calls keep their keys in one scope of their own that no tenant name
+can spell (``call_keys(trusted=True)``), whatever tenant their spans name or not, so the two spans meet
+in either order; they also look up their span and response id in their tenant's keys, to meet a copy a
+tenant-bound key sent first, or a call stored before this scope existed.
+A tenant-bound key's calls keep and look up only their tenant's keys: its spans never meet a trusted
+sender's call stored after them, nor another tenant's. Within a trusted sender, ids are its own: the
+same span or response id sent again for another tenant is the same call.
+
 Where it cannot hold: two instrumentations in *separate traces with no shared id* (OpenInference's
 LangChain and OpenAI instrumentors together, the anthropic SDK's streamed span next to OpenInference's)
 look like two calls; docs/peers.md recommends the configuration for each, and
@@ -67,7 +78,9 @@ _TIERMIX_SET = ("request_id",)  # explicit tiermix attribution travels with whic
 
 
 class CallKeys(NamedTuple):
-    """``lookup``: keys meaning "this call is already stored"; ``store``: the keys this call leaves.
+    """``lookup``: keys meaning "this call is already stored"; ``store``: the keys this call leaves;
+    ``unclaimed``: no span of the call named a tenant (its row has the default tenant until a claimed
+    span of the call is merged in).
 
     A named tuple, not a dataclass: one travels back from a decode worker with every call, and a slotted
     dataclass pickles through ``dataclasses.fields()`` each time (3.2 µs per call there and back,
@@ -76,11 +89,10 @@ class CallKeys(NamedTuple):
 
     lookup: tuple[int, ...]
     store: tuple[int, ...]
-
-    @property
-    def mergeable(self) -> bool:
-        """Another span of this call may still come (it has a parent or a response id to be met by)."""
-        return len(self.store) > 1
+    unclaimed: bool = False
+    # Another span of this call may still come: it has a parent or a response id to be met by, or no
+    # usage (a tiermix span around a call a peer's span reports).
+    mergeable: bool = False
 
 
 def _key(kind: bytes, *parts: bytes) -> int:
@@ -106,6 +118,10 @@ def response_key(tenant: str, provider: str, response_id: str) -> int:
     return _key(b"r", tenant.encode(), provider.encode(), response_id.encode())
 
 
+# The scope of a trusted sender's keys: 0xff never occurs in UTF-8, so no tenant name spells it.
+_TRUSTED_SCOPE = b"\xfftrusted"
+
+
 @dataclass(frozen=True, slots=True)
 class Member:
     """One span of a call: its ids, for the keys."""
@@ -115,22 +131,53 @@ class Member:
 
 
 def call_keys(
-    tenant: str, trace_id: bytes, members: Iterable[Member], provider: str, response_id: str
+    tenant: str,
+    trace_id: bytes,
+    members: Iterable[Member],
+    provider: str,
+    response_id: str,
+    *,
+    trusted: bool = False,
+    claimed: bool = True,
+    awaits_usage: bool = False,
 ) -> CallKeys:
+    """The keys of one call. ``trusted``: its sender may write any tenant (module docstring);
+    ``claimed``: a span of it named its tenant; ``awaits_usage``: it has none (another span may bring it).
+    """
+    # ``_key``'s layout (kind, scope, parts joined by 0x1f), inlined: this runs for every call. A trusted
+    # sender's call also looks up its own span and response id in its tenant's keys: a tenant-bound
+    # key's copy of it, or the call stored before keys had a trusted scope, sent again.
+    scope = tenant.encode()
+    kept = b"\x1f" + (_TRUSTED_SCOPE if trusted else scope) + b"\x1f"
+    parts: list[tuple[bytes, bytes]] = []
     lookup: list[int] = []
     store: list[int] = []
     for member in members:
-        own = span_key(tenant, trace_id, member.span_id)
-        lookup += (own, child_key(tenant, trace_id, member.span_id))
-        store.append(own)
+        own = trace_id + b"\x1f%d" % member.span_id
+        own_key = _digest(b"s" + kept + own)
+        lookup += (own_key, _digest(b"c" + kept + own))
+        store.append(own_key)
+        parts.append((b"s", own))
         if member.parent_span_id:
-            lookup.append(span_key(tenant, trace_id, member.parent_span_id))
-            store.append(child_key(tenant, trace_id, member.parent_span_id))
+            parent = trace_id + b"\x1f%d" % member.parent_span_id
+            lookup.append(_digest(b"s" + kept + parent))
+            store.append(_digest(b"c" + kept + parent))
     if response_id:
-        key = response_key(tenant, provider, response_id)
-        lookup.append(key)
-        store.append(key)
-    return CallKeys(tuple(lookup), tuple(store))
+        response = b"%s\x1f%s" % (provider.encode(), response_id.encode())
+        response_key = _digest(b"r" + kept + response)
+        lookup.append(response_key)
+        store.append(response_key)
+        parts.append((b"r", response))
+    mergeable = len(store) > 1 or awaits_usage
+    if trusted:
+        middle = b"\x1f" + scope + b"\x1f"
+        lookup += [_digest(kind + middle + tail) for kind, tail in parts]
+    return CallKeys(tuple(lookup), tuple(store), trusted and not claimed, mergeable)
+
+
+def _digest(data: bytes) -> int:
+    """``_key``'s digest of already joined parts."""
+    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "big") or 1
 
 
 def is_pair_half(fields: dict[str, Any], scope: str) -> bool:
@@ -148,22 +195,33 @@ def is_pair_half(fields: dict[str, Any], scope: str) -> bool:
 def _completeness(fields: dict[str, Any], scope: str, depth: int) -> tuple[int, int, int, int]:
     """Who leads a merge: the tiermix SDK (it carries the attribution), then the most usage fields,
     then a provider SDK's own span, then the innermost span (closest to the wire)."""
-    usage = sum(1 for name in _USAGE if fields[name])
-    return (1 if scope == TIERMIX_SCOPE else 0, usage, 1 if scope in PROVIDER_SDK_SCOPES else 0, depth)
+    tiermix, provider_sdk = scope == TIERMIX_SCOPE, scope in PROVIDER_SDK_SCOPES
+    return (1 if tiermix else 0, _usage_count(fields), 1 if provider_sdk else 0, depth)
 
 
-Merged = list[tuple[dict[str, Any], list[Member], str]]  # fields, the spans, the leader's scope
+def _usage_count(fields: dict[str, Any]) -> int:
+    return sum(1 for name in _USAGE if fields[name])
+
+
+# Where a call's row came from: the scope of the span that led the merge, and of the span its usage is
+# from (the tiermix span leads with the attribution, but when it wraps the call with no usage of its own
+# a later span with better usage must still replace what an earlier one lent: ``merge_two``).
+Sources = tuple[str, str]
+Merged = list[tuple[dict[str, Any], list[Member], Sources]]  # fields, the spans, where they came from
 
 
 def collapse(calls: list[tuple[dict[str, Any], str]]) -> tuple[Merged, list[dict[str, Any]]]:
     """Merge the spans of one request that are the same call.
 
-    ``calls``: (fields, scope) of each LLM span, tenant already resolved. Returns the calls as
-    (merged fields, the spans it was made of), and the aggregate spans left out (an LLM span wrapping
-    several LLM calls: its calls are counted, it is not).
+    ``calls``: (fields, scope) of each LLM span, its tenant resolved or ``""`` (unclaimed: a trusted
+    sender's span naming no tenant, which joins the claimed spans of its call and takes their tenant).
+    Spans of two different tenants are never one call. Returns the calls as (merged fields, the spans
+    it was made of), and the aggregate spans left out (an LLM span wrapping several LLM calls: its calls
+    are counted, it is not).
     """
     count = len(calls)
     parent = list(range(count))
+    tenant_of = [fields["tenant"] for fields, _ in calls]  # per group root: the tenant its spans claim
 
     def find(i: int) -> int:
         while parent[i] != i:
@@ -171,35 +229,33 @@ def collapse(calls: list[tuple[dict[str, Any], str]]) -> tuple[Merged, list[dict
             i = parent[i]
         return i
 
-    def union(a: int, b: int) -> None:
+    def union(a: int, b: int) -> bool:
         ra, rb = find(a), find(b)
-        if ra != rb:
-            parent[rb] = ra
+        if ra == rb:
+            return True
+        ta, tb = tenant_of[ra], tenant_of[rb]
+        if ta and tb and ta != tb:
+            return False
+        parent[rb] = ra
+        tenant_of[ra] = ta or tb
+        return True
 
-    # A span without an id is no one's parent (validation rejects it): indexed, its id 0 would match the
-    # "no parent" of every root span in its trace and make it their aggregate.
-    by_span = {
-        (fields["tenant"], fields["trace_id"], fields["span_id"]): i
-        for i, (fields, _) in enumerate(calls)
-        if fields["span_id"]
-    }
+    up_of = _parents(calls)
     children: dict[int, list[int]] = {}
-    for i, (fields, _) in enumerate(calls):
-        up = by_span.get((fields["tenant"], fields["trace_id"], fields["parent_span_id"]))
-        if up is not None and up != i:
+    for i, up in enumerate(up_of):
+        if up is not None:
             children.setdefault(up, []).append(i)
     aggregates = {up for up, kids in children.items() if len(kids) > 1}
     for up, kids in children.items():
         if up not in aggregates:
             union(up, kids[0])
-    by_response: dict[tuple[str, str, str], int] = {}
+    by_response: dict[tuple[str, str], list[int]] = {}
     for i, (fields, _) in enumerate(calls):
         if i in aggregates or not fields["response_id"]:
             continue
-        key = (fields["tenant"], fields["provider"], fields["response_id"])
-        first = by_response.setdefault(key, i)
-        if first != i:
-            union(first, i)
+        seen = by_response.setdefault((fields["provider"], fields["response_id"]), [])
+        if not any(union(first, i) for first in seen):
+            seen.append(i)  # the first of its tenant with this id
     groups: dict[int, list[int]] = {}
     for i in range(count):
         if i not in aggregates:
@@ -208,47 +264,80 @@ def collapse(calls: list[tuple[dict[str, Any], str]]) -> tuple[Merged, list[dict
     for members in groups.values():
         if len(members) == 1 and not aggregates:  # the common case: a call seen once, nothing to merge
             fields, scope = calls[members[0]]
-            out.append((fields, [Member(fields["span_id"], fields["parent_span_id"])], scope))
+            out.append((fields, [Member(fields["span_id"], fields["parent_span_id"])], (scope, scope)))
             continue
-        depth = {i: _depth(i, calls, by_span) for i in members}
+        depth = {i: _depth(i, up_of) for i in members}
         ranked = sorted(
             members, key=lambda i: _completeness(calls[i][0], calls[i][1], depth[i]), reverse=True
         )
         merged = dict(calls[ranked[0]][0])
         scope = calls[ranked[0]][1]
+        usage_scope = next((calls[i][1] for i in ranked if _usage_count(calls[i][0])), scope)
         for other in ranked[1:]:
             _fill(merged, calls[other][0])
         for up in aggregates:  # calls inside an aggregate inherit the attribution it alone has
-            if any(i in children[up] for i in members):
+            if any(i in children[up] for i in members) and _same_tenant(merged, calls[up][0]):
                 _fill(merged, calls[up][0], usage=False)
         out.append(
-            (merged, [Member(calls[i][0]["span_id"], calls[i][0]["parent_span_id"]) for i in members], scope)
+            (
+                merged,
+                [Member(calls[i][0]["span_id"], calls[i][0]["parent_span_id"]) for i in members],
+                (scope, usage_scope),
+            )
         )
     return out, [calls[i][0] for i in sorted(aggregates)]
 
 
+def _parents(calls: list[tuple[dict[str, Any], str]]) -> list[int | None]:
+    """Each span's parent among ``calls`` (same trace, a tenant it may share), or None."""
+    # A span without an id is no one's parent (validation rejects it): indexed, its id 0 would match the
+    # "no parent" of every root span in its trace and make it their aggregate.
+    by_span: dict[tuple[Any, Any], list[int]] = {}
+    for i, (fields, _) in enumerate(calls):
+        if fields["span_id"]:
+            by_span.setdefault((fields["trace_id"], fields["span_id"]), []).append(i)
+    up_of: list[int | None] = []
+    for i, (fields, _) in enumerate(calls):
+        candidates = by_span.get((fields["trace_id"], fields["parent_span_id"]), ())
+        up_of.append(next((up for up in candidates if up != i and _same_tenant(fields, calls[up][0])), None))
+    return up_of
+
+
+def _same_tenant(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """May ``a`` and ``b`` be spans of one call: the same tenant, or one of them unclaimed."""
+    return not a["tenant"] or not b["tenant"] or a["tenant"] == b["tenant"]
+
+
 def merge_two(
-    first: dict[str, Any], first_scope: str, second: dict[str, Any], second_scope: str
-) -> tuple[dict[str, Any], str]:
-    """Two spans of one call met in different requests: the more complete leads, the other fills in."""
-    if _completeness(second, second_scope, 0) > _completeness(first, first_scope, 0):
-        first, first_scope, second = second, second_scope, first
+    first: dict[str, Any], first_from: Sources, second: dict[str, Any], second_from: Sources
+) -> tuple[dict[str, Any], Sources]:
+    """Two spans of one call met in different requests: the more complete leads, the other fills in,
+    and the usage is the one ``collapse`` would have chosen had they come together (whatever the order)."""
+    if _completeness(second, second_from[0], 0) > _completeness(first, first_from[0], 0):
+        first, first_from, second, second_from = second, second_from, first, first_from
     merged = dict(first)
     _fill(merged, second)
     merged["tags"] = {**second["tags"], **first["tags"]}
-    return merged, first_scope
+    usage_from = first_from[1]
+    if _usage_rank(second, second_from[1]) > _usage_rank(first, first_from[1]):
+        merged.update({name: second[name] for name in _USAGE if second[name]})
+        usage_from = second_from[1]
+    return merged, (first_from[0], usage_from)
 
 
-def _depth(i: int, calls: list[tuple[dict[str, Any], str]], by_span: dict[tuple[Any, Any, Any], int]) -> int:
+def _usage_rank(fields: dict[str, Any], scope: str) -> tuple[int, ...]:
+    """Whose usage a merged row keeps: ``_completeness`` of the span it came from; none ranks last."""
+    return _completeness(fields, scope, 0)[:3] if _usage_count(fields) else (-1,)
+
+
+def _depth(i: int, up_of: list[int | None]) -> int:
     depth, seen = 0, {i}
-    fields = calls[i][0]
-    while True:
-        up = by_span.get((fields["tenant"], fields["trace_id"], fields["parent_span_id"]))
-        if up is None or up in seen:
-            return depth
+    up = up_of[i]
+    while up is not None and up not in seen:
         seen.add(up)
         depth += 1
-        fields = calls[up][0]
+        up = up_of[up]
+    return depth
 
 
 def _fill(merged: dict[str, Any], other: dict[str, Any], *, usage: bool = True) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from tiermix_server.ingest.identity import merge_two
+from tiermix_server.ingest.identity import Sources, merge_two
 from tiermix_server.ingest.write import LLM_CALLS_COLUMNS, CallRow
 
 Reprice = Callable[[dict[str, Any]], None]
@@ -28,15 +28,15 @@ def as_fields(row: CallRow) -> dict[str, Any]:
 
 
 def merge_rows(
-    first: CallRow, first_scope: str, second: CallRow, second_scope: str, reprice: Reprice
-) -> tuple[CallRow, str]:
+    first: CallRow, first_from: Sources, second: CallRow, second_from: Sources, reprice: Reprice
+) -> tuple[CallRow, Sources]:
     """``first`` and ``second`` are the same call: one row with the most complete attributes."""
     a, b = as_fields(first), as_fields(second)
-    merged, scope = merge_two(a, first_scope, b, second_scope)
+    merged, sources = merge_two(a, first_from, b, second_from)
     leader = a if merged["span_id"] == a["span_id"] else b
     if any(merged[name] != leader[name] for name in _USAGE) or merged["model"] != leader["model"]:
         reprice(merged)  # usage or model came from the other span: the leader's cost no longer holds
-    return tuple(merged[name] for name in LLM_CALLS_COLUMNS), scope
+    return tuple(merged[name] for name in LLM_CALLS_COLUMNS), sources
 
 
 def enrich_again(enricher: Any) -> Reprice:

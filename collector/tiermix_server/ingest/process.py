@@ -20,8 +20,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from tiermix_server.gc_pause import cycle_collection_paused
 from tiermix_server.ingest.capture import CaptureGate, CaptureRow
 from tiermix_server.ingest.decode import flatten
-from tiermix_server.ingest.enrich import Enricher, enrich_fields
-from tiermix_server.ingest.identity import CallKeys, Member, call_keys, collapse, is_pair_half
+from tiermix_server.ingest.enrich import NO_USAGE, Enricher, enrich_fields
+from tiermix_server.ingest.identity import CallKeys, Member, Sources, call_keys, collapse, is_pair_half
 from tiermix_server.ingest.mapping import (
     ATTRIBUTE_KINDS,
     ATTRIBUTE_PREFIXES,
@@ -41,7 +41,7 @@ TENANT_INDEX = LLM_CALLS_COLUMNS.index("tenant")
 _as_row = operator.itemgetter(*LLM_CALLS_COLUMNS)  # fields dict → row tuple in column order, in C
 
 
-_Pending = tuple[Mapped, str, list[Member]]  # an LLM span's fields, its scope, the spans it stands for
+_Pending = tuple[Mapped, Sources, list[Member]]  # an LLM span's fields, its scopes, the spans it stands for
 
 
 @dataclass(slots=True)
@@ -51,7 +51,7 @@ class Processed:
     calls: list[CallRow] = field(default_factory=list)
     drops: list[DropRow] = field(default_factory=list)
     keys: list[CallKeys] = field(default_factory=list)  # one per call row: how it is recognised again
-    scopes: list[str] = field(default_factory=list)  # one per call row: the instrumentation that led
+    scopes: list[Sources] = field(default_factory=list)  # one per call row: the instrumentations it is from
     captures: list[CaptureRow | None] = field(default_factory=list)  # one per call row (capture.py)
     # One per call row while capture is pending (``keep_content``): the span's content attributes, turned
     # into ``captures`` by ``take_captures`` in the process that holds the capture budget.
@@ -132,18 +132,25 @@ def _process(
             outcomes[(row_tenant, SKIPPED, "drop_report")] += 1
             continue
         fields = mapped.fields
-        claimed = tenant or fields["tenant"] or DEFAULT_TENANT
-        if len(claimed) > MAX_TENANT:  # resolved here already: the same-call keys are tenant-scoped
+        # Resolved here already (the same-call merge is tenant-scoped); "" is a trusted sender's span
+        # naming no tenant: it may join a claimed span of its call, and takes the default tenant if not.
+        claimed = tenant or fields["tenant"]
+        if len(claimed) > MAX_TENANT:
             mapped.clipped.append("string_too_long")
         fields["tenant"] = claimed[:MAX_TENANT]
         if is_pair_half(fields, span.scope):
-            outcomes[(fields["tenant"], SKIPPED, "stream_request_half")] += 1
+            outcomes[(fields["tenant"] or DEFAULT_TENANT, SKIPPED, "stream_request_half")] += 1
             continue
-        calls.append((mapped, span.scope, [Member(fields["span_id"], fields["parent_span_id"])]))
+        member = Member(fields["span_id"], fields["parent_span_id"])
+        calls.append((mapped, (span.scope, span.scope), [member]))
     if len(calls) > 1:
         calls = _collapse(calls, outcomes)
-    for mapped, scope, members in calls:
+    trusted = tenant is None
+    for mapped, sources, members in calls:
         fields = mapped.fields
+        unclaimed = not fields["tenant"]
+        if unclaimed:
+            fields["tenant"] = DEFAULT_TENANT
         provider, response_id = fields["provider"], fields.pop("response_id")
         fields.pop("logfire_span_type")
         row = _call_row(mapped, enricher, limits)
@@ -153,8 +160,13 @@ def _process(
         out.calls.append(row)
         out.contents.append(fields["content"] or None)
         row_tenant = row[TENANT_INDEX]
-        out.keys.append(call_keys(row_tenant, fields["trace_id"], members, provider, response_id))
-        out.scopes.append(scope)
+        out.keys.append(
+            call_keys(
+                row_tenant, fields["trace_id"], members, provider, response_id,
+                trusted=trusted, claimed=not unclaimed, awaits_usage=fields["price_source"] == NO_USAGE,
+            )
+        )  # fmt: skip
+        out.scopes.append(sources)
         outcomes[(row_tenant, ACCEPTED, "")] += 1
         for reason in mapped.clipped:
             outcomes[(row_tenant, CLIPPED, reason)] += 1
@@ -178,16 +190,16 @@ def take_captures(processed: Processed, capture: CaptureGate | None) -> None:
 
 def _collapse(calls: list[_Pending], outcomes: Counter[tuple[str, str, str]]) -> list[_Pending]:
     """Merge the spans of one call (``identity.collapse``), counting each span merged away."""
-    merged, aggregates = collapse([(mapped.fields, scope) for mapped, scope, _ in calls])
+    merged, aggregates = collapse([(mapped.fields, sources[0]) for mapped, sources, _ in calls])
     clipped_of = {mapped.fields["span_id"]: mapped.clipped for mapped, _, _ in calls}
     for fields in aggregates:
-        outcomes[(fields["tenant"], SKIPPED, "aggregate_span")] += 1
+        outcomes[(fields["tenant"] or DEFAULT_TENANT, SKIPPED, "aggregate_span")] += 1
     out: list[_Pending] = []
-    for fields, members, scope in merged:
+    for fields, members, sources in merged:
         clipped = [reason for member in members for reason in clipped_of.get(member.span_id, ())]
-        out.append((Mapped(fields, clipped), scope, members))
+        out.append((Mapped(fields, clipped), sources, members))
         if len(members) > 1:
-            outcomes[(fields["tenant"], SKIPPED, "same_call")] += len(members) - 1
+            outcomes[(fields["tenant"] or DEFAULT_TENANT, SKIPPED, "same_call")] += len(members) - 1
     return out
 
 

@@ -126,7 +126,7 @@ class RecentKeys:
         hot, sealed, in_flight = self._hot, self._sealed_hits(calls), self._in_flight
         flying = in_flight.keys()
         # Set operations against the whole tuple run in C: this runs for every call the collector takes.
-        for lookup, store in calls:
+        for lookup, store, _, _ in calls:
             if not (hot.isdisjoint(lookup) and sealed.isdisjoint(lookup)):
                 keep.append(False)
             elif not flying.isdisjoint(lookup):
@@ -139,7 +139,7 @@ class RecentKeys:
 
     def settle(self, calls: Iterable[CallKeys], durable: bool) -> None:
         """The batch holding ``calls`` is durable (remember their keys) or failed (forget the claim)."""
-        stored = [key for _, store in calls for key in store]
+        stored = [key for call in calls for key in call.store]
         pop = self._in_flight.pop
         for key in stored:
             pop(key, None)
@@ -150,7 +150,7 @@ class RecentKeys:
         """The lookup keys of ``calls`` found in a sealed generation: every key searched at once."""
         if not self._sealed or not calls:
             return frozenset()
-        wanted = np.fromiter(itertools.chain.from_iterable(lookup for lookup, _ in calls), dtype=np.uint64)
+        wanted = np.fromiter(itertools.chain.from_iterable(call.lookup for call in calls), dtype=np.uint64)
         wanted.sort()  # searched in order, each array is walked once through the cache, not at random
         found = np.zeros(wanted.shape, dtype=bool)
         for generation in self._sealed:

@@ -198,3 +198,92 @@ def test_spans_of_one_call_in_separate_requests_in_either_order_land_as_one_comp
             if field not in gaps and field in call:
                 assert row[field] == call[field], (peer, reverse, call["api"], call["stream"], field, row)
         assert not row["unpriced"], (peer, row)
+
+
+# The scopes in the OpenLLMetry corpus that are OpenLLMetry's own (the anthropic SDK's span is not).
+OPENLLMETRY_SCOPES = {"opentelemetry.instrumentation.openai.v1", "opentelemetry.instrumentation.anthropic"}
+
+
+def inside_tiermix_spans(corpus: dict[str, Any]) -> dict[str, Any]:
+    """The corpus as an application also using the tiermix SDK sends it: each OpenLLMetry span is the
+    child of a tiermix span naming the tenant and route, with no usage (the call wrapped in
+    ``tiermix.call``); the peer's spans name no tenant. The anthropic SDK's own spans stay roots."""
+    import base64
+    import os
+
+    def text(key: str, value: str) -> dict[str, Any]:
+        return {"key": key, "value": {"stringValue": value}}
+
+    document = json.loads(json.dumps(corpus["requests"][0]))
+    wrappers = []
+    for resource in document["resourceSpans"]:
+        for scope in resource["scopeSpans"]:
+            if scope["scope"]["name"] not in OPENLLMETRY_SCOPES:
+                continue
+            for span in scope["spans"]:
+                attributes = {item["key"]: item["value"] for item in span["attributes"]}
+                wrapper_id = base64.b64encode(os.urandom(8)).decode()
+                wrappers.append(
+                    {
+                        "traceId": span["traceId"],
+                        "spanId": wrapper_id,
+                        "name": "support.answer",
+                        "kind": "SPAN_KIND_INTERNAL",
+                        "startTimeUnixNano": str(int(span["startTimeUnixNano"]) - 1_000_000),
+                        "endTimeUnixNano": str(int(span["endTimeUnixNano"]) + 1_000_000),
+                        "attributes": [
+                            text("gen_ai.operation.name", "chat"),
+                            {"key": "gen_ai.provider.name", "value": attributes["gen_ai.provider.name"]},
+                            {"key": "gen_ai.request.model", "value": attributes["gen_ai.request.model"]},
+                            text("tiermix.tenant", "acme"),
+                            text("tiermix.route", "support.answer"),
+                        ],
+                        "status": {},
+                    }
+                )
+                span["parentSpanId"] = wrapper_id
+    document["resourceSpans"].append(
+        {
+            "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "shop"}}]},
+            "scopeSpans": [{"scope": {"name": "tiermix"}, "spans": wrappers}],
+        }
+    )
+    return {**corpus, "requests": [document]}
+
+
+@pytest.mark.parametrize("split", ["one-request", "in-order", "reversed"])
+def test_a_peers_spans_without_a_tenant_count_once_for_the_tenant_the_tiermix_span_names(
+    split: str, make_collector: Any
+) -> None:
+    """No API keys (or an all-tenants key): every call is acme's, stored once, with the peer's usage;
+    none is stored again for the default tenant, in one request or one span per request."""
+    corpus = inside_tiermix_spans(json.loads((CORPUS / "openllmetry.json").read_text()))
+    if split != "one-request":
+        corpus = one_span_per_request(corpus, reverse=split == "reversed")
+    collector = make_collector()
+    stored = replay(collector, corpus)
+    truth = sorted(corpus["calls"], key=lambda call: call["provider"])
+    assert len(stored) == len(truth), stored
+    for call, row in zip(truth, stored, strict=True):
+        for field in ("provider", "model", "input_tokens", "output_tokens"):
+            assert row[field] == call[field], (split, field, row)
+        assert not row["unpriced"], row
+    tenants = collector.rows("SELECT DISTINCT tenant, route FROM llm_calls")
+    assert tenants == [("acme", "support.answer")]
+    spans = sum(
+        len(s["spans"]) for r in corpus["requests"] for rs in r["resourceSpans"] for s in rs["scopeSpans"]
+    )
+    collector.wait_for(lambda: collector.scalar("SELECT sum(spans) FROM ingest_stats") >= spans)
+    query = "SELECT tenant, outcome, reason, sum(spans) FROM ingest_stats GROUP BY tenant, outcome, reason"
+    counts = {(tenant, outcome, reason): n for tenant, outcome, reason, n in collector.rows(query)}
+    # Data health counts each span once, for the tenant known when it was merged; no call is counted
+    # as stored without usage (the tiermix span has none of its own until a peer's span fills it in).
+    # In order, the anthropic SDK's span met OpenLLMetry's before the tiermix span named the tenant.
+    early = 2 if split == "in-order" else 0
+    expected = {
+        ("acme", "accepted", ""): len(truth),
+        ("acme", "skipped", "same_call"): spans - len(truth) - early,
+    }
+    if early:
+        expected[("default", "skipped", "same_call")] = early
+    assert counts == expected, counts

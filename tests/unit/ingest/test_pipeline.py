@@ -61,7 +61,7 @@ def calls(*span_ids: int, tenant: str = "acme") -> Processed:
         out.calls.append(tuple(row))
         key = span_key(tenant, b"\x00" * 16, span_id)  # unsigned 64-bit, as call_keys stores them
         out.keys.append(CallKeys(lookup=(key,), store=(key,)))
-        out.scopes.append("test")
+        out.scopes.append(("test", "test"))
         out.captures.append(None)
         out.outcomes[(tenant, ACCEPTED, "")] += 1
     return out

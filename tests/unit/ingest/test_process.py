@@ -6,6 +6,7 @@ import json
 import time
 
 from tests.unit.ingest.builders import request, sdk_attributes, span
+from tiermix_server.ingest.identity import CallKeys
 from tiermix_server.ingest.process import process
 from tiermix_server.ingest.validate import Limits
 from tiermix_server.ingest.write import LLM_CALLS_COLUMNS
@@ -113,3 +114,87 @@ def test_a_span_without_an_id_is_rejected_not_made_the_parent_of_its_traces_call
     assert dict(out.outcomes) == {("acme", "accepted", ""): 2, ("acme", "rejected", "invalid_span_id"): 1}
     assert [column(row, "route") for row in out.calls] == ["", ""]
     assert out.rejection_summary() == "1 span(s) rejected: invalid_span_id"
+
+
+def peer_attributes(**overrides: object) -> dict[str, object]:
+    """A peer instrumentation's span of the call: usage and response id, no tiermix attribution."""
+    attributes = sdk_attributes(**{"tiermix.tenant": None, "tiermix.route": None, **overrides})
+    return {"gen_ai.response.id": "chatcmpl-1", **attributes}
+
+
+def test_a_trusted_senders_span_without_a_tenant_joins_the_claimed_span_of_its_call() -> None:
+    """An all-tenants key (or no keys): the tiermix span names acme, the peer span nested in it names no
+    one. Counted once, as acme's, not once for acme and once more for the default tenant."""
+    trace = b"N" * 16
+    outer = span(sdk_attributes(), trace_id=trace)
+    inner = span(peer_attributes(), trace_id=trace)
+    inner.parent_span_id = outer.span_id
+    out = process(request([outer, inner]), enricher=FixedEnricher(), limits=limits())
+    (row,) = out.calls
+    assert (column(row, "tenant"), column(row, "route")) == ("acme", "support.answer")
+    assert dict(out.outcomes) == {("acme", "accepted", ""): 1, ("acme", "skipped", "same_call"): 1}
+    assert not out.keys[0].unclaimed
+
+
+def test_an_unclaimed_span_joins_by_response_id_and_stays_default_on_its_own() -> None:
+    claimed = span(sdk_attributes(**{"gen_ai.response.id": "chatcmpl-1"}))
+    peer = span(peer_attributes())  # another trace, the same response id
+    alone = span(peer_attributes(**{"gen_ai.response.id": "chatcmpl-2"}))
+    out = process(request([claimed, peer, alone]), enricher=FixedEnricher(), limits=limits())
+    assert sorted(str(column(row, "tenant")) for row in out.calls) == ["acme", "default"]
+    assert dict(out.outcomes) == {
+        ("acme", "accepted", ""): 1,
+        ("acme", "skipped", "same_call"): 1,
+        ("default", "accepted", ""): 1,
+    }
+    assert [keys.unclaimed for keys in out.keys] == [False, True]
+
+
+def test_spans_claiming_two_tenants_are_never_one_call() -> None:
+    trace = b"G" * 16
+    outer = span(sdk_attributes(**{"gen_ai.response.id": "chatcmpl-1"}), trace_id=trace)
+    inner = span(
+        sdk_attributes(**{"tiermix.tenant": "globex", "gen_ai.response.id": "chatcmpl-1"}), trace_id=trace
+    )
+    inner.parent_span_id = outer.span_id
+    out = process(request([outer, inner]), enricher=FixedEnricher(), limits=limits())
+    assert sorted(str(column(row, "tenant")) for row in out.calls) == ["acme", "globex"]
+    # A tenant-bound key claims every span for its tenant: the same two spans are one call.
+    bound = process(request([outer, inner]), enricher=FixedEnricher(), limits=limits(), tenant="acme")
+    assert len(bound.calls) == 1
+
+
+def test_keys_meet_across_requests_between_claimed_and_unclaimed_spans_of_a_trusted_sender() -> None:
+    """What ``recent.py`` and ``call_keys`` compare when the spans of one call come in two requests."""
+
+    def keys(attributes: dict[str, object], tenant: str | None = None) -> CallKeys:
+        out = process(request([span(attributes)]), enricher=FixedEnricher(), limits=limits(), tenant=tenant)
+        return out.keys[0]
+
+    def meet(later: CallKeys, first: CallKeys) -> bool:
+        return not set(later.lookup).isdisjoint(first.store)
+
+    acme = keys(sdk_attributes(**{"gen_ai.response.id": "chatcmpl-1"}))
+    unclaimed = keys(peer_attributes())
+    assert meet(acme, unclaimed) and meet(unclaimed, acme)
+    assert meet(unclaimed, keys(peer_attributes()))
+    assert unclaimed.unclaimed and not acme.unclaimed
+    # A tenant-bound key's calls keep their tenant's keys only: another tenant's never meet them, nor
+    # a trusted sender's spans without a tenant; a trusted sender's copy of the call finds them.
+    bound = keys(peer_attributes(), tenant="acme")
+    assert meet(acme, bound) and not meet(bound, acme)
+    assert not meet(keys(peer_attributes(), tenant="globex"), bound)
+    assert not meet(bound, unclaimed) and not meet(unclaimed, bound)
+    assert not bound.unclaimed
+    # An unclaimed call is the default tenant's: it finds what a key bound to that tenant sent.
+    assert meet(unclaimed, keys(peer_attributes(), tenant="default"))
+
+
+def test_a_call_without_usage_waits_for_the_span_that_has_it() -> None:
+    """A tiermix span around a call a peer reports has no usage of its own: its batch is parked for the
+    merge window (``CallKeys.mergeable``) like a call with a parent, so a later peer span can fill it."""
+    wrapper = span(sdk_attributes(**{"gen_ai.usage.input_tokens": None, "gen_ai.usage.output_tokens": None}))
+    (keys,) = process(request([wrapper]), enricher=FixedEnricher(), limits=limits()).keys
+    assert keys.mergeable
+    (keys,) = process(request([span()]), enricher=FixedEnricher(), limits=limits()).keys
+    assert not keys.mergeable

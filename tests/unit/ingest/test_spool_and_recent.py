@@ -6,7 +6,7 @@ import asyncio
 import random
 from pathlib import Path
 
-from tiermix_server.ingest.identity import CallKeys, child_key, response_key, span_key
+from tiermix_server.ingest.identity import CallKeys, Member, call_keys, child_key, response_key, span_key
 from tiermix_server.ingest.recent import CLOCK_SKEW_S, RecentKeys
 from tiermix_server.ingest.spool import Spool
 from tiermix_server.ingest.write import Batch
@@ -189,6 +189,21 @@ def test_call_keys_keep_the_digests_stored_call_keys_were_made_with() -> None:
     assert span_key("tenant-ä", b"\x00" * 16, 12345678901234567890) == 6711560366434481952
     assert child_key("t", b"ab" * 8, 0) == 8754172220787850490
     assert response_key("t", "openai", "chatcmpl-ß1") == 13909160074683784086
+    # ``call_keys`` inlines the same layout: a tenant-bound key's call keeps exactly these keys, and a
+    # trusted sender's call still looks up its span and response id among them.
+    trace, tenant = b"ab" * 8, "tenant-ä"
+    members = [Member(12345678901234567890, 42)]
+    bound = call_keys(tenant, trace, members, "openai", "chatcmpl-ß1")
+    own, response = span_key(tenant, trace, members[0].span_id), response_key(tenant, "openai", "chatcmpl-ß1")
+    assert bound.lookup == (
+        own,
+        child_key(tenant, trace, members[0].span_id),
+        span_key(tenant, trace, 42),
+        response,
+    )
+    assert bound.store == (own, child_key(tenant, trace, 42), response)
+    trusted = call_keys(tenant, trace, members, "openai", "chatcmpl-ß1", trusted=True)
+    assert trusted.lookup[-2:] == (own, response) and set(trusted.store).isdisjoint(bound.lookup)
 
 
 async def test_what_memory_held_is_taken_back_whole_by_the_next_process() -> None:
