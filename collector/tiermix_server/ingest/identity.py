@@ -249,13 +249,21 @@ def collapse(calls: list[tuple[dict[str, Any], str]]) -> tuple[Merged, list[dict
     for up, kids in children.items():
         if up not in aggregates:
             union(up, kids[0])
-    by_response: dict[tuple[str, str], list[int]] = {}
+    # Per response id: the first span of each tenant naming it, and the first naming no tenant (a dict
+    # per id, not a list: a request of thousands of spans with one id and as many tenants stays linear).
+    by_response: dict[tuple[str, str], dict[str, int]] = {}
     for i, (fields, _) in enumerate(calls):
         if i in aggregates or not fields["response_id"]:
             continue
-        seen = by_response.setdefault((fields["provider"], fields["response_id"]), [])
-        if not any(union(first, i) for first in seen):
-            seen.append(i)  # the first of its tenant with this id
+        firsts = by_response.setdefault((fields["provider"], fields["response_id"]), {})
+        tenant = fields["tenant"]
+        first = firsts.setdefault(tenant, i)
+        if first != i:
+            union(first, i)
+        elif not tenant and len(firsts) > 1:  # the first unclaimed span joins a claimed one
+            union(next(iter(firsts.values())), i)
+        elif tenant and "" in firsts:  # the first span of a tenant meets the unclaimed ones
+            union(firsts[""], i)
     groups: dict[int, list[int]] = {}
     for i in range(count):
         if i not in aggregates:
@@ -275,8 +283,9 @@ def collapse(calls: list[tuple[dict[str, Any], str]]) -> tuple[Merged, list[dict
         usage_scope = next((calls[i][1] for i in ranked if _usage_count(calls[i][0])), scope)
         for other in ranked[1:]:
             _fill(merged, calls[other][0])
-        for up in aggregates:  # calls inside an aggregate inherit the attribution it alone has
-            if any(i in children[up] for i in members) and _same_tenant(merged, calls[up][0]):
+        # Calls inside an aggregate inherit the attribution it alone has.
+        for up in dict.fromkeys(up for i in members if (up := up_of[i]) in aggregates):
+            if _same_tenant(merged, calls[up][0]):
                 _fill(merged, calls[up][0], usage=False)
         out.append(
             (
@@ -291,15 +300,21 @@ def collapse(calls: list[tuple[dict[str, Any], str]]) -> tuple[Merged, list[dict
 def _parents(calls: list[tuple[dict[str, Any], str]]) -> list[int | None]:
     """Each span's parent among ``calls`` (same trace, a tenant it may share), or None."""
     # A span without an id is no one's parent (validation rejects it): indexed, its id 0 would match the
-    # "no parent" of every root span in its trace and make it their aggregate.
-    by_span: dict[tuple[Any, Any], list[int]] = {}
+    # "no parent" of every root span in its trace and make it their aggregate. Dicts only, no scans: a
+    # request of thousands of spans sharing one id stays linear.
+    by_tenant: dict[tuple[Any, Any, str], int] = {}  # (trace, span, tenant or "") → the first such span
+    by_id: dict[tuple[Any, Any], int] = {}  # (trace, span) → the first span of any tenant
     for i, (fields, _) in enumerate(calls):
         if fields["span_id"]:
-            by_span.setdefault((fields["trace_id"], fields["span_id"]), []).append(i)
+            by_tenant.setdefault((fields["trace_id"], fields["span_id"], fields["tenant"]), i)
+            by_id.setdefault((fields["trace_id"], fields["span_id"]), i)
     up_of: list[int | None] = []
     for i, (fields, _) in enumerate(calls):
-        candidates = by_span.get((fields["trace_id"], fields["parent_span_id"]), ())
-        up_of.append(next((up for up in candidates if up != i and _same_tenant(fields, calls[up][0])), None))
+        trace, parent, tenant = fields["trace_id"], fields["parent_span_id"], fields["tenant"]
+        up = by_tenant.get((trace, parent, tenant))
+        if up is None:
+            up = by_tenant.get((trace, parent, "")) if tenant else by_id.get((trace, parent))
+        up_of.append(None if up == i else up)
     return up_of
 
 

@@ -198,3 +198,17 @@ def test_a_call_without_usage_waits_for_the_span_that_has_it() -> None:
     assert keys.mergeable
     (keys,) = process(request([span()]), enricher=FixedEnricher(), limits=limits()).keys
     assert not keys.mergeable
+
+
+def test_one_response_id_under_many_tenants_is_one_call_per_tenant() -> None:
+    """A trusted sender's request where one response id comes with several tenants (hostile, or a bug):
+    each tenant's spans are one call, the span naming no tenant joins the first tenant's, none is lost.
+    ``collapse`` finds them through dicts: a list scanned per span took 735 µs a span at 8,000."""
+    claimed = [
+        span(sdk_attributes(**{"tiermix.tenant": tenant, "gen_ai.response.id": "chatcmpl-1"}))
+        for tenant in ("acme", "globex", "initech", "acme", "globex", "initech")
+    ]
+    out = process(request([*claimed, span(peer_attributes())]), enricher=FixedEnricher(), limits=limits())
+    assert sorted(str(column(row, "tenant")) for row in out.calls) == ["acme", "globex", "initech"]
+    assert out.outcomes[("acme", "skipped", "same_call")] == 2
+    assert sum(n for (_, outcome, _), n in out.outcomes.items() if outcome == "skipped") == 4
