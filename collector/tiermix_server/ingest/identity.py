@@ -298,10 +298,22 @@ def collapse(calls: list[tuple[dict[str, Any], str]]) -> tuple[Merged, list[dict
 
 
 def _parents(calls: list[tuple[dict[str, Any], str]]) -> list[int | None]:
-    """Each span's parent among ``calls`` (same trace, a tenant it may share), or None."""
-    # A span without an id is no one's parent (validation rejects it): indexed, its id 0 would match the
-    # "no parent" of every root span in its trace and make it their aggregate. Dicts only, no scans: a
-    # request of thousands of spans sharing one id stays linear.
+    """Each span's parent among ``calls`` (same trace, a tenant it may share), or None.
+
+    A span without an id is no one's parent (validation rejects it): indexed, its id 0 would match the
+    "no parent" of every root span in its trace and make it their aggregate. Dicts only, no scans: a
+    request of thousands of spans sharing one id stays linear.
+    """
+    if not any(fields["parent_span_id"] for fields, _ in calls):  # root spans only: nothing to look up
+        return [None] * len(calls)
+    if len({fields["tenant"] for fields, _ in calls}) == 1:  # one tenant, the usual case: one dict
+        by_span = {
+            (fields["trace_id"], fields["span_id"]): i
+            for i, (fields, _) in enumerate(calls)
+            if fields["span_id"]
+        }
+        ups = [by_span.get((fields["trace_id"], fields["parent_span_id"])) for fields, _ in calls]
+        return [None if up == i else up for i, up in enumerate(ups)]
     by_tenant: dict[tuple[Any, Any, str], int] = {}  # (trace, span, tenant or "") → the first such span
     by_id: dict[tuple[Any, Any], int] = {}  # (trace, span) → the first span of any tenant
     for i, (fields, _) in enumerate(calls):
