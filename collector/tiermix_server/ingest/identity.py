@@ -4,8 +4,8 @@ The same provider call reaches the collector through several spans when applicat
 instrumentations (docs/peers.md has what each peer really sends):
 - **nested**: an LLM span whose parent is an LLM span of the same trace (OpenInference's anthropic
   span around the anthropic SDK's own span, a framework's LLM span around the client's);
-- **shared response id**: spans carrying the same ``gen_ai.response.id`` for the same tenant and provider
-  (OpenLLMetry's anthropic span and the anthropic SDK's span are separate roots sharing it);
+- **shared response id**: spans carrying the same ``gen_ai.response.id`` for the same provider (and
+  tenant, or none named) (OpenLLMetry's anthropic span and the anthropic SDK's are separate roots);
 - **a request/response pair**: Logfire sends a streamed call as a request span without usage or id plus
   a "streaming response" log span with all of it; the request half is not a call (``is_pair_half``).
 
@@ -13,8 +13,8 @@ Within one export request the spans of one call are merged (``collapse``): the m
 complete usage leads, its empty fields are filled from the others, and a parent LLM span wrapping two or
 more LLM calls is an aggregate, not a call. Across requests and restarts every stored call leaves
 *keys* (``CallKeys.store``) in memory (``recent.py``) and in the ``call_keys`` table; a later span whose
-``CallKeys.lookup`` meets one of them is the same call and is skipped as a duplicate. Keys are scoped by
-tenant, so one tenant's ids can never hide another tenant's call.
+``CallKeys.lookup`` meets one of them is the same call and is skipped as a duplicate. A tenant-bound
+key's calls keep their keys in their tenant's scope, so another tenant's ids can never hide them.
 
 A sender trusted with every tenant (no API keys, or an all-tenants key) may send a call's spans with and
 without a tenant: the tiermix SDK's span says ``tiermix.tenant``, a peer's span of the same call does not.
@@ -23,9 +23,10 @@ across requests, a trusted sender's calls keep their keys in one scope of their 
 can spell (``call_keys(trusted=True)``), whatever tenant their spans name or not, so the two spans meet
 in either order; they also look up their span and response id in their tenant's keys, to meet a copy a
 tenant-bound key sent first, or a call stored before this scope existed.
-A tenant-bound key's calls keep and look up only their tenant's keys: its spans never meet a trusted
-sender's call stored after them, nor another tenant's. Within a trusted sender, ids are its own: the
-same span or response id sent again for another tenant is the same call.
+A tenant-bound key's calls keep and look up only their tenant's keys: its spans never meet another
+tenant's call, nor a trusted sender's call stored after them (that pair stays two rows). Within a
+trusted sender, ids are its own: across requests, the same span or response id sent again for another
+tenant is the same call (within one request spans naming two tenants are never merged).
 
 Where it cannot hold: two instrumentations in *separate traces with no shared id* (OpenInference's
 LangChain and OpenAI instrumentors together, the anthropic SDK's streamed span next to OpenInference's)
