@@ -21,7 +21,7 @@ from tiermix_server.ingest.capture import rebind
 from tiermix_server.ingest.enrich import NO_USAGE
 from tiermix_server.ingest.identity import CallKeys
 from tiermix_server.ingest.merge import merge_rows
-from tiermix_server.ingest.parking import respool
+from tiermix_server.ingest.parking import durable_after_merge
 from tiermix_server.ingest.process import ACCEPTED, CLIPPED, SKIPPED, TENANT_INDEX, Processed
 from tiermix_server.ingest.submission import Parked, Submission, keep_only
 from tiermix_server.ingest.write import LLM_CALLS_COLUMNS, SPAN_ID_INDEX, TS_INDEX, CallRow
@@ -96,7 +96,7 @@ def merge_into_pending(pipeline: Pipeline, processed: Processed) -> set[asyncio.
     if not all(keep):
         keep_only(processed, keep)
     for parked in to_respool:
-        waits.add(asyncio.ensure_future(asyncio.to_thread(respool, pipeline, parked)))
+        waits.add(durable_after_merge(pipeline, parked))
     return waits
 
 

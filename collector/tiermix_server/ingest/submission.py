@@ -40,6 +40,10 @@ class Parked:
     closing: bool = False
     done: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # The re-spool that merges made since the last one started wait for, and the task writing them
+    # (``parking.durable_after_merge``); both touched on the event loop only.
+    respool_next: asyncio.Future[None] | None = None
+    respooler: asyncio.Future[None] | None = None
 
     def batch(self) -> Batch:
         """The batch as its rows are now (merges change them); the token stays: replays stay exact."""

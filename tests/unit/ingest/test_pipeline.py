@@ -327,3 +327,41 @@ async def test_outcome_counts_reach_the_stats_rows(tmp_path: Path) -> None:
         )
     finally:
         await pipeline.stop()
+
+
+async def test_spans_merged_together_into_a_parked_call_share_one_rewrite_of_its_batch(
+    tmp_path: Path,
+) -> None:
+    """Each merge makes the parked batch durable again before its request is answered; merges made before
+    a rewrite starts share it. One rewrite per merging request made 21 here, after the first spooling."""
+    from tests.unit.ingest.builders import request, sdk_attributes, span
+    from tests.unit.ingest.test_process import FixedEnricher, limits
+    from tiermix_server.ingest.process import process
+
+    def one(response_id: str, **attributes: object) -> Processed:
+        message = request([span({**sdk_attributes(**attributes), "gen_ai.response.id": response_id})])
+        return process(message, enricher=FixedEnricher(), limits=limits())
+
+    writer = MemoryWriter()
+    pipeline = make_pipeline(tmp_path, writer, merge_window_s=2.0)
+    rewrites = 0
+    append = pipeline.spool.append
+
+    def counted(*args: object, **kwargs: object) -> Path:
+        nonlocal rewrites
+        rewrites += 1
+        return append(*args, **kwargs)  # type: ignore[arg-type]
+
+    pipeline.spool.append = counted  # type: ignore[method-assign]
+    await pipeline.start()
+    try:
+        await submit(pipeline, one("chatcmpl-1", **{"tiermix.tenant": None}))  # parked: it has a response id
+        assert rewrites == 1 and not writer.batches  # its insert waits for the merge window
+        merges = [one("chatcmpl-1") for _ in range(20)]
+        await asyncio.gather(*(submit(pipeline, processed) for processed in merges))
+        assert 2 <= rewrites <= 6, rewrites  # not one for each merge: the merges share a few rewrites
+        assert sum(p.outcomes[("acme", "skipped", "same_call")] for p in merges) == 20
+    finally:
+        await pipeline.stop()
+    (stored,) = [row for batch in writer.batches.values() for row in batch.calls]
+    assert stored[TENANT] == "acme"  # the merged spans named the tenant the first one did not
