@@ -107,16 +107,29 @@ def _key(kind: bytes, *parts: bytes) -> int:
 
 
 def span_key(tenant: str, trace_id: bytes, span_id: int) -> int:
-    return _key(b"s", tenant.encode(), trace_id, b"%d" % span_id)
+    return _span_key(tenant.encode(), trace_id, span_id)
 
 
 def child_key(tenant: str, trace_id: bytes, parent_span_id: int) -> int:
     """Left by a stored call whose parent is ``parent_span_id``: that parent is the same call."""
-    return _key(b"c", tenant.encode(), trace_id, b"%d" % parent_span_id)
+    return _child_key(tenant.encode(), trace_id, parent_span_id)
 
 
 def response_key(tenant: str, provider: str, response_id: str) -> int:
-    return _key(b"r", tenant.encode(), provider.encode(), response_id.encode())
+    return _response_key(tenant.encode(), provider.encode(), response_id.encode())
+
+
+# The same keys in any scope (a tenant's name, or a trusted sender's scope that no name spells).
+def _span_key(scope: bytes, trace_id: bytes, span_id: int) -> int:
+    return _key(b"s", scope, trace_id, b"%d" % span_id)
+
+
+def _child_key(scope: bytes, trace_id: bytes, parent_span_id: int) -> int:
+    return _key(b"c", scope, trace_id, b"%d" % parent_span_id)
+
+
+def _response_key(scope: bytes, provider: bytes, response_id: bytes) -> int:
+    return _key(b"r", scope, provider, response_id)
 
 
 # The scope of a trusted sender's keys: 0xff never occurs in UTF-8, so no tenant name spells it.
@@ -145,40 +158,29 @@ def call_keys(
     """The keys of one call. ``trusted``: its sender may write any tenant (module docstring);
     ``claimed``: a span of it named its tenant; ``awaits_usage``: it has none (another span may bring it).
     """
-    # ``_key``'s layout (kind, scope, parts joined by 0x1f), inlined: this runs for every call. A trusted
-    # sender's call also looks up its own span and response id in its tenant's keys: a tenant-bound
-    # key's copy of it, or the call stored before keys had a trusted scope, sent again.
     scope = tenant.encode()
-    kept = b"\x1f" + (_TRUSTED_SCOPE if trusted else scope) + b"\x1f"
-    parts: list[tuple[bytes, bytes]] = []
+    kept_in = _TRUSTED_SCOPE if trusted else scope
     lookup: list[int] = []
     store: list[int] = []
+    in_tenant: list[int] = []  # a trusted sender's: a tenant-bound key's copy, or a call stored before
     for member in members:
-        own = trace_id + b"\x1f%d" % member.span_id
-        own_key = _digest(b"s" + kept + own)
-        lookup += (own_key, _digest(b"c" + kept + own))
-        store.append(own_key)
-        parts.append((b"s", own))
+        own = _span_key(kept_in, trace_id, member.span_id)
+        lookup += (own, _child_key(kept_in, trace_id, member.span_id))
+        store.append(own)
         if member.parent_span_id:
-            parent = trace_id + b"\x1f%d" % member.parent_span_id
-            lookup.append(_digest(b"s" + kept + parent))
-            store.append(_digest(b"c" + kept + parent))
+            lookup.append(_span_key(kept_in, trace_id, member.parent_span_id))
+            store.append(_child_key(kept_in, trace_id, member.parent_span_id))
+        if trusted:
+            in_tenant.append(_span_key(scope, trace_id, member.span_id))
     if response_id:
-        response = b"%s\x1f%s" % (provider.encode(), response_id.encode())
-        response_key = _digest(b"r" + kept + response)
-        lookup.append(response_key)
-        store.append(response_key)
-        parts.append((b"r", response))
+        provider_id, response = provider.encode(), response_id.encode()
+        key = _response_key(kept_in, provider_id, response)
+        lookup.append(key)
+        store.append(key)
+        if trusted:
+            in_tenant.append(_response_key(scope, provider_id, response))
     mergeable = len(store) > 1 or awaits_usage
-    if trusted:
-        middle = b"\x1f" + scope + b"\x1f"
-        lookup += [_digest(kind + middle + tail) for kind, tail in parts]
-    return CallKeys(tuple(lookup), tuple(store), trusted and not claimed, mergeable)
-
-
-def _digest(data: bytes) -> int:
-    """``_key``'s digest of already joined parts."""
-    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "big") or 1
+    return CallKeys(tuple(lookup + in_tenant), tuple(store), trusted and not claimed, mergeable)
 
 
 def is_pair_half(fields: dict[str, Any], scope: str) -> bool:
