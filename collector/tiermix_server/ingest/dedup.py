@@ -32,7 +32,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("tiermix.ingest")
 _start_us = operator.itemgetter(TS_INDEX)
 _PRICE_SOURCE_INDEX = LLM_CALLS_COLUMNS.index("price_source")
-Outcome = tuple[str, str, str]  # tenant, outcome, reason: what ``Processed.outcomes`` counts
 
 
 async def drop_stored(pipeline: Pipeline, processed: Processed) -> None:
@@ -123,42 +122,19 @@ def _merge(pipeline: Pipeline, target: tuple[Submission, int], processed: Proces
         old.unclaimed and keys.unclaimed,
         old.mergeable or keys.mergeable,
     )
-    # Counts that no longer describe the stored row: its tenant moved, or a span counted as having
-    # no usage was merged into a call that has it.
-    moves: list[tuple[Outcome, Outcome | None]] = []
-    if tenant != first[TENANT_INDEX]:
-        moves.append(((first[TENANT_INDEX], ACCEPTED, ""), (tenant, ACCEPTED, "")))
+    # Counts that no longer describe the stored row: its tenant moved, or a span counted as having no
+    # usage was merged into a call that has it. A parked batch's stats rows are made from these counts
+    # each time it is written (``Parked.batch``).
+    counts, before = pending.outcomes, first[TENANT_INDEX]
+    if tenant != before:
+        counts[(before, ACCEPTED, "")] -= 1
+        counts[(tenant, ACCEPTED, "")] += 1
     has_usage = merged[_PRICE_SOURCE_INDEX] != NO_USAGE
     if has_usage and first[_PRICE_SOURCE_INDEX] == NO_USAGE:
-        moves.append(((first[TENANT_INDEX], CLIPPED, "usage_missing"), None))
-    if moves:
-        _recount(submission, moves)
+        counts[(before, CLIPPED, "usage_missing")] -= 1
     if has_usage and row[_PRICE_SOURCE_INDEX] == NO_USAGE:
         processed.outcomes[(row[TENANT_INDEX], CLIPPED, "usage_missing")] -= 1
     return tenant
-
-
-def _recount(submission: Submission, moves: list[tuple[Outcome, Outcome | None]]) -> None:
-    """Move counts of a pending call from one outcome to another (None: it no longer holds), in its
-    request's outcomes and, once parked, in the batch's stats rows already made from them."""
-    outcomes = submission.processed.outcomes
-    for was, now in moves:
-        outcomes[was] -= 1
-        if now is not None:
-            outcomes[now] += 1
-    parked = submission.parked
-    if parked is None:
-        return
-    stats = {row[:4]: row[4] for row in parked.stats}
-    for was, now in moves:
-        at = next((key for key, n in stats.items() if key[1:] == was and n > 0), None)
-        if at is None:
-            continue
-        stats[at] -= 1
-        if now is not None:
-            stats[(at[0], *now)] = stats.get((at[0], *now), 0) + 1
-    # One assignment: a re-spool in a thread reads the old list or the new.
-    parked.stats = [(*key, n) for key, n in stats.items() if n > 0]
 
 
 def drop_resent(

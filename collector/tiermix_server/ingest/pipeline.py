@@ -56,6 +56,7 @@ from tiermix_server.ingest.submission import (
     Parked,
     Submission,
     key_rows,
+    stats_rows,
     submission_captures,
     submission_key_rows,
 )
@@ -289,7 +290,7 @@ class Pipeline:
     async def _commit(self, submissions: list[Submission]) -> None:
         token = uuid.uuid4().hex
         drops = [row for s in submissions for row in s.processed.drops]
-        stats = _stats_rows(submissions) + self._take_own_stats()
+        minute, own_stats = int(time.time()) // 60 * 60, self._take_own_stats()
         if (
             self.config.merge_window_s > 0
             and self.storage_up
@@ -297,7 +298,8 @@ class Pipeline:
             and any(s.mergeable for s in submissions)
         ):
             # Parked on the event loop first: a span merged while the record is written waits for it.
-            parked = Parked(submissions, token, drops, stats, time.monotonic() + self.config.merge_window_s)
+            deadline = time.monotonic() + self.config.merge_window_s
+            parked = Parked(submissions, token, drops, own_stats, minute, deadline)
             for submission in submissions:
                 submission.parked = parked
             if await asyncio.to_thread(parking.park, self, parked):
@@ -308,6 +310,7 @@ class Pipeline:
             for submission in submissions:
                 submission.parked = None
         self._close(submissions)
+        stats = stats_rows(submissions, minute) + own_stats
         batch = Batch(token, [row for s in submissions for row in s.processed.calls], drops, stats,
                       submission_key_rows(submissions), submission_captures(submissions))  # fmt: skip
         durable = await self._make_durable(batch)
@@ -458,11 +461,3 @@ class Pipeline:
         for table, rows in tables:
             if rows:
                 self.stats.count("tiermix_rows_written_total", len(rows), table=table)
-
-
-def _stats_rows(submissions: list[Submission]) -> list[StatsRow]:
-    minute = int(time.time()) // 60 * 60
-    totals: Counter[tuple[str, str, str]] = Counter()
-    for submission in submissions:
-        totals.update(submission.processed.outcomes)
-    return [(minute, tenant, outcome, reason, n) for (tenant, outcome, reason), n in totals.items() if n > 0]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,7 +35,8 @@ class Parked:
     submissions: list[Submission]
     token: str
     drops: list[DropRow]
-    stats: list[StatsRow]
+    own_stats: list[StatsRow]  # the collector's own counts taken with the batch; the rest are its requests'
+    minute: int  # the stats rows' bucket, fixed at parking: a re-spool writes the same rows but merged
     deadline: float
     path: Path | None = None
     closing: bool = False
@@ -48,7 +50,8 @@ class Parked:
     def batch(self) -> Batch:
         """The batch as its rows are now (merges change them); the token stays: replays stay exact."""
         calls = [row for s in self.submissions for row in s.processed.calls]
-        return Batch(self.token, calls, self.drops, self.stats, submission_key_rows(self.submissions),
+        stats = stats_rows(self.submissions, self.minute) + self.own_stats
+        return Batch(self.token, calls, self.drops, stats, submission_key_rows(self.submissions),
                      submission_captures(self.submissions))  # fmt: skip
 
 
@@ -57,6 +60,14 @@ def keep_only(processed: Processed, keep: list[bool]) -> None:
     processed.keys = [keys for keys, kept in zip(processed.keys, keep, strict=True) if kept]
     processed.scopes = [scope for scope, kept in zip(processed.scopes, keep, strict=True) if kept]
     processed.captures = [row for row, kept in zip(processed.captures, keep, strict=True) if kept]
+
+
+def stats_rows(submissions: list[Submission], minute: int) -> list[StatsRow]:
+    """The ``ingest_stats`` rows of ``submissions``: their outcome counts, as they are now."""
+    totals: Counter[tuple[str, str, str]] = Counter()
+    for submission in submissions:
+        totals.update(submission.processed.outcomes)
+    return [(minute, tenant, outcome, reason, n) for (tenant, outcome, reason), n in totals.items() if n > 0]
 
 
 def submission_captures(submissions: list[Submission]) -> list[CaptureRow]:
