@@ -422,7 +422,7 @@ def run(quick: bool, soak_s: float = 0.0, senders: int = SENDERS) -> list[dict[s
         # what each request costs beyond its calls (a key check, a lock) shows only here.
         fleet = _fleet_run(url, collector.pid, seconds)
         looked_before = _metric(url, "tiermix_storage_duplicate_checks_total")
-        result, _, peak_rss = _load(url, collector.pid, seconds, concurrency, batch_size)
+        result, peak_rss = _load(url, collector.pid, seconds, concurrency, batch_size)
         looked_up = _metric(url, "tiermix_storage_duplicate_checks_total") - looked_before
         _wait_drained(url, "the sustained run")
         parented = None if quick else _parented_run(url, collector.pid, seconds, concurrency, batch_size)
@@ -571,7 +571,7 @@ def _parented_run(
     its own. The headline figure has no parents; this says what that shape leaves out.
     """
     parked_before = _metric(url, "tiermix_parked_batches_total")
-    result, _, _ = _load(url, collector_pid, seconds, concurrency, batch_size, parented=True)
+    result, _ = _load(url, collector_pid, seconds, concurrency, batch_size, parented=True)
     if _metric(url, "tiermix_parked_batches_total") == parked_before:
         raise RuntimeError("the run with parents parked no batch: it did not measure the parking path")
     _wait_drained(url, "the run with parents")
@@ -586,7 +586,7 @@ FLEET_SENDERS, FLEET_BATCH, FLEET_RATE = 50, 10, 2_000
 def _fleet_run(url: str, collector_pid: int, seconds: float) -> dict[str, Any]:
     """``FLEET_SENDERS`` senders of ``FLEET_BATCH``-call requests, paced: their counts with the
     collector's CPU meanwhile."""
-    result, _, _ = _load(url, collector_pid, seconds, FLEET_SENDERS, FLEET_BATCH, rate_per_s=FLEET_RATE)
+    result, _ = _load(url, collector_pid, seconds, FLEET_SENDERS, FLEET_BATCH, rate_per_s=FLEET_RATE)
     _wait_drained(url, "the fleet run")
     return result
 
@@ -665,13 +665,12 @@ def _load(
     batch_size: int,
     rate_per_s: float = 0,
     parented: bool = False,
-) -> tuple[dict[str, Any], float, float]:
+) -> tuple[dict[str, Any], float]:
     """Run the load process against ``url``; return its counts (with ``cpu_s``: the collector's CPU
-    seconds meanwhile, by ``thread_cpu`` group), the idle RSS and the peak under load."""
+    seconds meanwhile, by ``thread_cpu`` group) and the collector's peak RSS under load."""
     load = spawn_load(url, seconds, concurrency, batch_size, rate_per_s, parented)
     assert load.stdin is not None and load.stdout is not None
-    idle_rss = _rss_mib(collector_pid)
-    peak_rss = idle_rss
+    peak_rss = _rss_mib(collector_pid)
     cpu_before = cpu_by_group(collector_pid)
     load.stdin.write("go\n")
     load.stdin.flush()
@@ -681,7 +680,7 @@ def _load(
     spent = cpu_by_group(collector_pid)
     spent.subtract(cpu_before)
     result = json.loads(load.stdout.read().strip().splitlines()[-1])
-    return result | {"cpu_s": dict(spent)}, idle_rss, peak_rss
+    return result | {"cpu_s": dict(spent)}, peak_rss
 
 
 def _soak(url: str, collector_pid: int, seconds: float, batch_size: int) -> dict[str, Any]:
@@ -707,7 +706,7 @@ def _soak(url: str, collector_pid: int, seconds: float, batch_size: int) -> dict
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     try:
-        result, _, _ = _load(url, collector_pid, seconds, 4, batch_size, rate_per_s=5_000)
+        result, _ = _load(url, collector_pid, seconds, 4, batch_size, rate_per_s=5_000)
     finally:
         stop.set()
         sampler.join()

@@ -89,7 +89,7 @@ def _leg(*, warm: bool, seconds: float, concurrency: int, batch_size: int) -> di
     try:
         _wait(lambda: _healthy(url), 120, "collector healthy")
         time.sleep(STEADY_AFTER_S)  # memory covers calls from here on
-        primed, _, _ = _load(url, first.pid, 3.0, 4, batch_size, rate_per_s=5_000)
+        primed, _ = _load(url, first.pid, 3.0, 4, batch_size, rate_per_s=5_000)
         _wait(lambda: _metric(url, "tiermix_spool_bytes") == 0, 120, "spool drained")
         primed_written = _written(url)
         load = spawn_load(url, seconds, concurrency, batch_size)  # its calls start now, before the restart
