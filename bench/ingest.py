@@ -238,13 +238,13 @@ def floors_main(quick: bool) -> None:
 def stage_costs(bodies: list[bytes], enricher: Any, limits: Any) -> dict[str, float]:
     """Microseconds per call of each step of ``process`` (ingest/process.py), run one step at a time
     over the same bodies, the cycle collector paused as in the collector; and the hand-off of a decode
-    worker's answer (pickle in the worker, unpickle in the collector)."""
+    worker's answer (``ingest/handoff.py``: packed in the worker, unpacked in the collector)."""
     import contextlib
-    import pickle
 
     from tiermix_server.gc_pause import cycle_collection_paused
     from tiermix_server.ingest.decode import PROTOBUF, decompress, flatten, parse
     from tiermix_server.ingest.enrich import enrich_fields
+    from tiermix_server.ingest.handoff import pack, unpack
     from tiermix_server.ingest.identity import Member, call_keys, collapse
     from tiermix_server.ingest.mapping import ATTRIBUTE_KINDS, ATTRIBUTE_PREFIXES, map_span
     from tiermix_server.ingest.process import process
@@ -294,10 +294,10 @@ def stage_costs(bodies: list[bytes], enricher: Any, limits: Any) -> dict[str, fl
                         )
             with stage("whole process() (parse through keys)"):
                 processed = process(parse(raw, PROTOBUF), enricher=enricher, limits=limits)
-            with stage("worker hand-off: pickle"):
-                pickled = pickle.dumps(processed, protocol=5)
-            with stage("worker hand-off: unpickle (collector)"):
-                pickle.loads(pickled)
+            with stage("worker hand-off: pack (worker)"):
+                packed = pack(processed)
+            with stage("worker hand-off: unpack (collector)"):
+                unpack(packed)
             calls += len(spans)
     return {name: seconds / calls * 1e6 for name, seconds in spent.items()}
 

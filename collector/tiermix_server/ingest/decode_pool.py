@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tiermix_server.errors import DecodeWorkerLost
+from tiermix_server.ingest import handoff
 from tiermix_server.ingest.decode import decompress, parse
 from tiermix_server.ingest.process import Processed, process
 from tiermix_server.ingest.validate import Limits
@@ -156,7 +157,7 @@ class DecodePool:
             self._replace(executor)
             return None
         try:
-            processed = await asyncio.wrap_future(future)
+            answer = await asyncio.wrap_future(future)
         except BrokenProcessPool:
             # It may be this body that crashed the worker: never retried here, where it could crash
             # the collector; the client retries, by then to new workers.
@@ -165,7 +166,7 @@ class DecodePool:
                 "a decode worker stopped while decoding this request; retry", retry_after_s=RETRY_AFTER_S
             ) from None
         self._count("tiermix_decode_jobs_total")
-        return processed
+        return handoff.unpack(answer)
 
     def _count(self, name: str) -> None:
         if self._stats is not None:
@@ -237,14 +238,16 @@ def _warm_up() -> int:
     return os.getpid()
 
 
-def _decode(body: bytes, encoding: str | None, media: str, job: DecodeJob) -> Processed:
+def _decode(body: bytes, encoding: str | None, media: str, job: DecodeJob) -> bytes:
     _enricher.catch_up(job.pricing_version)
     raw = decompress(body, encoding, job.max_body_bytes)
-    return process(
-        parse(raw, media),
-        enricher=_enricher,
-        limits=Limits(now_ns=job.now_ns, max_age_days=job.max_age_days),
-        tenant=job.tenant,
-        ignore_scopes=job.ignore_scopes,
-        keep_content=job.keep_content,
+    return handoff.pack(
+        process(
+            parse(raw, media),
+            enricher=_enricher,
+            limits=Limits(now_ns=job.now_ns, max_age_days=job.max_age_days),
+            tenant=job.tenant,
+            ignore_scopes=job.ignore_scopes,
+            keep_content=job.keep_content,
+        )
     )
