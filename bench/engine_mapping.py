@@ -289,7 +289,7 @@ def _with_rules(fields: dict[str, _Field], mapping: Any, hint_kind: str, hint_te
     return fields
 
 
-def _query(data: Path, schema: Path, fields: dict[str, _Field], mapping: Any) -> str:
+def _query(data: Path, schema: Path, fields: dict[str, _Field]) -> str:
     escaped = STRUCTURE.replace("'", "\\'")
     columns = ",\n  ".join(f"{field.value} AS `{name}_`" for name, field in fields.items())
     inexact = {name: field.inexact for name, field in fields.items() if field.inexact}
@@ -575,7 +575,7 @@ def main(argv: list[str] | None = None) -> int:
     def query(data: Path) -> str:
         if args.shape == "rows":
             return _rows_query(data, schema, mapping, args.first_source_only)
-        return _query(data, schema, generated_fields(args.first_source_only), mapping)
+        return _query(data, schema, generated_fields(args.first_source_only))
 
     failures = 0
     print(f"the {args.shape} shape, generated from ingest/mapping.py's tables and rules")
