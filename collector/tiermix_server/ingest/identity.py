@@ -309,14 +309,6 @@ def _parents(calls: list[tuple[dict[str, Any], str]]) -> list[int | None]:
     """
     if not any(fields["parent_span_id"] for fields, _ in calls):  # root spans only: nothing to look up
         return [None] * len(calls)
-    if len({fields["tenant"] for fields, _ in calls}) == 1:  # one tenant, the usual case: one dict
-        by_span = {
-            (fields["trace_id"], fields["span_id"]): i
-            for i, (fields, _) in enumerate(calls)
-            if fields["span_id"]
-        }
-        ups = [by_span.get((fields["trace_id"], fields["parent_span_id"])) for fields, _ in calls]
-        return [None if up == i else up for i, up in enumerate(ups)]
     by_tenant: dict[tuple[Any, Any, str], int] = {}  # (trace, span, tenant or "") → the first such span
     by_id: dict[tuple[Any, Any], int] = {}  # (trace, span) → the first span of any tenant
     for i, (fields, _) in enumerate(calls):
