@@ -173,7 +173,7 @@ def floors_main(quick: bool) -> None:
     """Entry of the floors process: decode-only and insert-only rates; print JSON."""
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-    from tiermix_server.ingest.decode import PROTOBUF, decompress, parse
+    from tiermix_server.ingest.decode import COMPILED_READER, PROTOBUF, decompress, parse
     from tiermix_server.ingest.process import process
     from tiermix_server.ingest.validate import Limits
     from tiermix_server.ingest.write import Batch, ClickHouseWriter
@@ -197,12 +197,10 @@ def floors_main(quick: bool) -> None:
 
     rows = []
     started = time.perf_counter()
-    for body in bodies:
-        rows.extend(
-            process(
-                parse(decompress(body, "gzip", 1 << 30), PROTOBUF), enricher=enricher, limits=limits
-            ).calls
-        )
+    for body in bodies:  # as the collector decodes: with the compiled reader when the install built it
+        raw = decompress(body, "gzip", 1 << 30)
+        wire = raw if COMPILED_READER else None
+        rows.extend(process(parse(raw, PROTOBUF), enricher=enricher, limits=limits, wire=wire).calls)
     decode = spans / (time.perf_counter() - started)
     stages = stage_costs(bodies[:20], enricher, limits)
 
@@ -242,7 +240,7 @@ def stage_costs(bodies: list[bytes], enricher: Any, limits: Any) -> dict[str, fl
     import contextlib
 
     from tiermix_server.gc_pause import cycle_collection_paused
-    from tiermix_server.ingest.decode import PROTOBUF, decompress, flatten, parse
+    from tiermix_server.ingest.decode import COMPILED_READER, PROTOBUF, decompress, flatten, parse, read_spans
     from tiermix_server.ingest.enrich import enrich_fields
     from tiermix_server.ingest.handoff import pack, unpack
     from tiermix_server.ingest.identity import Member, call_keys, collapse
@@ -269,6 +267,13 @@ def stage_costs(bodies: list[bytes], enricher: Any, limits: Any) -> dict[str, fl
                 spans = list(
                     flatten(otlp, keep_content=False, kinds=ATTRIBUTE_KINDS, prefixes=ATTRIBUTE_PREFIXES)
                 )
+            if (
+                COMPILED_READER
+            ):  # what the collector runs when the install built it; flatten is its definition
+                with stage("read attributes, compiled reader (decode.read_spans)"):
+                    read_spans(
+                        otlp, raw, keep_content=False, kinds=ATTRIBUTE_KINDS, prefixes=ATTRIBUTE_PREFIXES
+                    )
             with stage("map to call fields"):
                 mapped = [map_span(one) for one in spans]
             with stage("same-call collapse"):
@@ -294,6 +299,9 @@ def stage_costs(bodies: list[bytes], enricher: Any, limits: Any) -> dict[str, fl
                         )
             with stage("whole process() (parse through keys)"):
                 processed = process(parse(raw, PROTOBUF), enricher=enricher, limits=limits)
+            if COMPILED_READER:
+                with stage("whole process() with the compiled reader (parse through keys)"):
+                    process(parse(raw, PROTOBUF), enricher=enricher, limits=limits, wire=raw)
             with stage("worker hand-off: pack (worker)"):
                 packed = pack(processed)
             with stage("worker hand-off: unpack (collector)"):

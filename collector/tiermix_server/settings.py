@@ -65,6 +65,11 @@ class Settings(BaseSettings):
         description="a body up to this size (as received) is decoded on the event loop: for a few spans "
         "the hand-off to a worker costs more than the work",
     )
+    compiled_decode: bool = Field(
+        True,
+        description="read protobuf bodies with the compiled reader when the install built it (the same "
+        "spans as the Python one, a fraction of its CPU); false: the Python reader only",
+    )
     batch_max_rows: int = Field(50_000, ge=1)
     batch_max_delay_s: float = Field(0.5, gt=0)
     batch_min_delay_s: float = Field(

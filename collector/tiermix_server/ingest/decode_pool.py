@@ -42,7 +42,7 @@ from typing import Any
 
 from tiermix_server.errors import DecodeWorkerLost
 from tiermix_server.ingest import handoff
-from tiermix_server.ingest.decode import decompress, parse
+from tiermix_server.ingest.decode import PROTOBUF, decompress, parse
 from tiermix_server.ingest.process import Processed, process
 from tiermix_server.ingest.validate import Limits
 from tiermix_server.process_memory import resident_bytes
@@ -222,15 +222,17 @@ def _main_module_hidden() -> Iterator[None]:
 
 # -- in the worker process -----------------------------------------------------------------------
 _enricher: Any = None
+_compiled_decode = True
 
 
 def _init_worker(settings: Any) -> None:
-    global _enricher
+    global _enricher, _compiled_decode
     from tiermix_server.meta.db import open_meta
     from tiermix_server.pricing.enricher import build_enricher
 
     # The same prices and tiers as the collector's, checked for changes on the same schedule.
     _enricher = build_enricher(settings, open_meta(settings), background=False)
+    _compiled_decode = settings.compiled_decode
     gc.freeze()  # what the worker holds for good (modules, the price book) is never scanned again
 
 
@@ -244,6 +246,7 @@ def _decode(body: bytes, encoding: str | None, media: str, job: DecodeJob) -> by
     return handoff.pack(
         process(
             parse(raw, media),
+            wire=raw if media == PROTOBUF and _compiled_decode else None,
             enricher=_enricher,
             limits=Limits(now_ns=job.now_ns, max_age_days=job.max_age_days),
             tenant=job.tenant,

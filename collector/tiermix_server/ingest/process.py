@@ -19,7 +19,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from tiermix_server.gc_pause import cycle_collection_paused
 from tiermix_server.ingest.capture import CaptureGate, CaptureRow
-from tiermix_server.ingest.decode import flatten
+from tiermix_server.ingest.decode import read_spans
 from tiermix_server.ingest.enrich import NO_USAGE, Enricher, enrich_fields
 from tiermix_server.ingest.identity import CallKeys, Member, Sources, call_keys, collapse, is_pair_half
 from tiermix_server.ingest.mapping import (
@@ -80,8 +80,12 @@ def process(
     tenant: str | None = None,
     ignore_scopes: frozenset[str] = frozenset(),
     keep_content: bool | None = None,
+    wire: bytes | None = None,
 ) -> Processed:
     """Turn every span of ``request`` into a row or a counted outcome; never raises on span content.
+
+    ``wire``: the protobuf bytes ``request`` was parsed from, read by the compiled reader when given
+    (``decode.read_spans``); None for OTLP/JSON, or to read the parsed message only.
 
     With ``capture``, captures are taken at once; a decode worker (``decode_pool.py``) passes
     ``keep_content`` instead and leaves the content in ``contents`` for the collector's ``take_captures``.
@@ -89,11 +93,12 @@ def process(
     # Decoding allocates a few dicts per span and makes no reference cycles: the cycle collector would
     # only re-scan them (a third of the per-span time, docs/performance.md), so it waits until the end.
     with cycle_collection_paused():
-        return _process(request, enricher, limits, capture, tenant, ignore_scopes, keep_content)
+        return _process(request, wire, enricher, limits, capture, tenant, ignore_scopes, keep_content)
 
 
 def _process(
     request: ExportTraceServiceRequest,
+    wire: bytes | None,
     enricher: Enricher,
     limits: Limits,
     capture: CaptureGate | None,
@@ -105,7 +110,9 @@ def _process(
     outcomes = out.outcomes
     if keep_content is None:
         keep_content = capture is not None and capture.active  # no policy: content is never decoded
-    spans = flatten(request, keep_content=keep_content, kinds=ATTRIBUTE_KINDS, prefixes=ATTRIBUTE_PREFIXES)
+    spans = read_spans(
+        request, wire, keep_content=keep_content, kinds=ATTRIBUTE_KINDS, prefixes=ATTRIBUTE_PREFIXES
+    )
     calls: list[_Pending] = []
     for span in spans:
         if span.scope in ignore_scopes:

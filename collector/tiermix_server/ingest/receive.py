@@ -117,8 +117,10 @@ async def _receive(request: Request, runtime: Any, media: str, principal: Princi
             if processed is not None:
                 take_captures(processed, runtime.capture)
         if processed is None:
+            raw = decompress(body, encoding, settings.max_body_bytes)
             processed = process(
-                parse(decompress(body, encoding, settings.max_body_bytes), media),
+                parse(raw, media),
+                wire=raw if media == PROTOBUF and settings.compiled_decode else None,
                 enricher=runtime.enricher,
                 limits=Limits(now_ns=time.time_ns(), max_age_days=settings.raw_ttl_days),
                 capture=runtime.capture,

@@ -103,8 +103,21 @@ async def start_pipeline(runtime: Any, stack: contextlib.AsyncExitStack) -> None
 
 async def start_decode_pool(runtime: Any, stack: contextlib.AsyncExitStack) -> None:
     """Decode workers (``runtime.decode_pool``) per ``TIERMIX_DECODE_WORKERS``; none on one core."""
+    from tiermix_server.ingest.decode import COMPILED_READER
     from tiermix_server.ingest.decode_pool import DecodePool, default_workers
 
+    compiled = COMPILED_READER and runtime.settings.compiled_decode
+    runtime.stats.gauge(
+        "tiermix_compiled_otlp_reader",
+        "1: protobuf bodies are read by the compiled reader; 0: by the Python one (not built, or "
+        "TIERMIX_COMPILED_DECODE=false)",
+        lambda: int(compiled),
+    )
+    if not compiled:  # the same spans either way, at ~3x the CPU per call (docs/performance.md)
+        log.info(
+            "reading OTLP protobuf in Python: the compiled reader is %s",
+            "off" if COMPILED_READER else "not built",
+        )
     setting = runtime.settings.decode_workers
     workers = default_workers() if setting == "auto" else int(setting)
     if workers <= 0:
