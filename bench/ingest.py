@@ -173,7 +173,7 @@ def floors_main(quick: bool) -> None:
     """Entry of the floors process: decode-only and insert-only rates; print JSON."""
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-    from tiermix_server.ingest.decode import COMPILED_READER, PROTOBUF, decompress, parse
+    from tiermix_server.ingest.decode import PROTOBUF, decompress, parse
     from tiermix_server.ingest.process import process
     from tiermix_server.ingest.validate import Limits
     from tiermix_server.ingest.write import Batch, ClickHouseWriter
@@ -197,10 +197,9 @@ def floors_main(quick: bool) -> None:
 
     rows = []
     started = time.perf_counter()
-    for body in bodies:  # as the collector decodes: with the compiled reader when the install built it
+    for body in bodies:  # as the collector decodes: the compiled reader when the install built it
         raw = decompress(body, "gzip", 1 << 30)
-        wire = raw if COMPILED_READER else None
-        rows.extend(process(parse(raw, PROTOBUF), enricher=enricher, limits=limits, wire=wire).calls)
+        rows.extend(process(parse(raw, PROTOBUF), enricher=enricher, limits=limits, wire=raw).calls)
     decode = spans / (time.perf_counter() - started)
     stages = stage_costs(bodies[:20], enricher, limits)
 
@@ -267,9 +266,8 @@ def stage_costs(bodies: list[bytes], enricher: Any, limits: Any) -> dict[str, fl
                 spans = list(
                     flatten(otlp, keep_content=False, kinds=ATTRIBUTE_KINDS, prefixes=ATTRIBUTE_PREFIXES)
                 )
-            if (
-                COMPILED_READER
-            ):  # what the collector runs when the install built it; flatten is its definition
+            # What the collector runs when the install built it (flatten is its definition).
+            if COMPILED_READER:
                 with stage("read attributes, compiled reader (decode.read_spans)"):
                     read_spans(
                         otlp, raw, keep_content=False, kinds=ATTRIBUTE_KINDS, prefixes=ATTRIBUTE_PREFIXES

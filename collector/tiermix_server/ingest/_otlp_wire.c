@@ -238,7 +238,7 @@ static int any_value(Reader r, int depth, PyObject **out) {
         return FALLBACK;
     }
     while (read_tag(&r, &field, &wire)) {
-        if (field < 1 || field > 7) {
+        if (field > 7) {
             if (!skip(&r, wire)) {
                 status = FALLBACK;
                 break;
@@ -302,7 +302,8 @@ static int any_value(Reader r, int depth, PyObject **out) {
     return DONE;
 }
 
-/* Marks a singular field seen; FALLBACK when it was seen already or has another wire type. */
+/* Marks a singular field seen; 0 (the caller falls back) when it was seen already or has another wire
+   type. */
 static int once(uint32_t *seen, uint32_t field, uint32_t wire, uint32_t expected) {
     uint32_t bit = 1u << field;
     if ((*seen & bit) || wire != expected) {

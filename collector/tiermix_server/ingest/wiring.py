@@ -102,7 +102,9 @@ async def start_pipeline(runtime: Any, stack: contextlib.AsyncExitStack) -> None
 
 
 async def start_decode_pool(runtime: Any, stack: contextlib.AsyncExitStack) -> None:
-    """Decode workers (``runtime.decode_pool``) per ``TIERMIX_DECODE_WORKERS``; none on one core."""
+    """Decode workers (``runtime.decode_pool``) per ``TIERMIX_DECODE_WORKERS``; none on one core. Which
+    OTLP reader decodes, in the workers and inline alike, goes to ``/metrics`` and, if not the compiled
+    one, to the log."""
     from tiermix_server.ingest.decode import COMPILED_READER
     from tiermix_server.ingest.decode_pool import DecodePool, default_workers
 
