@@ -1,6 +1,6 @@
 """Only what pyproject.toml cannot say: the version from the one VERSION file, exact pins on the
 SDK (the wire format) and the dashboard (the API it reads) of that same version, and the optional C
-extension that reads OTLP bodies."""
+extensions that read OTLP bodies and hash call keys."""
 
 from pathlib import Path
 
@@ -37,12 +37,19 @@ setup(
     # Reads OTLP protobuf bodies straight into spans (ingest/decode.py uses it when it is there).
     # Optional: without a C compiler the install still succeeds, and decode.flatten does the same work
     # in Python at ~3x its CPU per call (docs/performance.md).
+    # Hashes the identity keys of each call (ingest/identity.py uses it when it is there; hashlib when not).
     ext_modules=[
         Extension(
             "tiermix_server.ingest._otlp_wire",
             ["tiermix_server/ingest/_otlp_wire.c"],
             optional=True,
             extra_compile_args=["-O2"],
-        )
+        ),
+        Extension(
+            "tiermix_server.ingest._call_key",
+            ["tiermix_server/ingest/_call_key.c"],
+            optional=True,
+            extra_compile_args=["-O2"],
+        ),
     ],
 )

@@ -29,20 +29,21 @@ done
 # shellcheck disable=SC1091
 . .venv/bin/activate
 
-# A C compiler and Python's headers build the compiled OTLP reader (collector/setup.py: optional for
-# users, whose install falls back to the Python reader). The suite tests it, so here its absence fails.
+# A C compiler and Python's headers build the compiled OTLP reader and call-key hash (collector/setup.py:
+# optional for users, whose install falls back to Python). The suite tests both, so here their absence fails.
 if [ "$unit" -eq 0 ]; then
   bash scripts/install_compiler.sh
 fi
 if bash scripts/install_compiler.sh --check; then
-  export TIERMIX_EXPECT_COMPILED_READER=1
+  export TIERMIX_EXPECT_COMPILED=1
 fi
 
 # Dependencies change only when these files do: a stamp of their hash skips a no-op pip run. The C
 # source is among them: an editable install builds the extension once, at install.
 stamp=.venv/.tiermix-installed
 wanted="$mode $(cat requirements-dev.txt sdk/pyproject.toml collector/pyproject.toml collector/setup.py \
-  dashboard/pyproject.toml collector/tiermix_server/ingest/_otlp_wire.c | sha256sum | cut -d' ' -f1)"
+  dashboard/pyproject.toml collector/tiermix_server/ingest/_otlp_wire.c \
+  collector/tiermix_server/ingest/_call_key.c | sha256sum | cut -d' ' -f1)"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
   python -m pip install --quiet --upgrade pip
   python -m pip install --quiet -r requirements-dev.txt

@@ -16,7 +16,6 @@ Never a silent $0 (docs/architecture.md, the call record):
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from typing import Any, Protocol
 
@@ -24,10 +23,9 @@ log = logging.getLogger("tiermix.ingest")
 
 
 class Enricher(Protocol):
-    def enrich(
+    def price(
         self,
-        *,
-        ts: dt.datetime,
+        ts_us: int,
         tenant: str,
         provider: str,
         model: str,
@@ -38,7 +36,7 @@ class Enricher(Protocol):
         cache_read_tokens: int,
         cache_write_tokens: int,
         reasoning_tokens: int,
-    ) -> Any: ...
+    ) -> tuple[str, str, float, str, bool]: ...
 
 
 def enrich_fields(enricher: Enricher, fields: dict[str, Any], clipped: list[str]) -> None:
@@ -47,24 +45,24 @@ def enrich_fields(enricher: Enricher, fields: dict[str, Any], clipped: list[str]
     sdk_cost_usd = fields.pop("sdk_cost_usd")
     peer_cost_usd = fields.pop("peer_cost_usd")
     try:
-        result = enricher.enrich(
-            ts=dt.datetime.fromtimestamp(fields["ts"] / 1e6, tz=dt.timezone.utc),
-            tenant=fields["tenant"],
-            provider=fields["provider"],
-            model=fields["model"],
-            explicit_tier=explicit_tier,
-            sdk_cost_usd=sdk_cost_usd,
-            input_tokens=fields["input_tokens"],
-            output_tokens=fields["output_tokens"],
-            cache_read_tokens=fields["cache_read_tokens"],
-            cache_write_tokens=fields["cache_write_tokens"],
-            reasoning_tokens=fields["reasoning_tokens"],
+        tier, tier_source, cost_usd, price_source, unpriced = enricher.price(
+            fields["ts"],
+            fields["tenant"],
+            fields["provider"],
+            fields["model"],
+            explicit_tier,
+            sdk_cost_usd,
+            fields["input_tokens"],
+            fields["output_tokens"],
+            fields["cache_read_tokens"],
+            fields["cache_write_tokens"],
+            fields["reasoning_tokens"],
         )
-        fields["tier"] = result.tier
-        fields["tier_source"] = result.tier_source
-        fields["cost_usd"] = float(result.cost_usd)
-        fields["price_source"] = result.price_source
-        fields["unpriced"] = bool(result.unpriced)
+        fields["tier"] = tier
+        fields["tier_source"] = tier_source
+        fields["cost_usd"] = float(cost_usd)
+        fields["price_source"] = price_source
+        fields["unpriced"] = bool(unpriced)
         if sdk_cost_usd is None:
             _no_silent_zero(fields, peer_cost_usd, clipped)
     except Exception:

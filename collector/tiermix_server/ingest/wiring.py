@@ -103,10 +103,11 @@ async def start_pipeline(runtime: Any, stack: contextlib.AsyncExitStack) -> None
 
 async def start_decode_pool(runtime: Any, stack: contextlib.AsyncExitStack) -> None:
     """Decode workers (``runtime.decode_pool``) per ``TIERMIX_DECODE_WORKERS``; none on one core. Which
-    OTLP reader decodes, in the workers and inline alike, goes to ``/metrics`` and, if not the compiled
-    one, to the log."""
+    OTLP reader decodes and which key hash runs, in the workers and inline alike, go to ``/metrics`` and,
+    if not the compiled ones, to the log."""
     from tiermix_server.ingest.decode import COMPILED_READER
     from tiermix_server.ingest.decode_pool import DecodePool, default_workers
+    from tiermix_server.ingest.identity import COMPILED_KEYS
 
     compiled = COMPILED_READER and runtime.settings.compiled_decode
     runtime.stats.gauge(
@@ -120,6 +121,13 @@ async def start_decode_pool(runtime: Any, stack: contextlib.AsyncExitStack) -> N
             "reading OTLP protobuf in Python: the compiled reader is %s",
             "off" if COMPILED_READER else "not built",
         )
+    runtime.stats.gauge(
+        "tiermix_compiled_call_keys",
+        "1: call identity keys are hashed in C; 0: through hashlib (the extension was not built)",
+        lambda: int(COMPILED_KEYS),
+    )
+    if not COMPILED_KEYS:  # the same keys either way, at ~0.5 µs more per key (docs/performance.md)
+        log.info("hashing call keys through hashlib: the compiled hash is not built")
     setting = runtime.settings.decode_workers
     workers = default_workers() if setting == "auto" else int(setting)
     if workers <= 0:

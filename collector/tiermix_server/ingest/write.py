@@ -27,6 +27,8 @@ from typing import Any, Protocol
 
 from clickhouse_connect.driver.exceptions import DataError
 
+from tiermix_server.gc_pause import cycle_collection_paused
+
 # The columns of an `llm_calls` insert, in the order of every CallRow tuple.
 LLM_CALLS_COLUMNS = (
     "ts",
@@ -251,6 +253,13 @@ class ClickHouseWriter:
         return self._lookup_settings
 
     def _insert(self, table: str, columns: tuple[str, ...], rows: list[Any], token: str) -> None:
+        # An insert's column lists hold a reference per value (~0.8M for a full-rate batch) and die when
+        # it ends: a collection meanwhile would traverse them all for no cycle (measured at full rate,
+        # 2.9 → 2.3 µs a call of cycle collection in the collector; docs/performance.md).
+        with cycle_collection_paused():
+            self._insert_columns(table, columns, rows, token)
+
+    def _insert_columns(self, table: str, columns: tuple[str, ...], rows: list[Any], token: str) -> None:
         data = [list(column) for column in zip(*rows, strict=True)]
         self._client.insert(
             table,

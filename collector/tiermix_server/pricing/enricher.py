@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, NamedTuple
 
 from tiermix_server.pricing.prices import PriceBook, Quote
 from tiermix_server.pricing.tiers import Decision, TierMap
@@ -30,8 +30,10 @@ log = logging.getLogger("tiermix.pricing")
 _MAX_PLANS = 100_000
 
 
-@dataclass(frozen=True, slots=True)
-class Enrichment:
+class Enrichment(NamedTuple):
+    """One call's tier and cost. A named tuple: one is built per call ingested, at a third of a frozen
+    dataclass's cost."""
+
     tier: str
     tier_source: str  # "sdk", "rule:<pattern>", "band:<usd_per_mtok>", "unknown"
     cost_usd: float
@@ -138,10 +140,9 @@ class Enricher:
             self._due_check()
         return self._state.tier_map
 
-    def enrich(
+    def price(
         self,
-        *,
-        ts: datetime,
+        ts_us: int,
         tenant: str,
         provider: str,
         model: str,
@@ -153,6 +154,12 @@ class Enricher:
         cache_write_tokens: int,
         reasoning_tokens: int,
     ) -> Enrichment:
+        """Tier and cost of one call at ``ts_us`` (µs since the epoch, the call record's unit).
+
+        Positional and free of ``datetime``: it runs once per call on ingest's hot path, where the
+        keyword form and a ``datetime`` built only to be turned back into epoch seconds cost a third of
+        it (docs/performance.md).
+        """
         if self._clock() >= self._next_check:
             self._due_check()
         state = self._state
@@ -165,10 +172,11 @@ class Enricher:
             tier, tier_source = decision.tier, decision.source
         if sdk_cost_usd is not None:
             return Enrichment(tier, tier_source, float(sdk_cost_usd), "sdk", False)
-        quote = self.quote(ts, tenant, provider, model, state)
-        if quote.table is None:
+        quote = self._quote_at(ts_us / 1e6, None, tenant, provider, model, state)
+        table = quote.table
+        if table is None:
             return Enrichment(tier, tier_source, 0.0, "", True)
-        cost = quote.table.cost(
+        cost = table.cost(
             input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens
         )
         return Enrichment(tier, tier_source, cost * quote.factor, quote.source, False)
@@ -177,9 +185,14 @@ class Enricher:
         self, ts: datetime, tenant: str, provider: str, model: str, state: _State | None = None
     ) -> Quote:
         """The cached price in effect for this call."""
-        state = state or self._state
         if ts.tzinfo is None:
             ts = ts.replace(tzinfo=timezone.utc)
+        return self._quote_at(ts.timestamp(), ts, tenant, provider, model, state or self._state)
+
+    def _quote_at(
+        self, epoch: float, ts: datetime | None, tenant: str, provider: str, model: str, state: _State
+    ) -> Quote:
+        """``quote`` at ``epoch`` seconds; ``ts``, the same instant, is built only on a cache miss."""
         tenant_key = tenant if tenant in state.tenants_with_overrides else ""
         key = (tenant_key, provider, model)
         plan = state.plans.get(key)
@@ -189,13 +202,13 @@ class Enricher:
             instants, time_of_day = state.book.breakpoints(tenant_key, provider, model)
             plan = _Plan([instant.timestamp() for instant in instants], time_of_day)
             state.plans[key] = plan
-        epoch = ts.timestamp()
         period: Any = bisect.bisect_right(plan.breakpoints, epoch)
         if plan.time_of_day:
             period = (period, int(epoch // 60) % 1440)
         quote = plan.quotes.get(period)
         if quote is None:
-            quote = state.book.quote(ts, tenant_key, provider, model)
+            at = ts if ts is not None else datetime.fromtimestamp(epoch, timezone.utc)
+            quote = state.book.quote(at, tenant_key, provider, model)
             plan.quotes[period] = quote
         return quote
 

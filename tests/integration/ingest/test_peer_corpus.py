@@ -90,24 +90,24 @@ def requests_moved_to_now(corpus: dict[str, Any]) -> list[bytes]:
 
 
 def price_book_cost(collector: Any, call: dict[str, Any]) -> float:
-    import datetime as dt
+    import time
 
     from tiermix_server.meta.db import open_meta
     from tiermix_server.pricing.enricher import build_enricher
 
     enricher = build_enricher(collector.settings, open_meta(collector.settings), background=False)
-    result = enricher.enrich(
-        ts=dt.datetime.now(dt.timezone.utc),
-        tenant="default",
-        provider=call["provider"],
-        model=call["model"],
-        explicit_tier="",
-        sdk_cost_usd=None,
-        input_tokens=call["input_tokens"],
-        output_tokens=call["output_tokens"],
-        cache_read_tokens=call.get("cache_read_tokens", 0),
-        cache_write_tokens=call.get("cache_write_tokens", 0),
-        reasoning_tokens=0,
+    result = enricher.price(
+        time.time_ns() // 1000,
+        "default",
+        call["provider"],
+        call["model"],
+        "",
+        None,
+        call["input_tokens"],
+        call["output_tokens"],
+        call.get("cache_read_tokens", 0),
+        call.get("cache_write_tokens", 0),
+        0,
     )
     return float(result.cost_usd)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import time
 
@@ -10,7 +11,9 @@ from tiermix_server.ingest.identity import CallKeys
 from tiermix_server.ingest.process import process
 from tiermix_server.ingest.validate import Limits
 from tiermix_server.ingest.write import LLM_CALLS_COLUMNS
-from tiermix_server.pricing.enricher import Enrichment
+from tiermix_server.pricing.enricher import Enricher, Enrichment
+
+PRICE_ARGUMENTS = inspect.getfullargspec(Enricher.price).args[1:]
 
 
 class FixedEnricher:
@@ -18,8 +21,8 @@ class FixedEnricher:
         self.fail = fail
         self.seen: list[dict[str, object]] = []
 
-    def enrich(self, **call: object) -> Enrichment:
-        self.seen.append(call)
+    def price(self, *call: object) -> Enrichment:
+        self.seen.append(dict(zip(PRICE_ARGUMENTS, call, strict=True)))
         if self.fail:
             raise RuntimeError("price book broken")
         return Enrichment("small", "rule:*mini*", 0.001, "genai-prices:openai/gpt-4o-mini", False)

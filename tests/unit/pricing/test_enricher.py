@@ -61,7 +61,9 @@ def call(enricher: Enricher, **overrides: Any) -> Any:
         "reasoning_tokens": 0,
     }
     values.update(overrides)
-    return enricher.enrich(**values)
+    ts = values.pop("ts")
+    ts_us = (ts - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+    return enricher.price(ts_us, *values.values())
 
 
 def test_a_known_model_gets_its_rule_tier_and_genai_prices_cost() -> None:
