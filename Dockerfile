@@ -3,8 +3,8 @@
 # One image, several roles: docker-compose.yml runs `tiermix migrate`, `tiermix collector` and
 # `tiermix dashboard` from it.
 FROM python:3.11-slim AS build
-# A C compiler for the compiled OTLP reader (collector/setup.py); only this stage has it, the image
-# gets the built wheel.
+# A C compiler for the compiled OTLP reader and call-key hash (collector/setup.py); only this stage
+# has it, the image gets the built wheel.
 RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src

@@ -31,8 +31,8 @@ _MAX_PLANS = 100_000
 
 
 class Enrichment(NamedTuple):
-    """One call's tier and cost. A named tuple: one is built per call ingested, at a third of a frozen
-    dataclass's cost."""
+    """One call's tier and cost. A named tuple: one is built per call ingested, at ~40% of a frozen
+    dataclass's cost (0.24 against 0.57 µs measured)."""
 
     tier: str
     tier_source: str  # "sdk", "rule:<pattern>", "band:<usd_per_mtok>", "unknown"
