@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# A C compiler and this Python's headers, which build the compiled OTLP reader (collector/setup.py).
+# A C compiler and this Python's headers, which build the compiled OTLP reader and call-key hash
+# (collector/setup.py).
 #   bash scripts/install_compiler.sh            install them from Debian when missing
 #   bash scripts/install_compiler.sh --check    exit 0 when both are there, 1 when not; installs nothing
 set -euo pipefail

@@ -39,7 +39,7 @@ if bash scripts/install_compiler.sh --check; then
 fi
 
 # Dependencies change only when these files do: a stamp of their hash skips a no-op pip run. The C
-# source is among them: an editable install builds the extension once, at install.
+# sources are among them: an editable install builds the extensions once, at install.
 stamp=.venv/.tiermix-installed
 wanted="$mode $(cat requirements-dev.txt sdk/pyproject.toml collector/pyproject.toml collector/setup.py \
   dashboard/pyproject.toml collector/tiermix_server/ingest/_otlp_wire.c \
