@@ -27,6 +27,7 @@ from typing import Any
 from tiermix_server.metrics.filters import SHADOW_ENVIRONMENT
 from tiermix_server.metrics.opportunities import MONTH, per_month
 from tiermix_server.metrics.wilson import wilson
+from tiermix_server.replay import store
 from tiermix_server.replay.spec import ReplaySpec
 
 
@@ -65,9 +66,9 @@ def run_result(ctx: Any, run: Any, spec: ReplaySpec, retry_reasons: dict[str, in
         "output_tokens": {"candidate_mean": _f(cand_out), "production_mean": _f(prod_out)},
         "cost_per_request_usd": {"candidate": _f(cand_mean_cost), "production": _f(prod_mean_cost)},
         "replay_cost_usd": {
-            "candidate": float(candidate_usd or 0.0),
-            "judge": float(judge_usd or 0.0),
-            "total": float((candidate_usd or 0.0) + (judge_usd or 0.0)),
+            "candidate": store.usd(candidate_usd),
+            "judge": store.usd(judge_usd),
+            "total": store.usd((candidate_usd or 0.0) + (judge_usd or 0.0)),
             "cap": spec.max_cost_usd,
         },
         "retries": {"total": int(retries or 0), "by_reason": dict(sorted(retry_reasons.items()))},

@@ -150,6 +150,16 @@ def judged_span_ids(client: Any, run_id: int) -> set[int]:
     return {int(row[0]) for row in result.result_rows}
 
 
+# A sum of the samples' Float64 costs differs in its last bits with the order ClickHouse adds them in,
+# which changes as parts merge between two queries: a run's money is reported to 1e-12 USD, so its
+# progress and its result state the same figure.
+USD_DIGITS = 12
+
+
+def usd(value: Any) -> float:
+    return round(float(value or 0.0), USD_DIGITS)
+
+
 def progress_from_samples(client: Any, run_id: int) -> dict[str, Any]:
     result = client.query(
         "SELECT count(), countIf(verdict = 1), countIf(verdict < 0), sum(retries), "
@@ -162,7 +172,7 @@ def progress_from_samples(client: Any, run_id: int) -> dict[str, Any]:
         "servable": int(servable),
         "errors": int(errors),
         "retries": int(retries or 0),
-        "spent_usd": float(spent or 0.0),
+        "spent_usd": usd(spent),
     }
 
 
