@@ -235,7 +235,8 @@ def floors_main(quick: bool) -> None:
 def stage_costs(bodies: list[bytes], enricher: Any, limits: Any) -> dict[str, float]:
     """Microseconds per call of each step of ``process`` (ingest/process.py), run one step at a time
     over the same bodies, the cycle collector paused as in the collector; and the hand-off of a decode
-    worker's answer (``ingest/handoff.py``: packed in the worker, unpacked in the collector)."""
+    worker's answer (``ingest/handoff.py``: packed in the worker, unpacked in the collector, its rows
+    rebuilt only by the insert)."""
     import contextlib
 
     from tiermix_server.gc_pause import cycle_collection_paused
@@ -303,7 +304,9 @@ def stage_costs(bodies: list[bytes], enricher: Any, limits: Any) -> dict[str, fl
             with stage("worker hand-off: pack (worker)"):
                 packed = pack(processed)
             with stage("worker hand-off: unpack (collector)"):
-                unpack(packed)
+                answer = unpack(packed)  # the rows stay packed (ingest/processed.py) ...
+            with stage("worker hand-off: rows rebuilt for the insert (collector)"):
+                answer.calls  # noqa: B018 - ... until the insert reads them (``Batch.call_rows``)
             calls += len(spans)
     return {name: seconds / calls * 1e6 for name, seconds in spent.items()}
 

@@ -43,7 +43,8 @@ from tiermix_server.errors import DecodeWorkerLost
 from tiermix_server.gc_pause import tune_for_serving
 from tiermix_server.ingest import handoff
 from tiermix_server.ingest.decode import PROTOBUF, decompress, parse
-from tiermix_server.ingest.process import Processed, process
+from tiermix_server.ingest.process import process
+from tiermix_server.ingest.processed import Processed
 from tiermix_server.ingest.validate import Limits
 from tiermix_server.process_memory import resident_bytes
 

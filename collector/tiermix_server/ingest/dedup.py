@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import operator
 from typing import TYPE_CHECKING
 
 from tiermix_server.errors import DedupUnavailable
@@ -22,25 +21,25 @@ from tiermix_server.ingest.enrich import NO_USAGE
 from tiermix_server.ingest.identity import CallKeys
 from tiermix_server.ingest.merge import merge_rows
 from tiermix_server.ingest.parking import durable_after_merge
-from tiermix_server.ingest.process import ACCEPTED, CLIPPED, SKIPPED, TENANT_INDEX, Processed
+from tiermix_server.ingest.process import TENANT_INDEX
+from tiermix_server.ingest.processed import ACCEPTED, CLIPPED, SKIPPED, Processed
 from tiermix_server.ingest.submission import Parked, Submission, keep_only
-from tiermix_server.ingest.write import LLM_CALLS_COLUMNS, SPAN_ID_INDEX, TS_INDEX, CallRow
+from tiermix_server.ingest.write import LLM_CALLS_COLUMNS, SPAN_ID_INDEX, CallRow
 
 if TYPE_CHECKING:
     from tiermix_server.ingest.pipeline import Pipeline
 
 log = logging.getLogger("tiermix.ingest")
-_start_us = operator.itemgetter(TS_INDEX)
 _PRICE_SOURCE_INDEX = LLM_CALLS_COLUMNS.index("price_source")
 
 
 async def drop_stored(pipeline: Pipeline, processed: Processed) -> None:
     """Skip calls that ClickHouse already holds, for the calls memory cannot answer for."""
     covers = pipeline.recent.covers
-    calls = processed.calls
-    if not calls or covers(min(map(_start_us, calls)) / 1e6):
+    starts = processed.starts()
+    if not starts or covers(min(starts) / 1e6):
         return  # the usual case, decided in C: memory covers the oldest call, so it covers them all
-    old = [i for i, row in enumerate(calls) if not covers(row[TS_INDEX] / 1e6)]
+    old = [i for i, start_us in enumerate(starts) if not covers(start_us / 1e6)]
     lookup = [key for i in old for key in processed.keys[i].lookup]
     found: set[int] | None = None
     if pipeline.storage_up:  # known down: do not wait on a dead ClickHouse for the answer
@@ -52,7 +51,7 @@ async def drop_stored(pipeline: Pipeline, processed: Processed) -> None:
     if found is None:
         # Calls that started before this process cannot be told from a copy stored back then: refuse
         # them for now (the client retries). Calls within the clock-skew margin are taken unchecked.
-        if any(pipeline.recent.predates(processed.calls[i][TS_INDEX] / 1e6) for i in old):
+        if any(pipeline.recent.predates(starts[i] / 1e6) for i in old):
             raise DedupUnavailable(
                 "storage is unavailable, and these calls are older than what the collector can check "
                 "for duplicates without it",
@@ -61,12 +60,12 @@ async def drop_stored(pipeline: Pipeline, processed: Processed) -> None:
         return
     if found:
         stored = {i for i in old if not found.isdisjoint(processed.keys[i].lookup)}
-        skip(processed, [i not in stored for i in range(len(processed.calls))])
+        skip(processed, [i not in stored for i in range(processed.call_count)])
 
 
 def merge_into_pending(pipeline: Pipeline, processed: Processed) -> set[asyncio.Future[None]]:
     """Merge calls whose keys meet a call still pending in the batcher; returns their futures."""
-    if not pipeline._open or not processed.calls:
+    if not pipeline._open or not processed.call_count:
         return set()
     open_rows = pipeline._open
     keep: list[bool] = []
@@ -77,16 +76,18 @@ def merge_into_pending(pipeline: Pipeline, processed: Processed) -> set[asyncio.
         if open_keys.isdisjoint(keys.lookup):  # nearly every call: one set operation in C
             keep.append(True)
             continue
-        target = next(open_rows[key] for key in keys.lookup if key in open_rows)
-        submission, row_index = target
+        met = next(key for key in keys.lookup if key in open_rows)
+        submission = open_rows[met]
+        row_index = submission.row_of(met)
+        target = (submission, row_index)
         pending = submission.processed
         row = processed.calls[index]
         resent = row[SPAN_ID_INDEX] == pending.calls[row_index][SPAN_ID_INDEX]
         counted_as = row[TENANT_INDEX]
         if not resent:
             counted_as = _merge(pipeline, target, processed, index)
-            for key in keys.store:
-                open_rows[key] = target
+            open_rows.update(dict.fromkeys(keys.store, submission))
+            submission.add_keys(row_index, keys.store)
             if submission.parked is not None:
                 to_respool.add(submission.parked)
         keep.append(False)
@@ -140,7 +141,7 @@ def _merge(pipeline: Pipeline, target: tuple[Submission, int], processed: Proces
 def drop_resent(
     pipeline: Pipeline, processed: Processed, owner: asyncio.Future[None]
 ) -> set[asyncio.Future[None]]:
-    if not processed.calls:
+    if not processed.call_count:
         return set()
     keep, waits = pipeline.recent.claim(processed.keys, owner)
     if not all(keep):

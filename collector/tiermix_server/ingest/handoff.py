@@ -8,6 +8,10 @@ either: measured on the benchmark's requests, 1.5 against 2.9 µs a call to writ
 1.2 against 1.7 µs to read in the collector, for a fifth more bytes through the pipe (docs/performance.md).
 The executor then pickles one ``bytes``. Both ends are the same interpreter, the one condition
 ``marshal`` sets on its format.
+
+The call rows and their sources are packed apart, and stay packed in the collector until something
+needs a row (``processed.py``): the batch's insert reads them straight from these bytes, and the spool's
+record holds them as they are.
 """
 
 from __future__ import annotations
@@ -16,17 +20,18 @@ import marshal
 from collections import Counter
 
 from tiermix_server.ingest.identity import CallKeys
-from tiermix_server.ingest.process import Processed
+from tiermix_server.ingest.processed import Processed
 
 
 def pack(processed: Processed) -> bytes:
     """``processed`` as bytes; raises ``ValueError`` if it holds a value ``marshal`` cannot write."""
     return marshal.dumps(
         (
-            processed.calls,
+            marshal.dumps(processed.calls),
+            marshal.dumps(processed.scopes),
+            processed.starts(),
             processed.drops,
             [tuple(keys) for keys in processed.keys],
-            processed.scopes,
             processed.captures,
             processed.contents,
             dict(processed.outcomes),
@@ -35,12 +40,13 @@ def pack(processed: Processed) -> bytes:
 
 
 def unpack(data: bytes) -> Processed:
-    calls, drops, keys, scopes, captures, contents, outcomes = marshal.loads(data)
-    return Processed(
-        calls=calls,
+    calls, scopes, starts, drops, keys, captures, contents, outcomes = marshal.loads(data)
+    return Processed.with_packed_calls(
+        calls,
+        scopes,
+        starts,
         drops=drops,
         keys=list(map(CallKeys._make, keys)),
-        scopes=scopes,
         captures=captures,
         contents=contents,
         outcomes=Counter(outcomes),

@@ -38,7 +38,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
+import operator
 import time
 import uuid
 from collections import Counter
@@ -48,23 +50,19 @@ from dataclasses import dataclass
 from tiermix_server.errors import QueueFull, SpoolFull
 from tiermix_server.ingest import dedup, parking
 from tiermix_server.ingest.merge import Reprice
-from tiermix_server.ingest.process import TENANT_INDEX, Processed
+from tiermix_server.ingest.process import TENANT_INDEX
+from tiermix_server.ingest.processed import Processed
 from tiermix_server.ingest.recent import RecentKeys
 from tiermix_server.ingest.spool import Spool
 from tiermix_server.ingest.stats import IngestStats
-from tiermix_server.ingest.submission import (
-    Parked,
-    Submission,
-    key_rows,
-    stats_rows,
-    submission_captures,
-    submission_key_rows,
-)
+from tiermix_server.ingest.submission import Parked, Submission, key_rows, stats_rows, submission_batch
 from tiermix_server.ingest.write import Batch, CallWriter, Refused, StatsRow
 
 __all__ = ["Pipeline", "PipelineConfig", "QueueFull", "SpoolFull", "key_rows"]
 
 log = logging.getLogger("tiermix.ingest")
+_STORE = operator.attrgetter("store")  # a call's store keys (identity.CallKeys)
+_MERGEABLE = operator.attrgetter("mergeable")
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,9 +94,11 @@ class Pipeline:
     ) -> None:
         self.writer, self.spool, self.stats, self.recent, self.config = writer, spool, stats, recent, config
         self._reprice: Reprice = reprice or (lambda _fields: None)
-        # Keys of calls still pending in the batcher → (submission, row index): a second span of the same
-        # call merges into that row instead of being dropped (merge.py).
-        self._open: dict[int, tuple[Submission, int]] = {}
+        # Keys of calls still pending in the batcher → their submission: a second span of the same call
+        # merges into that row instead of being dropped (merge.py). The submission, not a (submission,
+        # row) pair per key: no object per key to make, and none for the cycle collector to scan while
+        # the batch waits; the row is found when a span meets it (``Submission.row_of``), which is rare.
+        self._open: dict[int, Submission] = {}
         self._parked: list[Parked] = []
         self._park_wakeup = asyncio.Event()
         self.storage_up = True
@@ -190,15 +190,15 @@ class Pipeline:
         await dedup.drop_stored(self, processed)
         merged_into = dedup.merge_into_pending(self, processed)
         waits = dedup.drop_resent(self, processed, future) | merged_into
-        if processed.calls or processed.drops or processed.outcomes:
+        if processed.call_count or processed.drops or processed.outcomes:
             submission = Submission(processed, future, time.monotonic())
             submission.keys = processed.keys
-            submission.mergeable = any(keys.mergeable for keys in processed.keys)
-            for index, keys in enumerate(processed.keys):
-                for key in keys.store:
-                    self._open[key] = (submission, index)
+            submission.mergeable = any(map(_MERGEABLE, processed.keys))
+            self._open.update(
+                dict.fromkeys(itertools.chain.from_iterable(map(_STORE, processed.keys)), submission)
+            )
             self._pending.append(submission)
-            self._pending_rows += len(processed.calls)
+            self._pending_rows += processed.call_count
             self._wakeup.set()
             waits.add(future)
         # Shielded: a client hanging up must not cancel a batch other requests wait on too.
@@ -271,7 +271,7 @@ class Pipeline:
         taken: list[Submission] = []
         rows = 0
         while self._pending:
-            nxt = len(self._pending[0].processed.calls)
+            nxt = self._pending[0].processed.call_count
             if taken and rows + nxt > self.config.batch_max_rows:
                 break
             taken.append(self._pending.pop(0))
@@ -284,7 +284,7 @@ class Pipeline:
         for submission in submissions:
             for keys in submission.keys:
                 for key in keys.store:
-                    if self._open.get(key, (None,))[0] is submission:
+                    if self._open.get(key) is submission:
                         del self._open[key]
 
     async def _commit(self, submissions: list[Submission]) -> None:
@@ -310,9 +310,7 @@ class Pipeline:
             for submission in submissions:
                 submission.parked = None
         self._close(submissions)
-        stats = stats_rows(submissions, minute) + own_stats
-        batch = Batch(token, [row for s in submissions for row in s.processed.calls], drops, stats,
-                      submission_key_rows(submissions), submission_captures(submissions))  # fmt: skip
+        batch = submission_batch(submissions, token, drops, stats_rows(submissions, minute) + own_stats)
         durable = await self._make_durable(batch)
         self._answer(submissions, durable)
 
@@ -452,12 +450,12 @@ class Pipeline:
             self.note(tenant, "refused", "storage_refused", n)
 
     def _count_written(self, batch: Batch) -> None:
-        tables = (
-            ("llm_calls", batch.calls),
-            ("sdk_drops", batch.drops),
-            ("ingest_stats", batch.stats),
-            ("replay_captures", batch.captures),
+        counts = (
+            ("llm_calls", batch.call_count),
+            ("sdk_drops", len(batch.drops)),
+            ("ingest_stats", len(batch.stats)),
+            ("replay_captures", len(batch.captures)),
         )
-        for table, rows in tables:
+        for table, rows in counts:
             if rows:
-                self.stats.count("tiermix_rows_written_total", len(rows), table=table)
+                self.stats.count("tiermix_rows_written_total", rows, table=table)

@@ -12,16 +12,15 @@ from __future__ import annotations
 
 import operator
 from collections import Counter
-from dataclasses import dataclass, field
 from typing import Any
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from tiermix_server.gc_pause import cycle_collection_paused
-from tiermix_server.ingest.capture import CaptureGate, CaptureRow
+from tiermix_server.ingest.capture import CaptureGate
 from tiermix_server.ingest.decode import read_spans
 from tiermix_server.ingest.enrich import NO_USAGE, Enricher, enrich_fields
-from tiermix_server.ingest.identity import CallKeys, Member, Sources, call_keys, collapse, is_pair_half
+from tiermix_server.ingest.identity import Member, Sources, call_keys, collapse, is_pair_half
 from tiermix_server.ingest.mapping import (
     ATTRIBUTE_KINDS,
     ATTRIBUTE_PREFIXES,
@@ -30,45 +29,15 @@ from tiermix_server.ingest.mapping import (
     Skipped,
     map_span,
 )
+from tiermix_server.ingest.processed import ACCEPTED, CLIPPED, REJECTED, SKIPPED, Processed
 from tiermix_server.ingest.validate import DEFAULT_TENANT, MAX_TENANT, Limits, validate
-from tiermix_server.ingest.write import LLM_CALLS_COLUMNS, CallRow, DropRow
+from tiermix_server.ingest.write import LLM_CALLS_COLUMNS, CallRow
 
-ACCEPTED = "accepted"
-REJECTED = "rejected"
-SKIPPED = "skipped"
-CLIPPED = "clipped"
 TENANT_INDEX = LLM_CALLS_COLUMNS.index("tenant")
 _as_row = operator.itemgetter(*LLM_CALLS_COLUMNS)  # fields dict → row tuple in column order, in C
 
 
 _Pending = tuple[Mapped, Sources, list[Member]]  # an LLM span's fields, its scopes, the spans it stands for
-
-
-@dataclass(slots=True)
-class Processed:
-    """What one request becomes. ``calls``, ``keys`` and ``scopes`` are parallel: one entry per call."""
-
-    calls: list[CallRow] = field(default_factory=list)
-    drops: list[DropRow] = field(default_factory=list)
-    keys: list[CallKeys] = field(default_factory=list)  # one per call row: how it is recognised again
-    scopes: list[Sources] = field(default_factory=list)  # one per call row: the instrumentations it is from
-    captures: list[CaptureRow | None] = field(default_factory=list)  # one per call row (capture.py)
-    # One per call row while capture is pending (``keep_content``): the span's content attributes, turned
-    # into ``captures`` by ``take_captures`` in the process that holds the capture budget.
-    contents: list[dict[str, Any] | None] = field(default_factory=list)
-    # (tenant, outcome, reason) → spans; clipped counts values, not spans
-    outcomes: Counter[tuple[str, str, str]] = field(default_factory=Counter)
-
-    @property
-    def rejected(self) -> int:
-        return sum(n for (_, outcome, _), n in self.outcomes.items() if outcome == REJECTED)
-
-    def rejection_summary(self) -> str:
-        reasons: Counter[str] = Counter()
-        for (_, outcome, reason), n in self.outcomes.items():
-            if outcome == REJECTED:
-                reasons[reason] += n
-        return "; ".join(f"{n} span(s) rejected: {reason}" for reason, n in reasons.most_common())
 
 
 def process(
@@ -153,6 +122,8 @@ def _process(
     if len(calls) > 1:
         calls = _collapse(calls, outcomes)
     trusted = tenant is None
+    # The lists bound once: ``calls`` and ``scopes`` are properties of ``Processed`` (processed.py).
+    rows, contents, keys, scopes = out.calls, out.contents, out.keys, out.scopes
     for mapped, sources, members in calls:
         fields = mapped.fields
         unclaimed = not fields["tenant"]
@@ -164,16 +135,16 @@ def _process(
         if isinstance(row, str):
             outcomes[(fields["tenant"], REJECTED, row)] += 1
             continue
-        out.calls.append(row)
-        out.contents.append(fields["content"] or None)
+        rows.append(row)
+        contents.append(fields["content"] or None)
         row_tenant = row[TENANT_INDEX]
-        out.keys.append(
+        keys.append(
             call_keys(
                 row_tenant, fields["trace_id"], members, provider, response_id,
                 trusted=trusted, claimed=not unclaimed, awaits_usage=fields["price_source"] == NO_USAGE,
             )
         )  # fmt: skip
-        out.scopes.append(sources)
+        scopes.append(sources)
         outcomes[(row_tenant, ACCEPTED, "")] += 1
         for reason in mapped.clipped:
             outcomes[(row_tenant, CLIPPED, reason)] += 1
@@ -186,7 +157,7 @@ def take_captures(processed: Processed, capture: CaptureGate | None) -> None:
     """Fill ``processed.captures`` from its content (one entry per call row) and drop the content."""
     contents = processed.contents
     if capture is None or not any(contents):
-        processed.captures = [None] * len(processed.calls)
+        processed.captures = [None] * processed.call_count
     else:
         processed.captures = [
             capture.take(row, content) if content else None

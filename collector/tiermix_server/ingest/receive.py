@@ -29,7 +29,8 @@ from tiermix_server.auth import Principal
 from tiermix_server.errors import DecodeError, Overloaded, PayloadTooLarge, RequestTimeout, TiermixError
 from tiermix_server.ingest.decode import JSON, PROTOBUF, decompress, media_type, parse
 from tiermix_server.ingest.decode_pool import DecodeJob
-from tiermix_server.ingest.process import Processed, process, take_captures
+from tiermix_server.ingest.process import process, take_captures
+from tiermix_server.ingest.processed import Processed
 from tiermix_server.ingest.validate import Limits
 
 log = logging.getLogger("tiermix.ingest")

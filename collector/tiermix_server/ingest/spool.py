@@ -7,8 +7,14 @@ to a temporary file, fsync'ed, renamed into place, and the directory is fsync'ed
 record is either whole or absent — never torn. Records carry the batch's dedup token, so draining one
 twice (crash between insert and unlink) stores it once.
 
-Format: ``TMX1`` magic, CRC32 of the payload, then ``marshal`` of the batch (only ints, floats, str,
-bytes, bools, None, dicts, lists and tuples — no code objects, unlike pickle). A record that fails its
+Format: a magic, CRC32 of the payload, then ``marshal`` of the batch (only ints, floats, str, bytes,
+bools, None, dicts, lists and tuples — no code objects, unlike pickle). ``TMX1``: token, calls, drops,
+stats, keys, captures (records of older releases stop after stats, or after keys). ``TMX2`` adds the
+call rows decode workers packed (``Batch.packed_calls``: each part ``marshal`` of a list of rows),
+written as the bytes they are; a batch without them is still written as ``TMX1``, so a spool of
+inline-decoded batches stays readable by the releases before. An older release that meets a ``TMX2``
+record moves it to ``corrupt/`` and counts it rather than drop its packed calls unnoticed: drain the
+spool (``/readyz`` ready, ``tiermix_spool_bytes`` 0) before going back to one. A record that fails its
 checksum is moved aside to ``corrupt/`` and counted (``corrupt_records``: ``/metrics`` and data
 health), never silently dropped nor retried forever. Files that are not records (an operator's note, a
 ``.batch`` file of another name) are left alone and never stop start-up; a record that cannot be written
@@ -27,12 +33,14 @@ import time
 import zlib
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from tiermix_server.ingest.write import Batch, Refused
 
 log = logging.getLogger("tiermix.ingest")
 
 _MAGIC = b"TMX1"
+_MAGIC_PACKED = b"TMX2"  # with packed call rows (see the module's docstring)
 _SUFFIX = ".batch"
 _RECORD_NAME = re.compile(r"(\d{16})-[0-9A-Za-z_-]+\.batch")
 
@@ -72,10 +80,19 @@ class Spool:
             return [path for path in found if path not in self._held]
 
     def encode(self, batch: Batch) -> bytes:
-        payload = marshal.dumps(
-            (batch.token, batch.calls, batch.drops, batch.stats, batch.keys, batch.captures)
+        parts: tuple[Any, ...] = (
+            batch.token,
+            batch.calls,
+            batch.drops,
+            batch.stats,
+            batch.keys,
+            batch.captures,
         )
-        return _MAGIC + zlib.crc32(payload).to_bytes(4, "big") + payload
+        magic = _MAGIC
+        if batch.packed_calls:
+            magic, parts = _MAGIC_PACKED, (*parts, batch.packed_calls, batch.packed_count)
+        payload = marshal.dumps(parts)
+        return magic + zlib.crc32(payload).to_bytes(4, "big") + payload
 
     def append(self, batch: Batch, record: bytes | None = None, *, held: bool = False) -> Path:
         """Write ``batch`` durably; raises OSError when the disk fails (the caller then answers 503).
@@ -110,17 +127,22 @@ class Spool:
             data = path.read_bytes()
         except FileNotFoundError:  # inserted and removed by the writer since it was listed
             return None
-        payload = data[8:]
-        if data[:4] != _MAGIC or zlib.crc32(payload).to_bytes(4, "big") != data[4:8]:
+        magic, payload = data[:4], data[8:]
+        if magic not in (_MAGIC, _MAGIC_PACKED) or zlib.crc32(payload).to_bytes(4, "big") != data[4:8]:
             return self._quarantine(path, len(data))
         try:
             token, calls, drops, stats, *rest = marshal.loads(payload)  # our own checksummed file
-        except (ValueError, EOFError, TypeError):
+            # Records written before call_keys existed have four parts (their calls leave no keys), and
+            # before content capture five.
+            keys = rest[0] if rest else []
+            captures = rest[1] if len(rest) > 1 else []
+            if magic == _MAGIC_PACKED:  # rebuilt here, in the order the first insert sent them
+                packed = Batch(token, calls, drops, stats, packed_calls=rest[2], packed_count=rest[3])
+                calls = packed.call_rows()
+                if len(calls) != packed.call_count:
+                    raise ValueError("the packed call rows do not add up to their count")
+        except (ValueError, EOFError, TypeError, IndexError):
             return self._quarantine(path, len(data))
-        # Records written before call_keys existed have four parts (their calls leave no keys), and
-        # before content capture five.
-        keys = rest[0] if rest else []
-        captures = rest[1] if len(rest) > 1 else []
         return Batch(token=token, calls=calls, drops=drops, stats=stats, keys=keys, captures=captures)
 
     def keep_refused(self, refused: Refused) -> Path:

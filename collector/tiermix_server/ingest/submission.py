@@ -14,7 +14,7 @@ from pathlib import Path
 
 from tiermix_server.ingest.capture import CaptureRow
 from tiermix_server.ingest.identity import CallKeys
-from tiermix_server.ingest.process import Processed
+from tiermix_server.ingest.processed import Processed
 from tiermix_server.ingest.write import TS_INDEX, Batch, CallRow, DropRow, KeyRow, StatsRow
 
 
@@ -26,6 +26,21 @@ class Submission:
     keys: list[CallKeys] = field(default_factory=list)
     mergeable: bool = False  # holds a call another span may still be merged into
     parked: Parked | None = None  # answered, durable in the spool, its insert waiting (merge window)
+    # A store key → the index of its call, built at the first span merged into one of these calls.
+    _rows_by_key: dict[int, int] | None = None
+
+    def row_of(self, key: int) -> int:
+        """The index of the call whose store keys hold ``key``."""
+        return self._index()[key]
+
+    def add_keys(self, index: int, keys: tuple[int, ...]) -> None:
+        """Call ``index`` is known by ``keys`` too (another span was merged into it)."""
+        self._index().update(dict.fromkeys(keys, index))
+
+    def _index(self) -> dict[int, int]:
+        if self._rows_by_key is None:
+            self._rows_by_key = {k: index for index, keys in enumerate(self.keys) for k in keys.store}
+        return self._rows_by_key
 
 
 @dataclass(eq=False)
@@ -49,10 +64,27 @@ class Parked:
 
     def batch(self) -> Batch:
         """The batch as its rows are now (merges change them); the token stays: replays stay exact."""
-        calls = [row for s in self.submissions for row in s.processed.calls]
         stats = stats_rows(self.submissions, self.minute) + self.own_stats
-        return Batch(self.token, calls, self.drops, stats, submission_key_rows(self.submissions),
-                     submission_captures(self.submissions))  # fmt: skip
+        return submission_batch(self.submissions, self.token, self.drops, stats)
+
+
+def submission_batch(
+    submissions: list[Submission], token: str, drops: list[DropRow], stats: list[StatsRow]
+) -> Batch:
+    """The batch of ``submissions``: rows a decode worker packed stay packed (``processed.py``)."""
+    calls: list[CallRow] = []
+    packed: list[bytes] = []
+    packed_count = 0
+    for submission in submissions:
+        processed = submission.processed
+        part = processed.packed_calls
+        if part is None:
+            calls.extend(processed.calls)
+        elif processed.call_count:
+            packed.append(part)
+            packed_count += processed.call_count
+    keys, captures = submission_key_rows(submissions), submission_captures(submissions)
+    return Batch(token, calls, drops, stats, keys, captures, packed, packed_count)
 
 
 def keep_only(processed: Processed, keep: list[bool]) -> None:
@@ -75,13 +107,17 @@ def submission_captures(submissions: list[Submission]) -> list[CaptureRow]:
 
 
 def submission_key_rows(submissions: list[Submission]) -> list[KeyRow]:
-    return [row for s in submissions for row in key_rows(s.processed.calls, s.keys)]
+    return [row for s in submissions for row in _key_rows(s.processed.starts(), s.keys)]
 
 
 def key_rows(calls: list[CallRow], keys: list[CallKeys]) -> list[KeyRow]:
     """The ``call_keys`` rows of ``calls``: each call's store keys with its start second (for the TTL)."""
+    return _key_rows([row[TS_INDEX] for row in calls], keys)
+
+
+def _key_rows(starts_us: list[int], keys: list[CallKeys]) -> list[KeyRow]:
     rows: list[KeyRow] = []
-    for row, call_keys in zip(calls, keys, strict=True):
-        ts_s = row[TS_INDEX] // 1_000_000
+    for start_us, call_keys in zip(starts_us, keys, strict=True):
+        ts_s = start_us // 1_000_000
         rows.extend((key, ts_s) for key in call_keys.store)
     return rows

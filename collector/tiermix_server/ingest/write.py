@@ -19,6 +19,7 @@ spooled and replayed under its first token.
 
 from __future__ import annotations
 
+import marshal
 import re
 import struct
 import time
@@ -119,10 +120,27 @@ class Batch:
     stats: list[StatsRow]
     keys: list[KeyRow] = field(default_factory=list)
     captures: list[tuple[Any, ...]] = field(default_factory=list)  # replay_captures rows (capture.py)
+    # More call rows, as decode workers packed them (``marshal`` of a list of rows; processed.py): kept
+    # as bytes in the spool's record, rebuilt only by the insert that turns them into columns.
+    packed_calls: list[bytes] = field(default_factory=list)
+    packed_count: int = 0  # how many rows ``packed_calls`` holds
+
+    @property
+    def call_count(self) -> int:
+        return len(self.calls) + self.packed_count
 
     @property
     def size(self) -> int:
-        return len(self.calls) + len(self.drops) + len(self.stats)
+        return self.call_count + len(self.drops) + len(self.stats)
+
+    def call_rows(self) -> list[CallRow]:
+        """Every call row, the packed ones rebuilt (``calls`` first, then each packed part in order)."""
+        if not self.packed_calls:
+            return self.calls
+        rows = list(self.calls)
+        for part in self.packed_calls:
+            rows.extend(marshal.loads(part))
+        return rows
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,15 +199,17 @@ class ClickHouseWriter:
     def write(self, batch: Batch) -> list[Refused]:
         started = time.perf_counter()
         refused: list[Refused] = []
-        for table, columns, rows in (
-            ("llm_calls", LLM_CALLS_COLUMNS, batch.calls),
-            ("call_keys", KEY_COLUMNS, batch.keys),
-            ("sdk_drops", DROP_COLUMNS, batch.drops),
-            ("ingest_stats", STATS_COLUMNS, batch.stats),
-            ("replay_captures", CAPTURE_COLUMNS, batch.captures),  # after llm_calls: a call first
-        ):
-            if rows:
-                self._insert_or_split(table, columns, rows, f"{batch.token}:{table}", refused)
+        # The rows rebuilt from packed parts die with the insert, as its column lists do (``_insert``).
+        with cycle_collection_paused():
+            for table, columns, rows in (
+                ("llm_calls", LLM_CALLS_COLUMNS, batch.call_rows()),
+                ("call_keys", KEY_COLUMNS, batch.keys),
+                ("sdk_drops", DROP_COLUMNS, batch.drops),
+                ("ingest_stats", STATS_COLUMNS, batch.stats),
+                ("replay_captures", CAPTURE_COLUMNS, batch.captures),  # after llm_calls: a call first
+            ):
+                if rows:
+                    self._insert_or_split(table, columns, rows, f"{batch.token}:{table}", refused)
         if self._observe is not None:
             self._observe(time.perf_counter() - started)
         return refused

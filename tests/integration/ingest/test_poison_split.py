@@ -6,14 +6,18 @@ future mapping would build them.
 
 from __future__ import annotations
 
+import marshal
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tiermix_server.ingest.spool import Spool
 from tiermix_server.ingest.write import LLM_CALLS_COLUMNS, Batch, ClickHouseWriter
 
 REQUEST_ID = LLM_CALLS_COLUMNS.index("request_id")
+SPAN_ID = LLM_CALLS_COLUMNS.index("span_id")
 
 
 def call_row(span_id: int) -> tuple[Any, ...]:
@@ -71,6 +75,27 @@ def test_a_row_clickhouse_refuses_is_set_aside_and_the_batch_is_stored(writer: A
     assert client.query("SELECT sum(calls) FROM llm_calls_1h").result_rows[0][0] == 9
     # A replay of the same batch (a crash before its spool record was removed) splits the same way.
     ch_writer.write(Batch("poison-batch", rows, [], []))
+    assert client.query("SELECT sum(calls) FROM llm_calls_1h").result_rows[0][0] == 9
+
+
+def test_packed_rows_are_split_and_replayed_from_the_spool_the_same_way(writer: Any, tmp_path: Path) -> None:
+    """Rows a decode worker packed (``Batch.packed_calls``) are inserted, split and replayed as rows are:
+    the spool's record holds them as bytes and gives them back in the order the first insert sent."""
+    ch_writer, client = writer
+    rows = [call_row(span_id) for span_id in range(1, 11)]
+    poison = list(rows[6])
+    poison[REQUEST_ID] = -1
+    rows[6] = tuple(poison)
+    packed = [marshal.dumps(rows[3:6]), marshal.dumps(rows[6:])]
+    batch = Batch("packed-poison", rows[:3], [], [], packed_calls=packed, packed_count=7)
+    spool = Spool(tmp_path, 1 << 20)
+    record = spool.append(batch)
+    refused = ch_writer.write(batch)
+    assert [[row[SPAN_ID] for row in item.rows] for item in refused] == [[7]]
+    assert client.query("SELECT count(), sum(span_id) FROM llm_calls").result_rows == [(9, 55 - 7)]
+    replayed = spool.read(record)  # a crash before the record was removed
+    assert replayed is not None and replayed.calls == rows and not replayed.packed_calls
+    ch_writer.write(replayed)
     assert client.query("SELECT sum(calls) FROM llm_calls_1h").result_rows[0][0] == 9
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from tiermix_server.ingest.identity import CallKeys, span_key
 from tiermix_server.ingest.pipeline import Pipeline, PipelineConfig, QueueFull, SpoolFull
-from tiermix_server.ingest.process import ACCEPTED, Processed
+from tiermix_server.ingest.processed import ACCEPTED, Processed
 from tiermix_server.ingest.recent import RecentKeys
 from tiermix_server.ingest.spool import Spool
 from tiermix_server.ingest.stats import IngestStats
@@ -50,7 +50,7 @@ class MemoryWriter:
             raise ConnectionError("ClickHouse is down")
 
     def span_ids(self) -> list[int]:
-        return [row[SPAN] for batch in self.batches.values() for row in batch.calls]
+        return [row[SPAN] for batch in self.batches.values() for row in batch.call_rows()]
 
 
 def calls(*span_ids: int, tenant: str = "acme") -> Processed:
@@ -109,7 +109,7 @@ async def test_batches_are_closed_at_max_rows(tmp_path: Path) -> None:
     pipeline.admit(100)  # a slow request still on its way: only the row bound closes batches
     try:
         await asyncio.wait_for(asyncio.gather(*(submit(pipeline, calls(i)) for i in range(1, 5))), 3)
-        assert sorted(len(b.calls) for b in writer.batches.values()) == [2, 2]
+        assert sorted(b.call_count for b in writer.batches.values()) == [2, 2]
     finally:
         await pipeline.stop()
 
@@ -281,7 +281,7 @@ async def test_another_senders_request_joins_a_batch_within_its_min_delay(tmp_pa
         first = asyncio.create_task(submit(pipeline, calls(1)))
         await asyncio.sleep(0.1)  # the first request waits alone in the batch
         await asyncio.wait_for(asyncio.gather(first, submit(pipeline, calls(2))), 5)
-        assert [sorted(row[SPAN] for row in b.calls) for b in writer.batches.values()] == [[1, 2]]
+        assert [sorted(row[SPAN] for row in b.call_rows()) for b in writer.batches.values()] == [[1, 2]]
     finally:
         await pipeline.stop()
 
@@ -363,5 +363,5 @@ async def test_spans_merged_together_into_a_parked_call_share_one_rewrite_of_its
         assert sum(p.outcomes[("acme", "skipped", "same_call")] for p in merges) == 20
     finally:
         await pipeline.stop()
-    (stored,) = [row for batch in writer.batches.values() for row in batch.calls]
+    (stored,) = [row for batch in writer.batches.values() for row in batch.call_rows()]
     assert stored[TENANT] == "acme"  # the merged spans named the tenant the first one did not
